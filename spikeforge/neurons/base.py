@@ -1,0 +1,183 @@
+"""What every neuron module shares: parameter storage with constraints, input checks, and the
+time loop (``forward``, ``scan``) built on the model's one-step function.
+
+A neuron module holds parameters and simulation settings (``dt``), never simulation state: state
+is an immutable ``NamedTuple`` passed in and returned by every call, and ``state=None`` starts
+at rest.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Collection
+from typing import Any, NamedTuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .._checks import ParamLike, as_param, as_shape, check_dt, check_floating
+from ..errors import ParameterError, ShapeError
+
+__all__ = ["ScanResult", "NeuronModule"]
+
+
+class ScanResult(NamedTuple):
+    """What ``scan`` returns.
+
+    Attributes:
+        output: the output sequence ``[T, *batch, *shape]`` (spikes 0/1 for spiking models).
+        state: the state after the last step.
+        trace: with ``record=True``, a state of the same type whose fields are stacked over time
+            (``trace.v`` is ``[T, *batch, *shape]``); ``None`` otherwise.
+    """
+
+    output: Tensor
+    state: Any
+    trace: Any | None
+
+
+def _inverse_softplus(t: Tensor) -> Tensor:
+    return t + torch.log(-torch.expm1(-t))
+
+
+# constraint kinds: "real" (no transform), "positive" (softplus), "unit" (sigmoid, in (0, 1)),
+# ("above", other) (other + softplus)
+Constraint = str | tuple[str, str]
+
+
+class NeuronModule(nn.Module):
+    """Base class of spiking neuron modules.
+
+    Subclasses register their parameters with :meth:`_add_param`, and define :meth:`init_state`
+    and :meth:`step`. :meth:`forward` and :meth:`scan` loop :meth:`step` over time; a subclass
+    may override :meth:`scan` with a fused kernel that gives the same result.
+
+    Args:
+        shape: number of neurons ``n``, or a tuple such as ``(C, H, W)`` for convolutional maps.
+        dt: time step in ms.
+        learnable: names of parameters to learn (``nn.Parameter``); the others are buffers.
+    """
+
+    _learnable_allowed: tuple[str, ...] = ()
+
+    def __init__(self, shape: int | tuple[int, ...], *, dt: float, learnable: Collection[str] = ()) -> None:
+        super().__init__()
+        self.shape: tuple[int, ...] = as_shape("n", shape)
+        self.dt: float = check_dt(dt)
+        if isinstance(learnable, str):
+            learnable = (learnable,)
+        unknown = [p for p in learnable if p not in self._learnable_allowed]
+        if unknown:
+            raise ParameterError(
+                f"learnable must name parameters of {type(self).__name__} among "
+                f"{list(self._learnable_allowed)}, got {unknown!r}"
+            )
+        self.learnable: tuple[str, ...] = tuple(learnable)
+        self._constrained: dict[str, Constraint] = {}
+
+    @property
+    def n(self) -> int:
+        """Number of neurons (the product of ``shape``)."""
+        return math.prod(self.shape)
+
+    # ----------------------------------------------------------------- parameters
+    def _add_param(self, name: str, value: ParamLike | Tensor, constraint: Constraint = "real") -> Tensor:
+        """Register ``name``: a buffer, or an ``nn.Parameter`` if ``name`` is in ``learnable``.
+
+        A learnable parameter is expanded to one value per neuron and stored unconstrained as
+        ``{name}_raw`` when its constraint is not ``"real"``; ``self.<name>`` returns the
+        constrained value either way.
+        """
+        t = value if isinstance(value, Tensor) else as_param(name, value, self.shape)
+        if name not in self.learnable:
+            self.register_buffer(name, t.detach().clone())
+            return t
+        t = t.expand(self.shape).clone()
+        if constraint == "real":
+            self.register_parameter(name, nn.Parameter(t))
+            return t
+        if constraint == "positive":
+            raw = _inverse_softplus(t)
+        elif constraint == "unit":
+            raw = torch.logit(t.clamp(1e-6, 1 - 1e-6))
+        elif isinstance(constraint, tuple) and constraint[0] == "above":
+            raw = _inverse_softplus(t - getattr(self, constraint[1]).detach())
+        else:  # pragma: no cover - programming error
+            raise ValueError(f"unknown constraint {constraint!r}")
+        self._constrained[name] = constraint
+        self.register_parameter(f"{name}_raw", nn.Parameter(raw))
+        return t
+
+    def _constrained_value(self, name: str) -> Tensor:
+        constraint = self._constrained[name]
+        raw = super().__getattr__(f"{name}_raw")
+        if constraint == "positive":
+            return F.softplus(raw)
+        if constraint == "unit":
+            return torch.sigmoid(raw)
+        assert isinstance(constraint, tuple)
+        return getattr(self, constraint[1]) + F.softplus(raw)
+
+    def __getattr__(self, name: str) -> Any:
+        constrained = self.__dict__.get("_constrained")
+        if constrained is not None and name in constrained:
+            return self._constrained_value(name)
+        return super().__getattr__(name)
+
+    # ----------------------------------------------------------------- checks
+    def _check_input(self, x: Any, *, sequence: bool, name: str = "x") -> Tensor:
+        x = check_floating(name, x)
+        k = len(self.shape)
+        need = k + 1 if sequence else k
+        if x.dim() < need or tuple(x.shape[-k:]) != self.shape:
+            what = "[T, *batch, " if sequence else "[*batch, "
+            raise ShapeError(
+                f"{type(self).__name__}({', '.join(map(str, self.shape))}) expects {name} of shape "
+                f"{what}{', '.join(map(str, self.shape))}], got {list(x.shape)}"
+            )
+        return x
+
+    def _check_state(self, state: Any, batch_shape: tuple[int, ...], x: Tensor) -> None:
+        expected = batch_shape + self.shape
+        for field, value in zip(state._fields, state):
+            if isinstance(value, Tensor) and tuple(value.shape) != expected:
+                raise ShapeError(
+                    f"state.{field} must have shape {list(expected)} to match the input, "
+                    f"got {list(value.shape)}"
+                )
+
+    # ----------------------------------------------------------------- time loop
+    def init_state(
+        self, batch_shape: tuple[int, ...] = (), *, dtype: torch.dtype | None = None,
+        device: torch.device | str | None = None,
+    ) -> Any:
+        """The resting state for a batch of shape ``batch_shape``."""
+        raise NotImplementedError
+
+    def step(self, x: Tensor, state: Any = None) -> tuple[Tensor, Any]:
+        """Advance one step: ``x`` is ``[*batch, *shape]``; returns ``(output, new_state)``."""
+        raise NotImplementedError
+
+    def scan(self, x: Tensor, state: Any = None, *, record: bool = False) -> ScanResult:
+        """Run over a sequence ``x`` of shape ``[T, *batch, *shape]`` by looping :meth:`step`."""
+        x = self._check_input(x, sequence=True)
+        outputs, states = [], []
+        for t in range(x.shape[0]):
+            out, state = self.step(x[t], state)
+            outputs.append(out)
+            if record:
+                states.append(state)
+        if not outputs:
+            raise ShapeError(f"x must have at least one time step, got shape {list(x.shape)}")
+        trace = type(state)(*(torch.stack(f) for f in zip(*states))) if record else None
+        return ScanResult(torch.stack(outputs), state, trace)
+
+    def forward(self, x: Tensor, state: Any = None) -> tuple[Tensor, Any]:
+        """Run over a sequence ``[T, *batch, *shape]``; returns ``(outputs, final_state)``."""
+        result = self.scan(x, state)
+        return result.output, result.state
+
+    def extra_repr(self) -> str:
+        learn = f", learnable={self.learnable}" if self.learnable else ""
+        return f"shape={self.shape}, dt={self.dt}{learn}"

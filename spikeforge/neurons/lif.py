@@ -1,0 +1,524 @@
+r"""Current-based leaky integrate-and-fire neurons (NIR ``LIF`` and ``CubaLIF``).
+
+.. math::
+
+    \tau_{syn} \frac{di}{dt} = -i \quad (+\,x \text{ added to } i \text{ each step}), \qquad
+    \tau_{mem} \frac{dv}{dt} = (v_{leak} - v) + r\,i
+
+With ``tau_syn=None`` there is no synaptic state and the step's input is the current itself,
+:math:`i = x`. A spike is emitted when :math:`v > v_{th}`; the membrane is then reset to
+``v_reset`` (``reset="to_value"``) or lowered by :math:`v_{th} - v_{reset}` (``"subtract"``), and
+held for ``t_ref`` ms (rounded to whole steps).
+
+Order of operations within one step of length :math:`\Delta t` (:func:`lif_step`):
+
+1. synaptic current: :math:`i \leftarrow \alpha\,i + x` with :math:`\alpha = e^{-\Delta t/\tau_{syn}}`
+   (``"exact"``) or :math:`1 - \Delta t/\tau_{syn}` (``"euler"``); :math:`i \leftarrow x` without
+   ``tau_syn``;
+2. membrane, holding :math:`i` fixed over the step:
+   :math:`v \leftarrow v + k\,(v_{leak} + r\,i - v)` with :math:`k = 1 - e^{-\Delta t/\tau_{mem}}`
+   (exact) or :math:`k = \Delta t/\tau_{mem}` (Euler);
+3. refractory neurons keep their membrane (no integration) and cannot spike;
+4. spike :math:`z = H(v - v_{th})` (surrogate gradient in the backward pass);
+5. reset where :math:`z = 1`, and the refractory count starts at ``round(t_ref/dt)`` steps.
+
+So a spike caused by the input of step t is in the output of step t. :func:`lif_scan` runs the
+same steps over a whole sequence with a fused kernel and a hand-written backward pass that saves
+only the membrane before reset and the spikes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from typing import Any, Literal, NamedTuple
+
+import torch
+from torch import Tensor
+
+from .._checks import ParamLike, as_param, check_choice, check_nonnegative, check_positive
+from ..errors import ParameterError
+from ..surrogate import FastSigmoid, Surrogate
+from .base import NeuronModule, ScanResult
+
+__all__ = ["LIF", "LIFParams", "LIFState", "lif_init_state", "lif_step", "lif_scan", "lif_coefficients"]
+
+Reset = Literal["to_value", "subtract"]
+Integrator = Literal["exact", "euler"]
+SpikeFn = Callable[[Tensor], Tensor]
+
+
+class LIFParams(NamedTuple):
+    """LIF parameters; each a tensor broadcastable to the population shape."""
+
+    tau_mem: Tensor  # ms, > 0
+    tau_syn: Tensor | None  # ms, > 0; None: no synaptic current state
+    v_leak: Tensor  # mV (or dimensionless)
+    v_th: Tensor  # threshold, > v_reset
+    v_reset: Tensor
+    r: Tensor  # input resistance / gain (NIR ``r``)
+    t_ref: Tensor  # ms, >= 0
+
+
+class LIFState(NamedTuple):
+    """LIF state, each ``[*batch, *shape]``."""
+
+    v: Tensor  # membrane after reset
+    i: Tensor  # synaptic current (the last input when tau_syn is None)
+    ref: Tensor  # refractory steps left, int32
+
+
+def lif_init_state(
+    batch_shape: tuple[int, ...], params: LIFParams, shape: tuple[int, ...], *,
+    dtype: torch.dtype | None = None, device: torch.device | str | None = None,
+) -> LIFState:
+    """The resting state: ``v = v_leak``, ``i = 0``, not refractory."""
+    full = tuple(batch_shape) + tuple(shape)
+    dtype = dtype or params.v_leak.dtype
+    v = params.v_leak.detach().to(dtype=dtype, device=device).expand(full).clone()
+    zeros = torch.zeros(full, dtype=dtype, device=device)
+    return LIFState(v, zeros, torch.zeros(full, dtype=torch.int32, device=device))
+
+
+def lif_coefficients(params: LIFParams, dt: float, integrator: Integrator) -> tuple[Tensor, Tensor | None]:
+    """Per-step factors ``(k, alpha)``: membrane update fraction and synaptic decay."""
+    if integrator == "exact":
+        k = -torch.expm1(-dt / params.tau_mem)
+        alpha = None if params.tau_syn is None else torch.exp(-dt / params.tau_syn)
+    else:
+        k = dt / params.tau_mem
+        alpha = None if params.tau_syn is None else 1.0 - dt / params.tau_syn
+    return k, alpha
+
+
+def _refractory_steps(t_ref: Tensor, dt: float) -> Tensor:
+    return torch.round(t_ref / dt).to(torch.int32)
+
+
+def lif_step(
+    x: Tensor, state: LIFState, params: LIFParams, *, dt: float,
+    spike_fn: SpikeFn = FastSigmoid(25.0), reset: Reset = "to_value",
+    integrator: Integrator = "exact", detach_reset: bool = True,
+) -> tuple[Tensor, LIFState]:
+    """One LIF step (see the module docstring for the equations and the order).
+
+    Args:
+        x: input ``[*batch, *shape]``, added to ``i`` (or taken as ``i`` without ``tau_syn``).
+        state: the state before the step.
+        params: parameters, tensors broadcastable to ``[*shape]``.
+        dt: step in ms.
+        spike_fn: spike nonlinearity with its surrogate gradient.
+        reset: ``"to_value"`` or ``"subtract"``.
+        integrator: ``"exact"`` or ``"euler"``.
+        detach_reset: if True the reset does not carry gradient (only the spike output does).
+
+    Returns:
+        ``(z, new_state)`` with spikes ``z`` in x's dtype.
+    """
+    k, alpha = lif_coefficients(params, dt, integrator)
+    i = x if alpha is None else alpha * state.i + x
+    v = torch.lerp(state.v, params.v_leak + params.r * i, k)
+    n_ref = _refractory_steps(params.t_ref, dt)
+    refractory = bool((n_ref > 0).any())
+    if refractory:
+        active = state.ref == 0
+        v = torch.where(active, v, state.v)
+    z = spike_fn(v - params.v_th)
+    if refractory:
+        z = z * active
+    zr = z.detach() if detach_reset else z
+    if reset == "to_value":
+        v_new = v - zr * (v - params.v_reset)
+    else:
+        v_new = v - zr * (params.v_th - params.v_reset)
+    if refractory:
+        ref = torch.where(z.detach() > 0, n_ref, (state.ref - 1).clamp(min=0)).to(torch.int32)
+    else:
+        ref = state.ref
+    return z, LIFState(v_new, i, ref)
+
+
+# ---------------------------------------------------------------------------------------------
+# fused scan
+
+
+@dataclass(frozen=True)
+class _ScanConfig:
+    surrogate: Surrogate
+    reset: str
+    detach_reset: bool
+    synaptic: bool
+    refractory: bool
+
+
+def _reduce_to(g: Tensor, like: Tensor) -> Tensor:
+    """Sum a broadcast gradient back to the shape of ``like``."""
+    if g.shape == like.shape:
+        return g
+    lead = g.dim() - like.dim()
+    g = g.sum(dim=tuple(range(lead))) if lead > 0 else g
+    dims = tuple(d for d, s in enumerate(like.shape) if s == 1 and g.shape[d] != 1)
+    return g.sum(dim=dims, keepdim=True) if dims else g
+
+
+def _forward_kernel(
+    x: Tensor, v0: Tensor, i0: Tensor, ref0: Tensor, k: Tensor, alpha: Tensor | None,
+    v_leak: Tensor, r: Tensor, v_th: Tensor, v_reset: Tensor, n_ref: Tensor, cfg: _ScanConfig,
+) -> tuple[Tensor, Tensor, Tensor | None, Tensor | None, Tensor]:
+    """The step loop without autograd. Returns spikes (bool), v before reset, the synaptic
+    current per step, the activity mask (refractory only) and the final refractory count."""
+    steps = x.shape[0]
+    full = (steps, *v0.shape)
+    i_seq = None
+    if alpha is not None:
+        i_seq = torch.empty(full, dtype=x.dtype, device=x.device)
+        i = i0
+        for t in range(steps):
+            i = torch.addcmul(x[t], alpha, i, out=i_seq[t])
+        drive = i_seq
+    else:
+        drive = x
+    v_inf = drive if (r.numel() == 1 and float(r) == 1.0) else r * drive
+    if not (v_leak.numel() == 1 and float(v_leak) == 0.0):
+        v_inf = v_leak + v_inf
+    v_pre = torch.empty(full, dtype=x.dtype, device=x.device)
+    spikes = torch.empty(full, dtype=torch.bool, device=x.device)
+    act_seq = torch.empty(full, dtype=torch.bool, device=x.device) if cfg.refractory else None
+    v, ref = v0, ref0
+    gap = v_th - v_reset
+    for t in range(steps):
+        vt = torch.lerp(v, v_inf[t], k, out=v_pre[t])
+        zt = torch.gt(vt, v_th, out=spikes[t])
+        if act_seq is not None:
+            act = torch.eq(ref, 0, out=act_seq[t])
+            torch.where(act, vt, v, out=vt)
+            zt.logical_and_(act)
+            ref = torch.where(zt, n_ref, (ref - 1).clamp_(min=0))
+        if cfg.reset == "to_value":
+            v = torch.where(zt, v_reset, vt)
+        else:
+            v = torch.where(zt, vt - gap, vt)
+    return spikes, v_pre, i_seq, act_seq, ref
+
+
+class _LIFScan(torch.autograd.Function):
+    @staticmethod
+    def forward(  # type: ignore[override]
+        ctx: Any, x: Tensor, v0: Tensor, i0: Tensor, k: Tensor, alpha: Tensor | None, v_leak: Tensor,
+        r: Tensor, v_th: Tensor, v_reset: Tensor, ref0: Tensor, n_ref: Tensor, cfg: _ScanConfig,
+    ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        spikes, v_pre, i_seq, act, ref = _forward_kernel(
+            x, v0, i0, ref0, k, alpha, v_leak, r, v_th, v_reset, n_ref, cfg
+        )
+        ctx.cfg = cfg
+        ctx.has_alpha = alpha is not None
+        ctx.save_for_backward(
+            v_pre, spikes, act, x if i_seq is None else i_seq, v0, i0, k, alpha, v_leak, r, v_th, v_reset
+        )
+        ctx.set_materialize_grads(False)
+        ctx.mark_non_differentiable(ref)
+        z = spikes.to(x.dtype)
+        i_out = i_seq if i_seq is not None else x.new_empty(0)
+        return z, v_pre, i_out, ref
+
+    @staticmethod
+    def backward(  # type: ignore[override]
+        ctx: Any, g_z: Tensor | None, g_v: Tensor | None, g_i: Tensor | None, _g_ref: Any
+    ) -> tuple[Tensor | None, ...]:
+        v_pre, spikes, act, drive, v0, i0, k, alpha, v_leak, r, v_th, v_reset = ctx.saved_tensors
+        cfg: _ScanConfig = ctx.cfg
+        need = ctx.needs_input_grad
+        dtype = v_pre.dtype
+        z = spikes.to(dtype)
+        steps = v_pre.shape[0]
+        sg = cfg.surrogate.grad(v_pre - v_th)
+        if act is not None:
+            actf = act.to(dtype)
+            sg = sg * actf
+        # A_t = dL/dv_t from outside: the output gradients of v_pre and of z through the surrogate
+        acc = torch.zeros_like(v_pre) if g_v is None else g_v.clone()
+        if g_z is not None:
+            acc.addcmul_(g_z, sg)
+        # D_t: dv'_t/dv_t with z held, plus the gradient through z when the reset is not detached
+        if cfg.reset == "to_value":
+            dvp_dv = 1.0 - z
+            dvp_dz = v_reset - v_pre
+        else:
+            dvp_dv = torch.ones_like(z)
+            dvp_dz = (v_reset - v_th).expand_as(v_pre)
+        d = dvp_dv if cfg.detach_reset else dvp_dv + sg * dvp_dz
+        # m_t = dv_t/dv'_{t-1}: 1 - k where integrating, 1 while refractory
+        m = (1.0 - k).expand_as(v_pre)
+        if act is not None:
+            m = torch.where(act, m, torch.ones_like(m))
+        e = d[:-1] * m[1:]
+        for t in range(steps - 2, -1, -1):
+            acc[t].addcmul_(e[t], acc[t + 1])
+        gv = acc  # dL/dv_t (before reset)
+        gvp = torch.zeros_like(gv)  # dL/dv'_t (after reset)
+        gvp[:-1] = m[1:] * gv[1:]
+        gdrive = gv * k if act is None else gv * k * actf  # dL/d(v_leak + r*i_t)
+
+        grads: dict[str, Tensor | None] = dict.fromkeys(
+            ["x", "v0", "i0", "k", "alpha", "v_leak", "r", "v_th", "v_reset"]
+        )
+        if need[1]:
+            grads["v0"] = m[0] * gv[0]
+        if ctx.has_alpha:
+            gi = gdrive * r
+            if g_i is not None and g_i.numel():
+                gi = gi + g_i
+            for t in range(steps - 2, -1, -1):
+                gi[t].addcmul_(alpha.expand_as(gi[t]), gi[t + 1])
+            grads["x"] = gi if need[0] else None
+            if need[2]:
+                grads["i0"] = alpha * gi[0]
+            if need[4]:
+                i_prev = torch.cat([i0.unsqueeze(0), drive[:-1]])
+                grads["alpha"] = _reduce_to(gi * i_prev, alpha)
+        else:
+            if need[0]:
+                grads["x"] = gdrive * r
+        if need[3]:  # k
+            v_prev = torch.cat([v0.unsqueeze(0), _after_reset(v_pre[:-1], z[:-1], v_th, v_reset, cfg)])
+            gk = gv * (v_leak + r * drive - v_prev)
+            if act is not None:
+                gk = gk * actf
+            grads["k"] = _reduce_to(gk, k)
+        if need[5]:
+            grads["v_leak"] = _reduce_to(gdrive, v_leak)
+        if need[6]:
+            grads["r"] = _reduce_to(gdrive * drive, r)
+        if need[7] or need[8]:
+            gz_total = torch.zeros_like(gv) if g_z is None else g_z.clone()
+            if not cfg.detach_reset:
+                gz_total += gvp * dvp_dz
+            gvp_z = gvp * z
+            if need[7]:
+                gth = -(gz_total * sg)
+                if cfg.reset == "subtract":
+                    gth = gth - gvp_z
+                grads["v_th"] = _reduce_to(gth, v_th)
+            if need[8]:
+                grads["v_reset"] = _reduce_to(gvp_z, v_reset)
+        return (
+            grads["x"], grads["v0"], grads["i0"], grads["k"], grads["alpha"], grads["v_leak"],
+            grads["r"], grads["v_th"], grads["v_reset"], None, None, None,
+        )
+
+
+def _after_reset(v_pre: Tensor, z: Tensor, v_th: Tensor, v_reset: Tensor, cfg: _ScanConfig) -> Tensor:
+    if cfg.reset == "to_value":
+        return v_pre - z * (v_pre - v_reset)
+    return v_pre - z * (v_th - v_reset)
+
+
+def lif_scan(
+    x: Tensor, state: LIFState, params: LIFParams, *, dt: float,
+    spike_fn: SpikeFn = FastSigmoid(25.0), reset: Reset = "to_value",
+    integrator: Integrator = "exact", detach_reset: bool = True, record: bool = False,
+) -> ScanResult:
+    """:func:`lif_step` over a sequence ``x`` of shape ``[T, *batch, *shape]``, fused.
+
+    Gives the same spikes and states as a loop of :func:`lif_step`, and the same gradients when
+    ``spike_fn`` is a :class:`~spikeforge.surrogate.Surrogate` (a custom autograd function over
+    the whole sequence); any other callable falls back to the step loop.
+
+    Returns:
+        ``ScanResult(output, state, trace)``; with ``record=True`` the trace is an
+        :class:`LIFState` whose fields are ``[T, *batch, *shape]`` (``v`` after reset).
+    """
+    if not isinstance(spike_fn, Surrogate):
+        return _loop_scan(x, state, params, dt=dt, spike_fn=spike_fn, reset=reset,
+                          integrator=integrator, detach_reset=detach_reset, record=record)
+    k, alpha = lif_coefficients(params, dt, integrator)
+    n_ref = _refractory_steps(params.t_ref, dt).to(x.device)
+    cfg = _ScanConfig(spike_fn, reset, detach_reset, alpha is not None, bool((n_ref > 0).any()))
+    z, v_pre, i_seq, ref = _LIFScan.apply(
+        x, state.v, state.i, k, alpha, params.v_leak, params.r, params.v_th, params.v_reset,
+        state.ref, n_ref, cfg,
+    )
+    zr = z.detach() if detach_reset else z
+    v_post_last = _after_reset(v_pre[-1], zr[-1], params.v_th, params.v_reset, cfg)
+    i_last = i_seq[-1] if alpha is not None else x[-1]
+    final = LIFState(v_post_last, i_last, ref)
+    trace = None
+    if record:
+        v_post = _after_reset(v_pre, zr, params.v_th, params.v_reset, cfg)
+        i_trace = i_seq if alpha is not None else x
+        ref_trace = _ref_trace(z.detach(), state.ref, n_ref) if cfg.refractory else \
+            torch.zeros(v_pre.shape, dtype=torch.int32, device=x.device)
+        trace = LIFState(v_post, i_trace, ref_trace)
+    return ScanResult(z, final, trace)
+
+
+def _ref_trace(z: Tensor, ref0: Tensor, n_ref: Tensor) -> Tensor:
+    out = torch.empty(z.shape, dtype=torch.int32, device=z.device)
+    ref = ref0
+    for t in range(z.shape[0]):
+        ref = torch.where(z[t] > 0, n_ref, (ref - 1).clamp(min=0))
+        out[t] = ref
+    return out
+
+
+def _loop_scan(x: Tensor, state: LIFState, params: LIFParams, *, record: bool, **kw: Any) -> ScanResult:
+    outs, states = [], []
+    for t in range(x.shape[0]):
+        z, state = lif_step(x[t], state, params, **kw)
+        outs.append(z)
+        if record:
+            states.append(state)
+    trace = LIFState(*(torch.stack(f) for f in zip(*states))) if record else None
+    return ScanResult(torch.stack(outs), state, trace)
+
+
+# ---------------------------------------------------------------------------------------------
+# module
+
+
+class LIF(NeuronModule):
+    r"""A population of current-based leaky integrate-and-fire neurons.
+
+    .. math::
+
+        \tau_{mem} \frac{dv}{dt} = (v_{leak} - v) + r\,i, \qquad
+        \tau_{syn} \frac{di}{dt} = -i, \qquad z = H(v - v_{th})
+
+    See :mod:`spikeforge.neurons.lif` for the discrete step and its order of operations.
+
+    Args:
+        n: number of neurons, or a shape such as ``(C, H, W)``.
+        tau_mem: membrane time constant in ms (> 0).
+        tau_syn: synaptic time constant in ms (> 0), or None for a plain LIF whose input is the
+            current (NIR ``LIF``; with tau_syn it is NIR ``CubaLIF``).
+        v_th: threshold (mV or dimensionless); must exceed ``v_reset``.
+        v_reset: value after a spike (``"to_value"``), or ``v_th - v_reset`` is subtracted.
+        v_leak: resting potential; the state starts here.
+        r: input gain (resistance).
+        t_ref: refractory period in ms (>= 0), rounded to whole steps.
+        dt: time step in ms (> 0).
+        reset: ``"to_value"`` or ``"subtract"``.
+        integrator: ``"exact"`` (exponential, default) or ``"euler"`` (needs dt < 2 tau).
+        surrogate: a :class:`~spikeforge.surrogate.Surrogate`; default ``FastSigmoid(25.0)``.
+        learnable: parameters to learn, among ``tau_mem``, ``tau_syn``, ``v_th``, ``v_leak``,
+            ``v_reset``, ``r``. Learnable ones are one value per neuron; time constants stay
+            positive through softplus and ``v_th`` stays above ``v_reset``.
+        detach_reset: whether the reset carries no gradient (default True, as snntorch).
+
+    Shape:
+        input ``[T, *batch, n]`` (``forward``/``scan``) or ``[*batch, n]`` (``step``); output
+        the same, spikes 0/1 in the input's dtype.
+
+    Raises:
+        ParameterError: non-positive tau or dt, negative t_ref, ``v_reset >= v_th``, unknown
+            reset or integrator, Euler with ``dt >= 2 * tau``.
+        ShapeError: input whose last dimension is not ``n`` (at call time).
+        DTypeError: non-floating input (at call time).
+
+    Example:
+        >>> import torch, spikeforge as sf
+        >>> lif = sf.neurons.LIF(3, tau_mem=10.0, v_th=1.0, dt=1.0)
+        >>> x = torch.full((50, 3), 0.15)            # [T, n], constant current
+        >>> spikes, state = lif(x)
+        >>> spikes.shape, int(spikes.sum())
+        (torch.Size([50, 3]), 9)
+    """
+
+    _learnable_allowed = ("tau_mem", "tau_syn", "v_th", "v_leak", "v_reset", "r")
+
+    def __init__(
+        self, n: int | tuple[int, ...], tau_mem: ParamLike = 20.0, tau_syn: ParamLike | None = None,
+        v_th: ParamLike = 1.0, v_reset: ParamLike = 0.0, v_leak: ParamLike = 0.0, r: ParamLike = 1.0,
+        t_ref: ParamLike = 0.0, dt: float = 1.0, reset: Reset = "to_value",
+        integrator: Integrator = "exact", surrogate: Surrogate | SpikeFn | None = None,
+        learnable: Collection[str] = (), detach_reset: bool = True,
+    ) -> None:
+        super().__init__(n, dt=dt, learnable=learnable)
+        check_choice("reset", reset, ("to_value", "subtract"))
+        check_choice("integrator", integrator, ("exact", "euler"))
+        if tau_syn is None and "tau_syn" in self.learnable:
+            raise ParameterError("learnable names 'tau_syn' but tau_syn is None (no synaptic state)")
+        if surrogate is not None and not callable(surrogate):
+            raise ParameterError(f"surrogate must be a spikeforge.surrogate.Surrogate, got {surrogate!r}")
+        self.reset = reset
+        self.integrator = integrator
+        self.surrogate: Surrogate | SpikeFn = surrogate if surrogate is not None else FastSigmoid(25.0)
+        self.detach_reset = bool(detach_reset)
+
+        taus = {"tau_mem": as_param("tau_mem", tau_mem, self.shape)}
+        if tau_syn is not None:
+            taus["tau_syn"] = as_param("tau_syn", tau_syn, self.shape)
+        for name, t in taus.items():
+            check_positive(name, t, "ms")
+            if integrator == "euler" and not bool((self.dt < 2 * t).all()):
+                raise ParameterError(
+                    f"dt={self.dt} ms is too large for the Euler integrator: it is unstable unless "
+                    f"dt < 2*{name} (got {name} min {t.min().item()} ms); lower dt or use "
+                    f"integrator='exact'"
+                )
+        t_ref_t = as_param("t_ref", t_ref, self.shape)
+        check_nonnegative("t_ref", t_ref_t, "ms")
+        v_th_t, v_reset_t = as_param("v_th", v_th, self.shape), as_param("v_reset", v_reset, self.shape)
+        if not bool((v_reset_t < v_th_t).all()):
+            raise ParameterError(
+                f"v_reset must be < v_th, got v_reset={v_reset!r} and v_th={v_th!r}"
+            )
+        self._add_param("tau_mem", taus["tau_mem"], "positive")
+        self.has_syn = tau_syn is not None
+        if self.has_syn:
+            self._add_param("tau_syn", taus["tau_syn"], "positive")
+        self._add_param("v_leak", v_leak)
+        self._add_param("v_reset", v_reset_t)
+        self._add_param("v_th", v_th_t, ("above", "v_reset"))
+        self._add_param("r", r)
+        self._add_param("t_ref", t_ref_t)
+
+    def params(self, dtype: torch.dtype | None = None) -> LIFParams:
+        """The constrained parameter values (differentiable for learnable ones)."""
+        def get(name: str) -> Tensor:
+            t: Tensor = getattr(self, name)
+            return t if dtype is None else t.to(dtype)
+
+        return LIFParams(
+            get("tau_mem"), get("tau_syn") if self.has_syn else None, get("v_leak"), get("v_th"),
+            get("v_reset"), get("r"), self.t_ref,
+        )
+
+    def init_state(
+        self, batch_shape: tuple[int, ...] = (), *, dtype: torch.dtype | None = None,
+        device: torch.device | str | None = None,
+    ) -> LIFState:
+        """Resting state for a batch of shape ``batch_shape``."""
+        device = device if device is not None else self.v_leak.device
+        return lif_init_state(batch_shape, self.params(), self.shape, dtype=dtype, device=device)
+
+    def _settings(self) -> dict[str, Any]:
+        return dict(dt=self.dt, spike_fn=self.surrogate, reset=self.reset,
+                    integrator=self.integrator, detach_reset=self.detach_reset)
+
+    def _prepare(self, x: Tensor, state: LIFState | None, batch_shape: tuple[int, ...]) -> LIFState:
+        if state is None:
+            return self.init_state(batch_shape, dtype=x.dtype, device=x.device)
+        self._check_state(state, batch_shape, x)
+        return state
+
+    def step(self, x: Tensor, state: LIFState | None = None) -> tuple[Tensor, LIFState]:
+        """One step: ``x`` is ``[*batch, *shape]``; returns ``(spikes, state)``."""
+        x = self._check_input(x, sequence=False)
+        state = self._prepare(x, state, tuple(x.shape[: x.dim() - len(self.shape)]))
+        return lif_step(x, state, self.params(x.dtype), **self._settings())
+
+    def scan(self, x: Tensor, state: LIFState | None = None, *, record: bool = False) -> ScanResult:
+        """Run over ``x`` of shape ``[T, *batch, *shape]`` with the fused kernel."""
+        x = self._check_input(x, sequence=True)
+        state = self._prepare(x, state, tuple(x.shape[1: x.dim() - len(self.shape)]))
+        return lif_scan(x, state, self.params(x.dtype), record=record, **self._settings())
+
+    def extra_repr(self) -> str:
+        syn = f", tau_syn={_short(self.tau_syn)}" if self.has_syn else ""
+        return (f"{super().extra_repr()}, tau_mem={_short(self.tau_mem)}{syn}, v_th={_short(self.v_th)}, "
+                f"reset={self.reset!r}, integrator={self.integrator!r}")
+
+
+def _short(t: Tensor) -> str:
+    return f"{t.item():g}" if t.numel() == 1 else f"[{t.numel()} values]"

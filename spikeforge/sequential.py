@@ -1,0 +1,55 @@
+"""``Sequential``: a feedforward SNN as one module."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from torch import Tensor, nn
+
+from .neurons.base import NeuronModule
+
+__all__ = ["Sequential"]
+
+
+class Sequential(nn.Sequential):
+    """Chain stateless torch modules and neuron modules over a whole sequence.
+
+    Stateless modules (``Linear``, ``Conv2d``, ``Dropout``, ``Flatten``, ...) are applied to
+    all time steps at once: the time and batch dimensions are merged, so a layer's input GEMM
+    runs once per sequence, not once per step. Neuron modules (:class:`NeuronModule`) run their
+    (fused) scan and thread their state.
+
+    Returns ``(output, states)``: ``states`` is a list with one entry per module, the final
+    state of a neuron module and ``None`` for a stateless one. Pass it back as ``state=`` to
+    continue a sequence where the last call ended.
+
+    Shape:
+        ``x``: ``[T, B, *features]``; each stateless module sees ``[T*B, *features]``.
+
+    Example:
+        >>> import torch, spikeforge as sf
+        >>> model = sf.Sequential(torch.nn.Linear(700, 256), sf.neurons.LIF(256),
+        ...                       torch.nn.Linear(256, 20), sf.neurons.LIF(20))
+        >>> out, states = model(torch.rand(100, 2, 700))
+        >>> out.shape, len(states)
+        (torch.Size([100, 2, 20]), 4)
+    """
+
+    def forward(self, x: Tensor, state: list[Any] | None = None) -> tuple[Tensor, list[Any]]:  # type: ignore[override]
+        from .errors import ShapeError
+
+        if x.dim() < 3:
+            raise ShapeError(f"Sequential expects x of shape [T, B, *features], got {list(x.shape)}")
+        if state is not None and len(state) != len(self):
+            raise ShapeError(f"state must be a list of {len(self)} entries (one per module), got {len(state)}")
+        states: list[Any] = []
+        for idx, module in enumerate(self):
+            if isinstance(module, NeuronModule):
+                x, s = module(x, None if state is None else state[idx])
+                states.append(s)
+            else:
+                steps, batch = x.shape[0], x.shape[1]
+                y = module(x.reshape(steps * batch, *x.shape[2:]))
+                x = y.reshape(steps, batch, *y.shape[1:])
+                states.append(None)
+        return x, states
