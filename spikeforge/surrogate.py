@@ -101,7 +101,8 @@ class FastSigmoid(Surrogate):
         _check_positive("FastSigmoid", "slope", self.slope)
 
     def grad(self, x: Tensor) -> Tensor:
-        return 1.0 / (1.0 + self.slope * x.abs()) ** 2
+        t = x.abs().mul_(self.slope).add_(1.0)
+        return t.mul_(t).reciprocal_()
 
 
 @dataclass(frozen=True)
@@ -120,7 +121,8 @@ class ATan(Surrogate):
         _check_positive("ATan", "alpha", self.alpha)
 
     def grad(self, x: Tensor) -> Tensor:
-        return (self.alpha / 2) / (1.0 + (math.pi * self.alpha / 2 * x) ** 2)
+        t = x.mul(math.pi * self.alpha / 2)
+        return t.mul_(t).add_(1.0).reciprocal_().mul_(self.alpha / 2)
 
 
 @dataclass(frozen=True)

@@ -229,82 +229,92 @@ class _LIFScan(torch.autograd.Function):
         cfg: _ScanConfig = ctx.cfg
         need = ctx.needs_input_grad
         dtype = v_pre.dtype
-        z = spikes.to(dtype)
         steps = v_pre.shape[0]
-        sg = cfg.surrogate.grad(v_pre - v_th)
-        if act is not None:
-            actf = act.to(dtype)
-            sg = sg * actf
-        # A_t = dL/dv_t from outside: the output gradients of v_pre and of z through the surrogate
-        acc = torch.zeros_like(v_pre) if g_v is None else g_v.clone()
+        z = spikes.to(dtype)
+        actf = None if act is None else act.to(dtype)
+        sg = cfg.surrogate.grad(v_pre - v_th)  # d z_t / d v_t
+        if actf is not None:
+            sg.mul_(actf)
+        # acc_t starts as dL/dv_t from the outputs (v_pre directly, z through the surrogate) and
+        # becomes the total dL/dv_t through the recurrence gv_t = A_t + D_t m_{t+1} gv_{t+1}, where
+        # D_t = dv'_t/dv_t (v' after reset) and m_t = dv_t/dv'_{t-1} (1 - k, or 1 while refractory)
         if g_z is not None:
-            acc.addcmul_(g_z, sg)
-        # D_t: dv'_t/dv_t with z held, plus the gradient through z when the reset is not detached
-        if cfg.reset == "to_value":
-            dvp_dv = 1.0 - z
-            dvp_dz = v_reset - v_pre
+            acc = g_z * sg
+            if g_v is not None:
+                acc.add_(g_v)
         else:
-            dvp_dv = torch.ones_like(z)
-            dvp_dz = (v_reset - v_th).expand_as(v_pre)
-        d = dvp_dv if cfg.detach_reset else dvp_dv + sg * dvp_dz
-        # m_t = dv_t/dv'_{t-1}: 1 - k where integrating, 1 while refractory
-        m = (1.0 - k).expand_as(v_pre)
-        if act is not None:
-            m = torch.where(act, m, torch.ones_like(m))
-        e = d[:-1] * m[1:]
-        for t in range(steps - 2, -1, -1):
-            acc[t].addcmul_(e[t], acc[t + 1])
+            acc = torch.zeros_like(v_pre) if g_v is None else g_v.clone()
+        dvp_dz: Tensor | None = None
+        if cfg.reset == "to_value":
+            dvp_dv: Tensor | None = 1.0 - z
+            if not cfg.detach_reset:
+                dvp_dz = v_reset - v_pre
+        else:
+            dvp_dv = None  # 1
+            if not cfg.detach_reset:
+                dvp_dz = (v_reset - v_th).expand_as(v_pre)
+        d = dvp_dv
+        if dvp_dz is not None:
+            d = sg * dvp_dz if d is None else d.addcmul_(sg, dvp_dz)
+            if dvp_dv is None:
+                d.add_(1.0)
+        one_minus_k = 1.0 - k
+        m = None if actf is None else torch.where(act, one_minus_k, torch.ones_like(v_pre))
+        if d is None and m is None:
+            decay = one_minus_k.expand_as(v_pre[0])
+            for t in range(steps - 2, -1, -1):
+                acc[t].addcmul_(decay, acc[t + 1])
+        else:
+            e = (d[:-1] if d is not None else 1.0) * (m[1:] if m is not None else one_minus_k)
+            for t in range(steps - 2, -1, -1):
+                acc[t].addcmul_(e[t], acc[t + 1])
         gv = acc  # dL/dv_t (before reset)
-        gvp = torch.zeros_like(gv)  # dL/dv'_t (after reset)
-        gvp[:-1] = m[1:] * gv[1:]
-        gdrive = gv * k if act is None else gv * k * actf  # dL/d(v_leak + r*i_t)
 
-        grads: dict[str, Tensor | None] = dict.fromkeys(
-            ["x", "v0", "i0", "k", "alpha", "v_leak", "r", "v_th", "v_reset"]
-        )
+        grads: dict[str, Tensor | None] = {}
         if need[1]:
-            grads["v0"] = m[0] * gv[0]
+            grads["v0"] = (one_minus_k if m is None else m[0]) * gv[0]
+        gdrive = gv * k if actf is None else gv * k * actf  # dL/d(v_leak + r*i_t)
         if ctx.has_alpha:
             gi = gdrive * r
             if g_i is not None and g_i.numel():
-                gi = gi + g_i
+                gi.add_(g_i)
+            a = alpha.expand_as(gi[0])
             for t in range(steps - 2, -1, -1):
-                gi[t].addcmul_(alpha.expand_as(gi[t]), gi[t + 1])
+                gi[t].addcmul_(a, gi[t + 1])
             grads["x"] = gi if need[0] else None
             if need[2]:
                 grads["i0"] = alpha * gi[0]
             if need[4]:
                 i_prev = torch.cat([i0.unsqueeze(0), drive[:-1]])
                 grads["alpha"] = _reduce_to(gi * i_prev, alpha)
-        else:
-            if need[0]:
-                grads["x"] = gdrive * r
+        elif need[0]:
+            grads["x"] = gdrive * r
         if need[3]:  # k
             v_prev = torch.cat([v0.unsqueeze(0), _after_reset(v_pre[:-1], z[:-1], v_th, v_reset, cfg)])
             gk = gv * (v_leak + r * drive - v_prev)
-            if act is not None:
-                gk = gk * actf
+            if actf is not None:
+                gk.mul_(actf)
             grads["k"] = _reduce_to(gk, k)
         if need[5]:
             grads["v_leak"] = _reduce_to(gdrive, v_leak)
         if need[6]:
             grads["r"] = _reduce_to(gdrive * drive, r)
         if need[7] or need[8]:
+            gvp = torch.zeros_like(gv)  # dL/dv'_t (after reset)
+            gvp[:-1] = (one_minus_k if m is None else m[1:]) * gv[1:]
             gz_total = torch.zeros_like(gv) if g_z is None else g_z.clone()
-            if not cfg.detach_reset:
-                gz_total += gvp * dvp_dz
+            if dvp_dz is not None:
+                gz_total.addcmul_(gvp, dvp_dz)
             gvp_z = gvp * z
             if need[7]:
                 gth = -(gz_total * sg)
                 if cfg.reset == "subtract":
-                    gth = gth - gvp_z
+                    gth.sub_(gvp_z)
                 grads["v_th"] = _reduce_to(gth, v_th)
             if need[8]:
                 grads["v_reset"] = _reduce_to(gvp_z, v_reset)
-        return (
-            grads["x"], grads["v0"], grads["i0"], grads["k"], grads["alpha"], grads["v_leak"],
-            grads["r"], grads["v_th"], grads["v_reset"], None, None, None,
-        )
+        names = ["x", "v0", "i0", "k", "alpha", "v_leak", "r", "v_th", "v_reset"]
+        return (*(grads.get(n) for n in names), None, None, None)
 
 
 def _after_reset(v_pre: Tensor, z: Tensor, v_th: Tensor, v_reset: Tensor, cfg: _ScanConfig) -> Tensor:
