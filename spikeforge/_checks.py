@@ -25,9 +25,7 @@ def as_shape(name: str, shape: int | Sequence[int]) -> tuple[int, ...]:
     try:
         out = tuple(int(s) for s in shape)
     except TypeError:
-        raise ParameterError(
-            f"{name} must be a positive int or tuple of ints, got {shape!r}"
-        ) from None
+        raise ParameterError(f"{name} must be a positive int or tuple of ints, got {shape!r}") from None
     if not out or any(s <= 0 for s in out) or any(s != t for s, t in zip(out, shape)):
         raise ParameterError(f"{name} must be a positive int or tuple of positive ints, got {shape!r}")
     return out

@@ -1,6 +1,6 @@
 """The ``spikeforge`` command line.
 
-    spikeforge demo [--out DIR]     a tour that simulates each neuron model and saves a figure
+spikeforge demo [--out DIR]     a tour that simulates each neuron model and saves a figure
 """
 
 from __future__ import annotations

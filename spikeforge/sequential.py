@@ -41,7 +41,9 @@ class Sequential(nn.Sequential):
         if x.dim() < 3:
             raise ShapeError(f"Sequential expects x of shape [T, B, *features], got {list(x.shape)}")
         if state is not None and len(state) != len(self):
-            raise ShapeError(f"state must be a list of {len(self)} entries (one per module), got {len(state)}")
+            raise ShapeError(
+                f"state must be a list of {len(self)} entries (one per module), got {len(state)}"
+            )
         states: list[Any] = []
         for idx, module in enumerate(self):
             if isinstance(module, NeuronModule):

@@ -1,7 +1,7 @@
 """A short tour of the neuron models: each one simulated, its behaviour in one figure.
 
-    >>> from spikeforge.tour import neuron_tour
-    >>> path = neuron_tour("out")          # doctest: +SKIP
+>>> from spikeforge.tour import neuron_tour
+>>> path = neuron_tour("out")          # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -70,7 +70,7 @@ def neuron_tour(out_dir: str | Path = "out", *, seed: int = 0) -> Path:
     dt_izh = 0.1 * u.ms
     steps = int(300 * u.ms / dt_izh)
     current = torch.zeros(steps, 1)
-    current[int(20 / dt_izh):] = 10.0
+    current[int(20 / dt_izh) :] = 10.0
     ax = axes[0, 2]
     for k, name in enumerate(presets[:4]):
         izh = Izhikevich(1, preset=name, dt=dt_izh)

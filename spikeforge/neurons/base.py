@@ -34,7 +34,7 @@ class ScanResult(NamedTuple):
 
     output: Tensor
     state: Any
-    trace: Any | None
+    trace: Any
 
 
 def _inverse_softplus(t: Tensor) -> Tensor:
@@ -111,7 +111,7 @@ class NeuronModule(nn.Module):
 
     def _constrained_value(self, name: str) -> Tensor:
         constraint = self._constrained[name]
-        raw = super().__getattr__(f"{name}_raw")
+        raw: Tensor = self._parameters[f"{name}_raw"]  # type: ignore[assignment]
         if constraint == "positive":
             return F.softplus(raw)
         if constraint == "unit":
@@ -149,7 +149,10 @@ class NeuronModule(nn.Module):
 
     # ----------------------------------------------------------------- time loop
     def init_state(
-        self, batch_shape: tuple[int, ...] = (), *, dtype: torch.dtype | None = None,
+        self,
+        batch_shape: tuple[int, ...] = (),
+        *,
+        dtype: torch.dtype | None = None,
         device: torch.device | str | None = None,
     ) -> Any:
         """The resting state for a batch of shape ``batch_shape``."""

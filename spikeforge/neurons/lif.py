@@ -46,6 +46,7 @@ __all__ = ["LIF", "LIFParams", "LIFState", "lif_init_state", "lif_step", "lif_sc
 Reset = Literal["to_value", "subtract"]
 Integrator = Literal["exact", "euler"]
 SpikeFn = Callable[[Tensor], Tensor]
+DEFAULT_SURROGATE = FastSigmoid(25.0)
 
 
 class LIFParams(NamedTuple):
@@ -69,8 +70,12 @@ class LIFState(NamedTuple):
 
 
 def lif_init_state(
-    batch_shape: tuple[int, ...], params: LIFParams, shape: tuple[int, ...], *,
-    dtype: torch.dtype | None = None, device: torch.device | str | None = None,
+    batch_shape: tuple[int, ...],
+    params: LIFParams,
+    shape: tuple[int, ...],
+    *,
+    dtype: torch.dtype | None = None,
+    device: torch.device | str | None = None,
 ) -> LIFState:
     """The resting state: ``v = v_leak``, ``i = 0``, not refractory."""
     full = tuple(batch_shape) + tuple(shape)
@@ -96,9 +101,15 @@ def _refractory_steps(t_ref: Tensor, dt: float) -> Tensor:
 
 
 def lif_step(
-    x: Tensor, state: LIFState, params: LIFParams, *, dt: float,
-    spike_fn: SpikeFn = FastSigmoid(25.0), reset: Reset = "to_value",
-    integrator: Integrator = "exact", detach_reset: bool = True,
+    x: Tensor,
+    state: LIFState,
+    params: LIFParams,
+    *,
+    dt: float,
+    spike_fn: SpikeFn = DEFAULT_SURROGATE,
+    reset: Reset = "to_value",
+    integrator: Integrator = "exact",
+    detach_reset: bool = True,
 ) -> tuple[Tensor, LIFState]:
     """One LIF step (see the module docstring for the equations and the order).
 
@@ -162,8 +173,18 @@ def _reduce_to(g: Tensor, like: Tensor) -> Tensor:
 
 
 def _forward_kernel(
-    x: Tensor, v0: Tensor, i0: Tensor, ref0: Tensor, k: Tensor, alpha: Tensor | None,
-    v_leak: Tensor, r: Tensor, v_th: Tensor, v_reset: Tensor, n_ref: Tensor, cfg: _ScanConfig,
+    x: Tensor,
+    v0: Tensor,
+    i0: Tensor,
+    ref0: Tensor,
+    k: Tensor,
+    alpha: Tensor | None,
+    v_leak: Tensor,
+    r: Tensor,
+    v_th: Tensor,
+    v_reset: Tensor,
+    n_ref: Tensor,
+    cfg: _ScanConfig,
 ) -> tuple[Tensor, Tensor, Tensor | None, Tensor | None, Tensor]:
     """The step loop without autograd. Returns spikes (bool), v before reset, the synaptic
     current per step, the activity mask (refractory only) and the final refractory count."""
@@ -204,8 +225,19 @@ def _forward_kernel(
 class _LIFScan(torch.autograd.Function):
     @staticmethod
     def forward(  # type: ignore[override]
-        ctx: Any, x: Tensor, v0: Tensor, i0: Tensor, k: Tensor, alpha: Tensor | None, v_leak: Tensor,
-        r: Tensor, v_th: Tensor, v_reset: Tensor, ref0: Tensor, n_ref: Tensor, cfg: _ScanConfig,
+        ctx: Any,
+        x: Tensor,
+        v0: Tensor,
+        i0: Tensor,
+        k: Tensor,
+        alpha: Tensor | None,
+        v_leak: Tensor,
+        r: Tensor,
+        v_th: Tensor,
+        v_reset: Tensor,
+        ref0: Tensor,
+        n_ref: Tensor,
+        cfg: _ScanConfig,
     ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         spikes, v_pre, i_seq, act, ref = _forward_kernel(
             x, v0, i0, ref0, k, alpha, v_leak, r, v_th, v_reset, n_ref, cfg
@@ -324,9 +356,16 @@ def _after_reset(v_pre: Tensor, z: Tensor, v_th: Tensor, v_reset: Tensor, cfg: _
 
 
 def lif_scan(
-    x: Tensor, state: LIFState, params: LIFParams, *, dt: float,
-    spike_fn: SpikeFn = FastSigmoid(25.0), reset: Reset = "to_value",
-    integrator: Integrator = "exact", detach_reset: bool = True, record: bool = False,
+    x: Tensor,
+    state: LIFState,
+    params: LIFParams,
+    *,
+    dt: float,
+    spike_fn: SpikeFn = DEFAULT_SURROGATE,
+    reset: Reset = "to_value",
+    integrator: Integrator = "exact",
+    detach_reset: bool = True,
+    record: bool = False,
 ) -> ScanResult:
     """:func:`lif_step` over a sequence ``x`` of shape ``[T, *batch, *shape]``, fused.
 
@@ -339,14 +378,33 @@ def lif_scan(
         :class:`LIFState` whose fields are ``[T, *batch, *shape]`` (``v`` after reset).
     """
     if not isinstance(spike_fn, Surrogate):
-        return _loop_scan(x, state, params, dt=dt, spike_fn=spike_fn, reset=reset,
-                          integrator=integrator, detach_reset=detach_reset, record=record)
+        return _loop_scan(
+            x,
+            state,
+            params,
+            dt=dt,
+            spike_fn=spike_fn,
+            reset=reset,
+            integrator=integrator,
+            detach_reset=detach_reset,
+            record=record,
+        )
     k, alpha = lif_coefficients(params, dt, integrator)
     n_ref = _refractory_steps(params.t_ref, dt).to(x.device)
     cfg = _ScanConfig(spike_fn, reset, detach_reset, alpha is not None, bool((n_ref > 0).any()))
     z, v_pre, i_seq, ref = _LIFScan.apply(
-        x, state.v, state.i, k, alpha, params.v_leak, params.r, params.v_th, params.v_reset,
-        state.ref, n_ref, cfg,
+        x,
+        state.v,
+        state.i,
+        k,
+        alpha,
+        params.v_leak,
+        params.r,
+        params.v_th,
+        params.v_reset,
+        state.ref,
+        n_ref,
+        cfg,
     )
     zr = z.detach() if detach_reset else z
     v_post_last = _after_reset(v_pre[-1], zr[-1], params.v_th, params.v_reset, cfg)
@@ -356,8 +414,11 @@ def lif_scan(
     if record:
         v_post = _after_reset(v_pre, zr, params.v_th, params.v_reset, cfg)
         i_trace = i_seq if alpha is not None else x
-        ref_trace = _ref_trace(z.detach(), state.ref, n_ref) if cfg.refractory else \
-            torch.zeros(v_pre.shape, dtype=torch.int32, device=x.device)
+        ref_trace = (
+            _ref_trace(z.detach(), state.ref, n_ref)
+            if cfg.refractory
+            else torch.zeros(v_pre.shape, dtype=torch.int32, device=x.device)
+        )
         trace = LIFState(v_post, i_trace, ref_trace)
     return ScanResult(z, final, trace)
 
@@ -437,11 +498,21 @@ class LIF(NeuronModule):
     _learnable_allowed = ("tau_mem", "tau_syn", "v_th", "v_leak", "v_reset", "r")
 
     def __init__(
-        self, n: int | tuple[int, ...], tau_mem: ParamLike = 20.0, tau_syn: ParamLike | None = None,
-        v_th: ParamLike = 1.0, v_reset: ParamLike = 0.0, v_leak: ParamLike = 0.0, r: ParamLike = 1.0,
-        t_ref: ParamLike = 0.0, dt: float = 1.0, reset: Reset = "to_value",
-        integrator: Integrator = "exact", surrogate: Surrogate | SpikeFn | None = None,
-        learnable: Collection[str] = (), detach_reset: bool = True,
+        self,
+        n: int | tuple[int, ...],
+        tau_mem: ParamLike = 20.0,
+        tau_syn: ParamLike | None = None,
+        v_th: ParamLike = 1.0,
+        v_reset: ParamLike = 0.0,
+        v_leak: ParamLike = 0.0,
+        r: ParamLike = 1.0,
+        t_ref: ParamLike = 0.0,
+        dt: float = 1.0,
+        reset: Reset = "to_value",
+        integrator: Integrator = "exact",
+        surrogate: Surrogate | SpikeFn | None = None,
+        learnable: Collection[str] = (),
+        detach_reset: bool = True,
     ) -> None:
         super().__init__(n, dt=dt, learnable=learnable)
         check_choice("reset", reset, ("to_value", "subtract"))
@@ -452,7 +523,7 @@ class LIF(NeuronModule):
             raise ParameterError(f"surrogate must be a spikeforge.surrogate.Surrogate, got {surrogate!r}")
         self.reset = reset
         self.integrator = integrator
-        self.surrogate: Surrogate | SpikeFn = surrogate if surrogate is not None else FastSigmoid(25.0)
+        self.surrogate: Surrogate | SpikeFn = surrogate if surrogate is not None else DEFAULT_SURROGATE
         self.detach_reset = bool(detach_reset)
 
         taus = {"tau_mem": as_param("tau_mem", tau_mem, self.shape)}
@@ -470,9 +541,7 @@ class LIF(NeuronModule):
         check_nonnegative("t_ref", t_ref_t, "ms")
         v_th_t, v_reset_t = as_param("v_th", v_th, self.shape), as_param("v_reset", v_reset, self.shape)
         if not bool((v_reset_t < v_th_t).all()):
-            raise ParameterError(
-                f"v_reset must be < v_th, got v_reset={v_reset!r} and v_th={v_th!r}"
-            )
+            raise ParameterError(f"v_reset must be < v_th, got v_reset={v_reset!r} and v_th={v_th!r}")
         self._add_param("tau_mem", taus["tau_mem"], "positive")
         self.has_syn = tau_syn is not None
         if self.has_syn:
@@ -485,17 +554,26 @@ class LIF(NeuronModule):
 
     def params(self, dtype: torch.dtype | None = None) -> LIFParams:
         """The constrained parameter values (differentiable for learnable ones)."""
+
         def get(name: str) -> Tensor:
             t: Tensor = getattr(self, name)
             return t if dtype is None else t.to(dtype)
 
         return LIFParams(
-            get("tau_mem"), get("tau_syn") if self.has_syn else None, get("v_leak"), get("v_th"),
-            get("v_reset"), get("r"), self.t_ref,
+            get("tau_mem"),
+            get("tau_syn") if self.has_syn else None,
+            get("v_leak"),
+            get("v_th"),
+            get("v_reset"),
+            get("r"),
+            self.t_ref,
         )
 
     def init_state(
-        self, batch_shape: tuple[int, ...] = (), *, dtype: torch.dtype | None = None,
+        self,
+        batch_shape: tuple[int, ...] = (),
+        *,
+        dtype: torch.dtype | None = None,
         device: torch.device | str | None = None,
     ) -> LIFState:
         """Resting state for a batch of shape ``batch_shape``."""
@@ -503,8 +581,13 @@ class LIF(NeuronModule):
         return lif_init_state(batch_shape, self.params(), self.shape, dtype=dtype, device=device)
 
     def _settings(self) -> dict[str, Any]:
-        return dict(dt=self.dt, spike_fn=self.surrogate, reset=self.reset,
-                    integrator=self.integrator, detach_reset=self.detach_reset)
+        return dict(
+            dt=self.dt,
+            spike_fn=self.surrogate,
+            reset=self.reset,
+            integrator=self.integrator,
+            detach_reset=self.detach_reset,
+        )
 
     def _prepare(self, x: Tensor, state: LIFState | None, batch_shape: tuple[int, ...]) -> LIFState:
         if state is None:
@@ -521,13 +604,15 @@ class LIF(NeuronModule):
     def scan(self, x: Tensor, state: LIFState | None = None, *, record: bool = False) -> ScanResult:
         """Run over ``x`` of shape ``[T, *batch, *shape]`` with the fused kernel."""
         x = self._check_input(x, sequence=True)
-        state = self._prepare(x, state, tuple(x.shape[1: x.dim() - len(self.shape)]))
+        state = self._prepare(x, state, tuple(x.shape[1 : x.dim() - len(self.shape)]))
         return lif_scan(x, state, self.params(x.dtype), record=record, **self._settings())
 
     def extra_repr(self) -> str:
         syn = f", tau_syn={_short(self.tau_syn)}" if self.has_syn else ""
-        return (f"{super().extra_repr()}, tau_mem={_short(self.tau_mem)}{syn}, v_th={_short(self.v_th)}, "
-                f"reset={self.reset!r}, integrator={self.integrator!r}")
+        return (
+            f"{super().extra_repr()}, tau_mem={_short(self.tau_mem)}{syn}, v_th={_short(self.v_th)}, "
+            f"reset={self.reset!r}, integrator={self.integrator!r}"
+        )
 
 
 def _short(t: Tensor) -> str:
