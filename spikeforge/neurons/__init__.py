@@ -1,9 +1,42 @@
-"""Neuron models: each a pure step function plus an ``nn.Module`` around it."""
+"""Neuron models: each a pure step function plus an ``nn.Module`` around it.
 
+=========================  ==========================================================
+``LIF``                    current-based leaky integrate-and-fire (NIR LIF / CubaLIF)
+``ALIF``                   LIF with an adaptive threshold (Bellec et al. 2018, LSNN)
+``Izhikevich``             Izhikevich 2003 model with the published presets
+``ProbabilisticNeuron``    stochastic firing and release, learnable internal parameters
+=========================  ==========================================================
+"""
+
+from .alif import ALIF, ALIFParams, ALIFState, adaptation_decay, alif_init_state, alif_scan, alif_step
 from .base import NeuronModule, ScanResult
+from .izhikevich import Izhikevich, IzhikevichParams, IzhikevichState, izhikevich_init_state, izhikevich_step
 from .lif import LIF, LIFParams, LIFState, lif_init_state, lif_scan, lif_step
+from .probabilistic import ProbabilisticNeuron, ProbabilisticParams, ProbabilisticState, probabilistic_step
 
 __all__ = [
-    "NeuronModule", "ScanResult",
-    "LIF", "LIFParams", "LIFState", "lif_init_state", "lif_scan", "lif_step",
+    "NeuronModule",
+    "ScanResult",
+    "LIF",
+    "LIFParams",
+    "LIFState",
+    "lif_init_state",
+    "lif_scan",
+    "lif_step",
+    "ALIF",
+    "ALIFParams",
+    "ALIFState",
+    "adaptation_decay",
+    "alif_init_state",
+    "alif_scan",
+    "alif_step",
+    "Izhikevich",
+    "IzhikevichParams",
+    "IzhikevichState",
+    "izhikevich_init_state",
+    "izhikevich_step",
+    "ProbabilisticNeuron",
+    "ProbabilisticParams",
+    "ProbabilisticState",
+    "probabilistic_step",
 ]

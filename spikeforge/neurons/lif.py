@@ -127,7 +127,7 @@ def lif_step(
         ``(z, new_state)`` with spikes ``z`` in x's dtype.
     """
     k, alpha = lif_coefficients(params, dt, integrator)
-    i = x if alpha is None else alpha * state.i + x
+    i = x if alpha is None else torch.addcmul(x, alpha, state.i)
     v = torch.lerp(state.v, params.v_leak + params.r * i, k)
     n_ref = _refractory_steps(params.t_ref, dt)
     refractory = bool((n_ref > 0).any())
@@ -137,11 +137,7 @@ def lif_step(
     z = spike_fn(v - params.v_th)
     if refractory:
         z = z * active
-    zr = z.detach() if detach_reset else z
-    if reset == "to_value":
-        v_new = v - zr * (v - params.v_reset)
-    else:
-        v_new = v - zr * (params.v_th - params.v_reset)
+    v_new = _reset(v, z, params.v_th, params.v_reset, reset, detach_reset)
     if refractory:
         ref = torch.where(z.detach() > 0, n_ref, (state.ref - 1).clamp(min=0)).to(torch.int32)
     else:
@@ -322,7 +318,7 @@ class _LIFScan(torch.autograd.Function):
         elif need[0]:
             grads["x"] = gdrive * r
         if need[3]:  # k
-            v_prev = torch.cat([v0.unsqueeze(0), _after_reset(v_pre[:-1], z[:-1], v_th, v_reset, cfg)])
+            v_prev = torch.cat([v0.unsqueeze(0), _reset(v_pre[:-1], z[:-1], v_th, v_reset, cfg.reset, True)])
             gk = gv * (v_leak + r * drive - v_prev)
             if actf is not None:
                 gk.mul_(actf)
@@ -349,10 +345,14 @@ class _LIFScan(torch.autograd.Function):
         return (*(grads.get(n) for n in names), None, None, None)
 
 
-def _after_reset(v_pre: Tensor, z: Tensor, v_th: Tensor, v_reset: Tensor, cfg: _ScanConfig) -> Tensor:
-    if cfg.reset == "to_value":
-        return v_pre - z * (v_pre - v_reset)
-    return v_pre - z * (v_th - v_reset)
+def _reset(v: Tensor, z: Tensor, v_th: Tensor, v_reset: Tensor, reset: str, detach: bool) -> Tensor:
+    """The membrane after reset. ``"to_value"`` gives exactly ``v_reset`` where a spike occurred;
+    without ``detach`` the gradient through ``z`` is that of ``v - z * (v - v_reset)``."""
+    zd = z.detach()
+    if reset == "to_value":
+        out = torch.where(zd > 0, v_reset, v)
+        return out if detach else out + (z - zd) * (v_reset - v)
+    return v - (zd if detach else z) * (v_th - v_reset)
 
 
 def lif_scan(
@@ -406,13 +406,12 @@ def lif_scan(
         n_ref,
         cfg,
     )
-    zr = z.detach() if detach_reset else z
-    v_post_last = _after_reset(v_pre[-1], zr[-1], params.v_th, params.v_reset, cfg)
+    v_post_last = _reset(v_pre[-1], z[-1], params.v_th, params.v_reset, reset, detach_reset)
     i_last = i_seq[-1] if alpha is not None else x[-1]
     final = LIFState(v_post_last, i_last, ref)
     trace = None
     if record:
-        v_post = _after_reset(v_pre, zr, params.v_th, params.v_reset, cfg)
+        v_post = _reset(v_pre, z, params.v_th, params.v_reset, reset, detach_reset)
         i_trace = i_seq if alpha is not None else x
         ref_trace = (
             _ref_trace(z.detach(), state.ref, n_ref)
@@ -489,10 +488,10 @@ class LIF(NeuronModule):
     Example:
         >>> import torch, spikeforge as sf
         >>> lif = sf.neurons.LIF(3, tau_mem=10.0, v_th=1.0, dt=1.0)
-        >>> x = torch.full((50, 3), 0.15)            # [T, n], constant current
+        >>> x = torch.full((50, 3), 1.5)             # [T, n], constant current above rheobase
         >>> spikes, state = lif(x)
         >>> spikes.shape, int(spikes.sum())
-        (torch.Size([50, 3]), 9)
+        (torch.Size([50, 3]), 12)
     """
 
     _learnable_allowed = ("tau_mem", "tau_syn", "v_th", "v_leak", "v_reset", "r")
