@@ -7,9 +7,19 @@
 torch.Size([10, 3, 2])
 """
 
-from . import errors, neurons, surrogate, units
+from . import data, encoders, errors, neurons, surrogate, training, units
 from .sequential import Sequential
 
 __version__ = "0.1.0"
 
-__all__ = ["errors", "neurons", "surrogate", "units", "Sequential", "__version__"]
+__all__ = [
+    "data",
+    "encoders",
+    "errors",
+    "neurons",
+    "surrogate",
+    "training",
+    "units",
+    "Sequential",
+    "__version__",
+]

@@ -21,15 +21,16 @@ random encoders draw only from an explicit ``torch.Generator`` (never the global
 =============================  ==================================================================
 """
 
+from .camera import emulate_events, saccade_frames
 from .complexity import lz_complexity, lz_complexity_batch, lz_phrase_count
 from .delta import delta, delta_decode, split_polarity
 from .latency import latency, latency_decode
 from .poisson import poisson, poisson_step, poisson_time_varying
 from .population import population, population_centres, population_rates
 
-# camera: emulate_events, saccade_frames (added when camera.py lands)
-
 __all__ = [
+    "emulate_events",
+    "saccade_frames",
     "poisson",
     "poisson_time_varying",
     "poisson_step",
