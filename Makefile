@@ -33,7 +33,7 @@ unit: $(STAMP)
 test: lint typecheck unit
 
 bench: $(STAMP)
-	$(PIP) install -q -c constraints.txt '.[bench]'
+	$(PIP) install -q -c constraints.txt -e '.[bench]'
 	$(PY) benchmarks/lif_training.py
 
 clean:
