@@ -77,6 +77,11 @@ class Surrogate:
         """Surrogate derivative of the spike at ``x = v - v_th`` (same shape and dtype as x)."""
         raise NotImplementedError(f"{type(self).__name__} must define grad(x)")
 
+    def grad_(self, x: Tensor) -> Tensor:
+        """:meth:`grad` that may overwrite ``x`` (a temporary) to save memory; fused kernels call
+        it. Subclasses override it when they can work in place; the default calls :meth:`grad`."""
+        return self.grad(x)
+
     def __call__(self, x: Tensor) -> Tensor:
         """Spikes ``H(x)`` whose backward pass is ``grad(x)``."""
         return _SpikeFunction.apply(x, self)  # type: ignore[no-any-return]
@@ -101,7 +106,10 @@ class FastSigmoid(Surrogate):
         _check_positive("FastSigmoid", "slope", self.slope)
 
     def grad(self, x: Tensor) -> Tensor:
-        t = x.abs().mul_(self.slope).add_(1.0)
+        return self.grad_(x.clone())
+
+    def grad_(self, x: Tensor) -> Tensor:
+        t = x.abs_().mul_(self.slope).add_(1.0)
         return t.mul_(t).reciprocal_()
 
 
@@ -121,7 +129,10 @@ class ATan(Surrogate):
         _check_positive("ATan", "alpha", self.alpha)
 
     def grad(self, x: Tensor) -> Tensor:
-        t = x.mul(math.pi * self.alpha / 2)
+        return self.grad_(x.clone())
+
+    def grad_(self, x: Tensor) -> Tensor:
+        t = x.mul_(math.pi * self.alpha / 2)
         return t.mul_(t).add_(1.0).reciprocal_().mul_(self.alpha / 2)
 
 

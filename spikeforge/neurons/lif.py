@@ -258,23 +258,24 @@ class _LIFScan(torch.autograd.Function):
         need = ctx.needs_input_grad
         dtype = v_pre.dtype
         steps = v_pre.shape[0]
-        z = spikes.to(dtype)
         actf = None if act is None else act.to(dtype)
-        sg = cfg.surrogate.grad(v_pre - v_th)  # d z_t / d v_t
+        sg = cfg.surrogate.grad_(v_pre - v_th)  # d z_t / d v_t
         if actf is not None:
             sg.mul_(actf)
+        sg_later = need[7] or not cfg.detach_reset  # sg is needed after the recurrence
+        gv_later = any(need[3:9])  # dL/dv_t is needed for parameter gradients
         # acc_t starts as dL/dv_t from the outputs (v_pre directly, z through the surrogate) and
         # becomes the total dL/dv_t through the recurrence gv_t = A_t + D_t m_{t+1} gv_{t+1}, where
         # D_t = dv'_t/dv_t (v' after reset) and m_t = dv_t/dv'_{t-1} (1 - k, or 1 while refractory)
         if g_z is not None:
-            acc = g_z * sg
+            acc = g_z * sg if sg_later else sg.mul_(g_z)
             if g_v is not None:
                 acc.add_(g_v)
         else:
             acc = torch.zeros_like(v_pre) if g_v is None else g_v.clone()
         dvp_dz: Tensor | None = None
         if cfg.reset == "to_value":
-            dvp_dv: Tensor | None = 1.0 - z
+            dvp_dv: Tensor | None = (~spikes).to(dtype)
             if not cfg.detach_reset:
                 dvp_dz = v_reset - v_pre
         else:
@@ -293,7 +294,10 @@ class _LIFScan(torch.autograd.Function):
             for t in range(steps - 2, -1, -1):
                 acc[t].addcmul_(decay, acc[t + 1])
         else:
-            e = (d[:-1] if d is not None else 1.0) * (m[1:] if m is not None else one_minus_k)
+            if m is None and d is not None and not sg_later and dvp_dz is None:
+                e = d.mul_(one_minus_k)  # d is a temporary: scale it in place
+            else:
+                e = (d[:-1] if d is not None else 1.0) * (m[1:] if m is not None else one_minus_k)
             for t in range(steps - 2, -1, -1):
                 acc[t].addcmul_(e[t], acc[t + 1])
         gv = acc  # dL/dv_t (before reset)
@@ -301,6 +305,12 @@ class _LIFScan(torch.autograd.Function):
         grads: dict[str, Tensor | None] = {}
         if need[1]:
             grads["v0"] = (one_minus_k if m is None else m[0]) * gv[0]
+        if not ctx.has_alpha and not gv_later:
+            if need[0]:  # the common case: only the input needs a gradient; scale gv in place
+                grads["x"] = gv.mul_(k * r) if actf is None else gv.mul_(k * r).mul_(actf)
+            names = ["x", "v0", "i0", "k", "alpha", "v_leak", "r", "v_th", "v_reset"]
+            return (*(grads.get(n) for n in names), None, None, None)
+        z = spikes.to(dtype)
         gdrive = gv * k if actf is None else gv * k * actf  # dL/d(v_leak + r*i_t)
         if ctx.has_alpha:
             gi = gdrive * r

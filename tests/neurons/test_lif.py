@@ -15,6 +15,7 @@ import pytest
 import torch
 from torch import nn
 
+import spikeforge as sf
 from spikeforge.neurons import LIF, LIFParams, LIFState, lif_scan, lif_step
 from spikeforge.neurons.lif import _loop_scan
 from spikeforge.surrogate import FastSigmoid
@@ -546,3 +547,38 @@ def test_params_dtype_argument_and_coefficients():
     k, alpha = lif_coefficients(p, 0.5, "euler")
     assert k.item() == pytest.approx(0.5 / 20.0, rel=1e-12)
     assert alpha.item() == pytest.approx(1 - 0.5 / 5.0, rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    "surrogate", [sf.surrogate.FastSigmoid(5.0), sf.surrogate.ATan(2.0), sf.surrogate.Triangle(0.5)]
+)
+@pytest.mark.parametrize("tau_syn", [None, 5.0])
+@pytest.mark.parametrize("t_ref", [0.0, 2.0])
+@pytest.mark.parametrize("reset", ["to_value", "subtract"])
+@pytest.mark.parametrize("detach_reset", [True, False])
+def test_fused_input_gradient_without_learnable_parameters(surrogate, tau_syn, t_ref, reset, detach_reset):
+    # with no learnable parameter the fused backward takes its in-place path: same as the loop
+    lif = sf.neurons.LIF(
+        6,
+        tau_mem=8.0,
+        tau_syn=tau_syn,
+        t_ref=t_ref,
+        reset=reset,
+        detach_reset=detach_reset,
+        v_leak=0.1,
+        r=1.3,
+        v_reset=-0.2,
+        surrogate=surrogate,
+    ).double()
+    gen = torch.Generator().manual_seed(3)
+    x = (torch.randn(40, 3, 6, dtype=torch.float64, generator=gen) * 0.8 + 0.3).requires_grad_()
+    weights = torch.linspace(0.5, 1.5, 40, dtype=torch.float64)[:, None, None]
+    state = lif.init_state((3,), dtype=torch.float64)
+    grads, outs = [], []
+    for fn in (lif_scan, _loop_scan):
+        out = fn(x, state, lif.params(), record=False, **lif._settings()).output
+        grads.append(torch.autograd.grad((out * weights).sum(), x)[0])
+        outs.append(out.detach())
+    assert torch.equal(outs[0], outs[1])
+    assert outs[0].sum() > 0
+    torch.testing.assert_close(grads[0], grads[1], rtol=1e-12, atol=1e-14)
