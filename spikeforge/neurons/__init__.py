@@ -2,6 +2,7 @@
 
 =========================  ==========================================================
 ``LIF``                    current-based leaky integrate-and-fire (NIR LIF / CubaLIF)
+``LI``                     leaky integrator (membrane output, no spikes), for readouts
 ``ALIF``                   LIF with an adaptive threshold (Bellec et al. 2018, LSNN)
 ``Izhikevich``             Izhikevich 2003 model with the published presets
 ``ProbabilisticNeuron``    stochastic firing and release, learnable internal parameters
@@ -11,6 +12,7 @@
 from .alif import ALIF, ALIFParams, ALIFState, adaptation_decay, alif_init_state, alif_scan, alif_step
 from .base import NeuronModule, ScanResult
 from .izhikevich import Izhikevich, IzhikevichParams, IzhikevichState, izhikevich_init_state, izhikevich_step
+from .li import LI, LIState, li_step
 from .lif import LIF, LIFParams, LIFState, lif_init_state, lif_scan, lif_step
 from .probabilistic import ProbabilisticNeuron, ProbabilisticParams, ProbabilisticState, probabilistic_step
 
@@ -18,6 +20,9 @@ __all__ = [
     "NeuronModule",
     "ScanResult",
     "LIF",
+    "LI",
+    "LIState",
+    "li_step",
     "LIFParams",
     "LIFState",
     "lif_init_state",
