@@ -7,7 +7,7 @@
 torch.Size([10, 3, 2])
 """
 
-from . import data, encoders, errors, neurons, surrogate, training, units
+from . import data, encoders, errors, hardware, neurons, plasticity, surrogate, training, units
 from .sequential import Sequential
 
 __version__ = "0.1.0"
@@ -16,7 +16,9 @@ __all__ = [
     "data",
     "encoders",
     "errors",
+    "hardware",
     "neurons",
+    "plasticity",
     "surrogate",
     "training",
     "units",

@@ -1,0 +1,609 @@
+r"""Export to and import from NIR, the Neuromorphic Intermediate Representation (nir 1.0.x).
+
+NIR nodes are continuous-time ODEs in seconds, with no time step. spikeforge works in ms with a
+time step, so :func:`to_nir` divides time constants by 1000 and records how the graph is meant to
+be discretised in ``graph.metadata``; :func:`from_nir` reads it back. The ``nir`` package is
+imported only when one of these functions is called (``pip install 'spikeforge[nir]'``).
+
+**Mapping** (``importer=None``, the faithful graph):
+
+=====================================  ====================================================
+spikeforge                             NIR
+=====================================  ====================================================
+``nn.Linear`` (with / without bias)    ``Affine`` / ``Linear``
+``nn.Conv1d``, ``nn.Conv2d``           ``Conv1d``, ``Conv2d`` (``padding_mode="zeros"``)
+``nn.Flatten``                         ``Flatten`` (dims without the batch dimension)
+``nn.AvgPool2d``                       ``AvgPool2d``; with ``divisor_override=1``: ``SumPool2d``
+``nn.LPPool2d(norm_type=1)``           ``SumPool2d``
+``LIF`` (``tau_syn=None``)             ``LIF(tau=tau_mem/1000, r, v_leak, v_threshold, v_reset)``
+``LIF`` (with ``tau_syn``)             ``CubaLIF(tau_mem, tau_syn, r, v_leak, v_threshold,
+                                       v_reset, w_in)``
+``nn.Identity``, ``nn.Dropout``        nothing (identity at inference)
+=====================================  ====================================================
+
+``CubaLIF.w_in`` carries the discretisation of the synaptic jump: spikeforge adds each step's
+input ``x`` to the current, :math:`i \leftarrow \alpha i + x`. Read as the NIR ODE
+:math:`\tau_{syn}\dot I = -I + w_{in} S` with ``S = x`` held over the step, that is
+:math:`w_{in} = 1/(1-\alpha)` with the exact integrator and :math:`w_{in} = \tau_{syn}/\Delta t`
+with Euler (the value snntorch uses too).
+
+``graph.metadata`` holds ``producer="spikeforge"``, ``dt`` (s) and ``dt_ms``, ``integrator``,
+``reset="to_value"``, ``initial_state="rest"`` (``v = v_leak``, ``i = 0``) and ``importer``. Each
+neuron node's metadata holds its time constants in ms (``tau_ms``, ``tau_syn_ms``: ms / 1000 / s
+is not invertible in floating point, so :func:`from_nir` uses them when, and only when,
+``tau_ms / 1000`` reproduces the node's ``tau``) and its initial state (``v_init``, ``i_init``).
+
+**Not representable**, so :func:`to_nir` raises :class:`~spikeforge.errors.UnsupportedExportError`
+naming the module: ``ALIF`` (adaptive threshold), ``Izhikevich``, ``ProbabilisticNeuron``
+(stochastic), a refractory period ``t_ref > 0``, ``reset="subtract"`` (NIR neurons reset to
+``v_reset``), and any other module.
+
+**Importer presets.** ``to_nir(model, dt, importer="snntorch" | "norse")`` writes a graph that
+this importer runs with the same spikes as spikeforge, by undoing the importer's own convention
+(read from snntorch 1.0 ``snntorch/import_nir.py`` and norse 1.1.0
+``norse/torch/utils/import_nir.py``). Both discretise with forward Euler at a fixed step, so the
+preset writes :math:`\tau' = \Delta t_{imp} / k` with :math:`k = 1 - e^{-\Delta t/\tau}` (exact)
+or :math:`\Delta t/\tau` (Euler), which makes the importer's decay equal spikeforge's.
+
+- ``"snntorch"``: snntorch fixes ``dt = 1e-4`` s, builds ``Leaky``/``Synaptic`` with
+  ``beta = 1 - dt/tau``, requires ``v_leak = 0`` and ``r = tau/dt``, ignores ``v_reset`` (it
+  resets to 0 and starts at 0) and needs one threshold per layer. The preset writes the membrane
+  in units of ``k*r``: ``u = (v - v_reset)/(k r)``, threshold ``(v_th - v_reset)/(k r)``,
+  ``r = tau/1e-4``, ``w_in = tau_syn/1e-4``. It needs ``v_leak == v_reset`` (snntorch starts at
+  its reset value); when the threshold differs between neurons the factor ``k*r/(v_th - v_reset)``
+  is folded into the preceding ``Linear`` weights instead. snntorch's importer has no ``Conv1d``,
+  ``SumPool2d`` or ``LI``, and builds ``Flatten`` with NIR's dims as torch dims, flattening the
+  batch, so these raise. Its ``IF`` import is a ``Leaky`` with ``beta = 0.9``.
+- ``"norse"``: norse's ``from_nir`` defaults to ``dt = 1e-3`` s, ignores ``r`` of ``LIF``,
+  ignores ``v_reset`` (resets to 0), starts every neuron at ``v_leak`` and in ``CubaLIF`` lets
+  the synaptic current leak towards the membrane's ``v_leak`` too. The preset writes
+  ``u = (v - v_reset)/r`` for ``LIF`` (``r = 1``, ``v_leak' = (v_leak - v_reset)/r``,
+  threshold ``(v_th - v_reset)/r``) and, for ``CubaLIF``, needs ``v_leak == v_reset`` and writes
+  ``w_in = 1/(1 - alpha')``. norse imports no ``Conv1d``, ``AvgPool2d`` or ``LI``, and has the
+  same ``Flatten`` problem, so these raise.
+
+**Reading peers' exports.** ``from_nir(graph, source="snntorch")`` reads snntorch's
+``export_to_nir`` graphs as forward Euler at 0.1 ms (what snntorch's ``beta = 1 - dt/tau``, ``r =
+tau/dt`` and ``w_in = tau_syn/dt`` encode), recurrent ``RLeaky``/``RSynaptic`` subgraphs included.
+``source="norse"`` reads ``norse.torch.to_nir`` graphs as forward Euler at 1 ms; norse writes
+``dt / tau_mem_inv`` (that is ``dt * tau``) as ``tau``, so the true time constant is ``tau / 1e-3``,
+and its ``LIFCell`` adds the input to the current unscaled (read as a jump of ``w_in * x``). Both
+exporters copy the sample's batch dimension of 1 into the Input shape, which is dropped. Neither
+records the reset: snntorch writes ``v_reset = 0`` for its default subtractive ``Leaky`` (and
+nothing about ``Synaptic(reset_delay=True)``, whose zero reset also drops the next step's input),
+and norse drops ``v_reset``; such models do not run the same anywhere after export.
+
+**Graphs that are not chains** (branches, sums, recurrent cycles) import as a
+:class:`NIRGraphModule`, which runs one node after the other per step; an edge that closes a cycle
+carries the previous step's value. It exports back with :func:`to_nir`.
+
+Example:
+    >>> import torch, spikeforge as sf
+    >>> from spikeforge.hardware import to_nir, from_nir
+    >>> net = sf.Sequential(torch.nn.Linear(4, 8), sf.neurons.LIF(8, tau_mem=10.0))
+    >>> graph = to_nir(net, dt=1.0)
+    >>> sorted(graph.nodes), f"tau = {graph.nodes['1'].tau[0]:.4g} s", graph.metadata["dt"]
+    (['0', '1', 'input', 'output'], 'tau = 0.01 s', 0.001)
+    >>> net2 = from_nir(graph)
+    >>> x = torch.rand(20, 2, 4)
+    >>> bool(torch.equal(net(x)[0], net2(x)[0]))
+    True
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from ..errors import ParameterError, ShapeError, UnsupportedExportError
+from ..neurons.base import NeuronModule
+from ..neurons.lif import LIF
+from ._nir_common import IMPORTER_DT_S, Importer, Integrator, Source, _import_nir, _np, _w_in
+from ._nir_graph import NIRGraphModule, NIRGraphState
+
+__all__ = ["to_nir", "from_nir", "NIRGraphModule", "NIRGraphState", "IMPORTER_DT_S"]
+
+
+# =============================================================================================
+# export
+
+
+@dataclass
+class _Neuron:
+    """A LIF layer's parameters (ms, the model's dtype) and per-step factors (float64): the common
+    input of the faithful and the preset writers."""
+
+    name: str
+    syn: bool
+    tau_mem: Tensor
+    tau_syn: Tensor | None
+    v_leak: Tensor
+    v_th: Tensor
+    v_reset: Tensor
+    r: Tensor
+    k: Tensor  # membrane update fraction per step
+    alpha: Tensor | None  # synaptic decay per step
+    w_in: Tensor | None  # faithful CubaLIF input weight, model dtype
+
+
+def to_nir(
+    model: nn.Module,
+    dt: float | None = None,
+    *,
+    importer: Importer | None = None,
+    input_shape: Sequence[int] | None = None,
+    extra_map: Mapping[type, Callable[[nn.Module], Any]] | None = None,
+) -> Any:
+    """Export a feedforward spikeforge model to a ``nir.NIRGraph``.
+
+    Args:
+        model: an :class:`~spikeforge.Sequential` (any ``nn.Sequential``) of the modules in the
+            module docstring's table, a single such module, or a :class:`NIRGraphModule`.
+        dt: time step in ms the model runs at; must equal every neuron's ``dt`` (default: theirs).
+        importer: ``None`` for the faithful graph, or ``"snntorch"`` / ``"norse"`` for a graph
+            that importer runs with spikeforge's spikes (see the module docstring).
+        input_shape: feature shape of the input, without time and batch (``(C, H, W)``); needed
+            when the first module does not fix it (a convolution or a pooling layer).
+        extra_map: ``{module type: function(module) -> nir node}`` for further stateless modules.
+
+    Returns:
+        a ``nir.NIRGraph`` with ``input``, one node per module (named as in the Sequential) and
+        ``output``, chained; write it with ``nir.write(path, graph)``.
+
+    Raises:
+        UnsupportedExportError: a module NIR (or the chosen importer) cannot represent; the
+            message names the module and the reason.
+        ParameterError: ``dt`` different from a neuron's, an unknown importer, a missing
+            ``input_shape``.
+        MissingDependencyError: nir is not installed.
+    """
+    nir_lib = _import_nir()
+    if importer not in (None, "snntorch", "norse"):
+        raise ParameterError(f"importer must be None, 'snntorch' or 'norse', got {importer!r}")
+    if isinstance(model, NIRGraphModule):
+        if importer is not None:
+            raise UnsupportedExportError(
+                f"importer={importer!r} presets cover chains (Sequential); a NIRGraphModule is exported "
+                "faithfully only (importer=None)"
+            )
+        return model.to_nir(dt)
+    if isinstance(model, nn.Sequential):
+        named = [(name, m) for name, m in model.named_children()]
+    else:
+        named = [("0", model)]
+    if not named:
+        raise ParameterError("to_nir got an empty model")
+    for idx, (name, module) in enumerate(named):  # what NIR cannot represent, before anything else
+        if isinstance(module, NeuronModule):
+            _check_representable(module, f"module {name!r} ({type(module).__name__}, position {idx})")
+    dt = _export_dt(named, dt)
+    integrators = {m.integrator for _, m in named if isinstance(m, LIF)}
+    if len(integrators) > 1:
+        raise UnsupportedExportError(
+            f"to_nir records one integrator per graph; this model mixes {sorted(integrators)}"
+        )
+    integrator = integrators.pop() if integrators else "exact"
+    shape = _export_input_shape(named, input_shape)
+
+    nodes: dict[str, Any] = {"input": nir_lib.Input(input_type=np.array(shape))}
+    order: list[str] = []
+    cur = tuple(shape)
+    dtype = _model_dtype(model)
+    for idx, (name, module) in enumerate(named):
+        where = f"module {name!r} ({type(module).__name__}, position {idx})"
+        if isinstance(module, (nn.Identity, nn.Dropout)):
+            continue
+        if name in ("input", "output"):
+            raise UnsupportedExportError(f"{where}: the node names 'input' and 'output' are reserved")
+        if isinstance(module, NeuronModule):
+            if tuple(module.shape) != cur:
+                raise ShapeError(f"{where} has shape {list(module.shape)} but receives {list(cur)}")
+            neuron = _neuron_of(module, name, where, dt)
+            prev = order[-1] if order else None
+            node = _write_neuron(nir_lib, neuron, importer, dt, nodes, prev, where)
+        else:
+            node = _write_stateless(nir_lib, module, cur, importer, where, extra_map)
+            with torch.no_grad():
+                probe = torch.zeros((1, *cur), dtype=dtype)
+                try:
+                    cur = tuple(module(probe).shape[1:])
+                except RuntimeError as e:
+                    raise ShapeError(f"{where} does not accept input of shape {list(cur)}: {e}") from e
+        nodes[name] = node
+        order.append(name)
+    nodes["output"] = nir_lib.Output(output_type=np.array(cur))
+    chain = ["input", *order, "output"]
+    edges = list(zip(chain[:-1], chain[1:]))
+    return nir_lib.NIRGraph(nodes=nodes, edges=edges, metadata=_graph_metadata(dt, integrator, importer))
+
+
+def _graph_metadata(dt: float, integrator: str, importer: str | None) -> dict[str, Any]:
+    from .. import __version__
+
+    meta: dict[str, Any] = {
+        "producer": "spikeforge",
+        "spikeforge_version": __version__,
+        "time_unit": "s",
+        "reset": "to_value",
+        "initial_state": "rest",
+        "importer": importer or "nir",
+    }
+    if importer is None:
+        meta.update(dt=dt / 1000.0, dt_ms=dt, integrator=integrator)
+    else:  # the graph is the importer's discretisation: Euler at its fixed step
+        meta.update(
+            dt=IMPORTER_DT_S[importer],
+            dt_ms=IMPORTER_DT_S[importer] * 1000.0,
+            integrator="euler",
+            source_dt_ms=dt,
+            source_integrator=integrator,
+        )
+    return meta
+
+
+def _export_dt(named: list[tuple[str, nn.Module]], dt: float | None) -> float:
+    dts = {m.dt for _, m in named if isinstance(m, NeuronModule)}
+    if dt is None:
+        if not dts:
+            raise ParameterError("to_nir needs dt (ms) for a model without neuron modules")
+        if len(dts) > 1:
+            raise ParameterError(f"the model's neurons run at different dt {sorted(dts)}; NIR records one dt")
+        return dts.pop()
+    if isinstance(dt, bool) or not isinstance(dt, (int, float)) or not (math.isfinite(dt) and dt > 0):
+        raise ParameterError(f"dt must be a finite number > 0 ms, got {dt!r}")
+    for name, m in named:
+        if isinstance(m, NeuronModule) and m.dt != dt:
+            raise ParameterError(
+                f"to_nir got dt={dt} ms but module {name!r} ({type(m).__name__}) runs at dt={m.dt} ms; "
+                f"pass dt={m.dt} or rebuild the model at dt={dt}"
+            )
+    return float(dt)
+
+
+def _export_input_shape(
+    named: list[tuple[str, nn.Module]], input_shape: Sequence[int] | None
+) -> tuple[int, ...]:
+    if input_shape is not None:
+        try:
+            shape = tuple(int(s) for s in input_shape)
+        except (TypeError, ValueError):
+            raise ParameterError(f"input_shape must be a sequence of ints, got {input_shape!r}") from None
+        if not shape or any(s <= 0 for s in shape):
+            raise ParameterError(f"input_shape must be positive ints, got {input_shape!r}")
+        return shape
+    for _, m in named:
+        if isinstance(m, (nn.Identity, nn.Dropout)):
+            continue
+        if isinstance(m, nn.Linear):
+            return (m.in_features,)
+        if isinstance(m, NeuronModule):
+            return tuple(m.shape)
+        break
+    first = next((type(m).__name__ for _, m in named if not isinstance(m, (nn.Identity, nn.Dropout))), "?")
+    raise ParameterError(
+        f"to_nir needs input_shape= (the input's feature shape, e.g. (C, H, W)) for a model that starts "
+        f"with {first}"
+    )
+
+
+def _model_dtype(model: nn.Module) -> torch.dtype:
+    for t in list(model.parameters()) + list(model.buffers()):
+        if t.is_floating_point():
+            return t.dtype
+    return torch.get_default_dtype()
+
+
+_WHY_NOT = {
+    "ALIF": "NIR has no adaptive threshold",
+    "Izhikevich": "NIR has no Izhikevich node (quadratic membrane with a recovery variable)",
+    "ProbabilisticNeuron": "NIR nodes are deterministic; a stochastic neuron has no NIR node",
+}
+
+
+def _check_representable(module: NeuronModule, where: str) -> None:
+    kind = type(module).__name__
+    if not isinstance(module, LIF):
+        why = _WHY_NOT.get(kind, "NIR has no node for this neuron model")
+        raise UnsupportedExportError(f"{where} cannot be exported to NIR: {why}")
+    if module.reset != "to_value":
+        raise UnsupportedExportError(
+            f"{where} uses reset='subtract', which NIR cannot represent (NIR's LIF and CubaLIF reset "
+            "to v_reset); rebuild it with reset='to_value'"
+        )
+    if bool((module.t_ref > 0).any()):
+        raise UnsupportedExportError(
+            f"{where} has a refractory period t_ref={module.t_ref.max().item()} ms, which NIR cannot "
+            "represent; set t_ref=0"
+        )
+
+
+def _neuron_of(module: NeuronModule, name: str, where: str, dt: float) -> _Neuron:
+    _check_representable(module, where)
+    assert isinstance(module, LIF)
+    p = module.params()
+    shape = tuple(module.shape)
+
+    def f64(t: Tensor) -> Tensor:
+        return t.detach().to(torch.float64).expand(shape).clone()
+
+    def native(t: Tensor) -> Tensor:
+        return t.detach().expand(shape).clone()
+
+    from ..neurons.lif import lif_coefficients
+
+    k, alpha = lif_coefficients(p, dt, module.integrator)
+    return _Neuron(
+        name=name,
+        syn=module.has_syn,
+        tau_mem=native(p.tau_mem),
+        tau_syn=None if p.tau_syn is None else native(p.tau_syn),
+        v_leak=native(p.v_leak),
+        v_th=native(p.v_th),
+        v_reset=native(p.v_reset),
+        r=native(p.r),
+        k=f64(k),
+        alpha=None if alpha is None else f64(alpha),
+        w_in=None if p.tau_syn is None else native(_w_in(p.tau_syn, dt, module.integrator)),
+    )
+
+
+def _write_neuron(
+    nir_lib: Any,
+    n: _Neuron,
+    importer: str | None,
+    dt: float,
+    nodes: dict[str, Any],
+    prev: str | None,
+    where: str,
+) -> Any:
+    if importer is None:
+        meta: dict[str, Any] = {"tau_ms": _np(n.tau_mem), "v_init": _np(n.v_leak)}
+        common = dict(r=_np(n.r), v_leak=_np(n.v_leak), v_threshold=_np(n.v_th), v_reset=_np(n.v_reset))
+        if not n.syn:
+            return nir_lib.LIF(tau=_np(n.tau_mem / 1000.0), metadata=meta, **common)
+        assert n.tau_syn is not None and n.alpha is not None
+        assert n.w_in is not None
+        meta.update(tau_syn_ms=_np(n.tau_syn), i_init=np.zeros(n.tau_syn.shape, dtype=_np(n.tau_syn).dtype))
+        return nir_lib.CubaLIF(
+            tau_mem=_np(n.tau_mem / 1000.0),
+            tau_syn=_np(n.tau_syn / 1000.0),
+            w_in=_np(n.w_in),
+            metadata=meta,
+            **common,
+        )
+    dt_imp = IMPORTER_DT_S[importer]
+    f64 = torch.float64
+    v_th, v_reset, v_leak, r = (t.to(f64) for t in (n.v_th, n.v_reset, n.v_leak, n.r))
+    if not bool((r > 0).all()):
+        raise UnsupportedExportError(
+            f"{where}: the {importer} preset rescales the membrane by r, which needs r > 0 "
+            f"(got min {r.min().item()})"
+        )
+    tau_mem = dt_imp / n.k
+    if importer == "snntorch":
+        if not bool((v_leak == v_reset).all()):
+            raise UnsupportedExportError(
+                f"{where}: snntorch starts every membrane at 0 and resets to 0, so its preset needs "
+                "v_leak == v_reset (both are shifted to 0)"
+            )
+        scale = n.k * r  # membrane unit: u = (v - v_reset) / (k r) follows mem <- beta*mem + input
+        theta = (v_th - v_reset) / scale
+        if not bool((theta == theta.flatten()[0]).all()):
+            theta = _fold_into_previous(nodes, prev, scale / (v_th - v_reset), where, importer)
+        common = dict(
+            v_leak=np.zeros(theta.shape),
+            v_reset=np.zeros(theta.shape),
+            v_threshold=theta.numpy(),
+            r=(tau_mem / dt_imp).numpy(),
+        )
+        meta = {"v_init": np.zeros(theta.shape), "preset": "snntorch"}
+        if not n.syn:
+            return nir_lib.LIF(tau=tau_mem.numpy(), metadata=meta, **common)
+        assert n.alpha is not None
+        tau_syn = dt_imp / (1.0 - n.alpha)
+        meta["i_init"] = np.zeros(theta.shape)
+        return nir_lib.CubaLIF(
+            tau_mem=tau_mem.numpy(),
+            tau_syn=tau_syn.numpy(),
+            w_in=(tau_syn / dt_imp).numpy(),
+            metadata=meta,
+            **common,
+        )
+    # norse
+    if not n.syn:
+        leak = (v_leak - v_reset) / r
+        return nir_lib.LIF(
+            tau=tau_mem.numpy(),
+            r=np.ones(leak.shape),
+            v_leak=leak.numpy(),
+            v_threshold=((v_th - v_reset) / r).numpy(),
+            v_reset=np.zeros(leak.shape),
+            metadata={"v_init": leak.numpy(), "preset": "norse"},
+        )
+    if not bool((v_leak == v_reset).all()):
+        raise UnsupportedExportError(
+            f"{where}: norse's CubaLIF import lets the synaptic current leak towards the membrane's "
+            "v_leak and starts it there, so its preset needs v_leak == v_reset (both shifted to 0)"
+        )
+    assert n.alpha is not None
+    one_minus_alpha = 1.0 - n.alpha
+    zeros = np.zeros(v_th.shape)
+    return nir_lib.CubaLIF(
+        tau_mem=tau_mem.numpy(),
+        tau_syn=(dt_imp / one_minus_alpha).numpy(),
+        w_in=(1.0 / one_minus_alpha).numpy(),
+        r=r.numpy(),
+        v_leak=zeros,
+        v_threshold=(v_th - v_reset).numpy(),
+        v_reset=zeros,
+        metadata={"v_init": zeros, "i_init": zeros, "preset": "norse"},
+    )
+
+
+def _fold_into_previous(
+    nodes: dict[str, Any], prev: str | None, factor: Tensor, where: str, importer: str
+) -> Tensor:
+    """Scale the rows of the preceding Affine/Linear node by ``factor``; returns the threshold 1."""
+    node = nodes.get(prev) if prev is not None else None
+    if node is None or type(node).__name__ not in ("Affine", "Linear") or factor.dim() != 1:
+        raise UnsupportedExportError(
+            f"{where}: {importer} needs one threshold per layer; (v_th - v_reset)/(k r) differs between "
+            "neurons and there is no preceding Linear layer to fold the difference into"
+        )
+    w = torch.as_tensor(np.asarray(node.weight), dtype=torch.float64)
+    node.weight = (w * factor[:, None]).numpy().astype(np.asarray(node.weight).dtype)
+    if type(node).__name__ == "Affine":
+        b = torch.as_tensor(np.asarray(node.bias), dtype=torch.float64)
+        node.bias = (b * factor).numpy().astype(np.asarray(node.bias).dtype)
+    return torch.ones(factor.shape, dtype=torch.float64)
+
+
+def _pair(v: Any) -> tuple[int, ...]:
+    return tuple(v) if isinstance(v, (tuple, list)) else (v, v)
+
+
+def _write_stateless(
+    nir_lib: Any,
+    m: nn.Module,
+    shape: tuple[int, ...],
+    importer: str | None,
+    where: str,
+    extra_map: Mapping[type, Callable[[nn.Module], Any]] | None,
+) -> Any:
+    if extra_map is not None and type(m) in extra_map:
+        return extra_map[type(m)](m)
+    no = {  # what each importer cannot run (see the module docstring)
+        "snntorch": (nn.Conv1d, nn.Flatten, "SumPool2d"),
+        "norse": (nn.Conv1d, nn.Flatten, "AvgPool2d"),
+    }.get(importer or "", ())
+
+    def refuse(what: str, why: str) -> None:
+        if what in no or type(m) in no:
+            raise UnsupportedExportError(f"{where}: the {importer} importer cannot run {what}: {why}")
+
+    if isinstance(m, nn.Linear):
+        w = _np(m.weight)
+        if m.bias is None:
+            return nir_lib.Linear(weight=w)
+        return nir_lib.Affine(weight=w, bias=_np(m.bias))
+    if isinstance(m, (nn.Conv1d, nn.Conv2d)):
+        refuse(type(m).__name__, "it has no Conv1d import")
+        if m.padding_mode != "zeros":
+            raise UnsupportedExportError(
+                f"{where}: NIR convolutions pad with zeros, got padding_mode={m.padding_mode!r}"
+            )
+        bias = _np(m.bias) if m.bias is not None else np.zeros(m.out_channels, dtype=_np(m.weight).dtype)
+        if isinstance(m, nn.Conv1d):
+            return nir_lib.Conv1d(
+                input_shape=int(shape[-1]),
+                weight=_np(m.weight),
+                stride=int(m.stride[0]),
+                padding=m.padding if isinstance(m.padding, str) else int(m.padding[0]),
+                dilation=int(m.dilation[0]),
+                groups=int(m.groups),
+                bias=bias,
+            )
+        return nir_lib.Conv2d(
+            input_shape=tuple(int(s) for s in shape[-2:]),
+            weight=_np(m.weight),
+            stride=tuple(int(s) for s in m.stride),
+            padding=m.padding if isinstance(m.padding, str) else tuple(int(p) for p in m.padding),
+            dilation=tuple(int(d) for d in m.dilation),
+            groups=int(m.groups),
+            bias=bias,
+        )
+    if isinstance(m, nn.Flatten):
+        refuse(
+            "Flatten",
+            "it builds torch.nn.Flatten(start_dim, end_dim) from NIR's dims, which do not count the "
+            "batch dimension, so the batch is flattened into the features",
+        )
+        start, end = m.start_dim, m.end_dim
+        if start == 0 or end == 0:
+            raise UnsupportedExportError(f"{where}: a Flatten over the batch dimension has no NIR form")
+        return nir_lib.Flatten(
+            input_type={"input": np.array(shape)},
+            start_dim=start - 1 if start > 0 else start,
+            end_dim=end - 1 if end > 0 else end,
+        )
+    if isinstance(m, nn.AvgPool2d):
+        if m.ceil_mode or not m.count_include_pad:
+            raise UnsupportedExportError(
+                f"{where}: NIR pooling has no ceil_mode or count_include_pad=False (got ceil_mode="
+                f"{m.ceil_mode}, count_include_pad={m.count_include_pad})"
+            )
+        kernel = _pair(m.kernel_size)
+        stride = _pair(m.stride if m.stride is not None else m.kernel_size)
+        padding = _pair(m.padding)
+        if m.divisor_override is None:
+            refuse("AvgPool2d", "it has no AvgPool2d import")
+            return nir_lib.AvgPool2d(
+                kernel_size=np.array(kernel), stride=np.array(stride), padding=np.array(padding)
+            )
+        if m.divisor_override == 1:
+            refuse("SumPool2d", "it has no SumPool2d import")
+            return nir_lib.SumPool2d(
+                kernel_size=np.array(kernel), stride=np.array(stride), padding=np.array(padding)
+            )
+        raise UnsupportedExportError(
+            f"{where}: AvgPool2d with divisor_override={m.divisor_override} has no NIR form"
+        )
+    if isinstance(m, nn.LPPool2d):
+        if m.norm_type != 1 or m.ceil_mode:
+            raise UnsupportedExportError(f"{where}: only LPPool2d(norm_type=1) (sum pooling) has a NIR form")
+        refuse("SumPool2d", "it has no SumPool2d import")
+        kernel = _pair(m.kernel_size)
+        stride = _pair(m.stride if m.stride is not None else m.kernel_size)
+        return nir_lib.SumPool2d(
+            kernel_size=np.array(kernel), stride=np.array(stride), padding=np.array((0, 0))
+        )
+    raise UnsupportedExportError(
+        f"{where} cannot be exported to NIR: no mapping for {type(m).__module__}.{type(m).__name__} "
+        "(pass extra_map={type: function} for a stateless module)"
+    )
+
+
+def from_nir(
+    graph: Any,
+    dt: float | None = None,
+    *,
+    source: Source | None = None,
+    integrator: Integrator | None = None,
+    dtype: torch.dtype | None = None,
+    extra_map: Mapping[type, Callable[[Any], nn.Module]] | None = None,
+) -> nn.Module:
+    """Build a spikeforge model from a NIR graph or ``.nir`` file.
+
+    A chain ``input -> ... -> output`` becomes a :class:`~spikeforge.Sequential`; any other graph
+    (branches, recurrent cycles, nested subgraphs) a :class:`NIRGraphModule`, which runs the nodes
+    step by step and feeds each edge that closes a cycle with the previous step's value.
+
+    Args:
+        graph: a ``nir.NIRGraph``, or the path of a file written by ``nir.write``.
+        dt: time step in ms. Default: the graph's ``metadata["dt"]`` (seconds, as written by
+            :func:`to_nir`), or the source's step (snntorch 0.1 ms, norse 1 ms).
+        source: the convention the graph was written in: ``"spikeforge"`` / ``"nir"`` (the
+            ODEs as NIR defines them; the default), ``"snntorch"`` (``export_to_nir``) or
+            ``"norse"`` (``norse.torch.to_nir``); see the module docstring.
+        integrator: ``"exact"`` or ``"euler"``. Default: the graph's metadata, ``"euler"`` for
+            snntorch and norse, else ``"exact"``.
+        dtype: dtype of the parameters; default: that of the graph's weights (float64 if they
+            are float64, else float32).
+        extra_map: ``{nir node type: function(node) -> nn.Module}`` for further stateless nodes.
+
+    Raises:
+        UnsupportedExportError: a node type spikeforge cannot run (the message names it), or
+            metadata asking for a reset or initial state spikeforge does not have.
+        ParameterError: a missing node, a NaN or out-of-range parameter, a malformed file.
+        ShapeError: parameters or edges whose shapes do not fit.
+        MissingDependencyError: nir is not installed.
+    """
+    from ._nir_import import build
+
+    return build(graph, dt, source, integrator, dtype, extra_map)

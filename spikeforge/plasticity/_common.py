@@ -1,0 +1,203 @@
+"""Helpers shared by the plasticity rules: parameter checks, shape checks, the batch-reduced
+outer product and the shaping of third factors. Private: the public names live in the rule files."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Iterator
+from typing import Any, Literal
+
+import torch
+from torch import Tensor
+
+from .._checks import check_floating
+from ..errors import ParameterError, ShapeError
+
+BatchReduce = Literal["mean", "sum", "none"]
+Pairing = Literal["all_to_all", "nearest"]
+Bound = Literal["hard", "soft", "none"]
+
+BATCH_REDUCE: tuple[str, ...] = ("mean", "sum", "none")
+PAIRINGS: tuple[str, ...] = ("all_to_all", "nearest")
+BOUNDS: tuple[str, ...] = ("hard", "soft", "none")
+
+
+def scalar(name: str, value: Any, *, check: str = "finite", unit: str = "") -> Tensor:
+    """A parameter as a float64 tensor (a number, or a tensor that broadcasts to the weight).
+
+    ``check`` is ``"finite"``, ``"positive"`` (> 0) or ``"nonnegative"`` (>= 0). Stored in float64
+    so that published values survive; the rules cast to the weight's dtype at each step.
+    """
+    if isinstance(value, bool):
+        raise ParameterError(f"{name} must be a number or a tensor, got {value!r}")
+    if isinstance(value, Tensor):
+        t = value.detach().clone().to(torch.float64)
+    else:
+        try:
+            t = torch.as_tensor(value, dtype=torch.float64)
+        except (TypeError, ValueError, RuntimeError):
+            raise ParameterError(f"{name} must be a number or a tensor, got {value!r}") from None
+    if not bool(torch.isfinite(t).all()):
+        raise ParameterError(f"{name} must be finite, got {value!r}")
+    shown = repr(t.item()) if t.numel() == 1 else f"a tensor with min {t.min().item()!r}"
+    suffix = f" {unit}" if unit else ""
+    if check == "positive" and not bool((t > 0).all()):
+        raise ParameterError(f"{name} must be > 0{suffix}, got {shown}")
+    if check == "nonnegative" and not bool((t >= 0).all()):
+        raise ParameterError(f"{name} must be >= 0{suffix}, got {shown}")
+    return t
+
+
+def check_bounds(w_min: Tensor, w_max: Tensor) -> None:
+    if not bool((w_min < w_max).all()):
+        raise ParameterError(f"w_min must be < w_max, got w_min={_show(w_min)} and w_max={_show(w_max)}")
+
+
+def _show(t: Tensor) -> str:
+    return repr(t.item()) if t.numel() == 1 else f"a tensor of shape {list(t.shape)}"
+
+
+def check_choice(name: str, value: Any, allowed: tuple[str, ...]) -> None:
+    if not isinstance(value, str) or value not in allowed:
+        raise ParameterError(f"{name} must be one of {list(allowed)!r}, got {value!r}")
+
+
+def check_time(name: str, value: Any) -> float:
+    """A finite number > 0 (ms), returned as float."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not (math.isfinite(value) and value > 0)
+    ):
+        raise ParameterError(f"{name} must be a finite number > 0 ms, got {value!r}")
+    return float(value)
+
+
+def check_pre_post(pre: Any, post: Any, w: Any, batch_reduce: str) -> tuple[int, ...]:
+    """Check ``pre [*batch, n_pre]``, ``post [*batch, n_post]`` and ``w``; return the batch shape.
+
+    ``w`` is ``[n_post, n_pre]``, or ``[*batch, n_post, n_pre]`` with ``batch_reduce="none"``
+    (one weight matrix per batch element).
+    """
+    pre = check_floating("pre", pre)
+    post = check_floating("post", post)
+    w = check_floating("w", w)
+    if w.dim() < 2:
+        raise ShapeError(f"w must be [n_post, n_pre], got shape {list(w.shape)}")
+    n_post, n_pre = w.shape[-2], w.shape[-1]
+    if pre.dim() < 1 or pre.shape[-1] != n_pre:
+        raise ShapeError(f"pre must be [*batch, {n_pre}] to match w {list(w.shape)}, got {list(pre.shape)}")
+    if post.dim() < 1 or post.shape[-1] != n_post:
+        raise ShapeError(
+            f"post must be [*batch, {n_post}] to match w {list(w.shape)}, got {list(post.shape)}"
+        )
+    batch = tuple(pre.shape[:-1])
+    if tuple(post.shape[:-1]) != batch:
+        raise ShapeError(
+            f"pre and post must have the same batch shape, got {list(pre.shape)} and {list(post.shape)}"
+        )
+    if w.dim() > 2 and batch_reduce != "none":
+        raise ShapeError(
+            f"a batched w {list(w.shape)} needs batch_reduce='none', got batch_reduce={batch_reduce!r}"
+        )
+    return batch
+
+
+def check_state(state: Any, expected: dict[str, tuple[int, ...]]) -> None:
+    for field, shape in expected.items():
+        value = getattr(state, field)
+        if not isinstance(value, Tensor) or tuple(value.shape) != shape:
+            got = list(value.shape) if isinstance(value, Tensor) else type(value).__name__
+            raise ShapeError(f"state.{field} must have shape {list(shape)}, got {got}")
+
+
+def outer(post_f: Tensor, pre_f: Tensor, batch_reduce: str) -> Tensor:
+    """``post_f ⊗ pre_f`` per batch element, then summed or averaged over the batch.
+
+    ``post_f`` is ``[*batch, n_post]`` and ``pre_f`` is ``[*batch, n_pre]``; the result is
+    ``[n_post, n_pre]`` (``"sum"``, ``"mean"``) or ``[*batch, n_post, n_pre]`` (``"none"``).
+    """
+    if batch_reduce == "none":
+        return post_f.unsqueeze(-1) * pre_f.unsqueeze(-2)
+    n_post, n_pre = post_f.shape[-1], pre_f.shape[-1]
+    a = post_f.reshape(-1, n_post)
+    b = pre_f.reshape(-1, n_pre)
+    out = a.transpose(0, 1) @ b
+    if batch_reduce == "mean" and a.shape[0] > 1:
+        out = out / a.shape[0]
+    return out
+
+
+def reduce_batch(t: Tensor, batch_reduce: str) -> Tensor:
+    """Sum or average a ``[*batch, n_post, n_pre]`` tensor over its batch dimensions."""
+    if batch_reduce == "none" or t.dim() <= 2:
+        return t
+    dims = tuple(range(t.dim() - 2))
+    return t.sum(dims) if batch_reduce == "sum" else t.mean(dims)
+
+
+def cast(t: Tensor, like: Tensor) -> Tensor | float:
+    """A parameter for arithmetic with ``like``: a Python float for a CPU scalar (no device copy,
+    no sync), else the tensor in ``like``'s dtype and device."""
+    if t.numel() == 1 and t.dim() == 0 and t.device.type == "cpu":
+        return float(t)
+    return t.to(dtype=like.dtype, device=like.device)
+
+
+def decay(tau: Tensor, dt: float, like: Tensor) -> Tensor | float:
+    """The exact per-step decay factor ``exp(-dt / tau)`` (a float for a CPU scalar ``tau``, else
+    a tensor in ``like``'s dtype and device)."""
+    if tau.numel() == 1 and tau.dim() == 0 and tau.device.type == "cpu":
+        return math.exp(-dt / float(tau))
+    return torch.exp(-dt / tau.to(dtype=like.dtype, device=like.device))
+
+
+def as_third_factor(name: str, m: Any, batch: tuple[int, ...], n_post: int, like: Tensor) -> Tensor:
+    """Shape a third factor (modulator or gate) to broadcast against ``[*batch, n_post, n_pre]``.
+
+    Accepted: a number or 0-d tensor (global), ``[*batch]`` (one value per batch element),
+    ``[*batch, n_post]`` or ``[n_post]`` (one value per postsynaptic neuron), or anything that
+    already broadcasts to ``[*batch, n_post, n_pre]`` with at least 2 dimensions
+    (``[*batch, n_post, 1]``, the full shape). ``[*batch]`` is tried before ``[n_post]``.
+    """
+    if isinstance(m, bool):
+        raise ParameterError(f"{name} must be a number or a tensor, got {m!r}")
+    if not isinstance(m, Tensor):
+        try:
+            return torch.as_tensor(m, dtype=like.dtype, device=like.device)
+        except (TypeError, ValueError, RuntimeError):
+            raise ParameterError(f"{name} must be a number or a tensor, got {m!r}") from None
+    m = m.to(dtype=like.dtype, device=like.device)
+    nb = len(batch)
+    shape = tuple(m.shape)
+    if m.dim() == 0:
+        return m
+    if shape == batch + (n_post,):
+        return m.unsqueeze(-1)
+    if shape == batch:
+        return m.reshape(batch + (1, 1))
+    if shape == (n_post,):
+        return m.unsqueeze(-1)
+    try:
+        torch.broadcast_shapes(shape, tuple(like.shape))
+    except RuntimeError:
+        pass
+    else:
+        if m.dim() >= 2:
+            return m
+    raise ShapeError(
+        f"{name} must be a number, [*batch] = {list(batch)}, [*batch, n_post] = "
+        f"{list(batch + (n_post,))} or broadcast to {list(like.shape)}, got {list(shape)}"
+        + (" (batch dims first)" if nb else "")
+    )
+
+
+@contextlib.contextmanager
+def grad_mode(differentiable: bool) -> Iterator[None]:
+    """``torch.no_grad()`` unless ``differentiable``."""
+    if differentiable:
+        yield
+    else:
+        with torch.no_grad():
+            yield
