@@ -16,8 +16,11 @@ class Sequential(nn.Sequential):
 
     Stateless modules (``Linear``, ``Conv2d``, ``Dropout``, ``Flatten``, ...) are applied to
     all time steps at once: the time and batch dimensions are merged, so a layer's input GEMM
-    runs once per sequence, not once per step. Neuron modules (:class:`NeuronModule`) run their
-    (fused) scan and thread their state.
+    runs once per sequence, not once per step (``Dropout`` therefore draws a new mask for every
+    step). Neuron modules (:class:`NeuronModule`) run their (fused) scan and thread their state,
+    as does any module with a class attribute ``takes_sequence = True`` whose ``forward(x,
+    state)`` takes ``[T, B, ...]`` and returns ``(y, state)`` (the delay layers of
+    :mod:`spikeforge.plasticity`).
 
     Returns ``(output, states)``: ``states`` is a list with one entry per module, the final
     state of a neuron module and ``None`` for a stateless one. Pass it back as ``state=`` to
@@ -46,7 +49,7 @@ class Sequential(nn.Sequential):
             )
         states: list[Any] = []
         for idx, module in enumerate(self):
-            if isinstance(module, NeuronModule):
+            if isinstance(module, NeuronModule) or getattr(module, "takes_sequence", False):
                 x, s = module(x, None if state is None else state[idx])
                 states.append(s)
             else:

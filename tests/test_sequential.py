@@ -151,3 +151,19 @@ def test_dropout_mask_differs_between_time_steps(gen):
         model(torch.ones((6, 2, 50), dtype=F64))
     kept = (seen["out"] != 0).reshape(6, 2, 50)
     assert not all(torch.equal(kept[0], kept[t]) for t in range(1, 6))
+
+
+def test_delay_layer_runs_inside_sequential_with_its_state():
+    import spikeforge as sf
+
+    gen = torch.Generator().manual_seed(0)
+    delay = sf.plasticity.LearnableDelay(4, 3, max_delay=5.0, dt=1.0, generator=gen)
+    model = sf.Sequential(delay, sf.neurons.LIF(3))
+    x = (torch.rand(20, 2, 4, generator=gen) < 0.3).float()
+    out, states = model(x)
+    y, delay_state = delay(x)
+    expected, _ = sf.neurons.LIF(3)(y)
+    assert torch.equal(out, expected)
+    first, s1 = model(x[:8])
+    second, _ = model(x[8:], s1)
+    assert torch.equal(torch.cat([first, second]), out)

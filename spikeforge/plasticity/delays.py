@@ -218,6 +218,8 @@ class LearnableDelay(nn.Module):
         torch.Size([3, 2])
     """
 
+    takes_sequence = True  # sf.Sequential passes it the whole [T, *B, n] sequence and its state
+
     sigma: Tensor
 
     def __init__(
@@ -394,6 +396,8 @@ class FixedDelay(nn.Module):
         >>> y.tolist()
         [[1.0, 0.0], [0.0, 0.0], [0.0, 1.0], [0.0, 0.0]]
     """
+
+    takes_sequence = True  # sf.Sequential passes it the whole [T, *B, n] sequence and its state
 
     steps: Tensor
     weight: Tensor | None
