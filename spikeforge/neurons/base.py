@@ -89,7 +89,7 @@ class NeuronModule(nn.Module):
         ``{name}_raw`` when its constraint is not ``"real"``; ``self.<name>`` returns the
         constrained value either way.
         """
-        t = value if isinstance(value, Tensor) else as_param(name, value, self.shape)
+        t = as_param(name, value, self.shape)  # validates tensors too (shape, finiteness)
         if name not in self.learnable:
             self.register_buffer(name, t.detach().clone())
             return t
