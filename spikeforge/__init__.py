@@ -7,13 +7,26 @@
 torch.Size([10, 3, 2])
 """
 
-from . import analysis, data, encoders, errors, hardware, neurons, plasticity, surrogate, training, units
+from . import (
+    analysis,
+    circuits,
+    data,
+    encoders,
+    errors,
+    hardware,
+    neurons,
+    plasticity,
+    surrogate,
+    training,
+    units,
+)
 from .sequential import Sequential
 
 __version__ = "0.1.0"
 
 __all__ = [
     "analysis",
+    "circuits",
     "data",
     "encoders",
     "errors",

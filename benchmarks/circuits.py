@@ -1,0 +1,293 @@
+"""CUBA, 1 s of biological time (10,000 steps of 0.1 ms), spikeforge against Brian2 in one process.
+
+The network is :func:`spikeforge.circuits.builders.cuba`: 80 % excitatory and 20 % inhibitory LIF
+neurons with exponential synaptic currents (Brian2's ``examples/CUBA.py``), p = 0.02 at
+4000 neurons and a fixed in-degree of 80 (64 excitatory + 16 inhibitory inputs) at larger sizes,
+with a spike monitor on every neuron. Brian2 gets exactly the same network: the same connectivity
+(spikeforge's synapses handed over with ``Synapses.connect(i=..., j=...)``), the same initial
+membranes, ``method='exact'``, float64.
+
+Implementations:
+
+* ``spikeforge f64`` / ``spikeforge f32``: ``Network.run`` on the compiled path (numba kernel), one
+  thread, float64 and float32. Its one-off cost (importing numba, loading or compiling the kernel)
+  is reported apart as "compile".
+* ``brian2 numpy``: Brian2's numpy runtime target.
+* ``brian2 cython``: Brian2's Cython runtime target; its one-off compilation is in "compile" (the
+  first run of a process may find the code in Brian2's cache).
+* ``brian2 standalone``: C++ standalone in a temporary directory. "compile" is code generation and
+  compilation; "run s" is the simulation time the binary itself reports (``device._last_run_time``),
+  "wall s" the whole ``device.run`` (process start, loading the network, writing the results).
+
+Each timed run simulates 1 s on a network that has been built and, for spikeforge and Brian2's
+runtime targets, already run for a warm-up of 10 ms (so code generation and JIT loading are not
+counted); the runs are interleaved (each round runs every implementation once) and the table shows
+the median and the minimum of ``--repeats`` rounds. The standalone binary is compiled once and run
+``--repeats`` times. The ratio column is the peer's time
+over spikeforge f64's (above 1: spikeforge is faster). The check column reports the mean rate and
+ISI CV of the excitatory neurons (they agree, and at 4000 neurons the first 50 ms of spikes are
+identical between spikeforge and Brian2).
+
+Run it::
+
+    .venv/bin/python benchmarks/circuits.py                   # all sizes, all implementations
+    .venv/bin/python benchmarks/circuits.py --sizes 4000 --repeats 5
+    .venv/bin/python benchmarks/circuits.py --skip numpy,standalone --json out/circuits.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from typing import Any
+
+import numpy as np
+import torch
+
+from spikeforge.circuits import builders
+
+WARMUP_MS = 10.0
+DURATION_MS = 1000.0
+
+
+def build(n: int, dtype: torch.dtype) -> Any:
+    kw: dict[str, Any] = {"p": 0.02} if n <= 4000 else {"p": None, "in_degree": 80}
+    return builders.cuba(n=n, seed=0, dtype=dtype, compiled=True, **kw)
+
+
+def stats(t: np.ndarray, i: np.ndarray, n: int, duration: float) -> tuple[float, float]:
+    """Mean rate (Hz) and mean ISI CV (neurons with >= 3 spikes) of ``n`` neurons."""
+    rate = len(t) / n / (duration / 1000.0)
+    order = np.lexsort((t, i))
+    t, i = t[order], i[order]
+    cvs = []
+    bounds = np.searchsorted(i, np.arange(n + 1))
+    for k in range(n):
+        tk = t[bounds[k] : bounds[k + 1]]
+        if tk.size >= 3:
+            isi = np.diff(tk)
+            cvs.append(isi.std() / isi.mean())
+    return rate, float(np.mean(cvs)) if cvs else float("nan")
+
+
+class SpikeforgeRun:
+    """spikeforge's CUBA, built and warmed up; ``step()`` times one run of 1 s."""
+
+    def __init__(self, n: int, dtype: torch.dtype) -> None:
+        t0 = time.perf_counter()
+        self.net = build(n, dtype)
+        self.build = time.perf_counter() - t0
+        self.rec = self.net.record_spikes("exc")
+        t0 = time.perf_counter()
+        self.net.run(WARMUP_MS, progress=False)
+        self.compile = time.perf_counter() - t0
+        self.times: list[float] = []
+
+    def step(self) -> None:
+        self.start = self.net.t
+        t0 = time.perf_counter()
+        self.net.run(DURATION_MS, progress=False)
+        self.times.append(time.perf_counter() - t0)
+
+    def result(self) -> dict[str, Any]:
+        sel = self.rec.t >= self.start
+        rate, cv = stats(self.rec.t[sel], self.rec.i[sel], self.net._groups["exc"].n, DURATION_MS)
+        return {"compile": self.compile, "times": self.times, "rate": rate, "cv": cv}
+
+
+def _brian2_network(b2: Any, net: Any) -> tuple[Any, Any, Any]:
+    from brian2 import ms, mV
+
+    n_exc = net._groups["exc"].n
+    n = n_exc + net._groups["inh"].n
+    state = {k: net.state(k).v.double().numpy() for k in ("exc", "inh")}
+    eqs = """
+    dv/dt = (ge+gi-(v-El))/taum : volt (unless refractory)
+    dge/dt = -ge/taue : volt
+    dgi/dt = -gi/taui : volt
+    """
+    ns = {
+        "taum": 20 * ms,
+        "taue": 5 * ms,
+        "taui": 10 * ms,
+        "Vt": -50 * mV,
+        "Vr": -60 * mV,
+        "El": -49 * mV,
+        "we": (60 * 0.27 / 10) * mV,
+        "wi": (-20 * 4.5 / 10) * mV,
+    }
+    group = b2.NeuronGroup(
+        n, eqs, threshold="v>Vt", reset="v = Vr", refractory=5 * ms, method="exact", namespace=ns
+    )
+    group.v = np.concatenate([state["exc"], state["inh"]]) * mV
+    off = {"exc": 0, "inh": n_exc}
+    pairs: dict[str, list[list[np.ndarray]]] = {"exc": [[], []], "inh": [[], []]}
+    for proj in net.projections.values():
+        pairs[proj.pre][0].append(proj.pre_indices.numpy() + off[proj.pre])
+        pairs[proj.pre][1].append(proj.post_indices.numpy() + off[proj.post])
+    ce = b2.Synapses(group, group, on_pre="ge += we", namespace=ns)
+    ci = b2.Synapses(group, group, on_pre="gi += wi", namespace=ns)
+    ce.connect(i=np.concatenate(pairs["exc"][0]), j=np.concatenate(pairs["exc"][1]))
+    ci.connect(i=np.concatenate(pairs["inh"][0]), j=np.concatenate(pairs["inh"][1]))
+    mon = b2.SpikeMonitor(group)
+    return group, b2.Network(group, ce, ci, mon), mon
+
+
+class Brian2Runtime:
+    """Brian2's CUBA on a runtime target (numpy or cython), built and warmed up."""
+
+    def __init__(self, n: int, target: str) -> None:
+        import brian2 as b2
+        from brian2 import ms
+
+        self.b2, self.target = b2, target
+        self._prefs()
+        b2.defaultclock.dt = 0.1 * ms
+        self.sf = build(n, torch.float64)
+        _, self.network, self.mon = _brian2_network(b2, self.sf)
+        t0 = time.perf_counter()
+        self.network.run(WARMUP_MS * ms)
+        self.compile = time.perf_counter() - t0
+        self.times: list[float] = []
+
+    def _prefs(self) -> None:
+        self.b2.prefs.codegen.target = self.target
+        self.b2.prefs.core.default_float_dtype = np.float64
+
+    def step(self) -> None:
+        from brian2 import ms
+
+        self._prefs()
+        self.start = float(self.network.t / ms)
+        t0 = time.perf_counter()
+        self.network.run(DURATION_MS * ms)
+        self.times.append(time.perf_counter() - t0)
+
+    def result(self) -> dict[str, Any]:
+        from brian2 import ms
+
+        t, i = np.asarray(self.mon.t / ms), np.asarray(self.mon.i)
+        n_exc = self.sf._groups["exc"].n
+        sel = (t >= self.start) & (i < n_exc)
+        rate, cv = stats(t[sel], i[sel], n_exc, DURATION_MS)
+        return {"compile": self.compile, "times": self.times, "rate": rate, "cv": cv}
+
+
+def run_brian2_standalone(n: int, repeats: int) -> dict[str, Any]:
+    """Build and compile once, then run the binary ``repeats`` times."""
+    import brian2 as b2
+    from brian2 import ms
+
+    b2.prefs.core.default_float_dtype = np.float64
+    sf = build(n, torch.float64)
+    times, walls = [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        b2.set_device("cpp_standalone", directory=tmp, build_on_run=False)
+        b2.device.reinit()
+        b2.device.activate(directory=tmp, build_on_run=False)
+        b2.defaultclock.dt = 0.1 * ms
+        _, network, mon = _brian2_network(b2, sf)
+        network.run(DURATION_MS * ms)
+        t0 = time.perf_counter()
+        b2.device.build(run=False, directory=tmp)
+        compile_s = time.perf_counter() - t0
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            b2.device.run()
+            walls.append(time.perf_counter() - t0)
+            times.append(float(b2.device._last_run_time))
+        t, i = np.asarray(mon.t / ms), np.asarray(mon.i)
+        n_exc = sf._groups["exc"].n
+        sel = i < n_exc
+        rate, cv = stats(t[sel], i[sel], n_exc, DURATION_MS)
+        b2.set_device("runtime")
+        b2.device.reinit()
+        b2.device.activate()
+    return {"compile": compile_s, "times": times, "walls": walls, "rate": rate, "cv": cv}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sizes", default="4000,16000,64000")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--numpy-repeats", type=int, default=1, help="repeats for Brian2's slow numpy target")
+    parser.add_argument("--skip", default="", help="comma-separated: f32,numpy,cython,standalone")
+    parser.add_argument(
+        "--threads", type=int, default=1, help="torch threads (the kernel is single-threaded)"
+    )
+    parser.add_argument("--json", default=None)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    skip = set(filter(None, args.skip.split(",")))
+    try:
+        import brian2  # noqa: F401
+    except ImportError:
+        print("brian2 is not installed: only spikeforge is timed")
+        skip |= {"numpy", "cython", "standalone"}
+    rows = []
+    for n in (int(s) for s in args.sizes.split(",")):
+        runners: dict[str, Any] = {"spikeforge f64": SpikeforgeRun(n, torch.float64)}
+        if "f32" not in skip:
+            runners["spikeforge f32"] = SpikeforgeRun(n, torch.float32)
+        if "cython" not in skip:
+            runners["brian2 cython"] = Brian2Runtime(n, "cython")
+        if "numpy" not in skip:
+            runners["brian2 numpy"] = Brian2Runtime(n, "numpy")
+        # interleaved: every round runs each implementation once, so that load from other work on
+        # the machine hits all alike
+        for r in range(args.repeats):
+            for name, runner in runners.items():
+                if name != "brian2 numpy" or r < args.numpy_repeats:
+                    runner.step()
+        results = {name: runner.result() for name, runner in runners.items()}
+        if "standalone" not in skip:
+            results["brian2 standalone"] = run_brian2_standalone(n, args.repeats)
+        ref = statistics.median(results["spikeforge f64"]["times"])
+        for name, r in results.items():
+            med = statistics.median(r["times"])
+            rows.append(
+                {
+                    "n": n,
+                    "impl": name,
+                    "run_s": med,
+                    "min_s": min(r["times"]),
+                    "compile_s": r["compile"],
+                    "wall_s": statistics.median(r["walls"]) if "walls" in r else None,
+                    "ratio": med / ref,
+                    "rate_hz": r["rate"],
+                    "cv": r["cv"],
+                    "repeats": len(r["times"]),
+                }
+            )
+        print_table([row for row in rows if row["n"] == n])
+        sys.stdout.flush()
+    if args.json:
+        os.makedirs(os.path.dirname(args.json) or ".", exist_ok=True)
+        with open(args.json, "w") as f:
+            json.dump(rows, f, indent=1)
+    return 0
+
+
+def print_table(rows: list[dict[str, Any]]) -> None:
+    head = (
+        f"{'n':>6}  {'implementation':<18} {'run s':>8} {'min s':>8} {'x sf f64':>9} {'compile s':>9} "
+        f"{'wall s':>7}  {'rate Hz':>7} {'ISI CV':>6}"
+    )
+    print(head)
+    print("-" * len(head))
+    for r in rows:
+        wall = f"{r['wall_s']:7.3f}" if r["wall_s"] is not None else "      -"
+        print(
+            f"{r['n']:>6}  {r['impl']:<18} {r['run_s']:8.3f} {r['min_s']:8.3f} {r['ratio']:9.2f} "
+            f"{r['compile_s']:9.2f} {wall}  {r['rate_hz']:7.2f} {r['cv']:6.3f}"
+        )
+    print()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,66 @@
+"""Circuits: clock-driven simulation of networks of spiking populations, inputs and projections.
+
+=============================  ============================================================
+``Network``                    populations, inputs, projections, monitors; ``run(duration)``
+``DeltaSynapse`` ...           synapse kinetics: delta, exponential, alpha, conductances
+``Bernoulli`` ...              connection rules (``p=``, ``in_degree=``, ``out_degree=``)
+``Uniform``, ``Normal``        weight, delay and initial-value distributions
+``TimedArray``                 a table of values as a function of time (rates, currents)
+``builders``                   ready-made circuits (``builders.cuba``)
+=============================  ============================================================
+
+See :mod:`spikeforge.circuits.network` for the order of operations within a step.
+"""
+
+from . import builders
+from .inputs import NOISE_BLOCK, CurrentInput, PoissonGroup, SpikeSource, TimedArray
+from .monitors import RateMonitor, SpikeMonitor, StateMonitor, raster
+from .network import Network, Population
+from .projection import (
+    AllToAll,
+    Bernoulli,
+    DistanceDependent,
+    Explicit,
+    FixedInDegree,
+    FixedOutDegree,
+    Normal,
+    OneToOne,
+    Projection,
+    Rule,
+    Uniform,
+    grid_positions,
+)
+from .synapses import AlphaConductance, AlphaSynapse, DeltaSynapse, ExpConductance, ExpSynapse, Synapse
+
+__all__ = [
+    "Network",
+    "Population",
+    "Projection",
+    "Synapse",
+    "DeltaSynapse",
+    "ExpSynapse",
+    "AlphaSynapse",
+    "ExpConductance",
+    "AlphaConductance",
+    "Rule",
+    "AllToAll",
+    "Bernoulli",
+    "FixedInDegree",
+    "FixedOutDegree",
+    "OneToOne",
+    "Explicit",
+    "DistanceDependent",
+    "grid_positions",
+    "Uniform",
+    "Normal",
+    "TimedArray",
+    "PoissonGroup",
+    "SpikeSource",
+    "CurrentInput",
+    "NOISE_BLOCK",
+    "SpikeMonitor",
+    "StateMonitor",
+    "RateMonitor",
+    "raster",
+    "builders",
+]

@@ -1,0 +1,617 @@
+"""The compiled multi-step kernel of :class:`~spikeforge.circuits.Network` (numba, CPU, no
+gradients). Imported only when a network runs on this path, so ``import spikeforge`` never needs
+numba.
+
+It advances a whole network by many steps per call, in the order of
+:mod:`spikeforge.circuits.network`, for LIF populations (``spikeforge.neurons.LIF``: exact or
+Euler, with or without ``tau_syn``, both resets, refractoriness), every synapse kind of
+:mod:`spikeforge.circuits.synapses`, sparse projections with per-synapse delays, input groups and
+currents. The maths mirrors :func:`spikeforge.neurons.lif.lif_step` operation by operation (its
+coefficients come from :func:`~spikeforge.neurons.lif.lif_coefficients`, and ``torch.lerp``'s two
+formulas are kept); the tests check that both paths give the same spikes.
+
+Layout: flat arrays whose slices are the network's state tensors (modified in place).
+
+* Neurons: ``V``, ``I`` (float) and ``REF`` (int32), ``[B, N]`` over all populations,
+  population ``p`` from column ``pop_meta[p, 1]``. Its seven parameters (k, alpha, v_leak, r,
+  v_th, v_reset, n_ref) are in ``prm`` at ``off + b * bs`` (``(off, bs) = prm_meta[7p + q]``):
+  one value each when ``pop_meta[p, 5] == 1`` (shared by the population), else ``n`` values.
+* Projections ("channels", sorted by target, delta synapses first): synaptic states in ``GS`` and
+  ``HS`` ``[B, *]``, ring buffers in ``R`` ``[B, *]`` (``L`` slots of ``n_post`` per channel), and
+  one CSR over all channels (row pointers hold absolute synapse indices). A channel whose delays
+  are all 0 is "direct": its spikes are added straight into the target state in phase 5, which
+  nothing reads before phase 1 of the next step, so no ring buffer is needed.
+
+Propagation is event-driven (only the rows of neurons that spiked are read), the neuron loops run
+in blocks of ``_BLOCK`` neurons so that the input buffer stays in L1, and nothing is allocated per
+step. Every hot loop runs over ``range(m)`` from 0 on slices, so that numba emits no
+negative-index handling.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+# kind codes: see synapses.py
+_DELTA = 0
+_EXP = 1
+_ALPHA = 2
+_EXP_COND = 3
+_ALPHA_COND = 4
+
+# ch_meta columns
+_POST, _KIND, _L, _SRC, _FIELD, _SHARED_D, _HAS_W, _DONE, _GOFF, _HOFF, _ROFF, _IPOFF, _NPOST, _DIRECT = (
+    range(14)
+)
+_BLOCK = 2048  # neurons per block (16 KiB of float64 input)
+
+
+@njit(cache=True, nogil=True)
+def _deliver(
+    c, b, s, j0, m, deliver_only, ch_meta, ch_val, ch_gain, coef, coef_meta, GS, HS, R, V, I, pop_meta, xb
+):  # type: ignore[no-untyped-def]
+    """Phase 1 (delivery from the ring, unless already done this step or the channel is direct)
+    and, unless ``deliver_only``, phase 3 (current into ``xb[:m]``, then the decay) of channel
+    ``c``, copy ``b``, target neurons ``[j0, j0 + m)``."""
+    kind = ch_meta[c, _KIND]
+    n = ch_meta[c, _NPOST]
+    rb = ch_meta[c, _ROFF] + (s % ch_meta[c, _L]) * n + j0
+    rr = R[b, rb : rb + m]
+    zero = ch_val[c, 0] - ch_val[c, 0]
+    gain = ch_gain[c, b]
+    decay = ch_val[c, 0]
+    coupling = ch_val[c, 1]
+    jump = ch_val[c, 2]
+    e_rev = ch_val[c, 3]
+    deliver = ch_meta[c, _DONE] == 0 and ch_meta[c, _DIRECT] == 0
+    po = pop_meta[ch_meta[c, _POST], 1] + j0
+    v = V[b, po : po + m]
+    if kind == _DELTA:
+        if deliver:
+            target = v if ch_meta[c, _FIELD] == 0 else I[b, po : po + m]
+            for j in range(m):
+                a = rr[j]
+                if a != zero:
+                    rr[j] = zero
+                    target[j] += gain * a
+        return
+    go = ch_meta[c, _GOFF] + j0
+    g = GS[b, go : go + m]
+    o1 = coef_meta[2 * c, 0] + b * coef_meta[2 * c, 1]
+    per_neuron = coef_meta[2 * c, 2] == 1
+    if kind == _EXP or kind == _EXP_COND:
+        if deliver:
+            for j in range(m):
+                g[j] += gain * rr[j]
+                rr[j] = zero
+        if deliver_only:
+            return
+        if kind == _EXP:
+            if per_neuron:
+                cc = coef[o1 + j0 : o1 + j0 + m]
+                for j in range(m):
+                    gj = g[j]
+                    xb[j] += cc[j] * gj
+                    g[j] = gj * decay
+            else:
+                c1 = coef[o1]
+                for j in range(m):
+                    gj = g[j]
+                    xb[j] += c1 * gj
+                    g[j] = gj * decay
+        else:
+            for j in range(m):
+                gj = g[j]
+                xb[j] += gj * (e_rev - v[j])
+                g[j] = gj * decay
+        return
+    # alpha kernels: state (g, h), delivery into h
+    ho = ch_meta[c, _HOFF] + j0
+    h = HS[b, ho : ho + m]
+    if deliver:
+        for j in range(m):
+            h[j] += jump * (gain * rr[j])
+            rr[j] = zero
+    if deliver_only:
+        return
+    if kind == _ALPHA:
+        o2 = coef_meta[2 * c + 1, 0] + b * coef_meta[2 * c + 1, 1]
+        if per_neuron:
+            cc1 = coef[o1 + j0 : o1 + j0 + m]
+            cc2 = coef[o2 + j0 : o2 + j0 + m]
+            for j in range(m):
+                gj = g[j]
+                hj = h[j]
+                xb[j] += cc1[j] * gj + cc2[j] * hj
+                g[j] = decay * gj + coupling * hj
+                h[j] = decay * hj
+        else:
+            c1 = coef[o1]
+            c2 = coef[o2]
+            for j in range(m):
+                gj = g[j]
+                hj = h[j]
+                xb[j] += c1 * gj + c2 * hj
+                g[j] = decay * gj + coupling * hj
+                h[j] = decay * hj
+    else:
+        for j in range(m):
+            gj = g[j]
+            hj = h[j]
+            xb[j] += gj * (e_rev - v[j])
+            g[j] = decay * gj + coupling * hj
+            h[j] = decay * hj
+
+
+@njit(cache=True, nogil=True)
+def _lif_vector(v, rf, xb, zb, m, k, vl, rr, th, vre, nref):  # type: ignore[no-untyped-def]
+    """The common LIF block (shared parameters, no tau_syn, reset to a value, refractoriness,
+    k < 1/2) without branches, so that it vectorises: marks spikes in ``zb``, returns their count."""
+    fired = 0
+    for j in range(m):
+        r = rf[j]
+        vj = v[j]
+        end = vl + rr * xb[j]
+        vv = vj + k * (end - vj)
+        act = r == 0
+        vv = vv if act else vj
+        sp = act and vv > th
+        v[j] = vre if sp else vv
+        rf[j] = nref if sp else (r - 1 if r > 0 else 0)
+        zb[j] = sp
+        fired += sp
+    return fired
+
+
+@njit(cache=True, nogil=True)
+def _lif_shared(
+    v, ii, rf, xb, out, m, j0, cnt, k, al, vl, rr, th, vre, nref, has_syn, write_i, subtract, refractory
+):  # type: ignore[no-untyped-def]
+    """The LIF step of a block whose parameters are shared scalars."""
+    gap = th - vre
+    one_k = (k - k + 1) - k
+    small = k < 0.5
+    for j in range(m):
+        x = xb[j]
+        if has_syn:
+            x = al * ii[j] + x
+        if write_i:
+            ii[j] = x
+        if refractory:
+            r = rf[j]
+            if r != 0:
+                rf[j] = r - 1 if r > 0 else 0
+                continue
+        vj = v[j]
+        end = vl + rr * x
+        if small:
+            vv = vj + k * (end - vj)
+        else:
+            vv = end - (end - vj) * one_k
+        if vv > th:
+            vv = vv - gap if subtract else vre
+            if refractory:
+                rf[j] = nref
+            out[cnt] = j0 + j
+            cnt += 1
+        v[j] = vv
+    return cnt
+
+
+@njit(cache=True, nogil=True)
+def _lif_arrays(
+    v, ii, rf, xb, out, m, j0, cnt, k, al, vl, rr, th, vre, nref, has_syn, write_i, subtract, refractory
+):  # type: ignore[no-untyped-def]
+    """The LIF step of a block with one value of each parameter per neuron."""
+    for j in range(m):
+        x = xb[j]
+        if has_syn:
+            x = al[j] * ii[j] + x
+        if write_i:
+            ii[j] = x
+        if refractory:
+            r = rf[j]
+            if r != 0:
+                rf[j] = r - 1 if r > 0 else 0
+                continue
+        vj = v[j]
+        end = vl[j] + rr[j] * x
+        kk = k[j]
+        if kk < 0.5:
+            vv = vj + kk * (end - vj)
+        else:
+            vv = end - (end - vj) * ((kk - kk + 1) - kk)
+        t = th[j]
+        if vv > t:
+            vv = vv - (t - vre[j]) if subtract else vre[j]
+            if refractory:
+                rf[j] = np.int32(nref[j])
+            out[cnt] = j0 + j
+            cnt += 1
+        v[j] = vv
+    return cnt
+
+
+@njit(cache=True, nogil=True)
+def _lif(p, b, j0, m, cnt, store_i, pop_meta, V, I, REF, prm, prm_meta, xb, zb, spk):  # type: ignore[no-untyped-def]
+    """Steps 1-5 of lif_step for neurons ``[j0, j0 + m)`` of population ``p``, copy ``b``; appends
+    spike indices after the ``cnt`` already in ``spk`` and returns the new count.
+
+    Without ``tau_syn`` the state's ``i`` (the last input) feeds nothing, so it is written only
+    when ``store_i`` (before a state sample and at the last step of a call), which saves memory
+    traffic; the state equals lif_step's whenever it can be observed."""
+    n = pop_meta[p, 0]
+    po = pop_meta[p, 1]
+    has_syn = pop_meta[p, 2] == 1
+    subtract = pop_meta[p, 3] == 1
+    refractory = pop_meta[p, 4] == 1
+    write_i = store_i or has_syn
+    a = po + j0
+    v = V[b, a : a + m]
+    ii = I[b, a : a + m]
+    rf = REF[b, a : a + m]
+    out = spk[b, po : po + n]
+    q = 7 * p
+    if pop_meta[p, 5] == 1:
+        k = prm[prm_meta[q, 0] + b * prm_meta[q, 1]]
+        al = prm[prm_meta[q + 1, 0] + b * prm_meta[q + 1, 1]]
+        vl = prm[prm_meta[q + 2, 0] + b * prm_meta[q + 2, 1]]
+        rr = prm[prm_meta[q + 3, 0] + b * prm_meta[q + 3, 1]]
+        th = prm[prm_meta[q + 4, 0] + b * prm_meta[q + 4, 1]]
+        vre = prm[prm_meta[q + 5, 0] + b * prm_meta[q + 5, 1]]
+        nref = np.int32(prm[prm_meta[q + 6, 0] + b * prm_meta[q + 6, 1]])
+        if refractory and not has_syn and not subtract and k < 0.5:
+            if write_i:
+                for j in range(m):
+                    ii[j] = xb[j]
+            if _lif_vector(v, rf, xb, zb, m, k, vl, rr, th, vre, nref):
+                for j in range(m):
+                    if zb[j]:
+                        out[cnt] = j0 + j
+                        cnt += 1
+            return cnt
+        return _lif_shared(
+            v,
+            ii,
+            rf,
+            xb,
+            out,
+            m,
+            j0,
+            cnt,
+            k,
+            al,
+            vl,
+            rr,
+            th,
+            vre,
+            nref,
+            has_syn,
+            write_i,
+            subtract,
+            refractory,
+        )
+    o = prm_meta[q, 0] + b * prm_meta[q, 1] + j0
+    k_ = prm[o : o + m]
+    o = prm_meta[q + 1, 0] + b * prm_meta[q + 1, 1] + j0
+    al_ = prm[o : o + m]
+    o = prm_meta[q + 2, 0] + b * prm_meta[q + 2, 1] + j0
+    vl_ = prm[o : o + m]
+    o = prm_meta[q + 3, 0] + b * prm_meta[q + 3, 1] + j0
+    rr_ = prm[o : o + m]
+    o = prm_meta[q + 4, 0] + b * prm_meta[q + 4, 1] + j0
+    th_ = prm[o : o + m]
+    o = prm_meta[q + 5, 0] + b * prm_meta[q + 5, 1] + j0
+    vre_ = prm[o : o + m]
+    o = prm_meta[q + 6, 0] + b * prm_meta[q + 6, 1] + j0
+    nref_ = prm[o : o + m]
+    return _lif_arrays(
+        v,
+        ii,
+        rf,
+        xb,
+        out,
+        m,
+        j0,
+        cnt,
+        k_,
+        al_,
+        vl_,
+        rr_,
+        th_,
+        vre_,
+        nref_,
+        has_syn,
+        write_i,
+        subtract,
+        refractory,
+    )
+
+
+@njit(cache=True, nogil=True)
+def _ring(lst, b, base, L, n, roff, ip, post, w, d, sd, has_w, wsh, R):  # type: ignore[no-untyped-def]
+    """Phase 5 of one channel for copy ``b``: the synapses of the neurons ``lst`` into the ring."""
+    for q in range(lst.shape[0]):
+        i = lst[q]
+        lo = ip[i]
+        hi = ip[i + 1]
+        if sd >= 0:
+            slot = base + sd
+            if slot >= L:
+                slot -= L
+            o = roff + slot * n
+            row = R[b, o : o + n]
+            if has_w:
+                for syn in range(lo, hi):
+                    row[post[syn]] += w[syn]
+            else:
+                for syn in range(lo, hi):
+                    row[post[syn]] += wsh
+        else:
+            row = R[b, roff : roff + L * n]
+            for syn in range(lo, hi):
+                slot = base + d[syn]
+                if slot >= L:
+                    slot -= L
+                if has_w:
+                    row[slot * n + post[syn]] += w[syn]
+                else:
+                    row[slot * n + post[syn]] += wsh
+
+
+@njit(cache=True, nogil=True)
+def _direct(lst, ip, post, w, has_w, wsh, scale, tgt):  # type: ignore[no-untyped-def]
+    """Phase 5 of a direct channel: the synapses of the neurons ``lst`` straight into the target
+    state ``tgt`` (sequentially, as Brian2's ``on_pre``), times ``scale`` (gain, e for alpha)."""
+    for q in range(lst.shape[0]):
+        i = lst[q]
+        lo = ip[i]
+        hi = ip[i + 1]
+        if has_w:
+            for syn in range(lo, hi):
+                tgt[post[syn]] += scale * w[syn]
+        else:
+            a = scale * wsh
+            for syn in range(lo, hi):
+                tgt[post[syn]] += a
+
+
+@njit(cache=True, nogil=True)
+def run_steps(  # type: ignore[no-untyped-def]
+    s0,
+    n_steps,
+    t_off,
+    B,
+    pop_meta,
+    V,
+    I,
+    REF,
+    prm,
+    prm_meta,
+    ch_meta,
+    ch_val,
+    ch_gain,
+    coef,
+    coef_meta,
+    GS,
+    HS,
+    R,
+    indptr,
+    post,
+    w,
+    d,
+    G,
+    ext_ptr,
+    ext_id,
+    cur_meta,
+    cur_data,
+    mon_src,
+    mon_total,
+    out_step,
+    out_src,
+    out_idx,
+    out_n,
+    out_counts,
+    sm_meta,
+    sm_cols,
+    out_state,
+    spk,
+    spk_n,
+    xb,
+    zb,
+):
+    """Advance ``n_steps`` steps from step ``s0``; returns the number of steps done (fewer when
+    the spike record buffers would overflow: the caller drains them and calls again). Input
+    events, currents and counts are indexed by ``t_off + t`` (the step within the caller's block)."""
+    P = pop_meta.shape[0]
+    C = ch_meta.shape[0]
+    M = sm_meta.shape[0]
+    K = sm_cols.shape[0]
+    Q = cur_meta.shape[0]
+    cap = out_step.shape[1]
+    zero = xb[0] - xb[0]
+    for t0 in range(n_steps):
+        s = s0 + t0
+        t = t_off + t0
+        if mon_total > 0:
+            for b in range(B):
+                if out_n[b] + mon_total > cap:
+                    return t0
+        sampling = False
+        store_i = t0 == n_steps - 1
+        for m_ in range(M):
+            if s % sm_meta[m_, 0] == 0:
+                sampling = True
+            if (s + 1) % sm_meta[m_, 0] == 0:
+                store_i = True
+        if mon_total > 0:
+            for b in range(B):
+                if out_n[b] + 2 * mon_total > cap:
+                    store_i = True  # this may be the last step of the call
+        for b in range(B):
+            for c in range(C):
+                ch_meta[c, _DONE] = 0
+            if sampling:
+                # phase 1 for every channel, then phase 2: the state at t = s * dt
+                for c in range(C):
+                    _deliver(
+                        c,
+                        b,
+                        s,
+                        0,
+                        ch_meta[c, _NPOST],
+                        True,
+                        ch_meta,
+                        ch_val,
+                        ch_gain,
+                        coef,
+                        coef_meta,
+                        GS,
+                        HS,
+                        R,
+                        V,
+                        I,
+                        pop_meta,
+                        xb,
+                    )
+                    ch_meta[c, _DONE] = 1
+                for k in range(K):
+                    mi = sm_cols[k, 0]
+                    if s % sm_meta[mi, 0] != 0:
+                        continue
+                    kind = sm_cols[k, 1]
+                    j = sm_cols[k, 2]
+                    if kind == 0:
+                        val = np.float64(V[b, j])
+                    elif kind == 1:
+                        val = np.float64(I[b, j])
+                    elif kind == 2:
+                        val = np.float64(REF[b, j])
+                    elif kind == 3:
+                        val = np.float64(GS[b, j])
+                    else:
+                        val = np.float64(HS[b, j])
+                    out_state[sm_meta[mi, 2] + (sm_meta[mi, 3] * B + b) * sm_meta[mi, 1] + sm_cols[k, 3]] = (
+                        val
+                    )
+            # phases 1 (unless done), 3 (synaptic input) and 4 (neurons), population by population,
+            # in blocks of neurons so that the input buffer stays in the L1 cache
+            for p in range(P):
+                n = pop_meta[p, 0]
+                cnt = 0
+                for j0 in range(0, n, _BLOCK):
+                    m = min(n - j0, _BLOCK)
+                    for j in range(m):
+                        xb[j] = zero
+                    for q in range(Q):
+                        if cur_meta[q, 0] != p:
+                            continue
+                        off = cur_meta[q, 1] + t * cur_meta[q, 2] + b * cur_meta[q, 3]
+                        if cur_meta[q, 4] == 1:
+                            cd = cur_data[off + j0 : off + j0 + m]
+                            for j in range(m):
+                                xb[j] += cd[j]
+                        else:
+                            cv = cur_data[off]
+                            for j in range(m):
+                                xb[j] += cv
+                    for c in range(C):
+                        if ch_meta[c, _POST] == p:
+                            _deliver(
+                                c,
+                                b,
+                                s,
+                                j0,
+                                m,
+                                False,
+                                ch_meta,
+                                ch_val,
+                                ch_gain,
+                                coef,
+                                coef_meta,
+                                GS,
+                                HS,
+                                R,
+                                V,
+                                I,
+                                pop_meta,
+                                xb,
+                            )
+                    cnt = _lif(p, b, j0, m, cnt, store_i, pop_meta, V, I, REF, prm, prm_meta, xb, zb, spk)
+                spk_n[b, p] = cnt
+            # phase 5: schedule this step's spikes into the ring buffers (direct channels: into
+            # the target state, which nothing reads before the next step's phase 1)
+            for c in range(C):
+                src = ch_meta[c, _SRC]
+                if src < P:
+                    so = pop_meta[src, 1]
+                    lst = spk[b, so : so + spk_n[b, src]]
+                else:
+                    e0 = (t * B + b) * G + (src - P)
+                    lst = ext_id[ext_ptr[e0] : ext_ptr[e0 + 1]]
+                if lst.shape[0] == 0:
+                    continue
+                ip = indptr[ch_meta[c, _IPOFF] :]
+                has_w = ch_meta[c, _HAS_W] == 1
+                wsh = ch_val[c, 4]
+                n = ch_meta[c, _NPOST]
+                if ch_meta[c, _DIRECT] == 1:
+                    kind = ch_meta[c, _KIND]
+                    po = pop_meta[ch_meta[c, _POST], 1]
+                    scale = ch_gain[c, b]
+                    if kind == _DELTA:
+                        tgt = V[b, po : po + n] if ch_meta[c, _FIELD] == 0 else I[b, po : po + n]
+                    elif kind == _EXP or kind == _EXP_COND:
+                        tgt = GS[b, ch_meta[c, _GOFF] : ch_meta[c, _GOFF] + n]
+                    else:
+                        tgt = HS[b, ch_meta[c, _HOFF] : ch_meta[c, _HOFF] + n]
+                        scale = scale * ch_val[c, 2]
+                    _direct(lst, ip, post, w, has_w, wsh, scale, tgt)
+                else:
+                    L = ch_meta[c, _L]
+                    _ring(
+                        lst,
+                        b,
+                        (s + 1) % L,
+                        L,
+                        n,
+                        ch_meta[c, _ROFF],
+                        ip,
+                        post,
+                        w,
+                        d,
+                        ch_meta[c, _SHARED_D],
+                        has_w,
+                        wsh,
+                        R,
+                    )
+            # phase 6: monitors
+            o = out_n[b]
+            for p in range(P):
+                cnt = spk_n[b, p]
+                out_counts[t, b, p] = cnt
+                if mon_src[p]:
+                    so = pop_meta[p, 1]
+                    for q in range(cnt):
+                        out_step[b, o] = s
+                        out_src[b, o] = p
+                        out_idx[b, o] = spk[b, so + q]
+                        o += 1
+            for g in range(G):
+                e0 = (t * B + b) * G + g
+                lo = ext_ptr[e0]
+                hi = ext_ptr[e0 + 1]
+                out_counts[t, b, P + g] = hi - lo
+                if mon_src[P + g]:
+                    for q in range(lo, hi):
+                        out_step[b, o] = s
+                        out_src[b, o] = P + g
+                        out_idx[b, o] = ext_id[q]
+                        o += 1
+            out_n[b] = o
+        if sampling:
+            for m_ in range(M):
+                if s % sm_meta[m_, 0] == 0:
+                    sm_meta[m_, 3] += 1
+    return n_steps

@@ -1,0 +1,239 @@
+r"""Input sources of a network: Poisson groups, given spike times, and time-varying currents.
+
+Time is in ms and rates are per ms (``40 * sf.units.Hz == 0.04``). A time-varying value is a
+callable of the time: it gets the start times ``t`` of a block of steps (a float64 tensor ``[C]``
+in ms, ``t = step * dt``) and returns a tensor ``[C]``, ``[C, n]`` or ``[C, B, n]``, held over
+each step. :class:`TimedArray` turns a table of values into such a callable (Brian2's
+``TimedArray``).
+
+* **Poisson group** (:meth:`Network.add_poisson <spikeforge.circuits.Network.add_poisson>`): in
+  step ``k`` neuron ``i`` of copy ``b`` spikes when ``u < rate(t_k) * dt`` with ``u`` uniform,
+  Brian2's ``PoissonGroup``. The uniforms come from the copy's noise generator in blocks of
+  :data:`NOISE_BLOCK` steps, block after block, and within a block group after group (in the order
+  they were added), each as ``torch.rand(NOISE_BLOCK, n)``. So the draws do not depend on how a
+  run is split, and the compiled and the PyTorch paths see the same spikes.
+* **Spike source** (:meth:`Network.add_spike_source
+  <spikeforge.circuits.Network.add_spike_source>`): spike ``k`` of neuron ``indices[k]`` in step
+  ``round(times[k] / dt)`` (times are rounded to the nearest step, as Brian2's
+  ``SpikeGeneratorGroup`` bins them), in every batch copy or in copy ``batch[k]``.
+* **Current** (:meth:`Network.add_current <spikeforge.circuits.Network.add_current>`): a value
+  added to the input ``x`` of the target neurons in every step.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from ..errors import ParameterError, ShapeError
+
+__all__ = ["TimedArray", "PoissonGroup", "SpikeSource", "CurrentInput", "NOISE_BLOCK"]
+
+#: Steps per block of random draws (fixed, so that a seed gives the same spikes everywhere).
+NOISE_BLOCK = 100
+
+TimeFunction = Callable[[Tensor], Tensor]
+
+
+class TimedArray:
+    """A table of values as a function of time (Brian2's ``TimedArray``).
+
+    ``TimedArray(values, dt)(t)`` is ``values[floor(t / dt)]``, clipped to the first and last rows.
+
+    Args:
+        values: ``[T]``, ``[T, n]`` or ``[T, B, n]``: row ``r`` holds over ``[r*dt, (r+1)*dt)``.
+        dt: time between rows in ms (> 0).
+
+    Example:
+        >>> import torch
+        >>> from spikeforge.circuits import TimedArray
+        >>> rate = TimedArray(torch.tensor([0.0, 0.05], dtype=torch.float64), dt=100.0)  # 0, then 50 Hz
+        >>> rate(torch.tensor([0.0, 99.9, 100.0, 500.0])).tolist()
+        [0.0, 0.0, 0.05, 0.05]
+    """
+
+    def __init__(self, values: Any, dt: float) -> None:
+        t = torch.as_tensor(values)
+        if t.dim() == 0 or t.shape[0] == 0:
+            raise ShapeError(f"values must be [T, ...] with T >= 1, got shape {list(t.shape)}")
+        if not t.is_floating_point():
+            t = t.to(torch.get_default_dtype())
+        if isinstance(dt, bool) or not isinstance(dt, (int, float)) or not (math.isfinite(dt) and dt > 0):
+            raise ParameterError(f"dt must be a finite number > 0 ms, got {dt!r}")
+        self.values = t
+        self.dt = float(dt)
+
+    def __call__(self, t: Tensor) -> Tensor:
+        # the small offset makes t = r*dt land in row r despite rounding (Brian2 does the same)
+        idx = torch.floor(t.to(torch.float64) / self.dt + 1e-9).to(torch.int64)
+        idx = idx.clamp(0, self.values.shape[0] - 1)
+        return self.values[idx.to(self.values.device)]
+
+    def __repr__(self) -> str:
+        return f"TimedArray(shape={list(self.values.shape)}, dt={self.dt})"
+
+
+def _as_values(name: str, value: Any, n: int, batch: int, t: Tensor, dtype: torch.dtype) -> Tensor:
+    """Evaluate a constant or time function to ``[C or 1, B or 1, n or 1]``."""
+    if callable(value) and not isinstance(value, Tensor):
+        out = value(t)
+        if not isinstance(out, Tensor):
+            out = torch.as_tensor(out)
+        c = t.numel()
+        if out.dim() == 0:
+            out = out.reshape(1, 1, 1)
+        elif out.dim() == 1:
+            if out.shape[0] != c:
+                raise ShapeError(
+                    f"{name}(t) must return [C], [C, n] or [C, B, n] for C={c} times, got {list(out.shape)}"
+                )
+            out = out.reshape(c, 1, 1)
+        elif out.dim() == 2:
+            out = out.unsqueeze(1)
+        if (
+            out.dim() != 3
+            or out.shape[0] not in (1, c)
+            or out.shape[1] not in (1, batch)
+            or out.shape[2] not in (1, n)
+        ):
+            raise ShapeError(
+                f"{name}(t) must return [C], [C, n] or [C, B, n] with C={c}, B={batch}, n={n}, "
+                f"got {list(out.shape)}"
+            )
+    else:
+        out = value.reshape(1, *value.shape)  # constant: [1, B|1, n|1]
+    out = out.to(dtype)
+    if not bool(torch.isfinite(out).all()):
+        raise ParameterError(f"{name} must be finite, got non-finite values")
+    return out
+
+
+def _constant(name: str, value: Any, n: int, batch: int, device: torch.device) -> Any:
+    """A constant as ``[B|1, n|1]`` (float64), or the callable unchanged."""
+    if callable(value) and not isinstance(value, Tensor):
+        return value
+    if isinstance(value, bool):
+        raise ParameterError(f"{name} must be a number, a tensor or a function of time, got {value!r}")
+    try:
+        t = torch.as_tensor(value, dtype=torch.float64)
+    except (TypeError, ValueError, RuntimeError):
+        raise ParameterError(
+            f"{name} must be a number, a tensor or a function of time, got {value!r}"
+        ) from None
+    if t.dim() == 0:
+        t = t.reshape(1, 1)
+    elif t.dim() == 1:
+        if t.shape[0] not in (1, n):
+            raise ShapeError(f"{name} must be a scalar, [n={n}] or [B={batch}, n], got shape {list(t.shape)}")
+        t = t.reshape(1, -1)
+    elif t.dim() == 2:
+        if t.shape[0] not in (1, batch) or t.shape[1] not in (1, n):
+            raise ShapeError(f"{name} must be a scalar, [n={n}] or [B={batch}, n], got shape {list(t.shape)}")
+    else:
+        raise ShapeError(f"{name} must be a scalar, [n={n}] or [B={batch}, n], got shape {list(t.shape)}")
+    if not bool(torch.isfinite(t).all()):
+        raise ParameterError(f"{name} must be finite, got {value!r}")
+    return t.to(device)
+
+
+class PoissonGroup:
+    """``n`` independent Poisson spike trains (see the module docstring); made by
+    :meth:`Network.add_poisson <spikeforge.circuits.Network.add_poisson>`."""
+
+    def __init__(self, name: str, n: int, rate: Any, *, dt: float, batch: int, device: torch.device) -> None:
+        self.name, self.n, self.dt, self.batch = name, n, dt, batch
+        self.rate = _constant("rate", rate, n, batch, device)
+        if isinstance(self.rate, Tensor):
+            self._check(self.rate)
+
+    def _check(self, rate: Tensor) -> None:
+        if bool((rate < 0).any()):
+            raise ParameterError(f"rate of {self.name!r} must be >= 0 per ms, got min {float(rate.min())!r}")
+        top = float(rate.max()) * self.dt
+        if top > 1.0:
+            raise ParameterError(
+                f"rate of {self.name!r} must be <= 1/dt = {1 / self.dt:g} per ms (one spike per step), got "
+                f"{float(rate.max())!r} per ms ({float(rate.max()) / 1e-3:g} Hz); rates are per ms: "
+                f"write rate=40 * sf.units.Hz"
+            )
+
+    def probabilities(self, t: Tensor, dtype: torch.dtype) -> Tensor:
+        """Spike probabilities ``rate(t) * dt`` as ``[C|1, B|1, n|1]``."""
+        rate = _as_values("rate", self.rate, self.n, self.batch, t, dtype)
+        if callable(self.rate):
+            self._check(rate)
+        return rate * self.dt
+
+
+class SpikeSource:
+    """Neurons that spike at given times; made by :meth:`Network.add_spike_source
+    <spikeforge.circuits.Network.add_spike_source>`."""
+
+    def __init__(
+        self, name: str, n: int, times: Any, indices: Any, batch_indices: Any, *, dt: float, batch: int
+    ) -> None:
+        self.name, self.n, self.dt, self.batch = name, n, dt, batch
+        t = torch.as_tensor(np.asarray(times, dtype=np.float64)).reshape(-1)
+        i = torch.as_tensor(np.asarray(indices)).reshape(-1)
+        if t.numel() != i.numel():
+            raise ShapeError(f"times and indices must have the same length, got {t.numel()} and {i.numel()}")
+        if i.numel() and (i.is_floating_point() and bool((i != i.round()).any())):
+            raise ParameterError("indices must be integers")
+        i = i.to(torch.int64)
+        if t.numel():
+            if not bool(torch.isfinite(t).all()) or float(t.min()) < 0:
+                raise ParameterError(f"times must be finite and >= 0 ms, got min {float(t.min())!r}")
+            if int(i.min()) < 0 or int(i.max()) >= n:
+                raise ParameterError(
+                    f"indices must be in [0, {n}), got range [{int(i.min())}, {int(i.max())}]"
+                )
+        steps = torch.round(t / dt).to(torch.int64)
+        if batch_indices is None:
+            b = torch.arange(batch).repeat_interleave(steps.numel())
+            steps, i = steps.repeat(batch), i.repeat(batch)
+        else:
+            b = torch.as_tensor(np.asarray(batch_indices)).reshape(-1).to(torch.int64)
+            if b.numel() != steps.numel():
+                raise ShapeError(
+                    f"batch must have one copy index per spike ({steps.numel()}), got {b.numel()}"
+                )
+            if b.numel() and (int(b.min()) < 0 or int(b.max()) >= batch):
+                raise ParameterError(
+                    f"batch indices must be in [0, {batch}), got range [{int(b.min())}, {int(b.max())}]"
+                )
+        key = (steps * batch + b) * n + i
+        order = torch.argsort(key, stable=True)
+        key = key[order]
+        if key.numel() > 1 and bool((key[1:] == key[:-1]).any()):
+            k = int(key[1:][key[1:] == key[:-1]][0])
+            raise ParameterError(
+                f"neuron {k % n} of {name!r} has two spikes in step {k // n // batch} "
+                f"(t = {k // n // batch * dt:g} ms, copy {k // n % batch}); at most one spike per step"
+            )
+        self.steps, self.b, self.i = steps[order], b[order], i[order]
+
+    def events(self, s0: int, s1: int) -> tuple[Tensor, Tensor, Tensor]:
+        """``(step, copy, index)`` of the spikes in steps ``[s0, s1)``, sorted."""
+        lo = int(torch.searchsorted(self.steps, s0))
+        hi = int(torch.searchsorted(self.steps, s1))
+        return self.steps[lo:hi], self.b[lo:hi], self.i[lo:hi]
+
+
+class CurrentInput:
+    """A current added to a population's input every step; made by :meth:`Network.add_current
+    <spikeforge.circuits.Network.add_current>`."""
+
+    def __init__(
+        self, name: str, target: str, n: int, current: Any, *, batch: int, device: torch.device
+    ) -> None:
+        self.name, self.target, self.n, self.batch = name, target, n, batch
+        self.current = _constant("current", current, n, batch, device)
+
+    def values(self, t: Tensor, dtype: torch.dtype) -> Tensor:
+        """The current in steps starting at times ``t`` as ``[C|1, B|1, n|1]``."""
+        return _as_values("current", self.current, self.n, self.batch, t, dtype)
