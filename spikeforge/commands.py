@@ -1,0 +1,192 @@
+"""What ``spikeforge train`` and ``spikeforge simulate`` do (the command line calls these).
+
+>>> from spikeforge.commands import train_command
+>>> result = train_command("ndigits", epochs=1, out="out/train")     # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from . import data
+from .errors import ParameterError
+from .neurons import LIF
+from .sequential import Sequential
+from .surrogate import FastSigmoid
+from .training import History, Trainer, make_loader
+
+__all__ = ["DATASETS", "BUILDERS", "train_command", "simulate_command"]
+
+# dataset name -> (inputs, classes, test split name)
+DATASETS: dict[str, tuple[int, int, str]] = {
+    "ndigits": (200, 10, "test"),
+    "nmnist": (2 * 34 * 34, 10, "test"),
+    "shd": (700, 20, "test"),
+    "ssc": (700, 35, "test"),
+    "dvs-gesture": (2 * 32 * 32, 11, "test"),
+}
+_DURATION_MS = {"ndigits": 300.0, "nmnist": 300.0, "shd": 1000.0, "ssc": 1000.0, "dvs-gesture": 1500.0}
+BUILDERS = ("cuba",)
+
+
+def _datasets(name: str, root: str | None, bin_ms: float) -> tuple[Any, ...]:
+    """Train and test datasets of dense ``[T, features]`` tensors for ``name``."""
+    duration_us = int(round(_DURATION_MS[name] * 1000))
+    bin_us = int(round(bin_ms * 1000))
+    if name == "ndigits":
+        steps = int(round(_DURATION_MS[name] / bin_ms))
+        return tuple(data.NDigits(split, n_time_bins=steps, flatten=True) for split in ("train", "test"))
+    if root is None:
+        raise ParameterError(f"dataset {name!r} is read from local files: give --root FOLDER")
+    if name == "nmnist":
+
+        def frames(ev: np.ndarray) -> torch.Tensor:
+            return data.to_frames(ev, (34, 34, 2), bin_us=bin_us, duration_us=duration_us, crop=True).flatten(
+                1
+            )
+
+        return tuple(data.NMNIST(root, split, transform=frames) for split in ("train", "test"))
+    if name in ("shd", "ssc"):
+
+        def channels(ev: np.ndarray) -> torch.Tensor:
+            return data.to_channels(ev, 700, bin_us=bin_us, duration_us=duration_us, crop=True)
+
+        cls = data.SHD if name == "shd" else data.SSC
+        return tuple(cls(root, split, transform=channels) for split in ("train", "test"))
+
+    def pooled(ev: np.ndarray) -> torch.Tensor:  # DVS Gesture: 128x128 summed to 32x32
+        f = data.to_frames(ev, (128, 128, 2), bin_us=bin_us, duration_us=duration_us, crop=True)
+        return f.reshape(f.shape[0], 2, 32, 4, 32, 4).sum((3, 5)).flatten(1)
+
+    return tuple(data.DVSGesture(root, split, transform=pooled) for split in ("train", "test"))
+
+
+def _linear(n_in: int, n_out: int, generator: torch.Generator) -> nn.Linear:
+    layer = nn.Linear(n_in, n_out)
+    bound = 2.0 / math.sqrt(n_in)
+    with torch.no_grad():
+        layer.weight.uniform_(-bound, bound, generator=generator)
+        layer.bias.zero_()
+    return layer
+
+
+def feedforward_snn(sizes: list[int], *, dt: float, tau_mem: float = 20.0, seed: int = 0) -> Sequential:
+    """``Linear -> LIF`` per layer for ``sizes = [n_in, hidden..., n_out]``, seeded weights."""
+    if len(sizes) < 2 or any(s < 1 for s in sizes):
+        raise ParameterError(f"sizes must list at least an input and an output size >= 1, got {sizes!r}")
+    gen = torch.Generator().manual_seed(seed)
+    layers: list[nn.Module] = []
+    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+        layers += [_linear(n_in, n_out, gen), LIF(n_out, tau_mem=tau_mem, dt=dt, surrogate=FastSigmoid(10.0))]
+    return Sequential(*layers)
+
+
+def train_command(
+    dataset: str,
+    *,
+    root: str | None = None,
+    epochs: int = 10,
+    out: str | Path = "out/train",
+    hidden: tuple[int, ...] = (128,),
+    bin_ms: float = 10.0,
+    batch_size: int = 32,
+    lr: float = 5e-3,
+    seed: int = 0,
+    resume: bool = False,
+    progress: bool = True,
+) -> tuple[float, History]:
+    """Train a feedforward LIF network on ``dataset``; returns (test accuracy, history).
+
+    Saves ``learning_curve.png``, ``model.pt`` and checkpoints (``checkpoints/last.pt``) in ``out``.
+    """
+    if dataset not in DATASETS:
+        raise ParameterError(f"dataset must be one of {sorted(DATASETS)}, got {dataset!r}")
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+        raise ParameterError(f"epochs must be an int >= 1, got {epochs!r}")
+    if not bin_ms > 0:
+        raise ParameterError(f"bin_ms must be > 0 ms, got {bin_ms!r}")
+    n_in, n_classes, _ = DATASETS[dataset]
+    train, test = _datasets(dataset, root, bin_ms)
+    model = feedforward_snn([n_in, *hidden, n_classes], dt=bin_ms, seed=seed)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    trainer = Trainer(
+        model,
+        torch.optim.Adam(model.parameters(), lr=lr),
+        readout="spike_count",
+        seed=seed,
+        progress=progress,
+        checkpoint_dir=out / "checkpoints",
+    )
+    train_loader = make_loader(train, batch_size, shuffle=True, seed=seed, collate_fn=data.pad_collate)
+    test_loader = make_loader(test, 128, shuffle=False, seed=seed, collate_fn=data.pad_collate)
+    last = out / "checkpoints" / "last.pt"
+    history = trainer.fit(
+        train_loader, epochs, val_loader=test_loader, resume=last if resume and last.exists() else None
+    )
+    accuracy = float(trainer.evaluate(test_loader)["accuracy"])
+    history.plot(
+        out / "learning_curve.png", title=f"{dataset}, LIF {'-'.join(map(str, [n_in, *hidden, n_classes]))}"
+    )
+    torch.save(model.state_dict(), out / "model.pt")
+    print(f"test accuracy: {100 * accuracy:.1f}%")
+    print(f"saved {out / 'model.pt'}, {out / 'learning_curve.png'}")
+    return accuracy, history
+
+
+def simulate_command(
+    builder: str,
+    *,
+    duration: float = 1000.0,
+    out: str | Path = "out/simulate",
+    seed: int = 0,
+    n: int | None = None,
+    progress: bool = True,
+) -> dict[str, float]:
+    """Build a circuit with ``builder``, run it for ``duration`` ms, save a raster plot.
+
+    Returns the mean rate (Hz) per population; prints them.
+    """
+    from .circuits import builders
+
+    if builder not in BUILDERS:
+        raise ParameterError(f"builder must be one of {list(BUILDERS)}, got {builder!r}")
+    if not duration > 0:
+        raise ParameterError(f"duration must be > 0 ms, got {duration!r}")
+    make: Callable[..., Any] = getattr(builders, builder)
+    net = make(seed=seed) if n is None else make(n=n, seed=seed)
+    names = [k for k, g in net._groups.items() if g.kind == "neurons"]
+    monitors = {name: net.record_spikes(name) for name in names}
+    net.run(duration, progress=progress)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    rates: dict[str, float] = {}
+    for name, mon in monitors.items():
+        rates[name] = float(mon.count.mean() / (duration / 1000.0))
+        print(f"{name}: {rates[name]:.2f} Hz mean rate, {int(mon.count.sum())} spikes")
+    _raster(monitors, out / f"{builder}_raster.png", title=f"{builder}, {duration:g} ms")
+    print(f"saved {out / f'{builder}_raster.png'}")
+    return rates
+
+
+def _raster(monitors: dict[str, Any], path: Path, *, title: str) -> None:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(9, 5), constrained_layout=True)
+    FigureCanvasAgg(fig)
+    ax = fig.subplots()
+    offset = 0
+    for name, mon in monitors.items():
+        ax.scatter(mon.t, mon.i + offset, s=0.5, label=name)
+        offset += mon.n
+    ax.set(xlabel="time (ms)", ylabel="neuron", title=title)
+    ax.legend(loc="upper right", markerscale=10)
+    fig.savefig(path, dpi=110)
