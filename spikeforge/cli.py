@@ -1,6 +1,10 @@
 """The ``spikeforge`` command line.
 
-spikeforge demo [--out DIR]     a tour that simulates each neuron model and saves a figure
+spikeforge demo [--out DIR]                  train an SNN on the embedded event digits (the main job)
+spikeforge train DATASET [--root DIR] ...    train a feedforward LIF network on an event dataset
+spikeforge simulate BUILDER [--duration MS]  run a circuit builder and save a raster plot
+spikeforge export MODEL --target nir --out PATH [--importer snntorch|norse]
+spikeforge tour [--out DIR]                  simulate each neuron model and save a figure
 """
 
 from __future__ import annotations
@@ -9,9 +13,13 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from .errors import SpikeforgeError
+
+CHIP_TARGETS = ("loihi2", "xylo-audio2", "xylo-audio3", "xylo-imu", "speck", "spinnaker2", "brainscales2")
+
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="spikeforge", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="spikeforge", description="spikeforge: spiking networks in PyTorch")
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="train an SNN on the embedded event digits (NDigits)")
     demo.add_argument("--out", default="out", help="output folder (default: out)")
@@ -19,27 +27,114 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=0, help="seed of the weights and data order (default: 0)")
     demo.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --out")
     demo.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    from .commands import BUILDERS, DATASETS
+
+    train = sub.add_parser("train", help="train a feedforward LIF network on an event dataset")
+    train.add_argument("dataset", choices=sorted(DATASETS), help="dataset (ndigits is embedded)")
+    train.add_argument("--root", default=None, help="folder holding the dataset's files")
+    train.add_argument("--epochs", type=int, default=10)
+    train.add_argument("--hidden", type=int, nargs="+", default=[128], help="hidden layer sizes")
+    train.add_argument("--bin-ms", type=float, default=10.0, help="time bin = LIF dt in ms")
+    train.add_argument("--batch-size", type=int, default=32)
+    train.add_argument("--lr", type=float, default=5e-3)
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--out", default="out/train")
+    train.add_argument("--resume", action="store_true")
+    train.add_argument("--no-progress", action="store_true")
+
+    sim = sub.add_parser("simulate", help="run a circuit builder and save a raster plot")
+    sim.add_argument("builder", choices=BUILDERS)
+    sim.add_argument("--duration", type=float, default=1000.0, help="simulated time in ms")
+    sim.add_argument("--n", type=int, default=None, help="network size (builder default if omitted)")
+    sim.add_argument("--seed", type=int, default=0)
+    sim.add_argument("--out", default="out/simulate")
+    sim.add_argument("--no-progress", action="store_true")
+
+    export = sub.add_parser("export", help="export a trained model (the demo's model.pt, or a .nir file)")
+    export.add_argument("model", help="model.pt written by `spikeforge demo`, or a .nir file")
+    export.add_argument("--target", default="nir", help="nir (chip targets are not built yet)")
+    export.add_argument("--out", required=True, help="output .nir file")
+    export.add_argument("--importer", choices=("snntorch", "norse"), default=None)
+
     tour = sub.add_parser("tour", help="simulate each neuron model and save a figure of its behaviour")
     tour.add_argument("--out", default="out", help="folder for the figure (default: out)")
     tour.add_argument("--seed", type=int, default=0, help="seed of the torch.Generator (default: 0)")
     return parser
 
 
+def _export(model_path: str, target: str, out: str, importer: str | None) -> None:
+    if target in CHIP_TARGETS:
+        raise SpikeforgeError(f"--target {target!r}: chip targets are not built yet; use --target nir")
+    if target != "nir":
+        raise SpikeforgeError(f"--target must be 'nir' (chip targets {list(CHIP_TARGETS)} are not built yet)")
+    import nir
+    import torch
+
+    from .demo import DT, build_demo_model
+    from .hardware import from_nir, to_nir
+
+    if model_path.endswith(".nir"):
+        model = from_nir(model_path)
+    else:
+        model = build_demo_model()
+        model.load_state_dict(torch.load(model_path, weights_only=True))
+    nir.write(out, to_nir(model, dt=DT, importer=importer))  # type: ignore[arg-type]
+    print(f"wrote {out}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line with ``argv`` (default: ``sys.argv[1:]``); returns the exit code."""
     args = _parser().parse_args(argv)
-    if args.command == "demo":
-        from .demo import train_demo
+    try:
+        if args.command == "demo":
+            from .demo import train_demo
 
-        result = train_demo(
-            args.out, epochs=args.epochs, seed=args.seed, progress=not args.no_progress, resume=args.resume
-        )
-        return 0 if result.test_accuracy > 0 else 1
-    if args.command == "tour":
-        from .tour import neuron_tour
+            result = train_demo(
+                args.out,
+                epochs=args.epochs,
+                seed=args.seed,
+                progress=not args.no_progress,
+                resume=args.resume,
+            )
+            return 0 if result.test_accuracy > 0 else 1
+        if args.command == "train":
+            from .commands import train_command
 
-        path = neuron_tour(args.out, seed=args.seed)
-        print(f"figure saved to {path}")
+            train_command(
+                args.dataset,
+                root=args.root,
+                epochs=args.epochs,
+                out=args.out,
+                hidden=tuple(args.hidden),
+                bin_ms=args.bin_ms,
+                batch_size=args.batch_size,
+                lr=args.lr,
+                seed=args.seed,
+                resume=args.resume,
+                progress=not args.no_progress,
+            )
+        elif args.command == "simulate":
+            from .commands import simulate_command
+
+            simulate_command(
+                args.builder,
+                duration=args.duration,
+                n=args.n,
+                seed=args.seed,
+                out=args.out,
+                progress=not args.no_progress,
+            )
+        elif args.command == "export":
+            _export(args.model, args.target, args.out, args.importer)
+        elif args.command == "tour":
+            from .tour import neuron_tour
+
+            path = neuron_tour(args.out, seed=args.seed)
+            print(f"figure saved to {path}")
+    except (SpikeforgeError, FileNotFoundError) as e:
+        print(f"spikeforge {args.command}: {e}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -124,6 +124,15 @@ def train_demo(
         "model": out / "model.pt",
     }
     torch.save(model.state_dict(), files["model"])
+    try:
+        import nir
+
+        from .hardware import to_nir
+
+        files["nir"] = out / "model.nir"
+        nir.write(files["nir"], to_nir(model, dt=DT))
+    except ImportError:
+        print("model.nir not written: NIR export needs nir (pip install 'spikeforge[nir]')")
     for name, path in files.items():
         print(f"{name}: {path}")
     return DemoResult(accuracy, seconds, history, model, files)
