@@ -33,7 +33,17 @@ DATASETS: dict[str, tuple[int, int, str]] = {
     "dvs-gesture": (2 * 32 * 32, 11, "test"),
 }
 _DURATION_MS = {"ndigits": 300.0, "nmnist": 300.0, "shd": 1000.0, "ssc": 1000.0, "dvs-gesture": 1500.0}
-BUILDERS = ("cuba",)
+# builder name -> (function name in spikeforge.circuits.builders, fixed keyword arguments)
+_BUILDER_SPECS: dict[str, tuple[str, dict[str, Any]]] = {
+    "cuba": ("cuba", {}),
+    "coba": ("coba", {}),
+    "izhikevich2003": ("izhikevich2003", {}),
+    "brunel-sr": ("brunel", {"regime": "SR"}),
+    "brunel-ai": ("brunel", {"regime": "AI"}),
+    "brunel-si-fast": ("brunel", {"regime": "SI_fast"}),
+    "brunel-si-slow": ("brunel", {"regime": "SI_slow"}),
+}
+BUILDERS = tuple(_BUILDER_SPECS)
 
 
 def _datasets(name: str, root: str | None, bin_ms: float) -> tuple[Any, ...]:
@@ -152,7 +162,9 @@ def simulate_command(
 ) -> dict[str, float]:
     """Build a circuit with ``builder``, run it for ``duration`` ms, save a raster plot.
 
-    Returns the mean rate (Hz) per population; prints them.
+    Builders: ``cuba``, ``coba``, ``izhikevich2003`` and ``brunel-sr`` / ``-ai`` / ``-si-fast`` /
+    ``-si-slow`` (Brunel 2000 regimes). ``n`` is the total number of neurons (builder default
+    if None). Returns the mean rate (Hz) per population; prints them.
     """
     from .circuits import builders
 
@@ -160,8 +172,14 @@ def simulate_command(
         raise ParameterError(f"builder must be one of {list(BUILDERS)}, got {builder!r}")
     if not duration > 0:
         raise ParameterError(f"duration must be > 0 ms, got {duration!r}")
-    make: Callable[..., Any] = getattr(builders, builder)
-    net = make(seed=seed) if n is None else make(n=n, seed=seed)
+    func, fixed = _BUILDER_SPECS[builder]
+    make: Callable[..., Any] = getattr(builders, func)
+    size: dict[str, Any] = {}
+    if n is not None:  # total size; Brunel and Izhikevich 2003 take their excitatory share
+        size = {"n": n} if func in ("cuba", "coba") else {"n_exc": int(round(0.8 * n))}
+        if func == "izhikevich2003":
+            size["n_inh"] = n - size["n_exc"]
+    net = make(seed=seed, **fixed, **size)
     names = [k for k, g in net._groups.items() if g.kind == "neurons"]
     monitors = {name: net.record_spikes(name) for name in names}
     net.run(duration, progress=progress)

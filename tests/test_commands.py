@@ -51,3 +51,10 @@ def test_simulate_cuba_runs_and_saves_a_raster(tmp_path):
     assert (tmp_path / "cuba_raster.png").stat().st_size > 10_000
     with pytest.raises(ParameterError, match="builder"):
         simulate_command("brian", out=tmp_path)
+
+
+@pytest.mark.parametrize("builder, n", [("brunel-ai", 1250), ("izhikevich2003", 500), ("coba", 4000)])
+def test_simulate_other_builders(tmp_path, builder, n):
+    rates = simulate_command(builder, duration=50.0, n=n, out=tmp_path, progress=False)
+    assert {"exc", "inh"} <= set(rates)
+    assert all(0.0 < r < 600.0 for r in rates.values())
