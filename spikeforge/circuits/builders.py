@@ -297,9 +297,10 @@ def coba(
     (``method='euler'``).
 
     :math:`E_l < V_t`: the activity is not self-starting. As in the Brian script of Brette et al.
-    (2007), the membranes start at :math:`-60 + 5\,(\mathcal N(0,1) - 1)` mV and the conductances
-    at :math:`g_e \sim \mathcal N(4, 1.5^2)`, :math:`g_i \sim \mathcal N(20, 12^2)`. Synaptic state
-    starts at zero in a network, so these initial conductances come from the input group
+    (2007), the membranes start uniform in :math:`[V_r, V_t) = [-60, -50)` mV (``Vr + rand() *
+    (Vt - Vr)``, drawn per copy from the copy's noise generator, as in :func:`cuba`) and the
+    conductances at :math:`g_e \sim \mathcal N(4, 1.5^2)`, :math:`g_i \sim \mathcal N(20, 12^2)`.
+    Synaptic state starts at zero in a network, so these initial conductances come from the input group
     ``"kick"`` (one spike per neuron at t = 0, one-to-one, weights drawn from these normals with the
     network seed), through projections with the same kinetics: they act from the first step after
     t = 0 (one step later than in Brian).
@@ -317,7 +318,9 @@ def coba(
         n: number of neurons (>= 5).
         seed: the network seed (connectivity, kick weights, and by default the noise seeds).
         dt: step in ms.
-        p: connection probability.
+        p: connection probability (0.02). Smaller networks need the benchmark's mean in-degree
+            (80) to stay active: with ``p = 0.02``, 1000 neurons fall silent within ~40 ms; with
+            ``p = 0.08`` they do not.
         we: excitatory conductance jump, relative to the leak (6 nS / 10 nS).
         wi: inhibitory conductance jump, relative to the leak (67 nS / 10 nS).
         delay: synaptic delay in ms (0: a spike acts on the next step).
@@ -341,7 +344,7 @@ def coba(
     kw: dict[str, Any] = dict(
         tau_mem=20.0, v_th=-50.0, v_reset=-60.0, v_leak=-60.0, t_ref=5.0 - dt, integrator="euler"
     )
-    v0 = Normal(-65.0, 5.0)
+    v0 = Uniform(-60.0, -50.0)
     net.add_population("exc", _lif(n_exc, dt, net.dtype, **kw), sign="excitatory", init={"v": v0})  # type: ignore[arg-type]
     net.add_population("inh", _lif(n_inh, dt, net.dtype, **kw), init={"v": v0})  # type: ignore[arg-type]
     syn_e = ExpConductance(tau=5.0, e_rev=0.0)

@@ -38,6 +38,29 @@ def test_brunel_ai_vs_sr_signatures():
     assert rate_sr > 2 * rate_ai > 0
 
 
+def test_brunel_scale_01_ai_more_irregular_than_sr():
+    out = {}
+    for regime in ("SR", "AI"):
+        net = builders.brunel(regime, scale=0.1, seed=0)  # N_E = 1000, C_E = 100
+        assert net.neurons["exc"].n == 1000
+        t, i, n = _run(net, "exc", 300.0)
+        out[regime] = (_rate_hz(t, n, 300.0, 100.0), _mean_cv(t, i, n, 100.0))
+    (rate_sr, cv_sr), (rate_ai, cv_ai) = out["SR"], out["AI"]
+    assert cv_ai > cv_sr + 0.5
+    assert 200.0 < rate_sr <= 1000.0 / 2.1 + 1.0  # near the refractory limit
+    assert 5.0 < rate_ai < 150.0
+
+
+def test_brunel_deterministic_at_scale_01():
+    runs = []
+    for _ in range(2):
+        t, i, _ = _run(builders.brunel("AI", scale=0.1, seed=3), "exc", 100.0)
+        runs.append((t, i))
+    assert runs[0][0].size > 0
+    np.testing.assert_array_equal(runs[0][0], runs[1][0])
+    np.testing.assert_array_equal(runs[0][1], runs[1][1])
+
+
 def test_brunel_external_input_is_split():
     net = builders.brunel("SI_fast", scale=0.05, seed=0, max_p_ext=0.1)
     n = net.neurons["exc"].n + net.neurons["inh"].n
@@ -49,6 +72,8 @@ def test_brunel_external_input_is_split():
 def test_brunel_bad_regime():
     with pytest.raises(ParameterError, match="regime"):
         builders.brunel("XY", scale=0.05)  # type: ignore[arg-type]
+    with pytest.raises(ParameterError, match=r"'SR'.*'AI'.*'SI_fast'.*'SI_slow'"):
+        builders.brunel("ai", scale=0.05)  # type: ignore[arg-type]
     with pytest.raises(ParameterError, match="scale"):
         builders.brunel("AI", scale=1e-4)
 
@@ -59,6 +84,21 @@ def test_coba_sustained_rate():
     rate = _rate_hz(t, n, 500.0, 200.0)
     assert 2.0 < rate < 60.0
     assert t.max() > 450.0  # activity sustained to the end
+
+
+def test_coba_1000_neurons_sustained():
+    # 1000 neurons with the benchmark's mean in-degree (80); with p = 0.02 they fall silent
+    net = builders.coba(1000, seed=0, p=0.08)
+    t, _, n = _run(net, "exc", 200.0)
+    rate = _rate_hz(t, n, 200.0, 100.0)
+    assert 1.0 < rate < 100.0
+    assert t.max() > 180.0
+
+
+def test_coba_initial_membranes_uniform_between_reset_and_threshold():
+    v = torch.cat([builders.coba(1000, seed=0).state(pop).v for pop in ("exc", "inh")])
+    assert float(v.min()) >= -60.0 and float(v.max()) < -50.0  # Vr + rand() * (Vt - Vr)
+    assert abs(float(v.mean()) + 55.0) < 0.5
 
 
 def test_izhikevich2003_rate_and_rhythm():
