@@ -11,9 +11,14 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-from .errors import SpikeforgeError
+from .errors import MissingDependencyError, ParameterError, SpikeforgeError, UnsupportedExportError
+
+if TYPE_CHECKING:
+    import torch
 
 CHIP_TARGETS = ("loihi2", "xylo-audio2", "xylo-audio3", "xylo-imu", "speck", "spinnaker2", "brainscales2")
 
@@ -55,7 +60,13 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("model", help="model.pt written by `spikeforge demo`, or a .nir file")
     export.add_argument("--target", default="nir", help="nir (chip targets are not built yet)")
     export.add_argument("--out", required=True, help="output .nir file")
-    export.add_argument("--importer", choices=("snntorch", "norse"), default=None)
+    export.add_argument(
+        "--importer",
+        choices=("snntorch", "norse"),
+        default=None,
+        help="write a graph that this tool's NIR importer runs with spikeforge's spikes "
+        "(default: the faithful graph)",
+    )
 
     tour = sub.add_parser("tour", help="simulate each neuron model and save a figure of its behaviour")
     tour.add_argument("--out", default="out", help="folder for the figure (default: out)")
@@ -63,24 +74,74 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _export(model_path: str, target: str, out: str, importer: str | None) -> None:
-    if target in CHIP_TARGETS:
-        raise SpikeforgeError(f"--target {target!r}: chip targets are not built yet; use --target nir")
-    if target != "nir":
-        raise SpikeforgeError(f"--target must be 'nir' (chip targets {list(CHIP_TARGETS)} are not built yet)")
-    import nir
-    import torch
+def _export(model_path: str, target: str, out: str, importer: str | None) -> Path:
+    """``spikeforge export``: the demo's ``model.pt`` or a ``.nir`` file, written as NIR.
 
-    from .demo import DT, build_demo_model
+    A ``.nir`` input keeps its own dt (the graph's metadata); a ``model.pt`` is the state_dict of
+    :func:`~spikeforge.demo.build_demo_model` (dt = 10 ms), as ``spikeforge demo`` saves it."""
+    if target != "nir":
+        if target in CHIP_TARGETS:
+            raise UnsupportedExportError(
+                f"--target {target!r}: chip targets are not built yet ({', '.join(CHIP_TARGETS)}); "
+                "use --target nir"
+            )
+        raise ParameterError(
+            f"--target must be 'nir', got {target!r} (chip targets {', '.join(CHIP_TARGETS)} are not built "
+            "yet)"
+        )
+    try:
+        import nir
+    except ImportError as e:
+        raise MissingDependencyError("export needs the nir package: pip install 'spikeforge[nir]'") from e
     from .hardware import from_nir, to_nir
 
-    if model_path.endswith(".nir"):
-        model = from_nir(model_path)
+    src = Path(model_path)
+    if not src.is_file():
+        raise ParameterError(f"MODEL {model_path!r}: no such file")
+    if src.suffix == ".nir":
+        model = from_nir(src)
+        dt = None  # the graph's own step, which from_nir gave every neuron
     else:
-        model = build_demo_model()
-        model.load_state_dict(torch.load(model_path, weights_only=True))
-    nir.write(out, to_nir(model, dt=DT, importer=importer))  # type: ignore[arg-type]
-    print(f"wrote {out}")
+        from .demo import DT
+
+        model = _load_demo_model(src)
+        dt = DT
+    graph = to_nir(model, dt=dt, importer=importer)  # type: ignore[arg-type]
+    dest = Path(out)
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        nir.write(dest, graph)
+    except OSError as e:
+        raise ParameterError(f"--out {out!r}: cannot write the NIR file ({e})") from e
+    print(f"wrote {dest}" + (f" (a graph for {importer}'s NIR importer)" if importer else ""))
+    return dest
+
+
+def _load_demo_model(path: Path) -> torch.nn.Module:
+    """The demo network with the weights of ``path`` (a ``state_dict`` saved by ``torch.save``)."""
+    import torch
+
+    from .demo import build_demo_model
+
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # torch.load raises pickle, zip and runtime errors of many kinds
+        raise ParameterError(
+            f"MODEL {str(path)!r} is neither a .nir file nor a state_dict saved with torch.save "
+            f"({type(e).__name__}: {e})"
+        ) from e
+    model = build_demo_model()
+    if not isinstance(state, Mapping):
+        raise ParameterError(f"MODEL {str(path)!r} holds a {type(state).__name__}, not a state_dict")
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as e:
+        raise ParameterError(
+            f"MODEL {str(path)!r} is not the demo network's state_dict (Linear(200, 128) -> LIF -> "
+            f"Linear(128, 10) -> LIF, the model.pt that `spikeforge demo` writes); export other models "
+            f"from Python with spikeforge.hardware.to_nir. Loading it said: {e}"
+        ) from e
+    return model
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -76,10 +76,13 @@ def train_demo(
     progress: bool = True,
     resume: bool = False,
 ) -> DemoResult:
-    """Train the demo network on NDigits; save the learning curve, a raster plot and the weights.
+    """Train the demo network on NDigits; save the learning curve, a raster plot, the weights and
+    the trained network as a NIR graph.
 
     Args:
-        out_dir: folder for ``learning_curve.png``, ``raster.png``, ``model.pt`` and checkpoints.
+        out_dir: folder for ``learning_curve.png``, ``raster.png``, ``model.pt`` (the state_dict),
+            ``model.nir`` (the faithful NIR graph of :func:`spikeforge.hardware.to_nir`, written
+            when nir is installed) and checkpoints. Each file's path is printed.
         epochs: training epochs (about 4 s each on two CPU cores).
         seed: seed of the weight initialisation and the data order.
         progress: show a tqdm progress bar.
@@ -130,7 +133,7 @@ def train_demo(
         from .hardware import to_nir
 
         files["nir"] = out / "model.nir"
-        nir.write(files["nir"], to_nir(model, dt=DT))
+        nir.write(files["nir"], to_nir(model, dt=DT, importer=None))
     except ImportError:
         print("model.nir not written: NIR export needs nir (pip install 'spikeforge[nir]')")
     for name, path in files.items():

@@ -29,6 +29,25 @@ def test_demo_trains_and_reports(tmp_path, capsys):
     assert 70.0 < accuracy <= 100.0  # chance is 10%; two epochs reach about 90%
     for name in ("learning_curve.png", "raster.png", "model.pt", "model.nir", "checkpoints/last.pt"):
         assert (tmp_path / name).is_file(), name
+    assert f"nir: {tmp_path / 'model.nir'}" in text.splitlines()  # the path is printed
+    # model.nir is the trained network: it runs with the spikes of model.pt on test digits
+    pytest.importorskip("nir")
+    import torch
+
+    from spikeforge import data
+    from spikeforge.demo import build_demo_model
+    from spikeforge.hardware import from_nir
+
+    trained = build_demo_model()
+    trained.load_state_dict(torch.load(tmp_path / "model.pt", weights_only=True))
+    exported = from_nir(tmp_path / "model.nir")
+    assert exported[1].dt == trained[1].dt == 10.0
+    test = data.NDigits("test", n_time_bins=30, flatten=True)
+    x, _ = data.pad_collate([test[i] for i in range(40)])
+    with torch.no_grad():
+        ref = trained(x)[0]
+        assert torch.equal(exported(x)[0], ref)
+    assert ref.sum() > 0
 
 
 def test_export_the_demo_model_to_nir_and_back(tmp_path, capsys):
@@ -51,6 +70,57 @@ def test_export_the_demo_model_to_nir_and_back(tmp_path, capsys):
 def test_export_to_a_chip_target_is_a_clear_error(tmp_path, capsys):
     assert main(["export", "model.pt", "--target", "loihi2", "--out", str(tmp_path / "x")]) == 2
     assert "chip targets are not built yet" in capsys.readouterr().err
+    for target in ("xylo-audio2", "speck", "tpu"):
+        assert main(["export", "model.pt", "--target", target, "--out", str(tmp_path / "x")]) == 2
+        err = capsys.readouterr().err
+        assert "chip targets" in err and "not built yet" in err and repr(target) in err
+    assert not (tmp_path / "x").exists()
+
+
+def test_export_a_nir_file_keeps_its_dt(tmp_path, capsys):
+    """A .nir input is re-exported at its own dt (here 1 ms, not the demo's 10 ms), also as a
+    preset graph; what a preset cannot run (an LI readout) is a clear error."""
+    nir = pytest.importorskip("nir")
+    import torch
+
+    import spikeforge as sf
+    from spikeforge.hardware import from_nir, to_nir
+
+    net = sf.Sequential(torch.nn.Linear(4, 6), sf.neurons.LIF(6, tau_mem=5.0, dt=1.0))
+    nir.write(tmp_path / "a.nir", to_nir(net))
+    out = tmp_path / "sub" / "b.nir"  # the folder is created
+    assert main(["export", str(tmp_path / "a.nir"), "--out", str(out)]) == 0
+    assert capsys.readouterr().out.strip() == f"wrote {out}"
+    assert from_nir(out)[1].dt == 1.0
+    assert main(["export", str(out), "--out", str(tmp_path / "c.nir"), "--importer", "snntorch"]) == 0
+    assert "snntorch" in capsys.readouterr().out
+    assert nir.read(str(tmp_path / "c.nir")).metadata["importer"] == "snntorch"
+    readout = sf.Sequential(*net, torch.nn.Linear(6, 2), sf.neurons.LI(2, dt=1.0))
+    nir.write(tmp_path / "li.nir", to_nir(readout))
+    assert (
+        main(["export", str(tmp_path / "li.nir"), "--out", str(tmp_path / "d.nir"), "--importer", "norse"])
+        == 2
+    )
+    assert "cannot run a leaky integrator" in capsys.readouterr().err
+
+
+def test_export_of_a_file_that_is_not_the_demo_model(tmp_path, capsys):
+    import torch
+
+    pytest.importorskip("nir")
+    torch.save({"weight": torch.zeros(3)}, tmp_path / "other.pt")
+    (tmp_path / "junk.pt").write_text("not a checkpoint")
+    torch.save([1, 2], tmp_path / "list.pt")
+    cases = {
+        "other.pt": "not the demo network's state_dict",
+        "junk.pt": "neither a .nir file nor a state_dict",
+        "list.pt": "not a state_dict",
+        "missing.pt": "no such file",
+    }
+    for name, message in cases.items():
+        assert main(["export", str(tmp_path / name), "--out", str(tmp_path / "x.nir")]) == 2, name
+        assert message in capsys.readouterr().err, name
+    assert not (tmp_path / "x.nir").exists()
 
 
 def test_train_and_simulate_commands_run(tmp_path, capsys):

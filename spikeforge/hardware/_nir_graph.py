@@ -11,6 +11,7 @@ from torch import Tensor, nn
 
 from ..errors import ShapeError, UnsupportedExportError
 from ..neurons.base import NeuronModule
+from ..neurons.li import LI
 from ..neurons.lif import LIF
 from ._nir_common import _import_nir, _np
 
@@ -157,7 +158,7 @@ class NIRGraphModule(nn.Module):
         nir_lib = _import_nir()
         named = [(n, self.module(n)) for n in self.order]
         dt = _export_dt(named, dt)
-        integrators = {m.integrator for _, m in named if isinstance(m, LIF)}
+        integrators = {m.integrator for _, m in named if isinstance(m, (LIF, LI))}
         if len(integrators) > 1:
             raise UnsupportedExportError(
                 f"to_nir records one integrator per graph; this model mixes {sorted(integrators)}"

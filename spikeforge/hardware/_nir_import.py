@@ -14,6 +14,7 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import ParameterError, ShapeError, UnsupportedExportError
+from ..neurons.li import LI
 from ..neurons.lif import LIF
 from ..sequential import Sequential
 from ._nir_common import IMPORTER_DT_S, _import_nir, _w_in
@@ -46,11 +47,11 @@ _KNOWN = (
     "Threshold",
     "LIF",
     "CubaLIF",
+    "LI",
+    "CubaLI",
     "NIRGraph",
 )
 _NO_MODULE = {
-    "LI": "spikeforge has no leaky-integrator (non-spiking) neuron module yet",
-    "CubaLI": "spikeforge has no leaky-integrator (non-spiking) neuron module yet",
     "IF": "spikeforge has no integrate-and-fire (leak-free) neuron module yet",
     "I": "spikeforge has no integrator neuron module yet",
     "Delay": "spikeforge has no delay module yet",
@@ -588,7 +589,7 @@ def _node_out_shape(
         p = _arr(node, "scale" if kind == "Scale" else "threshold", name)
         _check_param_shape(p, shape, name, "scale" if kind == "Scale" else "threshold")
         return shape
-    if kind in ("LIF", "CubaLIF"):
+    if kind in _LIF_FIELDS:
         _lif_arrays(node, name, shape)
         return shape
     raise UnsupportedExportError(f"from_nir: node {name!r} has type {kind}, which spikeforge cannot import")
@@ -616,9 +617,11 @@ def _check_param_shape(p: np.ndarray, shape: tuple[int, ...], name: str, field: 
         )
 
 
-_LIF_FIELDS = {
+_LIF_FIELDS = {  # the neuron nodes spikeforge imports, and their fields
     "LIF": ("tau", "r", "v_leak", "v_threshold", "v_reset"),
     "CubaLIF": ("tau_mem", "tau_syn", "r", "v_leak", "v_threshold", "v_reset", "w_in"),
+    "LI": ("tau", "r", "v_leak"),
+    "CubaLI": ("tau_mem", "tau_syn", "r", "v_leak", "w_in"),
 }
 
 
@@ -636,6 +639,8 @@ def _lif_arrays(node: Any, name: str, shape: tuple[int, ...]) -> dict[str, np.nd
             raise ParameterError(
                 f"from_nir: node {name!r} ({kind}): {field} must be > 0 s, got min {out[field].min()!r}"
             )
+    if "v_threshold" not in out:  # LI, CubaLI: no threshold
+        return out
     th, rs = np.broadcast_arrays(out["v_threshold"], out["v_reset"])
     if not bool((rs < th).all()):
         raise ParameterError(
@@ -742,8 +747,8 @@ def _import_node(
         return _Scale(_tensor(_arr(node, "scale", name), dtype))
     if kind == "Threshold":
         return _Threshold(_tensor(_arr(node, "threshold", name), dtype))
-    if kind in ("LIF", "CubaLIF"):
-        return _import_lif(node, name, shape, reading, dtype)
+    if kind in _LIF_FIELDS:
+        return _import_neuron(node, name, shape, reading, dtype)
     raise UnsupportedExportError(f"from_nir: node {name!r} has type {kind}, which spikeforge cannot import")
 
 
@@ -764,7 +769,10 @@ def _tau_ms(tau_s: np.ndarray, hint: Any, reading: _Reading, dtype: torch.dtype)
     return (torch.as_tensor(tau_s.copy()).to(torch.float64) * reading.tau_scale).to(dtype)
 
 
-def _import_lif(node: Any, name: str, shape: tuple[int, ...], reading: _Reading, dtype: torch.dtype) -> LIF:
+def _import_neuron(
+    node: Any, name: str, shape: tuple[int, ...], reading: _Reading, dtype: torch.dtype
+) -> LIF | LI:
+    """A ``LIF`` / ``CubaLIF`` node as :class:`LIF`, an ``LI`` / ``CubaLI`` node as :class:`LI`."""
     kind = _kind(node)
     a = _lif_arrays(node, name, shape)
     meta = getattr(node, "metadata", None)
@@ -773,10 +781,10 @@ def _import_lif(node: Any, name: str, shape: tuple[int, ...], reading: _Reading,
     def t(field: str) -> Tensor:
         return _tensor(a[field], dtype)
 
-    tau_mem = _tau_ms(a["tau" if kind == "LIF" else "tau_mem"], meta.get("tau_ms"), reading, dtype)
+    tau_mem = _tau_ms(a["tau" if "tau" in a else "tau_mem"], meta.get("tau_ms"), reading, dtype)
     v_leak, r = t("v_leak"), t("r")
     tau_syn = None
-    if kind == "CubaLIF":
+    if "tau_syn" in a:
         tau_syn = _tau_ms(a["tau_syn"], meta.get("tau_syn_ms"), reading, dtype)
         w_in = t("w_in")
         if reading.w_in_jump:  # the current jumps by w_in * x: fold w_in into r (i is linear)
@@ -789,6 +797,16 @@ def _import_lif(node: Any, name: str, shape: tuple[int, ...], reading: _Reading,
     _check_init(meta, "v_init", v_leak, name, "v_leak (rest)")
     _check_init(meta, "i_init", torch.zeros(()), name, "0")
     try:
+        if kind in ("LI", "CubaLI"):
+            return LI(
+                shape,
+                tau_mem=tau_mem,
+                tau_syn=tau_syn,
+                v_leak=v_leak,
+                r=r,
+                dt=reading.dt,
+                integrator=reading.integrator,  # type: ignore[arg-type]
+            )
         return LIF(
             shape,
             tau_mem=tau_mem,

@@ -18,20 +18,24 @@ spikeforge                             NIR
 ``LIF`` (``tau_syn=None``)             ``LIF(tau=tau_mem/1000, r, v_leak, v_threshold, v_reset)``
 ``LIF`` (with ``tau_syn``)             ``CubaLIF(tau_mem, tau_syn, r, v_leak, v_threshold,
                                        v_reset, w_in)``
+``LI`` (``tau_syn=None``)              ``LI(tau=tau_mem/1000, r, v_leak)``
+``LI`` (with ``tau_syn``)              ``CubaLI(tau_mem, tau_syn, r, v_leak, w_in)``
 ``nn.Identity``, ``nn.Dropout``        nothing (identity at inference)
 =====================================  ====================================================
 
-``CubaLIF.w_in`` carries the discretisation of the synaptic jump: spikeforge adds each step's
-input ``x`` to the current, :math:`i \leftarrow \alpha i + x`. Read as the NIR ODE
-:math:`\tau_{syn}\dot I = -I + w_{in} S` with ``S = x`` held over the step, that is
-:math:`w_{in} = 1/(1-\alpha)` with the exact integrator and :math:`w_{in} = \tau_{syn}/\Delta t`
-with Euler (the value snntorch uses too).
+``CubaLIF.w_in`` (and ``CubaLI.w_in``) carries the discretisation of the synaptic jump:
+spikeforge adds each step's input ``x`` to the current, :math:`i \leftarrow \alpha i + x`. Read
+as the NIR ODE :math:`\tau_{syn}\dot I = -I + w_{in} S` with ``S = x`` held over the step, that
+is :math:`w_{in} = 1/(1-\alpha)` with the exact integrator and
+:math:`w_{in} = \tau_{syn}/\Delta t` with Euler (the value snntorch uses too).
 
 ``graph.metadata`` holds ``producer="spikeforge"``, ``dt`` (s) and ``dt_ms``, ``integrator``,
 ``reset="to_value"``, ``initial_state="rest"`` (``v = v_leak``, ``i = 0``) and ``importer``. Each
 neuron node's metadata holds its time constants in ms (``tau_ms``, ``tau_syn_ms``: ms / 1000 / s
 is not invertible in floating point, so :func:`from_nir` uses them when, and only when,
 ``tau_ms / 1000`` reproduces the node's ``tau``) and its initial state (``v_init``, ``i_init``).
+``LI`` and ``CubaLI`` import as :class:`~spikeforge.neurons.LI`, whose output is the membrane
+``v``; the round trip is bitwise, as for the spiking nodes.
 
 **Not representable**, so :func:`to_nir` raises :class:`~spikeforge.errors.UnsupportedExportError`
 naming the module: ``ALIF`` (adaptive threshold), ``Izhikevich``, ``ProbabilisticNeuron``
@@ -52,15 +56,17 @@ or :math:`\Delta t/\tau` (Euler), which makes the importer's decay equal spikefo
   ``r = tau/1e-4``, ``w_in = tau_syn/1e-4``. It needs ``v_leak == v_reset`` (snntorch starts at
   its reset value); when the threshold differs between neurons the factor ``k*r/(v_th - v_reset)``
   is folded into the preceding ``Linear`` weights instead. snntorch's importer has no ``Conv1d``,
-  ``SumPool2d`` or ``LI``, and builds ``Flatten`` with NIR's dims as torch dims, flattening the
-  batch, so these raise. Its ``IF`` import is a ``Leaky`` with ``beta = 0.9``.
+  ``SumPool2d``, ``LI`` or ``CubaLI`` (it raises "Unknown node type"), and builds ``Flatten`` with
+  NIR's dims as torch dims, flattening the batch, so these raise. Its ``IF`` import is a ``Leaky``
+  with ``beta = 0.9``.
 - ``"norse"``: norse's ``from_nir`` defaults to ``dt = 1e-3`` s, ignores ``r`` of ``LIF``,
   ignores ``v_reset`` (resets to 0), starts every neuron at ``v_leak`` and in ``CubaLIF`` lets
   the synaptic current leak towards the membrane's ``v_leak`` too. The preset writes
   ``u = (v - v_reset)/r`` for ``LIF`` (``r = 1``, ``v_leak' = (v_leak - v_reset)/r``,
   threshold ``(v_th - v_reset)/r``) and, for ``CubaLIF``, needs ``v_leak == v_reset`` and writes
-  ``w_in = 1/(1 - alpha')``. norse imports no ``Conv1d``, ``AvgPool2d`` or ``LI``, and has the
-  same ``Flatten`` problem, so these raise.
+  ``w_in = 1/(1 - alpha')``. norse imports no ``Conv1d``, ``AvgPool2d``, ``LI`` or ``CubaLI``,
+  and has the same ``Flatten`` problem, so these raise (norse 1.1.0 drops an ``LI`` node without
+  a word: its graph runs with the layer left out).
 
 **Reading peers' exports.** ``from_nir(graph, source="snntorch")`` reads snntorch's
 ``export_to_nir`` graphs as forward Euler at 0.1 ms (what snntorch's ``beta = 1 - dt/tau``, ``r =
@@ -103,6 +109,7 @@ from torch import Tensor, nn
 
 from ..errors import ParameterError, ShapeError, UnsupportedExportError
 from ..neurons.base import NeuronModule
+from ..neurons.li import LI
 from ..neurons.lif import LIF
 from ._nir_common import IMPORTER_DT_S, Importer, Integrator, Source, _import_nir, _np, _w_in
 from ._nir_graph import NIRGraphModule, NIRGraphState
@@ -116,10 +123,12 @@ __all__ = ["to_nir", "from_nir", "NIRGraphModule", "NIRGraphState", "IMPORTER_DT
 
 @dataclass
 class _Neuron:
-    """A LIF layer's parameters (ms, the model's dtype) and per-step factors (float64): the common
-    input of the faithful and the preset writers."""
+    """A LIF or LI layer's parameters (ms, the model's dtype) and per-step factors (float64): the
+    common input of the faithful and the preset writers. An LI layer has ``spiking=False`` (its
+    ``v_th`` is +inf and ``v_reset`` 0, unused)."""
 
     name: str
+    spiking: bool
     syn: bool
     tau_mem: Tensor
     tau_syn: Tensor | None
@@ -183,12 +192,21 @@ def to_nir(
         if isinstance(module, NeuronModule):
             _check_representable(module, f"module {name!r} ({type(module).__name__}, position {idx})")
     dt = _export_dt(named, dt)
-    integrators = {m.integrator for _, m in named if isinstance(m, LIF)}
+    integrators = {m.integrator for _, m in named if isinstance(m, (LIF, LI))}
     if len(integrators) > 1:
         raise UnsupportedExportError(
             f"to_nir records one integrator per graph; this model mixes {sorted(integrators)}"
         )
     integrator = integrators.pop() if integrators else "exact"
+    if importer is not None:
+        for idx, (name, module) in enumerate(named):
+            if isinstance(module, LI):
+                raise UnsupportedExportError(
+                    f"module {name!r} (LI, position {idx}): the {importer} importer cannot run a leaky "
+                    f"integrator: {_NO_LI_IMPORT[importer]}; export with importer=None (NIR "
+                    f"{'CubaLI' if module.has_syn else 'LI'}) and read the membrane with a tool that "
+                    "imports it, or end the model with a spiking layer"
+                )
     shape = _export_input_shape(named, input_shape)
 
     nodes: dict[str, Any] = {"input": nir_lib.Input(input_type=np.array(shape))}
@@ -299,6 +317,11 @@ def _model_dtype(model: nn.Module) -> torch.dtype:
     return torch.get_default_dtype()
 
 
+_NO_LI_IMPORT = {  # what each importer does with NIR LI / CubaLI nodes (read from its source)
+    "snntorch": "snntorch 1.0's import_nir maps no LI or CubaLI node (it raises 'Unknown node type')",
+    "norse": "norse 1.1.0's from_nir maps no LI or CubaLI node and silently drops it from the graph",
+}
+
 _WHY_NOT = {
     "ALIF": "NIR has no adaptive threshold",
     "Izhikevich": "NIR has no Izhikevich node (quadratic membrane with a recovery variable)",
@@ -308,6 +331,8 @@ _WHY_NOT = {
 
 def _check_representable(module: NeuronModule, where: str) -> None:
     kind = type(module).__name__
+    if isinstance(module, LI):
+        return  # no threshold, reset or refractory period: always representable
     if not isinstance(module, LIF):
         why = _WHY_NOT.get(kind, "NIR has no node for this neuron model")
         raise UnsupportedExportError(f"{where} cannot be exported to NIR: {why}")
@@ -325,7 +350,7 @@ def _check_representable(module: NeuronModule, where: str) -> None:
 
 def _neuron_of(module: NeuronModule, name: str, where: str, dt: float) -> _Neuron:
     _check_representable(module, where)
-    assert isinstance(module, LIF)
+    assert isinstance(module, (LIF, LI))
     p = module.params()
     shape = tuple(module.shape)
 
@@ -340,6 +365,7 @@ def _neuron_of(module: NeuronModule, name: str, where: str, dt: float) -> _Neuro
     k, alpha = lif_coefficients(p, dt, module.integrator)
     return _Neuron(
         name=name,
+        spiking=isinstance(module, LIF),
         syn=module.has_syn,
         tau_mem=native(p.tau_mem),
         tau_syn=None if p.tau_syn is None else native(p.tau_syn),
@@ -364,6 +390,8 @@ def _write_neuron(
 ) -> Any:
     if importer is None:
         meta: dict[str, Any] = {"tau_ms": _np(n.tau_mem), "v_init": _np(n.v_leak)}
+        if not n.spiking:
+            return _write_li(nir_lib, n, meta)
         common = dict(r=_np(n.r), v_leak=_np(n.v_leak), v_threshold=_np(n.v_th), v_reset=_np(n.v_reset))
         if not n.syn:
             return nir_lib.LIF(tau=_np(n.tau_mem / 1000.0), metadata=meta, **common)
@@ -377,6 +405,8 @@ def _write_neuron(
             metadata=meta,
             **common,
         )
+    if not n.spiking:  # to_nir refuses these before writing anything
+        raise UnsupportedExportError(f"{where}: {_NO_LI_IMPORT[importer]}")
     dt_imp = IMPORTER_DT_S[importer]
     f64 = torch.float64
     v_th, v_reset, v_leak, r = (t.to(f64) for t in (n.v_th, n.v_reset, n.v_leak, n.r))
@@ -443,6 +473,22 @@ def _write_neuron(
         v_threshold=(v_th - v_reset).numpy(),
         v_reset=zeros,
         metadata={"v_init": zeros, "i_init": zeros, "preset": "norse"},
+    )
+
+
+def _write_li(nir_lib: Any, n: _Neuron, meta: dict[str, Any]) -> Any:
+    """The faithful ``LI`` / ``CubaLI`` node of a leaky-integrator layer."""
+    common = dict(r=_np(n.r), v_leak=_np(n.v_leak))
+    if not n.syn:
+        return nir_lib.LI(tau=_np(n.tau_mem / 1000.0), metadata=meta, **common)
+    assert n.tau_syn is not None and n.w_in is not None
+    meta.update(tau_syn_ms=_np(n.tau_syn), i_init=np.zeros(n.tau_syn.shape, dtype=_np(n.tau_syn).dtype))
+    return nir_lib.CubaLI(
+        tau_mem=_np(n.tau_mem / 1000.0),
+        tau_syn=_np(n.tau_syn / 1000.0),
+        w_in=_np(n.w_in),
+        metadata=meta,
+        **common,
     )
 
 

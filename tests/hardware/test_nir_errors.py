@@ -164,8 +164,8 @@ def test_unknown_and_unsupported_node_types():
 
     with pytest.raises(UnsupportedExportError, match="'n1'.*Mystery"):
         from_nir(_chain(_affine(), Mystery(gain=np.ones(3))), dt=1.0)
-    with pytest.raises(UnsupportedExportError, match="'n1' is a NIR LI.*leaky-integrator"):
-        from_nir(_chain(_affine(), nir.LI(tau=np.ones(3), r=np.ones(3), v_leak=np.zeros(3))), dt=1.0)
+    with pytest.raises(UnsupportedExportError, match="'n1' is a NIR IF.*integrate-and-fire"):
+        from_nir(_chain(_affine(), nir.IF(r=np.ones(3), v_threshold=np.ones(3))), dt=1.0)
     with pytest.raises(UnsupportedExportError, match="Delay"):
         from_nir(_chain(_affine(), nir.Delay(delay=np.ones(3))), dt=1.0)
     # a stateless custom node can be mapped explicitly
