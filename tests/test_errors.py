@@ -84,8 +84,8 @@ def test_parameter_that_does_not_broadcast_raises_shape_error():
 
 
 def test_euler_accepts_dt_just_below_two_tau():
-    LIF(3, tau_mem=0.51, dt=1.0, integrator="euler")
-    LIF(3, tau_mem=0.5, dt=1.0)  # the exact integrator has no stability limit
+    assert LIF(3, tau_mem=0.51, dt=1.0, integrator="euler").integrator == "euler"
+    assert LIF(3, tau_mem=0.5, dt=1.0).dt == 1.0  # the exact integrator has no stability limit
 
 
 @pytest.mark.parametrize(

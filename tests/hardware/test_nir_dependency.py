@@ -19,7 +19,8 @@ def test_nir_is_imported_lazily():
         "import sys, spikeforge, spikeforge.hardware\n"
         "assert 'nir' not in sys.modules and 'nirtorch' not in sys.modules, sorted(sys.modules)\n"
     )
-    subprocess.run([sys.executable, "-c", code], check=True)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
 
 
 def test_missing_nir_gives_install_hint(monkeypatch):
