@@ -24,7 +24,13 @@ never an accumulated float.
    its spikes; input groups emit theirs.
 5. *Schedule*: the spikes of this step are added to the ring buffers of their projections, each
    synapse at slot ``k + 1 + D`` (``D = delay / dt``).
-6. *Record*: spike and rate monitors record the step's spikes at :math:`t_k`.
+6. *Learn*: each plastic projection (``connect(..., plasticity=rule)``) calls
+   ``rule.step(pre, post, w, state, modulator=m)`` with the spikes of step ``k`` of its source and
+   target (``[B, n]``, emitted at :math:`t_k`, before any delay), the weight matrix
+   ``[n_post, n_pre]`` and the modulator ``m`` of time :math:`t_k`, and adds the returned change
+   (within the rule's bounds, keeping Dale's sign and the connectivity). The spikes of step ``k``
+   were scheduled in phase 5 with the weights before this change.
+7. *Record*: spike and rate monitors record the step's spikes at :math:`t_k`.
 
 This is Brian2's schedule (state update, thresholds, synaptic propagation, resets; a spike of
 step ``k`` is stamped ``t_k``, its ``on_pre`` runs in step ``k + D`` after the state update), with
@@ -48,6 +54,18 @@ are in ``state_dict()``, and the global RNG is never used.
 allocation per step. Everything else (other neuron models, CUDA, gradients, numba absent) runs
 the PyTorch path, step by step. Both give the same spikes (up to floating-point summation order);
 ``compiled=False`` forces the PyTorch path, ``compiled=True`` requires the kernel.
+A network with a plastic projection always runs the PyTorch path (the kernel has fixed weights).
+
+**Plasticity.** ``connect(pre, post, weight=..., plasticity=rule)`` makes a projection learn during
+:meth:`Network.run` with any :class:`~spikeforge.plasticity.PlasticityRule` (``STDP``,
+``TripletSTDP``, ``RewardModulatedSTDP``, ``ThreeFactor``, ``SynapticScaling``, ...; the rule's
+``dt`` must be the network's). The weights are shared by the batch copies; the rule's
+``batch_reduce`` (``"mean"`` or ``"sum"``, not ``"none"``) combines the copies' changes. The
+plastic weights are the projection's ``w`` buffer and the rule state (traces, tags) is part of the
+simulation state, so ``state_dict``/``load_state_dict`` keep both and a run split in two equals
+one run. The third factor of modulated rules comes from ``connect(..., modulator=...)`` (a number,
+a tensor, or a callable ``t_ms -> value`` evaluated once per step) or from
+:meth:`Network.set_modulator` (a value used from the next step on, saved in ``state_dict``).
 """
 
 from __future__ import annotations
@@ -139,6 +157,7 @@ class _Sim:
         self.neurons: dict[str, Any] = {}  # name -> state NamedTuple, fields [B, *shape]
         self.syn: dict[str, list[Tensor]] = {}  # projection -> [g] or [g, h], each [B, n_post]
         self.ring: dict[str, Tensor] = {}  # projection -> [B, L, n_post]
+        self.plastic: dict[str, Any] = {}  # plastic projection -> its rule's state
         self.noise: _Noise
 
 
@@ -550,6 +569,8 @@ class Network(nn.Module):
         learnable: bool = False,
         gain: Any = None,
         name: str | None = None,
+        plasticity: Any = None,
+        modulator: Any = None,
     ) -> Projection:
         """Connect ``pre`` to ``post``.
 
@@ -569,6 +590,14 @@ class Network(nn.Module):
             learnable: weights as an ``nn.Parameter`` (sign-preserving under Dale's law).
             gain: ``[B]`` non-negative factor per copy on all weights (a weight sweep), or None.
             name: unique name (default ``"pre->post"``, numbered if taken).
+            plasticity: a :class:`~spikeforge.plasticity.PlasticityRule` (e.g.
+                ``sf.plasticity.STDP(dt=net.dt)``) that changes the weights during :meth:`run`
+                (see the module docstring); its ``dt`` must be the network's. The weights are then
+                stored per synapse, and ``storage=None`` picks dense storage up to 4M pairs for any
+                rule. Not with ``learnable=True``.
+            modulator: the third factor passed to the rule each step: a number or tensor
+                (constant), or a callable ``t_ms -> value`` called with the time of the step; None
+                passes ``modulator=None``. Change it later with :meth:`set_modulator`.
 
         Returns:
             the :class:`Projection`.
@@ -611,6 +640,10 @@ class Network(nn.Module):
         syn.coefficients(synapse, dst.module, tau_mem, self.dt, torch.float64)  # checks dt against tau
         if storage not in (None, "dense", "sparse"):
             raise ParameterError(f"storage must be None, 'dense' or 'sparse', got {storage!r}")
+        if plasticity is not None:
+            self._check_rule(plasticity, learnable)
+        elif modulator is not None:
+            raise ParameterError("modulator is only used by a plastic projection; give plasticity= too")
         if name is None:
             base = f"{src.name}->{dst.name}"
             name, k = base, 2
@@ -651,7 +684,10 @@ class Network(nn.Module):
                 )
         if storage is None:
             storage = (
-                "dense" if isinstance(rule, AllToAll) and src.n * dst.n <= _DENSE_AUTO_LIMIT else "sparse"
+                "dense"
+                if (isinstance(rule, AllToAll) or plasticity is not None)
+                and src.n * dst.n <= _DENSE_AUTO_LIMIT
+                else "sparse"
             )
         proj = Projection(
             name=name,
@@ -671,9 +707,76 @@ class Network(nn.Module):
             gain=gain_t,
             dtype=self.dtype,
             device=self.device,
+            plasticity=plasticity,
+            modulator=modulator,
         )
         self.projections[name] = proj
         return proj
+
+    def _check_rule(self, rule: Any, learnable: bool) -> None:
+        if not (callable(getattr(rule, "init_state", None)) and callable(getattr(rule, "step", None))):
+            raise ParameterError(
+                f"plasticity must be a plasticity rule with init_state and step (e.g. "
+                f"sf.plasticity.STDP(dt={self.dt})), got {rule!r}"
+            )
+        if learnable:
+            raise ParameterError(
+                "a projection is either learnable (trained by an optimizer) or plastic (learns by a "
+                "local rule during run), not both"
+            )
+        rdt = getattr(rule, "dt", None)
+        if isinstance(rdt, (int, float)) and not math.isclose(float(rdt), self.dt, rel_tol=1e-9):
+            raise ParameterError(
+                f"the plasticity rule has dt={rdt} ms but the network's dt is {self.dt} ms; build the "
+                f"rule with dt={self.dt}"
+            )
+        if getattr(rule, "batch_reduce", None) == "none":
+            raise ParameterError(
+                "a plastic projection has one weight matrix for all batch copies; build the rule with "
+                "batch_reduce='mean' or 'sum', not 'none'"
+            )
+
+    def set_modulator(self, projection: str | Projection, value: Any) -> None:
+        """Set the modulator (third factor: reward, dopamine, error) of a plastic projection from
+        the next step on: a number, a tensor the rule accepts (e.g. ``[B]`` per copy), a callable
+        ``t_ms -> value``, or None. A value that is not a callable is saved in ``state_dict``.
+
+        Raises:
+            ParameterError: not a plastic projection of this network.
+        """
+        name = projection.name if isinstance(projection, Projection) else projection
+        if not isinstance(name, str) or name not in self.projections:
+            raise ParameterError(
+                f"projection must name a projection of this network {list(self.projections)}, got {name!r}"
+            )
+        proj = self._proj(name)
+        if not proj.plastic:
+            raise ParameterError(f"projection {name!r} is not plastic (connect it with plasticity=...)")
+        if isinstance(value, Tensor):
+            value = value.detach().to(self.device)
+        proj.modulator = value
+
+    def plasticity_state(self, projection: str | Projection) -> Any:
+        """The current state of a plastic projection's rule (its NamedTuple: traces, tags, ...),
+        with the batch axis ``B`` (size 1 for an unbatched network)."""
+        name = projection.name if isinstance(projection, Projection) else projection
+        if not isinstance(name, str) or name not in self.projections or not self._proj(name).plastic:
+            raise ParameterError(f"projection must name a plastic projection of this network, got {name!r}")
+        return self._ensure_state().plastic[name]
+
+    def _init_rule_state(self, proj: Projection) -> Any:
+        rule = proj.plasticity
+        shape = (self._B,)
+        try:
+            st = rule.init_state(shape, proj.n_pre, proj.n_post, dtype=self.dtype, device=self.device)
+        except TypeError:
+            st = rule.init_state(shape, proj.n_pre, proj.n_post)
+        return _map_tensors(
+            st,
+            lambda t: (
+                t.to(dtype=self.dtype, device=self.device) if t.is_floating_point() else t.to(self.device)
+            ),
+        )
 
     def _proj(self, name: str) -> Projection:
         return cast(Projection, self.projections[name])
@@ -801,6 +904,8 @@ class Network(nn.Module):
             sim.ring[pname] = torch.zeros(
                 self._B, proj.max_delay_steps + 1, proj.n_post, dtype=self.dtype, device=self.device
             )
+            if proj.plastic:
+                sim.plastic[pname] = self._init_rule_state(proj)
         self._sim = sim
         return sim
 
@@ -844,6 +949,12 @@ class Network(nn.Module):
             out["syn"] = {k: [t.detach().clone() for t in v] for k, v in sim.syn.items()}
             out["ring"] = {k: v.detach().clone() for k, v in sim.ring.items()}
             out["noise"] = sim.noise.state()
+            out["plastic"] = {k: [t.detach().clone() for t in _leaves(v)] for k, v in sim.plastic.items()}
+        out["modulators"] = {
+            p.name: p.modulator.clone() if isinstance(p.modulator, Tensor) else p.modulator
+            for p in self._projs()
+            if p.plastic and not callable(p.modulator)
+        }
         out["monitors"] = [
             (type(m).__name__, m.source, getattr(m, "var", None), monitor_state(m)) for m in self._monitors
         ]
@@ -863,6 +974,9 @@ class Network(nn.Module):
             )
         for (_, _, _, data), m in zip(mons, self._monitors):
             load_monitor_state(m, data)
+        for k, value in state.get("modulators", {}).items():
+            if k in self.projections and not callable(self._proj(k).modulator):
+                self._proj(k).modulator = value.to(self.device) if isinstance(value, Tensor) else value
         if not state["initialized"]:
             self._sim = None
             return
@@ -878,6 +992,13 @@ class Network(nn.Module):
         for k, t in state["ring"].items():
             sim.ring[k] = t.to(self.device).clone()
         sim.noise.load(state["noise"])
+        saved = state.get("plastic", {})
+        for k in sim.plastic:
+            if k not in saved:
+                raise ParameterError(f"the saved state has no plasticity state for projection {k!r}")
+            template = self._init_rule_state(self._proj(k))
+            leaves = [t.to(self.device).clone() for t in saved[k]]
+            sim.plastic[k] = _rebuild(template, iter(leaves), k)
 
     # ================================================================== running
     def run(self, duration: float, *, progress: bool | None = None) -> None:
@@ -959,6 +1080,8 @@ class Network(nn.Module):
             if not _spike_forward_is_heaviside(m.surrogate):  # type: ignore[union-attr]
                 return False, f"population {pop.name!r} has a custom spike function"
         for proj in self._projs():
+            if proj.plastic:
+                return False, f"projection {proj.name!r} is plastic (plasticity runs on the PyTorch path)"
             s = proj.synapse
             if isinstance(s, syn.DeltaSynapse) and s.target not in ("v", "i"):
                 return False, f"projection {proj.name!r} jumps {s.target!r}"
@@ -1106,6 +1229,8 @@ class Network(nn.Module):
             k: _delay_groups(p, weights[k]) for k, p in projs.items() if p.shared_delay_steps() < 0
         }
         gains = {k: p.gain.reshape(B, 1) for k, p in projs.items() if p.gain is not None}
+        plastic = [k for k in order if projs[k].plastic]
+        group_idx = {k: _group_synapses(projs[k]) for k in plastic if k in delay_groups}
         by_post: dict[str, list[str]] = {p.name: [k for k in order if projs[k].post == p.name] for p in pops}
         state_mons = [(mi, sm) for mi, sm in enumerate(self._monitors) if isinstance(sm, StateMonitor)]
         spike_sources = {m.source for m in self._monitors if isinstance(m, (SpikeMonitor, RateMonitor))}
@@ -1237,7 +1362,26 @@ class Network(nn.Module):
                             pending[k],
                             nz.get(proj.pre),
                         )
-            # 6. record (per chunk)
+                # 6. learn (after the spikes of this step went out with the old weights)
+                for k in plastic:
+                    proj = projs[k]
+                    w_rule = weights[k] if proj.storage == "dense" else proj.to_dense()
+                    with torch.no_grad():
+                        dw, sim.plastic[k] = proj.plasticity.step(
+                            spikes[proj.pre].detach(),
+                            spikes[proj.post].detach(),
+                            w_rule.detach(),
+                            sim.plastic[k],
+                            modulator=proj.modulator_at(s * self.dt),
+                        )
+                    proj.apply_plastic_update(dw, inplace=not grad)
+                    weights[k] = proj.weight
+                    if k in group_idx:
+                        delay_groups[k] = [
+                            (d, pre, post, _gather(proj, weights[k], idx))
+                            for (d, pre, post, _), idx in zip(delay_groups[k], group_idx[k])
+                        ]
+            # 7. record (per chunk)
             steps_arr = np.arange(s0, s1)
             for name in spike_sources:
                 dense = rec[name] if name in rec else src_dense[name]
@@ -1790,6 +1934,62 @@ def _as_bn(t: Tensor, B: int, shape: tuple[int, ...]) -> Tensor:
     if lead > 1 and bool((flat == flat[:1]).all()):
         flat = flat[:1]
     return flat.contiguous()
+
+
+def _group_synapses(proj: Projection) -> list[Tensor]:
+    """For each group of :func:`_delay_groups` (same order), the indices that read its weights
+    from the current weight tensor: flat ``post * n_pre + pre`` (dense) or synapse indices."""
+    d = proj.delays()
+    steps = torch.round(d / proj.dt).to(torch.int64)
+    out = []
+    for k in torch.unique(steps).tolist():
+        idx = torch.nonzero(steps == k).reshape(-1)
+        if proj.storage == "dense":
+            idx = proj.post_indices[idx] * proj.n_pre + proj.pre_indices[idx]
+        out.append(idx.to(proj.delay_steps.device))
+    return out
+
+
+def _gather(proj: Projection, w: Tensor, idx: Tensor) -> Tensor:
+    return w.reshape(-1)[idx.to(w.device)]
+
+
+def _map_tensors(st: Any, fn: Callable[[Tensor], Tensor]) -> Any:
+    """Apply ``fn`` to every tensor of a (nested) NamedTuple, tuple, list or dict state."""
+    if isinstance(st, Tensor):
+        return fn(st)
+    if isinstance(st, tuple) and hasattr(st, "_fields"):
+        return type(st)(*(_map_tensors(v, fn) for v in st))
+    if isinstance(st, (tuple, list)):
+        return type(st)(_map_tensors(v, fn) for v in st)
+    if isinstance(st, dict):
+        return {k: _map_tensors(v, fn) for k, v in st.items()}
+    return st
+
+
+def _leaves(st: Any) -> list[Tensor]:
+    """The tensors of a (nested) rule state, depth first (the order :func:`_rebuild` reads)."""
+    out: list[Tensor] = []
+    _map_tensors(st, lambda t: out.append(t) or t)  # type: ignore[func-returns-value]
+    return out
+
+
+def _rebuild(template: Any, leaves: Any, name: str) -> Any:
+    """A rule state shaped as ``template`` with its tensors taken from ``leaves`` in order."""
+
+    def take(t: Tensor) -> Tensor:
+        try:
+            v = next(leaves)
+        except StopIteration:
+            raise ParameterError(f"the saved plasticity state of {name!r} does not match its rule") from None
+        if tuple(v.shape) != tuple(t.shape):
+            raise ParameterError(
+                f"the saved plasticity state of {name!r} has a tensor {list(v.shape)} where its rule "
+                f"has {list(t.shape)}"
+            )
+        return v.to(t.dtype)
+
+    return _map_tensors(template, take)
 
 
 def _delay_groups(proj: Projection, w: Tensor) -> list[tuple[int, Tensor, Tensor, Tensor]]:

@@ -40,6 +40,16 @@ in steps as ``int16`` (only if delays differ). That is 10 bytes per synapse with
 float32 weights and delays, 14 with float64 weights, 4 with a shared weight and delay, plus
 8 bytes per presynaptic neuron. ``"dense"`` keeps a ``[n_post, n_pre]`` weight matrix (zeros and a
 mask where there is no synapse), fast for small all-to-all projections and their gradients.
+
+**Plasticity.** A projection made with ``plasticity=rule`` (any
+:class:`~spikeforge.plasticity.PlasticityRule`, e.g. :class:`~spikeforge.plasticity.STDP`) learns
+while the network runs: after the spikes of each step are propagated, the network calls
+``rule.step(pre_spikes [B, n_pre], post_spikes [B, n_post], w [n_post, n_pre], state,
+modulator=m)`` and :meth:`Projection.apply_plastic_update` adds the change, within the rule's
+bounds (``rule.apply_update``), then keeps Dale's sign and the connectivity mask. The weight
+matrix the rule sees is the dense one (:meth:`Projection.to_dense`); sparse projections take the
+change only at their synapses (a multapse pair gets the change computed for the summed weight).
+Plastic weights are always stored per synapse (a scalar weight is expanded).
 """
 
 from __future__ import annotations
@@ -546,9 +556,17 @@ class Projection(nn.Module):
         gain: Tensor | None,
         dtype: torch.dtype,
         device: torch.device,
+        plasticity: Any = None,
+        modulator: Any = None,
     ) -> None:
         super().__init__()
         self.name, self.pre, self.post = name, pre, post
+        if plasticity is not None and learnable:
+            raise ParameterError(
+                "a projection is either learnable (trained by an optimizer) or plastic (learns by a "
+                "local rule during run), not both"
+            )
+        plastic = plasticity is not None
         self.n_pre, self.n_post = n_pre, n_post
         self.synapse = synapse
         self.sign = sign
@@ -563,7 +581,7 @@ class Projection(nn.Module):
         if delay.dim():
             delay = delay[order]
         self._nnz = int(pre_idx.numel())
-        if learnable and weight.dim() == 0:
+        if (learnable or plastic) and weight.dim() == 0:
             weight = weight.expand(self._nnz).clone()
         if delay.dim() and self._nnz and bool((delay == delay[0]).all()):
             delay = delay[0].clone()
@@ -609,6 +627,11 @@ class Projection(nn.Module):
             self.register_parameter("w_raw", None)
             self.register_buffer("w", wd)
         self.register_buffer("gain", None if gain is None else gain.to(dtype=dtype, device=device))
+        #: the plasticity rule (an ``nn.Module`` rule is a submodule, its parameters in
+        #: ``state_dict``), or None
+        self.plasticity = plasticity
+        #: the modulator source: None, a number/tensor (constant) or a callable ``t_ms -> value``
+        self.modulator = modulator
 
     # ------------------------------------------------------------------ values
     @property
@@ -729,6 +752,52 @@ class Projection(nn.Module):
         if self.mask is not None:
             w = w * self.mask
         self.w.copy_(w)
+
+    @property
+    def plastic(self) -> bool:
+        """Whether the projection learns during ``Network.run`` (made with ``plasticity=``)."""
+        return self.plasticity is not None
+
+    def modulator_at(self, t: float) -> Any:
+        """The modulator for the step at time ``t`` (ms): the callable's value, the constant, or
+        None."""
+        m = self.modulator
+        return m(t) if callable(m) else m
+
+    @torch.no_grad()
+    def apply_plastic_update(self, dw: Tensor, *, inplace: bool = True) -> None:
+        """Add a rule's change ``dw`` ``[n_post, n_pre]`` (the dense layout the rule saw): within
+        the rule's bounds (its ``apply_update``, else a plain sum), then Dale's sign (weights of an
+        excitatory source stay >= 0, of an inhibitory one <= 0) and the mask (no weight appears
+        where there is no synapse). Sparse storage takes ``dw`` at its synapses only.
+
+        ``inplace=False`` replaces the weight tensor instead of writing into it (the network does
+        so while autograd may still need the old weights).
+        """
+        assert self.w is not None and self.w_raw is None
+        if tuple(dw.shape) != (self.n_post, self.n_pre):
+            raise ShapeError(
+                f"the plasticity rule of {self.name!r} returned dw of shape {list(dw.shape)}, expected "
+                f"[n_post, n_pre] = [{self.n_post}, {self.n_pre}] (batch_reduce must not be 'none')"
+            )
+        dw = dw.to(dtype=self.w.dtype, device=self.w.device)
+        if self.storage == "sparse":
+            post, pre = self.post_indices.to(dw.device), self.pre_indices.to(dw.device)
+            dw = dw[post, pre]
+        rule = self.plasticity
+        update = getattr(rule, "apply_update", None)
+        w = update(self.w, dw) if callable(update) else self.w + dw
+        if self.sign > 0:
+            w = w.clamp_min(0.0)
+        elif self.sign < 0:
+            w = w.clamp_max(0.0)
+        if self.mask is not None:
+            w = w * self.mask
+        w = w.to(self.w.dtype)
+        if inplace:
+            self.w.copy_(w)
+        else:
+            self.w = w
 
     # ------------------------------------------------------------------ kernel view
     def csr_arrays(self, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
