@@ -3,6 +3,10 @@
     .venv/bin/python notebooks/_build.py            # all
     .venv/bin/python notebooks/_build.py 03 05      # some
 
+A notebook's cells live either in ``NOTEBOOKS`` below or in a file of their own,
+``_cells_<name>.py`` (for example ``_cells_02_ei_circuits.py``) that defines ``CELLS``, a list of
+``("md" | "code", text)`` pairs, and may use ``SETUP``.
+
 Each notebook is saved with its outputs (figures embedded). The kernel runs this interpreter.
 """
 
@@ -709,8 +713,22 @@ def build(name: str, cells: list[tuple[str, str]]) -> nbformat.NotebookNode:
     return nb
 
 
+def _cell_files() -> dict[str, list[tuple[str, str]]]:
+    """Notebooks whose cells live in a file of their own, ``_cells_<name>.py`` defining ``CELLS``.
+
+    Each such file may use ``SETUP`` (it is run with this module's ``SETUP`` in its namespace).
+    """
+    found: dict[str, list[tuple[str, str]]] = {}
+    for path in sorted(HERE.glob("_cells_*.py")):
+        namespace: dict[str, object] = {"SETUP": SETUP}
+        exec(compile(path.read_text(), str(path), "exec"), namespace)
+        found[path.stem.removeprefix("_cells_")] = namespace["CELLS"]  # type: ignore[assignment]
+    return found
+
+
 def main(selected: list[str]) -> None:
-    for name, cells in NOTEBOOKS.items():
+    notebooks = {**NOTEBOOKS, **_cell_files()}
+    for name, cells in sorted(notebooks.items()):
         if selected and not any(name.startswith(s) for s in selected):
             continue
         nb = build(name, cells)
