@@ -44,18 +44,18 @@ from typing import Any, NamedTuple
 import torch
 from torch import Tensor
 
-from .._checks import ParamLike, as_param, check_nonnegative, check_positive
+from .._checks import ParamLike, as_param, check_nonnegative
 from ..errors import ParameterError, ShapeError
 from ..surrogate import Surrogate
-from .base import NeuronModule, ScanResult
+from .base import ScanResult
 from .lif import (
     DEFAULT_SURROGATE,
-    LIF,
     Integrator,
     LIFParams,
     LIFState,
     Reset,
     SpikeFn,
+    _LIFModule,
     _short,
     lif_init_state,
     lif_step,
@@ -183,7 +183,7 @@ def alif_scan(
     return ScanResult(torch.stack(outs), state, trace)
 
 
-class ALIF(NeuronModule):
+class ALIF(_LIFModule):
     r"""A population of adaptive LIF neurons (threshold adaptation, as in LSNN / e-prop).
 
     .. math::
@@ -224,6 +224,9 @@ class ALIF(NeuronModule):
     """
 
     _learnable_allowed = ("tau_mem", "tau_syn", "v_th", "v_leak", "v_reset", "r", "tau_adapt", "beta")
+    _init_fn = staticmethod(alif_init_state)
+    _step_fn = staticmethod(alif_step)
+    _scan_fn = staticmethod(alif_scan)
 
     def __init__(
         self,
@@ -246,10 +249,7 @@ class ALIF(NeuronModule):
         detach_reset: bool = True,
     ) -> None:
         super().__init__(n, dt=dt, learnable=learnable)
-        # Every LIF check and parameter (with its constraint) comes from LIF itself; its tensors
-        # are then registered here, so the state_dict is flat and ALIF is not a LIF subclass.
-        core = LIF(
-            n,
+        self._setup_lif(
             tau_mem=tau_mem,
             tau_syn=tau_syn,
             v_th=v_th,
@@ -257,29 +257,13 @@ class ALIF(NeuronModule):
             v_leak=v_leak,
             r=r,
             t_ref=t_ref,
-            dt=dt,
             reset=reset,
             integrator=integrator,
             surrogate=surrogate,
-            learnable=[p for p in self.learnable if p not in ("tau_adapt", "beta")],
             detach_reset=detach_reset,
         )
-        for name, par in core.named_parameters(recurse=False):
-            self.register_parameter(name, par)
-        for name, buf in core.named_buffers(recurse=False):
-            self.register_buffer(name, buf)
-        self._constrained.update(core._constrained)
-        self.reset, self.integrator, self.has_syn = core.reset, core.integrator, core.has_syn
-        self.surrogate, self.detach_reset = core.surrogate, core.detach_reset
-
         tau_adapt_t, beta_t = as_param("tau_adapt", tau_adapt, self.shape), as_param("beta", beta, self.shape)
-        check_positive("tau_adapt", tau_adapt_t, "ms")
-        if integrator == "euler" and not bool((self.dt < 2 * tau_adapt_t).all()):
-            raise ParameterError(
-                f"dt={self.dt} ms is too large for the Euler integrator: it is unstable unless "
-                f"dt < 2*tau_adapt (got tau_adapt min {tau_adapt_t.min().item()} ms); lower dt or use "
-                f"integrator='exact'"
-            )
+        self._check_time_constant("tau_adapt", tau_adapt_t)
         check_nonnegative("beta", beta_t, "(units of v per spike)")
         if "beta" in self.learnable and not bool((beta_t > 0).all()):
             raise ParameterError(
@@ -290,60 +274,8 @@ class ALIF(NeuronModule):
 
     def params(self, dtype: torch.dtype | None = None) -> ALIFParams:
         """The constrained parameter values (differentiable for learnable ones)."""
-
-        def get(name: str) -> Tensor:
-            t: Tensor = getattr(self, name)
-            return t if dtype is None else t.to(dtype)
-
-        return ALIFParams(
-            get("tau_mem"),
-            get("tau_syn") if self.has_syn else None,
-            get("v_leak"),
-            get("v_th"),
-            get("v_reset"),
-            get("r"),
-            self.t_ref,
-            get("tau_adapt"),
-            get("beta"),
-        )
-
-    def init_state(
-        self,
-        batch_shape: tuple[int, ...] = (),
-        *,
-        dtype: torch.dtype | None = None,
-        device: torch.device | str | None = None,
-    ) -> ALIFState:
-        """Resting state for a batch of shape ``batch_shape``."""
-        device = device if device is not None else self.v_leak.device
-        return alif_init_state(batch_shape, self.params(), self.shape, dtype=dtype, device=device)
-
-    def _settings(self) -> dict[str, Any]:
-        return dict(
-            dt=self.dt,
-            spike_fn=self.surrogate,
-            reset=self.reset,
-            integrator=self.integrator,
-            detach_reset=self.detach_reset,
-        )
-
-    def _prepare(self, x: Tensor, state: ALIFState | None, batch_shape: tuple[int, ...]) -> ALIFState:
-        if state is None:
-            return self.init_state(batch_shape, dtype=x.dtype, device=x.device)
-        self._check_state(state, batch_shape, x)
-        return state
-
-    def step(self, x: Tensor, state: ALIFState | None = None) -> tuple[Tensor, ALIFState]:
-        """One step: ``x`` is ``[*batch, *shape]``; returns ``(spikes, state)``."""
-        x = self._check_input(x, sequence=False)
-        state = self._prepare(x, state, tuple(x.shape[: x.dim() - len(self.shape)]))
-        return alif_step(x, state, self.params(x.dtype), **self._settings())
-
-    def scan(self, x: Tensor, state: ALIFState | None = None, *, record: bool = False) -> ScanResult:
-        """Run over ``x`` of shape ``[T, *batch, *shape]``: parameters are read once, then looped."""
-        x = self._check_input(x, sequence=True)
-        state = self._prepare(x, state, tuple(x.shape[1 : x.dim() - len(self.shape)]))
-        return alif_scan(x, state, self.params(x.dtype), record=record, **self._settings())
+        lif = self._lif_params(dtype)
+        return ALIFParams(*lif[:7], tau_adapt=self._get("tau_adapt", dtype), beta=self._get("beta", dtype))
 
     def extra_repr(self) -> str:
         syn = f", tau_syn={_short(self.tau_syn)}" if self.has_syn else ""

@@ -456,7 +456,136 @@ def _loop_scan(x: Tensor, state: LIFState, params: LIFParams, *, record: bool, *
 # module
 
 
-class LIF(NeuronModule):
+class _LIFModule(NeuronModule):
+    """Module plumbing LIF and ALIF share: LIF's parameters with their checks, state, step and scan.
+
+    Subclasses name their pure functions (``_init_fn``, ``_step_fn``, ``_scan_fn``, all with the
+    signatures of :func:`lif_init_state`, :func:`lif_step`, :func:`lif_scan`) and build their
+    parameter tuple in :meth:`params`. Not public, and not a LIF: ``isinstance(alif, LIF)`` stays
+    False, so code that handles LIF specially (NIR export, the circuit kernel) never takes an ALIF
+    for one.
+    """
+
+    _init_fn: Callable[..., Any]
+    _step_fn: Callable[..., Any]
+    _scan_fn: Callable[..., Any]
+
+    def _setup_lif(
+        self,
+        *,
+        tau_mem: ParamLike,
+        tau_syn: ParamLike | None,
+        v_th: ParamLike,
+        v_reset: ParamLike,
+        v_leak: ParamLike,
+        r: ParamLike,
+        t_ref: ParamLike,
+        reset: Reset,
+        integrator: Integrator,
+        surrogate: Surrogate | SpikeFn | None,
+        detach_reset: bool,
+    ) -> None:
+        check_choice("reset", reset, ("to_value", "subtract"))
+        check_choice("integrator", integrator, ("exact", "euler"))
+        if tau_syn is None and "tau_syn" in self.learnable:
+            raise ParameterError("learnable names 'tau_syn' but tau_syn is None (no synaptic state)")
+        if surrogate is not None and not callable(surrogate):
+            raise ParameterError(f"surrogate must be a spikeforge.surrogate.Surrogate, got {surrogate!r}")
+        self.reset = reset
+        self.integrator = integrator
+        self.surrogate: Surrogate | SpikeFn = surrogate if surrogate is not None else DEFAULT_SURROGATE
+        self.detach_reset = bool(detach_reset)
+
+        taus = {"tau_mem": as_param("tau_mem", tau_mem, self.shape)}
+        if tau_syn is not None:
+            taus["tau_syn"] = as_param("tau_syn", tau_syn, self.shape)
+        for name, t in taus.items():
+            self._check_time_constant(name, t)
+        t_ref_t = as_param("t_ref", t_ref, self.shape)
+        check_nonnegative("t_ref", t_ref_t, "ms")
+        v_th_t, v_reset_t = as_param("v_th", v_th, self.shape), as_param("v_reset", v_reset, self.shape)
+        if not bool((v_reset_t < v_th_t).all()):
+            raise ParameterError(f"v_reset must be < v_th, got v_reset={v_reset!r} and v_th={v_th!r}")
+        self._add_param("tau_mem", taus["tau_mem"], "positive")
+        self.has_syn = tau_syn is not None
+        if self.has_syn:
+            self._add_param("tau_syn", taus["tau_syn"], "positive")
+        self._add_param("v_leak", v_leak)
+        self._add_param("v_reset", v_reset_t)
+        self._add_param("v_th", v_th_t, ("above", "v_reset"))
+        self._add_param("r", r)
+        self._add_param("t_ref", t_ref_t)
+
+    def _check_time_constant(self, name: str, tau: Tensor) -> None:
+        """``tau`` > 0, and below the Euler integrator's stability limit ``dt < 2 tau``."""
+        check_positive(name, tau, "ms")
+        if self.integrator == "euler" and not bool((self.dt < 2 * tau).all()):
+            raise ParameterError(
+                f"dt={self.dt} ms is too large for the Euler integrator: it is unstable unless "
+                f"dt < 2*{name} (got {name} min {tau.min().item()} ms); lower dt or use "
+                f"integrator='exact'"
+            )
+
+    def _get(self, name: str, dtype: torch.dtype | None) -> Tensor:
+        t: Tensor = getattr(self, name)
+        return t if dtype is None else t.to(dtype)
+
+    def _lif_params(self, dtype: torch.dtype | None) -> LIFParams:
+        get = self._get
+        return LIFParams(
+            get("tau_mem", dtype),
+            get("tau_syn", dtype) if self.has_syn else None,
+            get("v_leak", dtype),
+            get("v_th", dtype),
+            get("v_reset", dtype),
+            get("r", dtype),
+            self.t_ref,
+        )
+
+    def params(self, dtype: torch.dtype | None = None) -> Any:
+        """The constrained parameter values (differentiable for learnable ones)."""
+        raise NotImplementedError
+
+    def init_state(
+        self,
+        batch_shape: tuple[int, ...] = (),
+        *,
+        dtype: torch.dtype | None = None,
+        device: torch.device | str | None = None,
+    ) -> Any:
+        """Resting state for a batch of shape ``batch_shape``."""
+        device = device if device is not None else self.v_leak.device
+        return type(self)._init_fn(batch_shape, self.params(), self.shape, dtype=dtype, device=device)
+
+    def _settings(self) -> dict[str, Any]:
+        return dict(
+            dt=self.dt,
+            spike_fn=self.surrogate,
+            reset=self.reset,
+            integrator=self.integrator,
+            detach_reset=self.detach_reset,
+        )
+
+    def _prepare(self, x: Tensor, state: Any, batch_shape: tuple[int, ...]) -> Any:
+        if state is None:
+            return self.init_state(batch_shape, dtype=x.dtype, device=x.device)
+        self._check_state(state, batch_shape, x)
+        return state
+
+    def step(self, x: Tensor, state: Any = None) -> tuple[Tensor, Any]:
+        """One step: ``x`` is ``[*batch, *shape]``; returns ``(spikes, state)``."""
+        x = self._check_input(x, sequence=False)
+        state = self._prepare(x, state, tuple(x.shape[: x.dim() - len(self.shape)]))
+        return type(self)._step_fn(x, state, self.params(x.dtype), **self._settings())  # type: ignore[no-any-return]
+
+    def scan(self, x: Tensor, state: Any = None, *, record: bool = False) -> ScanResult:
+        """Run over ``x`` of shape ``[T, *batch, *shape]``: parameters are read once, then looped."""
+        x = self._check_input(x, sequence=True)
+        state = self._prepare(x, state, tuple(x.shape[1 : x.dim() - len(self.shape)]))
+        return type(self)._scan_fn(x, state, self.params(x.dtype), record=record, **self._settings())  # type: ignore[no-any-return]
+
+
+class LIF(_LIFModule):
     r"""A population of current-based leaky integrate-and-fire neurons.
 
     .. math::
@@ -505,6 +634,9 @@ class LIF(NeuronModule):
     """
 
     _learnable_allowed = ("tau_mem", "tau_syn", "v_th", "v_leak", "v_reset", "r")
+    _init_fn = staticmethod(lif_init_state)
+    _step_fn = staticmethod(lif_step)
+    _scan_fn = staticmethod(lif_scan)
 
     def __init__(
         self,
@@ -524,97 +656,23 @@ class LIF(NeuronModule):
         detach_reset: bool = True,
     ) -> None:
         super().__init__(n, dt=dt, learnable=learnable)
-        check_choice("reset", reset, ("to_value", "subtract"))
-        check_choice("integrator", integrator, ("exact", "euler"))
-        if tau_syn is None and "tau_syn" in self.learnable:
-            raise ParameterError("learnable names 'tau_syn' but tau_syn is None (no synaptic state)")
-        if surrogate is not None and not callable(surrogate):
-            raise ParameterError(f"surrogate must be a spikeforge.surrogate.Surrogate, got {surrogate!r}")
-        self.reset = reset
-        self.integrator = integrator
-        self.surrogate: Surrogate | SpikeFn = surrogate if surrogate is not None else DEFAULT_SURROGATE
-        self.detach_reset = bool(detach_reset)
-
-        taus = {"tau_mem": as_param("tau_mem", tau_mem, self.shape)}
-        if tau_syn is not None:
-            taus["tau_syn"] = as_param("tau_syn", tau_syn, self.shape)
-        for name, t in taus.items():
-            check_positive(name, t, "ms")
-            if integrator == "euler" and not bool((self.dt < 2 * t).all()):
-                raise ParameterError(
-                    f"dt={self.dt} ms is too large for the Euler integrator: it is unstable unless "
-                    f"dt < 2*{name} (got {name} min {t.min().item()} ms); lower dt or use "
-                    f"integrator='exact'"
-                )
-        t_ref_t = as_param("t_ref", t_ref, self.shape)
-        check_nonnegative("t_ref", t_ref_t, "ms")
-        v_th_t, v_reset_t = as_param("v_th", v_th, self.shape), as_param("v_reset", v_reset, self.shape)
-        if not bool((v_reset_t < v_th_t).all()):
-            raise ParameterError(f"v_reset must be < v_th, got v_reset={v_reset!r} and v_th={v_th!r}")
-        self._add_param("tau_mem", taus["tau_mem"], "positive")
-        self.has_syn = tau_syn is not None
-        if self.has_syn:
-            self._add_param("tau_syn", taus["tau_syn"], "positive")
-        self._add_param("v_leak", v_leak)
-        self._add_param("v_reset", v_reset_t)
-        self._add_param("v_th", v_th_t, ("above", "v_reset"))
-        self._add_param("r", r)
-        self._add_param("t_ref", t_ref_t)
+        self._setup_lif(
+            tau_mem=tau_mem,
+            tau_syn=tau_syn,
+            v_th=v_th,
+            v_reset=v_reset,
+            v_leak=v_leak,
+            r=r,
+            t_ref=t_ref,
+            reset=reset,
+            integrator=integrator,
+            surrogate=surrogate,
+            detach_reset=detach_reset,
+        )
 
     def params(self, dtype: torch.dtype | None = None) -> LIFParams:
         """The constrained parameter values (differentiable for learnable ones)."""
-
-        def get(name: str) -> Tensor:
-            t: Tensor = getattr(self, name)
-            return t if dtype is None else t.to(dtype)
-
-        return LIFParams(
-            get("tau_mem"),
-            get("tau_syn") if self.has_syn else None,
-            get("v_leak"),
-            get("v_th"),
-            get("v_reset"),
-            get("r"),
-            self.t_ref,
-        )
-
-    def init_state(
-        self,
-        batch_shape: tuple[int, ...] = (),
-        *,
-        dtype: torch.dtype | None = None,
-        device: torch.device | str | None = None,
-    ) -> LIFState:
-        """Resting state for a batch of shape ``batch_shape``."""
-        device = device if device is not None else self.v_leak.device
-        return lif_init_state(batch_shape, self.params(), self.shape, dtype=dtype, device=device)
-
-    def _settings(self) -> dict[str, Any]:
-        return dict(
-            dt=self.dt,
-            spike_fn=self.surrogate,
-            reset=self.reset,
-            integrator=self.integrator,
-            detach_reset=self.detach_reset,
-        )
-
-    def _prepare(self, x: Tensor, state: LIFState | None, batch_shape: tuple[int, ...]) -> LIFState:
-        if state is None:
-            return self.init_state(batch_shape, dtype=x.dtype, device=x.device)
-        self._check_state(state, batch_shape, x)
-        return state
-
-    def step(self, x: Tensor, state: LIFState | None = None) -> tuple[Tensor, LIFState]:
-        """One step: ``x`` is ``[*batch, *shape]``; returns ``(spikes, state)``."""
-        x = self._check_input(x, sequence=False)
-        state = self._prepare(x, state, tuple(x.shape[: x.dim() - len(self.shape)]))
-        return lif_step(x, state, self.params(x.dtype), **self._settings())
-
-    def scan(self, x: Tensor, state: LIFState | None = None, *, record: bool = False) -> ScanResult:
-        """Run over ``x`` of shape ``[T, *batch, *shape]`` with the fused kernel."""
-        x = self._check_input(x, sequence=True)
-        state = self._prepare(x, state, tuple(x.shape[1 : x.dim() - len(self.shape)]))
-        return lif_scan(x, state, self.params(x.dtype), record=record, **self._settings())
+        return self._lif_params(dtype)
 
     def extra_repr(self) -> str:
         syn = f", tau_syn={_short(self.tau_syn)}" if self.has_syn else ""
