@@ -13,18 +13,15 @@ a raster plot of the trained network.
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from torch import nn
 
 from . import data
-from .neurons import LIF
+from .commands import feedforward_snn
 from .sequential import Sequential
-from .surrogate import FastSigmoid
 from .training import History, Trainer, make_loader
 
 __all__ = ["DemoResult", "build_demo_model", "train_demo"]
@@ -44,28 +41,12 @@ class DemoResult:
     files: dict[str, Path]
 
 
-def _linear(n_in: int, n_out: int, generator: torch.Generator) -> nn.Linear:
-    layer = nn.Linear(n_in, n_out)
-    bound = 2.0 / math.sqrt(n_in)
-    with torch.no_grad():
-        layer.weight.uniform_(-bound, bound, generator=generator)
-        layer.bias.zero_()
-    return layer
-
-
 def build_demo_model(n_in: int = 200, n_hidden: int = 128, n_out: int = 10, *, seed: int = 0) -> Sequential:
     """The demo network: ``Linear -> LIF -> Linear -> LIF``, weights drawn from a seeded generator.
 
     LIF: tau_mem 20 ms, dt 10 ms, threshold 1, reset to 0, fast-sigmoid surrogate of slope 10.
     """
-    gen = torch.Generator().manual_seed(seed)
-    surrogate = FastSigmoid(10.0)
-    return Sequential(
-        _linear(n_in, n_hidden, gen),
-        LIF(n_hidden, tau_mem=20.0, dt=DT, surrogate=surrogate),
-        _linear(n_hidden, n_out, gen),
-        LIF(n_out, tau_mem=20.0, dt=DT, surrogate=surrogate),
-    )
+    return feedforward_snn([n_in, n_hidden, n_out], dt=DT, tau_mem=20.0, seed=seed)
 
 
 def train_demo(
