@@ -298,25 +298,26 @@ def coba(
 
     :math:`E_l < V_t`: the activity is not self-starting. As in the Brian script of Brette et al.
     (2007), the membranes start uniform in :math:`[V_r, V_t) = [-60, -50)` mV (``Vr + rand() *
-    (Vt - Vr)``, drawn per copy from the copy's noise generator, as in :func:`cuba`) and the
-    conductances at :math:`g_e \sim \mathcal N(4, 1.5^2)`, :math:`g_i \sim \mathcal N(20, 12^2)`.
-    Synaptic state starts at zero in a network, so these initial conductances come from the input group
-    ``"kick"`` (one spike per neuron at t = 0, one-to-one, weights drawn from these normals with the
-    network seed), through projections with the same kinetics: they act from the first step after
-    t = 0 (one step later than in Brian).
+    (Vt - Vr)``) and the conductances at :math:`g_e \sim \mathcal N(4, 1.5^2)`,
+    :math:`g_i \sim \mathcal N(20, 12^2)`, all drawn per copy from the copy's noise generator
+    (``init`` of :meth:`~spikeforge.circuits.Network.add_population` and
+    :meth:`~spikeforge.circuits.Network.connect`), so they act from the first step, as in Brian.
+    A projection has its own conductance per target neuron, and the two projections onto a
+    population with the same kinetics sum linearly, so the initial :math:`g_e` of a population is
+    the ``g`` of the projection from ``"exc"`` onto it and :math:`g_i` that from ``"inh"``. To start
+    from other values, call :meth:`~spikeforge.circuits.Network.set_state` before the run, e.g.
+    ``net.set_state("exc->exc", "g", ge0)``.
 
     Populations: ``"exc"`` (80 %, rounded; Dale sign excitatory) and ``"inh"`` of
-    :class:`~spikeforge.neurons.LIF` (Euler integrator, ``t_ref = 5 - dt`` as in :func:`cuba`); the
-    input group ``"kick"`` (n neurons, the first ``n_exc`` onto ``"exc"``); projections
-    ``exc->exc``, ``exc->inh`` (``ExpConductance(5, e_rev=0)``, weight ``we``), ``inh->exc``,
-    ``inh->inh`` (``ExpConductance(10, e_rev=-80)``, weight ``wi``), and ``kick->exc:e``,
-    ``kick->exc:i``, ``kick->inh:e``, ``kick->inh:i``. A conductance weight is the (positive) jump
-    of ``g``; inhibition comes from the reversal potential, so ``"inh"`` carries no Dale sign
-    (spikeforge's inhibitory sign asks for weights <= 0).
+    :class:`~spikeforge.neurons.LIF` (Euler integrator, ``t_ref = 5 - dt`` as in :func:`cuba`);
+    projections ``exc->exc``, ``exc->inh`` (``ExpConductance(5, e_rev=0)``, weight ``we``),
+    ``inh->exc``, ``inh->inh`` (``ExpConductance(10, e_rev=-80)``, weight ``wi``). A conductance
+    weight is the (positive) jump of ``g``; inhibition comes from the reversal potential, so
+    ``"inh"`` carries no Dale sign (spikeforge's inhibitory sign asks for weights <= 0).
 
     Args:
         n: number of neurons (>= 5).
-        seed: the network seed (connectivity, kick weights, and by default the noise seeds).
+        seed: the network seed (connectivity, and by default the noise seeds).
         dt: step in ms.
         p: connection probability (0.02). Smaller networks need the benchmark's mean in-degree
             (80) to stay active: with ``p = 0.02``, 1000 neurons fall silent within ~40 ms; with
@@ -349,15 +350,11 @@ def coba(
     net.add_population("inh", _lif(n_inh, dt, net.dtype, **kw), init={"v": v0})  # type: ignore[arg-type]
     syn_e = ExpConductance(tau=5.0, e_rev=0.0)
     syn_i = ExpConductance(tau=10.0, e_rev=-80.0)
+    ge0, gi0 = Normal(4.0, 1.5), Normal(20.0, 12.0)
     for post in ("exc", "inh"):
-        net.connect("exc", post, p=p, weight=we, delay=delay, synapse=syn_e)
+        net.connect("exc", post, p=p, weight=we, delay=delay, synapse=syn_e, init={"g": ge0})
     for post in ("exc", "inh"):
-        net.connect("inh", post, p=p, weight=wi, delay=delay, synapse=syn_i)
-    net.add_spike_source("kick", n, times=np.zeros(n), indices=np.arange(n))
-    for post, lo, hi in (("exc", 0, n_exc), ("inh", n_exc, n)):
-        rule = Explicit(torch.arange(lo, hi), torch.arange(hi - lo))
-        net.connect("kick", post, rule=rule, weight=Normal(4.0, 1.5), synapse=syn_e, name=f"kick->{post}:e")
-        net.connect("kick", post, rule=rule, weight=Normal(20.0, 12.0), synapse=syn_i, name=f"kick->{post}:i")
+        net.connect("inh", post, p=p, weight=wi, delay=delay, synapse=syn_i, init={"g": gi0})
     return net
 
 

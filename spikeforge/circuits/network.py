@@ -319,6 +319,7 @@ class Network(nn.Module):
         self.neurons = nn.ModuleDict()
         self.projections = nn.ModuleDict()
         self._groups: dict[str, Population] = {}  # every source: populations and input groups
+        self._syn_init: dict[str, dict[str, Any]] = {}  # projection -> initial synaptic state
         self._currents: list[CurrentInput] = []
         self._monitors: list[SpikeMonitor | StateMonitor | RateMonitor] = []
         self._monitor_start: list[int] = []
@@ -571,6 +572,7 @@ class Network(nn.Module):
         name: str | None = None,
         plasticity: Any = None,
         modulator: Any = None,
+        init: dict[str, Any] | None = None,
     ) -> Projection:
         """Connect ``pre`` to ``post``.
 
@@ -598,14 +600,22 @@ class Network(nn.Module):
             modulator: the third factor passed to the rule each step: a number or tensor
                 (constant), or a callable ``t_ms -> value`` called with the time of the step; None
                 passes ``modulator=None``. Change it later with :meth:`set_modulator`.
+            init: initial values of the synaptic state (``{"g": ...}``, ``"h"`` too for alpha
+                kernels; one value per target neuron, zero by default), in the same forms as a
+                population's ``init``: a number, ``[n_post]``, ``[B, n_post]``, or a distribution
+                ``(n_post, generator) -> Tensor[n_post]`` drawn per copy from the copy's noise
+                generator (after all population draws, in the order of projections, then fields,
+                then copies). E.g. the COBA benchmark's initial conductances
+                (:func:`~spikeforge.circuits.builders.coba`).
 
         Returns:
             the :class:`Projection`.
 
         Raises:
             ParameterError: unknown names, several rules, p outside [0, 1], negative or off-grid
-                delays, weights against Dale's law, a synapse target the neuron lacks.
-            ShapeError: weight or delay tensors of the wrong shape.
+                delays, weights against Dale's law, a synapse target the neuron lacks, ``init``
+                naming a field the synapse does not have.
+            ShapeError: weight, delay or init tensors of the wrong shape.
         """
         self._check_building("connect")
         src = self._population(pre, "pre")
@@ -640,6 +650,15 @@ class Network(nn.Module):
         syn.coefficients(synapse, dst.module, tau_mem, self.dt, torch.float64)  # checks dt against tau
         if storage not in (None, "dense", "sparse"):
             raise ParameterError(f"storage must be None, 'dense' or 'sparse', got {storage!r}")
+        syn_init = dict(init or {})
+        for key, value in syn_init.items():
+            if key not in synapse.state_names:
+                raise ParameterError(
+                    f"init names {key!r}, not a state field of {type(synapse).__name__} "
+                    f"{list(synapse.state_names)}"
+                )
+            if not callable(value):
+                self._expand_state_value(f"init[{key!r}]", value, (dst.n,))
         if plasticity is not None:
             self._check_rule(plasticity, learnable)
         elif modulator is not None:
@@ -711,6 +730,8 @@ class Network(nn.Module):
             modulator=modulator,
         )
         self.projections[name] = proj
+        if syn_init:
+            self._syn_init[name] = syn_init
         return proj
 
     def _check_rule(self, rule: Any, learnable: bool) -> None:
@@ -867,6 +888,21 @@ class Network(nn.Module):
             return t.reshape(self._B, *shape).clone()
         raise ShapeError(f"{what} must be a scalar, [n={n}] or [B={self._B}, n], got shape {list(t.shape)}")
 
+    def _initial_value(
+        self, what: str, spec: Any, shape: tuple[int, ...], n: int, gens: list[torch.Generator], dtype: Any
+    ) -> Tensor:
+        """``[B, *shape]`` initial values of a state field from an ``init`` entry: a value, or a
+        distribution ``(n, generator) -> Tensor[n]`` drawn per copy."""
+        if not callable(spec):
+            return self._expand_state_value(what, spec, shape).to(dtype).contiguous()
+        rows = []
+        for gen in gens:
+            r = spec(n, gen)
+            if not isinstance(r, Tensor) or r.numel() != n:
+                raise ShapeError(f"{what} must return a tensor [n={n}]")
+            rows.append(r.reshape(shape))
+        return torch.stack(rows).to(dtype=dtype, device=self.device).contiguous()
+
     def _ensure_state(self) -> _Sim:
         if self._sim is not None:
             return self._sim
@@ -879,27 +915,31 @@ class Network(nn.Module):
             state = pop.module.init_state((self._B,), dtype=self.dtype, device=self.device)
             values = {f: getattr(state, f).detach().clone().contiguous() for f in state._fields}
             for key, spec in pop.init.items():
-                dtype = values[key].dtype
-                if callable(spec):
-                    rows = []
-                    for gen in sim.noise.gens:
-                        r = spec(pop.n, gen)
-                        if not isinstance(r, Tensor) or r.numel() != pop.n:
-                            raise ShapeError(
-                                f"init[{key!r}] of {pop.name!r} must return a tensor [n={pop.n}]"
-                            )
-                        rows.append(r.reshape(pop.shape))
-                    values[key] = torch.stack(rows).to(dtype=dtype, device=self.device).contiguous()
-                else:
-                    values[key] = (
-                        self._expand_state_value(f"init[{key!r}]", spec, pop.shape).to(dtype).contiguous()
-                    )
+                values[key] = self._initial_value(
+                    f"init[{key!r}] of {pop.name!r}",
+                    spec,
+                    pop.shape,
+                    pop.n,
+                    sim.noise.gens,
+                    values[key].dtype,
+                )
             sim.neurons[pop.name] = type(state)(**values)
         for proj in self._projs():
             pname = proj.name
             shape = (self._B, proj.n_post)
+            init = self._syn_init.get(pname, {})
             sim.syn[pname] = [
-                torch.zeros(shape, dtype=self.dtype, device=self.device) for _ in proj.synapse.state_names
+                self._initial_value(
+                    f"init[{f!r}] of {pname!r}",
+                    init[f],
+                    (proj.n_post,),
+                    proj.n_post,
+                    sim.noise.gens,
+                    self.dtype,
+                )
+                if f in init
+                else torch.zeros(shape, dtype=self.dtype, device=self.device)
+                for f in proj.synapse.state_names
             ]
             sim.ring[pname] = torch.zeros(
                 self._B, proj.max_delay_steps + 1, proj.n_post, dtype=self.dtype, device=self.device
@@ -925,13 +965,66 @@ class Network(nn.Module):
         st = sim.neurons[pop.name]
         return st if self.batch is not None else type(st)(*(f[0] for f in st))
 
-    def set_state(self, name: PopRef, field: str, value: Any) -> None:
-        """Set a state field of a population: a number, ``[n]`` or ``[B, n]``."""
+    def set_state(self, name: PopRef | Projection, field: str, value: Any) -> None:
+        """Set one state variable of a population or a projection, before a run or between runs
+        (Brian2's ``group.v = ...``).
+
+        The first call creates the simulation state (drawing the ``init`` distributions), after
+        which the network's structure is fixed: add populations, inputs and projections first
+        (monitors may still be added). A run then starts from the values set; ``state(name)``
+        reads them back. Values set this way are not redrawn; to give every copy its own random
+        draw, use ``init`` of :meth:`add_population` or :meth:`connect` instead.
+
+        Args:
+            name: a population (its state fields, e.g. ``"v"``, ``"i"``, ``"ref"`` of a LIF) or a
+                projection (its synaptic state, ``"g"``, and ``"h"`` for alpha kernels, one value
+                per target neuron).
+            field: the state variable.
+            value: a number, a tensor ``[n]`` (every copy) or ``[B, n]`` (batched networks), with
+                ``n`` the population size (its shape also works) or the projection's ``n_post``.
+
+        Raises:
+            ParameterError: an unknown population or projection, or a field it does not have.
+            ShapeError: a value of the wrong shape.
+
+        Example:
+            >>> import spikeforge as sf
+            >>> from spikeforge.circuits import Network, ExpConductance
+            >>> net = Network(dt=0.1, seed=0)
+            >>> _ = net.add_population("exc", sf.neurons.LIF(3, v_leak=-60.0, v_reset=-60.0, v_th=-50.0,
+            ...     integrator="euler", dt=0.1))
+            >>> _ = net.connect("exc", "exc", weight=0.5, synapse=ExpConductance(tau=5.0, e_rev=0.0))
+            >>> net.set_state("exc", "v", [-60.0, -55.0, -51.0])
+            >>> net.set_state("exc->exc", "g", 0.2)
+            >>> net.state("exc->exc")["g"].tolist()
+            [0.2, 0.2, 0.2]
+        """
         sim = self._ensure_state()
-        pop = self._population(name, "name", neurons_only=True)
+        key = name.name if isinstance(name, (Population, Projection)) else name
+        if isinstance(key, str) and key in self.projections:
+            proj = self._proj(key)
+            names = proj.synapse.state_names
+            if field not in names:
+                raise ParameterError(
+                    f"field of projection {key!r} ({type(proj.synapse).__name__}) must be one of "
+                    f"{list(names)}, got {field!r}"
+                )
+            k = names.index(field)
+            new = self._expand_state_value(f"value of {field!r}", value, (proj.n_post,)).contiguous()
+            sim.syn[key] = [new if j == k else t for j, t in enumerate(sim.syn[key])]
+            return
+        if isinstance(key, str) and key not in self._groups:
+            raise ParameterError(
+                f"name must be a population {[p.name for p in self._neuron_pops()]} or a projection "
+                f"{list(self.projections.keys())} of this network, got {key!r}"
+            )
+        pop = self._population(key, "name", neurons_only=True)
         st = sim.neurons[pop.name]
         if field not in st._fields:
-            raise ParameterError(f"field must be one of {list(st._fields)}, got {field!r}")
+            raise ParameterError(
+                f"field of population {pop.name!r} ({type(pop.module).__name__}) must be one of "
+                f"{list(st._fields)}, got {field!r}"
+            )
         old = getattr(st, field)
         new = self._expand_state_value(f"value of {field!r}", value, pop.shape).to(old.dtype).contiguous()
         sim.neurons[pop.name] = st._replace(**{field: new})
