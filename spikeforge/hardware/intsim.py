@@ -1,0 +1,189 @@
+r"""Bit-accurate integer simulation of the neuron and synapse arithmetic of Xylo and Loihi 2.
+
+Pure functions on integer tensors (``torch.int64``; every value stays far below 2**53, so the
+weight products are computed exactly). :func:`spikeforge.hardware.quantize` builds the integer
+parameters from a float model and runs these.
+
+**Xylo** (Xylo Audio 2 / Audio 3 / IMU), from xylosim's ``XyloIAFNeuron.cpp`` and
+``XyloLayer.cpp`` (the bit-exact simulator behind rockpool's ``XyloSim``). One time step:
+
+1. synaptic input: ``isyn = sat16(isyn + sum_j (w_ij << weight_shift) * n_j)`` with ``n_j``
+   the input spike counts (at most 15 per step for the input layer, 31 for hidden neurons);
+2. decay: ``isyn -= decay(isyn, dash_syn)`` with ``decay(x, dash) = x >> dash`` (arithmetic
+   shift), except that a positive ``x`` with ``x >> dash == 0`` decays by 1 (xylosim's "minimum
+   decay of one"; a negative ``x`` has ``x >> dash <= -1`` already);
+3. membrane: ``dv = sat16(-decay(v, dash_mem) + isyn)``, ``dv = sat16(dv + bias)``,
+   ``v = sat16(v + dv)``;
+4. spikes: while ``v >= threshold`` and fewer than ``max_spikes`` spikes: one more spike and
+   ``v -= threshold`` (subtractive reset, several spikes per step; ``max_spikes`` is 31 for
+   hidden neurons and 1 for the readout);
+5. the spikes of hidden neurons reach their targets (hidden or readout) at the next step (the
+   layer delivers "recurrent spikes from the last time step" before evolving).
+
+``sat16`` clips to [-32768, 32767]. xylosim saturates after every single synaptic event, in the
+order the events arrive; we saturate the summed input of a step once. The two differ only when a
+partial sum leaves the 16-bit range while the total does not.
+
+**Loihi 2** (lava ``PyLifModelBitAcc`` in ``src/lava/proc/lif/models.py`` and
+``PyDenseModelBitAcc`` in ``src/lava/proc/dense/models.py``). One step:
+
+1. dendritic accumulation: ``a = sum_j w_ij * s_j`` (weights even integers in [-256, 254]: 8
+   bits with the mixed-sign truncation of ``lava.utils.weightutils``; ``s`` graded spike counts),
+   then ``a << weight_exp`` (or ``a >> -weight_exp``, an arithmetic shift); lava's Dense sends it
+   one step later;
+2. current: ``u = rtz(u * (4096 - (du + 1)) / 4096) + (a << 6)`` where ``rtz`` rounds toward
+   zero (``sign(p) * (|p| >> 12)``, lava's exact rounding); then the 24-bit wrap of lava:
+   ``u > 2**23 -> u - 2**24``, ``u <= -2**23 -> u + 2**24``;
+3. voltage: ``v = rtz(v * (4096 - dv) / 4096) + u + (bias_mant << bias_exp)``, clipped to
+   ``[-(2**23 - 1), 2**23 - 1]``;
+4. spike where ``v > vth << 6``; then ``v = 0``.
+
+lava's ports are typed with 16-bit activations; its Python models do not truncate them, nor do we.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+from torch import Tensor
+
+__all__ = [
+    "XYLO_STATE_BITS",
+    "LOIHI_UV_BITS",
+    "saturate",
+    "xylo_decay",
+    "xylo_layer_scan",
+    "loihi_decay",
+    "loihi_layer_scan",
+    "IntTrace",
+]
+
+XYLO_STATE_BITS = 16
+XYLO_MAX_INPUT_SPIKES = 15
+XYLO_MAX_HIDDEN_SPIKES = 31
+LOIHI_UV_BITS = 24
+
+
+class IntTrace(NamedTuple):
+    """Integer output and states of one layer over a sequence, each ``[T, *batch, n]``."""
+
+    spikes: Tensor  # spike counts per step (int64)
+    current: Tensor  # synaptic current (isyn on Xylo, u on Loihi 2)
+    voltage: Tensor  # membrane after spikes and reset
+
+
+def saturate(x: Tensor, bits: int) -> Tensor:
+    """Clip ``x`` to the signed ``bits``-bit range ``[-2**(bits-1), 2**(bits-1) - 1]``."""
+    return x.clamp(-(2 ** (bits - 1)), 2 ** (bits - 1) - 1)
+
+
+def _accumulate(s: Tensor, w: Tensor) -> Tensor:
+    """``s @ w.T`` exactly for integer tensors (float64 matmul: all sums stay below 2**53)."""
+    return torch.matmul(s.to(torch.float64), w.to(torch.float64).T).round().to(torch.int64)
+
+
+def xylo_decay(x: Tensor, dash: Tensor) -> Tensor:
+    """xylosim's bit-shift decrement: ``x >> dash``, at least 1 for positive ``x``."""
+    dv = torch.bitwise_right_shift(x, dash)
+    return torch.where((dv == 0) & (x > 0), torch.ones_like(dv), dv)
+
+
+def xylo_layer_scan(
+    spikes_in: Tensor,
+    weight: Tensor,
+    weight_shift: int,
+    dash_mem: Tensor,
+    dash_syn: Tensor,
+    threshold: Tensor,
+    bias: Tensor,
+    *,
+    max_in_spikes: int,
+    max_spikes: int,
+) -> IntTrace:
+    """One Xylo neuron layer over a sequence (steps 1-4 of the module docstring).
+
+    Args:
+        spikes_in: input spike counts ``[T, *batch, n_in]`` (int64), clipped to ``max_in_spikes``.
+        weight: int8 values ``[n_out, n_in]``.
+        weight_shift: left shift of the weights (0..7).
+        dash_mem, dash_syn: bit-shift decays ``[n_out]``.
+        threshold: ``[n_out]``, >= 1.
+        bias: ``[n_out]`` (int16 range).
+        max_in_spikes: 15 for the input layer, 31 for spikes of hidden neurons.
+        max_spikes: most spikes per step of these neurons (31 hidden, 1 readout).
+    """
+    s = spikes_in.clamp(0, max_in_spikes)
+    drive = _accumulate(s, torch.bitwise_left_shift(weight, weight_shift))
+    shape = drive.shape[1:]
+    isyn = torch.zeros(shape, dtype=torch.int64, device=drive.device)
+    v = torch.zeros_like(isyn)
+    out, cur, vol = [], [], []
+    for t in range(drive.shape[0]):
+        isyn = saturate(isyn + drive[t], XYLO_STATE_BITS)
+        isyn = isyn - xylo_decay(isyn, dash_syn)
+        dv = saturate(-xylo_decay(v, dash_mem) + isyn, XYLO_STATE_BITS)
+        dv = saturate(dv + bias, XYLO_STATE_BITS)
+        v = saturate(v + dv, XYLO_STATE_BITS)
+        n = torch.where(v >= threshold, torch.div(v, threshold, rounding_mode="floor"), 0).clamp(
+            max=max_spikes
+        )
+        v = v - n * threshold
+        out.append(n)
+        cur.append(isyn)
+        vol.append(v)
+    return IntTrace(torch.stack(out), torch.stack(cur), torch.stack(vol))
+
+
+def loihi_decay(x: Tensor, d: Tensor | int) -> Tensor:
+    """lava's decay ``sign(p) * (|p| >> 12)`` with ``p = x * (4096 - d)`` (round toward zero)."""
+    p = x * (4096 - d)
+    return torch.sign(p) * torch.bitwise_right_shift(p.abs(), 12)
+
+
+def loihi_layer_scan(
+    spikes_in: Tensor,
+    weight: Tensor,
+    weight_exp: int,
+    du: Tensor,
+    dv: Tensor,
+    vth: Tensor,
+    bias_mant: Tensor,
+    bias_exp: Tensor,
+) -> IntTrace:
+    """One lava Dense + CUBA LIF layer over a sequence (steps 1-4 of the module docstring; the
+    Dense's one-step delay is applied by the caller).
+
+    Args:
+        spikes_in: graded input spikes ``[T, *batch, n_in]`` (int64).
+        weight: even integers in [-256, 254], ``[n_out, n_in]``.
+        weight_exp: the Dense's weight exponent.
+        du, dv: 12-bit decays ``[n_out]`` (the current uses ``du + 1``, lava's ds_offset).
+        vth: threshold mantissa ``[n_out]`` (17 bits), compared as ``vth << 6``.
+        bias_mant, bias_exp: bias ``bias_mant << bias_exp`` ``[n_out]``.
+    """
+    a = _accumulate(spikes_in, weight)
+    a = (
+        torch.bitwise_left_shift(a, weight_exp)
+        if weight_exp > 0
+        else torch.bitwise_right_shift(a, -weight_exp)
+    )
+    a = torch.bitwise_left_shift(a, 6)
+    top = 2 ** (LOIHI_UV_BITS - 1)
+    bias = torch.bitwise_left_shift(bias_mant, bias_exp)
+    vth_eff = torch.bitwise_left_shift(vth, 6)
+    shape = a.shape[1:]
+    u = torch.zeros(shape, dtype=torch.int64, device=a.device)
+    v = torch.zeros_like(u)
+    out, cur, vol = [], [], []
+    for t in range(a.shape[0]):
+        c = loihi_decay(u, du + 1) + a[t]
+        wrapped = torch.where(c > top, c - 2 * top, c)
+        u = torch.where(wrapped <= -top, c + 2 * top, wrapped)
+        v = (loihi_decay(v, dv) + u + bias).clamp(-top + 1, top - 1)
+        z = v > vth_eff
+        v = torch.where(z, torch.zeros_like(v), v)
+        out.append(z.to(torch.int64))
+        cur.append(u)
+        vol.append(v)
+    return IntTrace(torch.stack(out), torch.stack(cur), torch.stack(vol))
