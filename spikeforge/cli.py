@@ -4,6 +4,7 @@ spikeforge demo [--out DIR]                  train an SNN on the embedded event 
 spikeforge train DATASET [--root DIR] ...    train a feedforward LIF network on an event dataset
 spikeforge simulate BUILDER [--duration MS]  run a circuit builder and save a raster plot
 spikeforge export MODEL --target nir --out PATH [--importer snntorch|norse]
+spikeforge export MODEL --target loihi2|xylo-audio2|xylo-audio3|xylo-imu|speck|... --out PATH [--strict]
 spikeforge tour [--out DIR]                  simulate each neuron model and save a figure
 """
 
@@ -58,8 +59,20 @@ def _parser() -> argparse.ArgumentParser:
 
     export = sub.add_parser("export", help="export a trained model (the demo's model.pt, or a .nir file)")
     export.add_argument("model", help="model.pt written by `spikeforge demo`, or a .nir file")
-    export.add_argument("--target", default="nir", help="nir (chip targets are not built yet)")
-    export.add_argument("--out", required=True, help="output .nir file")
+    export.add_argument(
+        "--target",
+        default="nir",
+        help=f"nir (default) or a chip: {', '.join(CHIP_TARGETS)} (check, quantize, integer parameters)",
+    )
+    export.add_argument(
+        "--out",
+        required=True,
+        help="output .nir file; for a chip, a .npz of integer parameters (a .json report beside it), or a "
+        "lava-dl netx .net/.h5 file for loihi2",
+    )
+    export.add_argument(
+        "--strict", action="store_true", help="chip targets: fail when the check finds violations"
+    )
     export.add_argument(
         "--importer",
         choices=("snntorch", "norse"),
@@ -74,21 +87,19 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _export(model_path: str, target: str, out: str, importer: str | None) -> Path:
-    """``spikeforge export``: the demo's ``model.pt`` or a ``.nir`` file, written as NIR.
+def _export(model_path: str, target: str, out: str, importer: str | None, strict: bool = False) -> Path:
+    """``spikeforge export``: the demo's ``model.pt`` or a ``.nir`` file, written as NIR or for a chip.
 
     A ``.nir`` input keeps its own dt (the graph's metadata); a ``model.pt`` is the state_dict of
     :func:`~spikeforge.demo.build_demo_model` (dt = 10 ms), as ``spikeforge demo`` saves it."""
     if target != "nir":
-        if target in CHIP_TARGETS:
-            raise UnsupportedExportError(
-                f"--target {target!r}: chip targets are not built yet ({', '.join(CHIP_TARGETS)}); "
-                "use --target nir"
+        if target not in CHIP_TARGETS:
+            raise ParameterError(
+                f"--target must be 'nir' or one of {', '.join(CHIP_TARGETS)}, got {target!r}"
             )
-        raise ParameterError(
-            f"--target must be 'nir', got {target!r} (chip targets {', '.join(CHIP_TARGETS)} are not built "
-            "yet)"
-        )
+        if importer is not None:
+            raise ParameterError(f"--importer applies to --target nir only, got --target {target!r}")
+        return _export_chip(model_path, target, out, strict)
     try:
         import nir
     except ImportError as e:
@@ -114,6 +125,75 @@ def _export(model_path: str, target: str, out: str, importer: str | None) -> Pat
     except OSError as e:
         raise ParameterError(f"--out {out!r}: cannot write the NIR file ({e})") from e
     print(f"wrote {dest}" + (f" (a graph for {importer}'s NIR importer)" if importer else ""))
+    return dest
+
+
+def _load_any(model_path: str) -> torch.nn.Module:
+    """The model of ``MODEL``: a ``.nir`` file (needs nir) or the demo's ``model.pt``."""
+    src = Path(model_path)
+    if not src.is_file():
+        raise ParameterError(f"MODEL {model_path!r}: no such file")
+    if src.suffix == ".nir":
+        from .hardware import from_nir
+
+        return from_nir(src)
+    return _load_demo_model(src)
+
+
+def _export_chip(model_path: str, target: str, out: str, strict: bool) -> Path:
+    """Check the model against ``target`` (the report is printed and saved as JSON beside
+    ``out``), quantize it where an integer simulation exists, and write the integer parameters:
+    a ``.npz`` (``layer{i}_weight``, thresholds, decays, shifts), or for ``loihi2`` with a
+    ``.net`` / ``.h5`` path, lava-dl's netx HDF5 through :func:`spikeforge.hardware.write_netx`."""
+    import json
+
+    import numpy as np
+
+    from .hardware import check, quantize
+    from .hardware.quantize import INTSIM_TARGETS
+
+    model = _load_any(model_path)
+    report = check(model, target)
+    print(report)
+    if strict and not report.ok:
+        raise ParameterError(
+            f"--strict: the model does not fit {target} ({len(report.violations)} violation(s))"
+        )
+    dest = Path(out)
+    info: dict[str, object] = {"check": report.to_dict(), "model": str(model_path)}
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        if target == "loihi2" and dest.suffix in (".net", ".h5"):
+            from .hardware import write_netx
+
+            try:
+                write_netx(model, dest)
+            except NotImplementedError as e:
+                if isinstance(e, UnsupportedExportError):
+                    raise
+                raise UnsupportedExportError(
+                    "the lava-dl netx writer is not available in this version; write the integer "
+                    "parameters with --out PATH.npz"
+                ) from e
+            info["netx"] = str(dest)
+        elif target in INTSIM_TARGETS:
+            qmodel = quantize(model, target)
+            params = qmodel.integer_parameters()
+            with open(dest, "wb") as fh:
+                np.savez(fh, **params)  # type: ignore[arg-type]
+            info["integer_parameters"] = sorted(params)
+            info["timing"] = qmodel.timing
+            info["latency_steps"] = qmodel.latency
+        else:
+            raise UnsupportedExportError(
+                f"--target {target}: no integer form is built for this chip (available: "
+                f"{', '.join(INTSIM_TARGETS)}); the check above lists what does not fit"
+            )
+        report_path = dest.with_name(dest.name + ".json")
+        report_path.write_text(json.dumps(info, indent=2))
+    except OSError as e:
+        raise ParameterError(f"--out {out!r}: cannot write ({e})") from e
+    print(f"wrote {dest} and {report_path}")
     return dest
 
 
@@ -187,7 +267,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 progress=not args.no_progress,
             )
         elif args.command == "export":
-            _export(args.model, args.target, args.out, args.importer)
+            _export(args.model, args.target, args.out, args.importer, args.strict)
         elif args.command == "tour":
             from .tour import neuron_tour
 

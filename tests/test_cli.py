@@ -67,13 +67,57 @@ def test_export_the_demo_model_to_nir_and_back(tmp_path, capsys):
     assert main(["export", str(out), "--out", str(tmp_path / "b.nir"), "--importer", "norse"]) == 0
 
 
-def test_export_to_a_chip_target_is_a_clear_error(tmp_path, capsys):
-    assert main(["export", "model.pt", "--target", "loihi2", "--out", str(tmp_path / "x")]) == 2
-    assert "chip targets are not built yet" in capsys.readouterr().err
-    for target in ("xylo-audio2", "speck", "tpu"):
-        assert main(["export", "model.pt", "--target", target, "--out", str(tmp_path / "x")]) == 2
-        err = capsys.readouterr().err
-        assert "chip targets" in err and "not built yet" in err and repr(target) in err
+def test_export_to_chip_targets(tmp_path, capsys):
+    """--target xylo-audio2 / loihi2: the check report is printed and saved, and the integer
+    parameters written are those of quantize(); --strict fails on violations; chips without an
+    integer form and unknown targets are clear errors."""
+    import json
+
+    import numpy as np
+    import torch
+
+    from spikeforge.demo import build_demo_model
+    from spikeforge.hardware import quantize
+
+    model = build_demo_model(seed=3)
+    torch.save(model.state_dict(), tmp_path / "model.pt")
+    for target in ("xylo-audio2", "loihi2"):
+        out = tmp_path / f"{target}.npz"
+        assert main(["export", str(tmp_path / "model.pt"), "--target", target, "--out", str(out)]) == 0
+        text = capsys.readouterr().out
+        assert f"check against {target}" in text and f"wrote {out}" in text
+        params = np.load(out)
+        expected = quantize(model, target).integer_parameters()
+        assert set(params.files) == set(expected)
+        for key, value in expected.items():
+            assert np.array_equal(params[key], value), key
+        info = json.loads((tmp_path / f"{target}.npz.json").read_text())
+        assert info["check"]["target"] == target
+    xylo = json.loads((tmp_path / "xylo-audio2.npz.json").read_text())
+    assert not xylo["check"]["ok"] and any("16" in v for v in xylo["check"]["violations"])
+    assert (
+        main(
+            [
+                "export",
+                str(tmp_path / "model.pt"),
+                "--target",
+                "xylo-audio2",
+                "--strict",
+                "--out",
+                str(tmp_path / "s.npz"),
+            ]
+        )
+        == 2
+    )
+    assert "--strict" in capsys.readouterr().err and not (tmp_path / "s.npz").exists()
+    assert (
+        main(["export", str(tmp_path / "model.pt"), "--target", "speck", "--out", str(tmp_path / "x")]) == 2
+    )
+    captured = capsys.readouterr()
+    assert "check against speck" in captured.out and "no integer form" in captured.err
+    assert main(["export", "model.pt", "--target", "tpu", "--out", str(tmp_path / "x")]) == 2
+    err = capsys.readouterr().err
+    assert "'tpu'" in err and "xylo-audio2" in err
     assert not (tmp_path / "x").exists()
 
 

@@ -8,9 +8,32 @@
                        that snntorch's or norse's importer runs exactly)
 ``from_nir``           a NIR graph or ``.nir`` file as a spikeforge model
 ``NIRGraphModule``     what ``from_nir`` builds for graphs that are not chains
+``targets``            chip targets as data (Loihi 2, Xylo, Speck, SpiNNaker2, BrainScaleS-2)
+``check``              every limit of a chip a model violates, in words (``CheckReport``)
+``quantize``           post-training quantization and a bit-accurate integer simulation
+                       (Loihi 2, Xylo)
+``prepare_qat``        fake-quantized weights for quantization-aware training
+                       (``remove_qat`` undoes it)
 =====================  ==============================================================
 """
 
+from .check import CheckReport, check
 from .nir import NIRGraphModule, NIRGraphState, from_nir, to_nir
+from .qat import prepare_qat, remove_qat
+from .quantize import QuantizedModel, quantize
+from .targets import ChipTarget, targets
 
-__all__ = ["to_nir", "from_nir", "NIRGraphModule", "NIRGraphState"]
+__all__ = [
+    "to_nir",
+    "from_nir",
+    "NIRGraphModule",
+    "NIRGraphState",
+    "targets",
+    "ChipTarget",
+    "check",
+    "CheckReport",
+    "quantize",
+    "QuantizedModel",
+    "prepare_qat",
+    "remove_qat",
+]
