@@ -34,7 +34,9 @@ with ``g = 1 / (1 - 2**-dash_syn)`` (the synaptic decay applied in the step of a
 ``weight_shift`` in 0..7 the largest that keeps the threshold ``<= 2**13``. Xylo resets by
 subtraction and may fire up to 31 spikes per step in hidden layers (1 in the readout), where
 spikeforge's LIF resets to ``v_reset`` and fires once; with ``calibration`` data, the gain ``g``
-of each layer is chosen among a few values to best match the float layer's spike counts.
+of each layer is chosen among a few values to best match the float layer's spike counts. Xylo
+has one ``weight_shift_rec`` for all hidden-to-hidden weights, so in a chain of more than two
+layers the middle layers share the smallest of their shifts.
 
 **Timing.** ``timing="chip"`` (default) adds the chips' one-step synaptic delays: on Xylo every
 layer after the first receives the spikes of the previous step; in lava every Dense sends its
@@ -185,28 +187,33 @@ class QuantizedModel(nn.Module):
 
 
 def _chain(model: nn.Module) -> list[tuple[nn.Linear, LIF]]:
-    """The (Linear, LIF) pairs of a feedforward chain, or a clear error."""
-    modules = list(model.children()) if isinstance(model, nn.Sequential) else [model]
-    modules = [m for m in modules if not isinstance(m, (nn.Identity, nn.Dropout))]
+    """The (Linear, LIF) pairs of a feedforward chain, or a clear error naming the module."""
+    children = list(model.named_children()) if isinstance(model, nn.Sequential) else [("0", model)]
+    modules = [(name, m) for name, m in children if not isinstance(m, (nn.Identity, nn.Dropout))]
     pairs: list[tuple[nn.Linear, LIF]] = []
     for idx in range(0, len(modules), 2):
-        lin = modules[idx]
-        neu = modules[idx + 1] if idx + 1 < len(modules) else None
-        if not isinstance(lin, nn.Linear) or not isinstance(neu, LIF):
-            bad = idx if not isinstance(lin, nn.Linear) else idx + 1
-            got = type(lin).__name__ if not isinstance(lin, nn.Linear) else type(neu).__name__
+        (lin_name, lin), (neu_name, neu) = (
+            modules[idx],
+            modules[idx + 1] if idx + 1 < len(modules) else ("end", None),
+        )
+        if not isinstance(lin, nn.Linear):
             raise UnsupportedExportError(
-                f"quantize runs chains of Linear -> LIF pairs; module {bad} is {got}"
+                f"quantize runs chains of Linear -> LIF pairs; module {lin_name!r} is {type(lin).__name__}"
+            )
+        if not isinstance(neu, LIF):
+            got = "missing (the chain ends)" if neu is None else type(neu).__name__
+            raise UnsupportedExportError(
+                f"quantize runs chains of Linear -> LIF pairs; the module after {lin_name!r} is {got}"
             )
         if neu.integrator != "exact":
             raise UnsupportedExportError(
-                f"quantize maps the exact LIF integrator; module {idx + 1} uses {neu.integrator!r}"
+                f"quantize maps the exact LIF integrator; module {neu_name!r} uses {neu.integrator!r}"
             )
         if bool((neu.t_ref > 0).any()):
-            raise UnsupportedExportError(f"module {idx + 1}: refractory periods have no integer form here")
+            raise UnsupportedExportError(f"module {neu_name!r}: refractory periods have no integer form here")
         if lin.out_features != neu.n:
             raise ShapeError(
-                f"module {idx} has {lin.out_features} outputs but LIF {idx + 1} has {neu.n} neurons"
+                f"module {lin_name!r} has {lin.out_features} outputs but LIF {neu_name!r} has {neu.n} neurons"
             )
         pairs.append((lin, neu))
     if not pairs:
@@ -275,7 +282,9 @@ def _loihi_layer(f: dict[str, Any]) -> tuple[dict[str, Tensor], int]:
     return {k: v.to(torch.int64) for k, v in params.items()}, exp
 
 
-def _xylo_layer(f: dict[str, Any], gain: float = 1.0) -> tuple[dict[str, Tensor], int]:
+def _xylo_layer(
+    f: dict[str, Any], gain: float = 1.0, shift: int | None = None
+) -> tuple[dict[str, Tensor], int]:
     neu: LIF = f["neu"]
     dt = neu.dt
     dash_mem = torch.tensor([min(15, max(1, bitshift_dash(float(t), dt))) for t in f["tau_mem"]])
@@ -291,11 +300,12 @@ def _xylo_layer(f: dict[str, Any], gain: float = 1.0) -> tuple[dict[str, Tensor]
     w = f["w_ss"] * g[:, None]
     wmax = float(w.abs().max()) or 1.0
     theta_max = float(f["theta"].max())
-    shift = 0
-    for sh in range(7, -1, -1):
-        if 127 * 2**sh / wmax * theta_max <= 2**13:
-            shift = sh
-            break
+    if shift is None:
+        shift = 0
+        for sh in range(7, -1, -1):
+            if 127 * 2**sh / wmax * theta_max <= 2**13:
+                shift = sh
+                break
     s = 127 * 2**shift / wmax
     weight = torch.round(w * s / 2**shift).clamp(-128, 127)
     threshold = torch.round(f["theta"] * s).clamp(1, 2**15 - 1)
@@ -308,6 +318,43 @@ def _xylo_layer(f: dict[str, Any], gain: float = 1.0) -> tuple[dict[str, Tensor]
         "bias": bias,
     }
     return {k: v.to(torch.int64) for k, v in params.items()}, shift
+
+
+def _calibrate_xylo(
+    pairs: list[tuple[nn.Linear, LIF]], floats: list[dict[str, Any]], calibration: Tensor
+) -> list[float]:
+    """Per layer, the gain in ``_XYLO_GAINS`` whose integer spike counts are closest (mean squared
+    error of the per-neuron counts) to the float layer's, both fed the float model's spikes."""
+    x = calibration.detach()
+    if x.dim() == 2:
+        x = x.unsqueeze(1)
+    n_in = pairs[0][0].in_features
+    if x.dim() != 3 or x.shape[-1] != n_in:
+        raise ShapeError(f"calibration must be [T, B, {n_in}] input spikes, got {list(calibration.shape)}")
+    gains: list[float] = []
+    with torch.no_grad():
+        for i, ((lin, neu), f) in enumerate(zip(pairs, floats)):
+            steps, batch = x.shape[0], x.shape[1]
+            ref, _ = neu(lin(x.reshape(steps * batch, -1).to(lin.weight.dtype)).reshape(steps, batch, -1))
+            last = i == len(pairs) - 1
+            errors = []
+            for gain in _XYLO_GAINS:
+                p, sh = _xylo_layer(f, gain)
+                tr = xylo_layer_scan(
+                    x.round().to(torch.int64),
+                    p["weight"],
+                    sh,
+                    p["dash_mem"],
+                    p["dash_syn"],
+                    p["threshold"],
+                    p["bias"],
+                    max_in_spikes=XYLO_MAX_INPUT_SPIKES if i == 0 else XYLO_MAX_HIDDEN_SPIKES,
+                    max_spikes=1 if last else XYLO_MAX_HIDDEN_SPIKES,
+                )
+                errors.append(float(((tr.spikes.sum(0).double() - ref.sum(0).double()) ** 2).mean()))
+            gains.append(_XYLO_GAINS[min(range(len(errors)), key=errors.__getitem__)])
+            x = ref
+    return gains
 
 
 def quantize(
@@ -354,44 +401,13 @@ def quantize(
             layers.append(p)
             shifts.append(e)
         return QuantizedModel(t.name, timing, layers, shifts)
-    if calibration is None:
-        for f in floats:
-            p, sh = _xylo_layer(f)
-            layers.append(p)
-            shifts.append(sh)
-        return QuantizedModel(t.name, timing, layers, shifts)
-    # calibration: layer by layer, the gain whose integer spike counts best match the float layer's,
-    # both fed with the float model's spikes of the previous layer
-    with torch.no_grad():
-        x = calibration.detach()
-        if x.dim() == 2:
-            x = x.unsqueeze(1)
-        for i, ((lin, neu), f) in enumerate(zip(pairs, floats)):
-            steps, batch = x.shape[0], x.shape[1]
-            ref, _ = neu(lin(x.reshape(steps * batch, -1).to(lin.weight.dtype)).reshape(steps, batch, -1))
-            best: tuple[float, dict[str, Tensor], int] | None = None
-            for gain in _XYLO_GAINS:
-                p, sh = _xylo_layer(f, gain)
-                probe = QuantizedModel(t.name, "model", [p], [sh])
-                out, _ = probe(x)
-                if i < len(pairs) - 1:  # a hidden layer: up to 31 spikes per step
-                    trace = xylo_layer_scan(
-                        x.round().to(torch.int64),
-                        p["weight"],
-                        sh,
-                        p["dash_mem"],
-                        p["dash_syn"],
-                        p["threshold"],
-                        p["bias"],
-                        max_in_spikes=XYLO_MAX_INPUT_SPIKES if i == 0 else XYLO_MAX_HIDDEN_SPIKES,
-                        max_spikes=XYLO_MAX_HIDDEN_SPIKES,
-                    )
-                    out = trace.spikes.to(ref.dtype)
-                err = float(((out.sum(0) - ref.sum(0)) ** 2).mean())
-                if best is None or err < best[0]:
-                    best = (err, p, sh)
-            assert best is not None
-            layers.append(best[1])
-            shifts.append(best[2])
-            x = ref
+    gains = [1.0] * len(floats)
+    if calibration is not None:
+        gains = _calibrate_xylo(pairs, floats, calibration)
+    built = [_xylo_layer(f, g) for f, g in zip(floats, gains)]
+    if len(built) > 2:  # Xylo has one weight_shift_rec for every hidden-to-hidden matrix
+        common = min(sh for _, sh in built[1:-1])
+        built[1:-1] = [_xylo_layer(f, g, shift=common) for f, g in zip(floats[1:-1], gains[1:-1])]
+    layers = [p for p, _ in built]
+    shifts = [sh for _, sh in built]
     return QuantizedModel(t.name, timing, layers, shifts)

@@ -248,12 +248,48 @@ def test_xylo_decays_follow_rockpool():
     assert set(params) >= {"layer0_weight", "layer0_threshold", "layer0_weight_shift"}
 
 
+def _chain_net(sizes, seed):
+    gen = torch.Generator().manual_seed(seed)
+    layers = []
+    for a, b in zip(sizes[:-1], sizes[1:]):
+        lin = torch.nn.Linear(a, b)
+        with torch.no_grad():
+            lin.weight.copy_(3 * (0.2 + torch.randn(b, a, generator=gen)) / a**0.5)
+            lin.bias.zero_()
+        layers += [lin, sf.neurons.LIF(b, tau_mem=20.0, dt=10.0)]
+    return sf.Sequential(*layers)
+
+
+def test_xylo_calibration_matches_the_float_layer_at_least_as_well_as_the_default():
+    net = _chain_net((12, 16, 4), 7)
+    gen = torch.Generator().manual_seed(8)
+    x = (torch.rand(30, 64, 12, generator=gen) < 0.3).double()
+    with torch.no_grad():
+        hidden = net[1](net[0](x.float()))[0]
+
+    def hidden_error(q):
+        _, traces = q(x)
+        return float(((traces[0].spikes.sum(0).double() - hidden.sum(0).double()) ** 2).mean())
+
+    default = quantize(net, "xylo-audio2", timing="model")
+    calibrated = quantize(net, "xylo-audio2", timing="model", calibration=x)
+    assert hidden_error(calibrated) <= hidden_error(default)
+    with pytest.raises(sf.errors.ShapeError, match="calibration"):
+        quantize(net, "xylo-audio2", calibration=x[..., :5])
+
+
+def test_xylo_hidden_to_hidden_layers_share_one_weight_shift():
+    q = quantize(_chain_net((10, 12, 40, 9, 3), 4), "xylo-audio2")
+    assert q.shifts[1] == q.shifts[2]
+    assert q.latency == 3 and q.n_layers == 4
+
+
 def test_errors_name_the_problem():
     with pytest.raises(UnsupportedExportError, match="speck"):
         quantize(_net(), "speck")
     with pytest.raises(ParameterError, match="xylo-audio2"):
         quantize(_net(), "xylo")
-    with pytest.raises(UnsupportedExportError, match="module 1 is ALIF"):
+    with pytest.raises(UnsupportedExportError, match="the module after '0' is ALIF"):
         quantize(sf.Sequential(torch.nn.Linear(3, 2), sf.neurons.ALIF(2)), "loihi2")
     with pytest.raises(ParameterError, match="timing"):
         quantize(_net(), "loihi2", timing="fast")  # type: ignore[arg-type]
