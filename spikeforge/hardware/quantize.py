@@ -18,7 +18,8 @@ effective weight is :math:`S\,k\,r\,W` and the threshold :math:`S (v_{th} - v_{l
 ``du = round(4096 (1 - alpha)) - 1`` with ``tau_syn`` and ``du = 4095`` without (lava adds 1,
 so the current is cleared every step and ``u`` is the step's input). The weights are
 ``2 * m`` with an 8-bit mantissa ``m = round(S k r W / 2**(weight_exp + 7))`` in [-128, 127];
-``weight_exp`` is the largest exponent in [-8, 7] that keeps ``S (v_th - v_leak) <= 2**21`` (a
+``weight_exp`` (lava's Dense takes any integer; [-8, 7] here, the chip's range unverified) is
+the largest exponent in [-8, 7] that keeps ``S (v_th - v_leak) <= 2**21`` (a
 factor 4 of headroom below the 24-bit state), and ``S = 127 * 2**(weight_exp + 7) / max|k r W|``.
 Threshold mantissa ``vth = round(S (v_th - v_leak) / 64)`` (17 bits); the bias
 ``S k r b`` (divided by ``1 - alpha`` with ``tau_syn``: lava adds it to ``v``, the float model to

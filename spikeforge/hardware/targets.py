@@ -53,8 +53,8 @@ class ChipTarget:
         max_outputs: output (readout) neurons, or None.
         max_neurons: neurons in all (every neuron layer counted), or None.
         max_hidden: neurons of the layers before the readout layer, or None.
-        max_neurons_per_core: neurons of one layer that one core holds (a layer larger than
-            this is split by the toolchain only where ``split_layers``), or None.
+        max_neurons_per_core: neurons one core holds, or None; informational (the toolchains
+            split larger layers over cores), :func:`check` tests ``max_neurons``.
         max_cores: cores per chip, or None.
         max_fan_in: synapses into one neuron (non-zero weights of a row), or None.
         max_layers: neuron layers, or None.
