@@ -96,15 +96,15 @@ class SpikeforgeRun:
 
     def result(self) -> dict[str, Any]:
         sel = self.rec.t >= self.start
-        rate, cv = stats(self.rec.t[sel], self.rec.i[sel], self.net._groups["exc"].n, DURATION_MS)
+        rate, cv = stats(self.rec.t[sel], self.rec.i[sel], self.net.neurons["exc"].n, DURATION_MS)
         return {"compile": self.compile, "times": self.times, "rate": rate, "cv": cv}
 
 
 def _brian2_network(b2: Any, net: Any) -> tuple[Any, Any, Any]:
     from brian2 import ms, mV
 
-    n_exc = net._groups["exc"].n
-    n = n_exc + net._groups["inh"].n
+    n_exc = net.neurons["exc"].n
+    n = n_exc + net.neurons["inh"].n
     state = {k: net.state(k).v.double().numpy() for k in ("exc", "inh")}
     eqs = """
     dv/dt = (ge+gi-(v-El))/taum : volt (unless refractory)
@@ -172,7 +172,7 @@ class Brian2Runtime:
         from brian2 import ms
 
         t, i = np.asarray(self.mon.t / ms), np.asarray(self.mon.i)
-        n_exc = self.sf._groups["exc"].n
+        n_exc = self.sf.neurons["exc"].n
         sel = (t >= self.start) & (i < n_exc)
         rate, cv = stats(t[sel], i[sel], n_exc, DURATION_MS)
         return {"compile": self.compile, "times": self.times, "rate": rate, "cv": cv}
@@ -202,7 +202,7 @@ def run_brian2_standalone(n: int, repeats: int) -> dict[str, Any]:
             walls.append(time.perf_counter() - t0)
             times.append(float(b2.device._last_run_time))
         t, i = np.asarray(mon.t / ms), np.asarray(mon.i)
-        n_exc = sf._groups["exc"].n
+        n_exc = sf.neurons["exc"].n
         sel = i < n_exc
         rate, cv = stats(t[sel], i[sel], n_exc, DURATION_MS)
         b2.set_device("runtime")

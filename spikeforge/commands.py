@@ -180,8 +180,7 @@ def simulate_command(
         if func == "izhikevich2003":
             size["n_inh"] = n - size["n_exc"]
     net = make(seed=seed, **fixed, **size)
-    names = [k for k, g in net._groups.items() if g.kind == "neurons"]
-    monitors = {name: net.record_spikes(name) for name in names}
+    monitors = {name: net.record_spikes(name) for name in net.population_names}
     net.run(duration, progress=progress)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

@@ -866,6 +866,18 @@ class Network(nn.Module):
         self._monitors.append(mon)
         return mon
 
+    @property
+    def population_names(self) -> tuple[str, ...]:
+        """Names of the neuron populations, in the order they were added (their modules are
+        ``net.neurons[name]``)."""
+        return tuple(p.name for p in self._neuron_pops())
+
+    @property
+    def input_names(self) -> tuple[str, ...]:
+        """Names of the input groups (Poisson groups and spike sources), in the order they were
+        added."""
+        return tuple(p.name for p in self._input_groups())
+
     # ================================================================== state
     @property
     def t(self) -> float:

@@ -219,3 +219,62 @@ def test_victor_purpura_against_independent_dynamic_programme():
 def test_bad_input_raises_naming_the_argument(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+# ---------------------------------------------------------------------------------------------
+# population-rate spectrum and oscillation peak
+
+from spikeforge.analysis.synchrony import oscillation_peak, population_spectrum  # noqa: E402
+
+
+def _poisson_population(rng, n, rate_hz, duration_ms, modulation=None):
+    """Spike times of n neurons (thinning of a homogeneous process at 2 * rate)."""
+    t = np.sort(rng.uniform(0.0, duration_ms, rng.poisson(2 * n * rate_hz * duration_ms / 1000.0)))
+    keep = 0.5 if modulation is None else 0.5 * (1.0 + modulation(t))
+    return t[rng.random(t.size) < keep]
+
+
+def test_spectrum_of_independent_poisson_neurons_is_flat_at_2nu_over_n():
+    """Independent Poisson neurons: the one-sided PSD of the population rate is 2 nu / N (Hz^2/Hz)
+    at every frequency, and no frequency stands out."""
+    rng = np.random.default_rng(0)
+    n, nu = 500, 20.0
+    t = _poisson_population(rng, n, nu, 4000.0)
+    f, p = population_spectrum(t, n_neurons=n, t_start=0.0, t_stop=4000.0, bin_ms=0.5, segment_ms=100.0)
+    assert f[1] == pytest.approx(10.0) and f[-1] == pytest.approx(1000.0)
+    band = (f >= 20) & (f <= 800)
+    assert p[band].mean() == pytest.approx(2 * nu / n, rel=0.1)
+    peak = oscillation_peak(f, p, f_min=5.0)
+    assert peak.prominence < 3.0
+
+
+@pytest.mark.parametrize("freq", [20.0, 180.0])
+def test_spectrum_finds_a_population_rhythm(freq):
+    rng = np.random.default_rng(1)
+    n = 200
+    t = _poisson_population(
+        rng, n, 30.0, 2000.0, modulation=lambda t: 0.5 * np.sin(2 * np.pi * freq * t / 1000.0)
+    )
+    f, p = population_spectrum(t, n_neurons=n, t_start=0.0, t_stop=2000.0, bin_ms=0.5, segment_ms=200.0)
+    peak = oscillation_peak(f, p, f_min=5.0)
+    assert peak.frequency_hz == pytest.approx(freq)
+    assert peak.prominence > 20.0  # noise alone: < 3
+    # the rhythm's power: (m * nu)^2 / 2 in a sine of amplitude m * nu, spread over the Hann
+    # window's equivalent noise bandwidth 1.5 * df
+    df = f[1] - f[0]
+    assert p[np.argmin(abs(f - freq))] * 1.5 * df == pytest.approx((0.5 * 30.0) ** 2 / 2, rel=0.35)
+
+
+def test_spectrum_and_peak_errors():
+    with pytest.raises(ParameterError, match="shorter than segment_ms"):
+        population_spectrum([1.0], n_neurons=1, t_start=0.0, t_stop=50.0, segment_ms=100.0)
+    with pytest.raises(ParameterError, match="at least 4 bins"):
+        population_spectrum([1.0], n_neurons=1, t_start=0.0, t_stop=50.0, bin_ms=5.0, segment_ms=10.0)
+    with pytest.raises(ParameterError, match="n_neurons"):
+        population_spectrum([1.0], n_neurons=0, t_start=0.0, t_stop=500.0)
+    with pytest.raises(ShapeError, match="same length"):
+        oscillation_peak(np.arange(5.0), np.ones(4))
+    with pytest.raises(ParameterError, match="holds 1 frequencies"):
+        oscillation_peak(np.arange(5.0), np.ones(5), f_min=4.0)
+    with pytest.raises(ParameterError, match="median power"):
+        oscillation_peak(np.arange(10.0), np.zeros(10))

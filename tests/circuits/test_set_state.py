@@ -159,3 +159,11 @@ def test_set_state_errors():
     )
     with pytest.raises(ShapeError, match=r"init\['g'\] of 'a->a' must return a tensor \[n=4\]"):
         fresh.run(1.0, progress=False)
+
+
+def test_population_and_input_names():
+    net = builders.brunel("AI", scale=0.02, seed=0)
+    assert net.population_names == ("exc", "inh")
+    assert net.input_names == ("ext",)
+    assert all(name in net.neurons for name in net.population_names)
+    assert Network(dt=0.1).population_names == ()
