@@ -85,7 +85,7 @@ from ..errors import ParameterError, ShapeError
 from ..neurons.alif import ALIF, alif_step
 from ..neurons.base import NeuronModule
 from ..neurons.izhikevich import Izhikevich, izhikevich_step
-from ..neurons.lif import LIF, LIFParams, _refractory_steps, lif_coefficients, lif_step
+from ..neurons.lif import LIF, LIFParams, lif_coefficients, lif_step, refractory_steps
 from ..neurons.probabilistic import ProbabilisticNeuron, probabilistic_step
 from ..surrogate import Surrogate, heaviside
 from . import synapses as syn
@@ -1758,7 +1758,7 @@ class Network(nn.Module):
                 assert isinstance(m, LIF)
                 lp: LIFParams = self._params(pop)
                 kk, alpha = lif_coefficients(lp, self.dt, m.integrator)
-                n_ref = _refractory_steps(lp.t_ref, self.dt)
+                n_ref = refractory_steps(lp.t_ref, self.dt)
                 pvalues = [
                     kk,
                     alpha if alpha is not None else torch.zeros(()),

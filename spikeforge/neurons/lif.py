@@ -41,7 +41,16 @@ from ..errors import ParameterError
 from ..surrogate import FastSigmoid, Surrogate
 from .base import NeuronModule, ScanResult
 
-__all__ = ["LIF", "LIFParams", "LIFState", "lif_init_state", "lif_step", "lif_scan", "lif_coefficients"]
+__all__ = [
+    "LIF",
+    "LIFParams",
+    "LIFState",
+    "lif_init_state",
+    "lif_step",
+    "lif_scan",
+    "lif_coefficients",
+    "refractory_steps",
+]
 
 Reset = Literal["to_value", "subtract"]
 Integrator = Literal["exact", "euler"]
@@ -96,7 +105,18 @@ def lif_coefficients(params: LIFParams, dt: float, integrator: Integrator) -> tu
     return k, alpha
 
 
-def _refractory_steps(t_ref: Tensor, dt: float) -> Tensor:
+def refractory_steps(t_ref: Tensor, dt: float) -> Tensor:
+    """The refractory period ``t_ref`` (ms) as a whole number of steps of ``dt`` ms (int32).
+
+    Rounded to the nearest step, so ``t_ref = 2`` ms at ``dt = 0.1`` ms holds v for 20 steps after
+    the spike's own step (Brian2 counts the spike's step in the period: its ``refractory`` is
+    ``t_ref + dt`` for the same behaviour).
+
+    Example:
+        >>> import torch
+        >>> refractory_steps(torch.tensor([0.0, 2.0, 2.04]), 0.1).tolist()
+        [0, 20, 20]
+    """
     return torch.round(t_ref / dt).to(torch.int32)
 
 
@@ -129,7 +149,7 @@ def lif_step(
     k, alpha = lif_coefficients(params, dt, integrator)
     i = x if alpha is None else torch.addcmul(x, alpha, state.i)
     v = torch.lerp(state.v, params.v_leak + params.r * i, k)
-    n_ref = _refractory_steps(params.t_ref, dt)
+    n_ref = refractory_steps(params.t_ref, dt)
     refractory = bool((n_ref > 0).any())
     if refractory:
         active = state.ref == 0
@@ -400,7 +420,7 @@ def lif_scan(
             record=record,
         )
     k, alpha = lif_coefficients(params, dt, integrator)
-    n_ref = _refractory_steps(params.t_ref, dt).to(x.device)
+    n_ref = refractory_steps(params.t_ref, dt).to(x.device)
     cfg = _ScanConfig(spike_fn, reset, detach_reset, alpha is not None, bool((n_ref > 0).any()))
     z, v_pre, i_seq, ref = _LIFScan.apply(
         x,
