@@ -11,7 +11,9 @@ spike statistics (``rates``, ``isi``)      :func:`spike_events`, :func:`firing_r
                                            :func:`isi_histogram`, :func:`spike_counts`,
                                            :func:`fano_factor`
 synchrony (``synchrony``)                  :func:`synchrony_chi`, :func:`exponential_filter`,
-                                           :func:`cross_correlogram`
+                                           :func:`cross_correlogram`,
+                                           :func:`population_spectrum`,
+                                           :func:`oscillation_peak`
 spike-train distances (``distances``)      :func:`van_rossum_distance`,
                                            :func:`victor_purpura_distance`
 connectivity (``connectivity``)            :func:`degrees`, :func:`degree_distribution`,
@@ -102,7 +104,14 @@ from .richlazy import (
     rich_lazy_sweep,
     run_rich_lazy,
 )
-from .synchrony import cross_correlogram, exponential_filter, synchrony_chi
+from .synchrony import (
+    OscillationPeak,
+    cross_correlogram,
+    exponential_filter,
+    oscillation_peak,
+    population_spectrum,
+    synchrony_chi,
+)
 
 __all__ = [
     # rates
@@ -121,6 +130,9 @@ __all__ = [
     "synchrony_chi",
     "exponential_filter",
     "cross_correlogram",
+    "population_spectrum",
+    "oscillation_peak",
+    "OscillationPeak",
     # distances
     "van_rossum_distance",
     "victor_purpura_distance",
