@@ -8,6 +8,7 @@
                        that snntorch's or norse's importer runs exactly)
 ``from_nir``           a NIR graph or ``.nir`` file as a spikeforge model
 ``NIRGraphModule``     what ``from_nir`` builds for graphs that are not chains
+``fold_mpbn``          MPBN layers folded into plain LIF thresholds (exact)
 ``targets``            chip targets as data (Loihi 2, Xylo, Speck, SpiNNaker2, BrainScaleS-2)
 ``check``              every limit of a chip a model violates, in words (``CheckReport``)
 ``quantize``           post-training quantization and a bit-accurate integer simulation
@@ -18,6 +19,8 @@
 """
 
 from .check import CheckReport, check
+from .mpbn_fold import fold_mpbn
+from .netx import read_netx, write_netx
 from .nir import NIRGraphModule, NIRGraphState, from_nir, to_nir
 from .qat import prepare_qat, remove_qat
 from .quantize import QuantizedModel, quantize
@@ -28,6 +31,9 @@ __all__ = [
     "from_nir",
     "NIRGraphModule",
     "NIRGraphState",
+    "fold_mpbn",
+    "write_netx",
+    "read_netx",
     "targets",
     "ChipTarget",
     "check",

@@ -37,6 +37,9 @@ is not invertible in floating point, so :func:`from_nir` uses them when, and onl
 ``LI`` and ``CubaLI`` import as :class:`~spikeforge.neurons.LI`, whose output is the membrane
 ``v``; the round trip is bitwise, as for the spiking nodes.
 
+``MPBNLIF`` (membrane-potential batch norm) is folded first (:func:`~spikeforge.hardware.fold_mpbn`):
+it exports as the ``LIF`` / ``CubaLIF`` with the folded per-neuron ``v_threshold``.
+
 **Not representable**, so :func:`to_nir` raises :class:`~spikeforge.errors.UnsupportedExportError`
 naming the module: ``ALIF`` (adaptive threshold), ``Izhikevich``, ``ProbabilisticNeuron``
 (stochastic), a refractory period ``t_ref > 0``, ``reset="subtract"`` (NIR neurons reset to
@@ -113,6 +116,7 @@ from ..neurons.li import LI
 from ..neurons.lif import LIF
 from ._nir_common import IMPORTER_DT_S, Importer, Integrator, Source, _import_nir, _np, _w_in
 from ._nir_graph import NIRGraphModule, NIRGraphState
+from .mpbn_fold import fold_mpbn, has_mpbn
 
 __all__ = ["to_nir", "from_nir", "NIRGraphModule", "NIRGraphState", "IMPORTER_DT_S"]
 
@@ -182,6 +186,8 @@ def to_nir(
                 "faithfully only (importer=None)"
             )
         return model.to_nir(dt)
+    if has_mpbn(model):  # MPBN folds exactly into per-neuron LIF thresholds (NIR v_threshold)
+        model = fold_mpbn(model)
     if isinstance(model, nn.Sequential):
         named = [(name, m) for name, m in model.named_children()]
     else:

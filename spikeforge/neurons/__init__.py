@@ -6,6 +6,7 @@
 ``ALIF``                   LIF with an adaptive threshold (Bellec et al. 2018, LSNN)
 ``Izhikevich``             Izhikevich 2003 model with the published presets
 ``ProbabilisticNeuron``    stochastic firing and release, learnable internal parameters
+``MPBNLIF``                LIF with membrane-potential batch norm, foldable into LIF thresholds
 =========================  ==========================================================
 """
 
@@ -14,6 +15,7 @@ from .base import NeuronModule, ScanResult
 from .izhikevich import Izhikevich, IzhikevichParams, IzhikevichState, izhikevich_init_state, izhikevich_step
 from .li import LI, LIState, li_step
 from .lif import LIF, LIFParams, LIFState, lif_init_state, lif_scan, lif_step
+from .mpbn import MPBNLIF, MPBNParams, mpbn_lif_step
 from .probabilistic import ProbabilisticNeuron, ProbabilisticParams, ProbabilisticState, probabilistic_step
 
 __all__ = [
@@ -44,4 +46,7 @@ __all__ = [
     "ProbabilisticParams",
     "ProbabilisticState",
     "probabilistic_step",
+    "MPBNLIF",
+    "MPBNParams",
+    "mpbn_lif_step",
 ]
