@@ -15,7 +15,8 @@ with :math:`D = \mathrm{max\_delay}/\Delta t + 1` taps (delays 0 to ``max_delay`
 zero history (or the history carried in the state). The Gaussian spreads each tap so that the
 delay gets a gradient; :math:`\sigma` is annealed toward 0 during training
 (:func:`sigma_schedule`, :meth:`LearnableDelay.set_sigma`) and at :math:`\sigma = 0` the tap sits
-on the rounded delay: the layer is then exactly an integer delay line,
+on the rounded delay: the layer is then an integer delay line (exactly so with
+``method="shift"``; the other methods add float rounding),
 :math:`y_j[t] = \sum_i w_{ji}\, x_i[t - \mathrm{round}(d_{ji})]`
 (:meth:`LearnableDelay.rounded_delays`, :meth:`LearnableDelay.to_fixed`). A delay outside
 ``[0, max_delay]`` acts as the nearest end (the normalised Gaussian puts its mass on the edge tap).
@@ -30,7 +31,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -40,6 +41,7 @@ from .._checks import check_dt, check_floating
 from ..errors import ParameterError, ShapeError
 
 __all__ = [
+    "DelayMethod",
     "DelayState",
     "RoundedDelays",
     "delay_kernel",
@@ -103,8 +105,146 @@ def delay_kernel(weight: Tensor, delay: Tensor, *, sigma: float, n_taps: int) ->
         idx = delay.detach().round().clamp(0, n_taps - 1).long()
         onehot = F.one_hot(idx, n_taps).to(weight.dtype)
         return weight.unsqueeze(-1) * onehot
-    z = (k - delay.unsqueeze(-1)) / sigma
-    return weight.unsqueeze(-1) * torch.softmax(-0.5 * z * z, dim=-1)
+    out: Tensor = _GaussTaps.apply(weight, delay, float(sigma), k, False)
+    return out
+
+
+def _taps_first_kernel(weight: Tensor, delay: Tensor, sigma: float, n_taps: int) -> Tensor:
+    """:func:`delay_kernel` of the transposed synapses, taps first: ``[D, n_in, n_out]``,
+    ``[k, i, j] = K_{ji}[k]``, contiguous."""
+    if sigma == 0:
+        return delay_kernel(weight, delay, sigma=0.0, n_taps=n_taps).permute(2, 1, 0).contiguous()
+    k = torch.arange(n_taps, dtype=weight.dtype, device=weight.device)
+    out: Tensor = _GaussTaps.apply(weight.T.contiguous(), delay.T.contiguous(), float(sigma), k, True)
+    return out
+
+
+class _GaussTaps(torch.autograd.Function):
+    """``K = w * softmax_k(-(k - d)^2 / 2 sigma^2)`` (taps last, or first with ``taps_first``) with
+    a hand-written backward pass (three passes over the kernel instead of autograd's dozen):
+
+    ``dL/dw = sum_k G_k g_k`` and ``dL/dd = (w / sigma^2) (sum_k G_k g_k k - (dL/dw) m)``,
+    with ``G = dL/dK``, ``g`` the normalised Gaussian and ``m = sum_k g_k k`` its mean."""
+
+    @staticmethod
+    def forward(  # type: ignore[override]
+        ctx: Any, weight: Tensor, delay: Tensor, sigma: float, k: Tensor, taps_first: bool
+    ) -> Tensor:
+        dim = 0 if taps_first else -1
+        kk = k.view(-1, *([1] * delay.dim())) if taps_first else k
+        s = (kk - delay.unsqueeze(dim)).square_().mul_(-0.5 / (sigma * sigma))
+        g = torch.softmax(s, dim=dim)
+        del s
+        ctx.save_for_backward(weight, g, k)
+        ctx.sigma, ctx.taps_first = sigma, taps_first
+        return g * weight.unsqueeze(dim)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, Tensor | None, None, None, None]:  # type: ignore[override]
+        weight, g, k = ctx.saved_tensors
+        p = grad * g
+
+        def tap_sum(t: Tensor, vec: Tensor | None) -> Tensor:  # sum_k t_k (vec_k or 1)
+            if ctx.taps_first:
+                flat = t.reshape(t.shape[0], -1)
+                return (flat.sum(0) if vec is None else vec @ flat).view(t.shape[1:])
+            return t.sum(-1) if vec is None else t @ vec
+
+        gw = tap_sum(p, None)
+        gd = None
+        if ctx.needs_input_grad[1]:
+            gd = (tap_sum(p, k) - gw * tap_sum(g, k)) * (weight / (ctx.sigma * ctx.sigma))
+        return (gw if ctx.needs_input_grad[0] else None), gd, None, None, None
+
+
+DelayMethod = Literal["auto", "spectral", "direct", "shift"]
+
+
+def _spectral_cost(steps: int, n_taps: int, columns: int) -> tuple[int, float]:
+    """The block (output steps per transform) of the spectral method, and its cost per synapse in
+    multiply-adds of the per-frequency products.
+
+    Per synapse, a transform of length ``L = b + D - 1`` costs ``~1.5 L D`` multiply-adds for the
+    kernel spectrum (three real values per frequency), which measure about 6 times slower than
+    those of the products (a matrix product with a short inner dimension ``D``, writing ``~1.5 L``
+    values per synapse), and ``~1.5 L N`` for the products of each of the ``ceil(T / b)`` blocks
+    (``N`` the batch columns). Transforms longer than ``max(256, 8 D)`` are avoided, so that the
+    kernel spectrum stays small."""
+    cap = max(256, 8 * n_taps)
+    best, best_key = steps, (True, math.inf)
+    for n_blocks in range(1, steps + 1):
+        block = -(-steps // n_blocks)
+        if n_blocks > 1 and block == -(-steps // (n_blocks - 1)):
+            continue
+        length = block + n_taps - 1
+        key = (length > cap, float(1.5 * length * (6 * n_taps + columns * n_blocks)))
+        if key < best_key:
+            best, best_key = block, key
+        if block < n_taps // 2:
+            break
+    return best, best_key[1]
+
+
+def _spectral_conv(full: Tensor, weight: Tensor, delay: Tensor, sigma: float, steps: int) -> Tensor:
+    r"""``y[t] = sum_k K[:, :, k] @ full[D - 1 + t - k]``, ``K`` the DCLS kernel, by the discrete
+    Fourier transform along time: overlap-save blocks of ``b`` outputs, transforms of length
+    ``L = b + D - 1`` done as matrix products, and :math:`Y_f = K_f X_f` at each frequency with
+    three real matrix products (Gauss): :math:`X_r K_r`, :math:`X_i K_i` and
+    :math:`(X_r + X_i)(K_r + K_i)`.
+
+    ``full`` ``[D - 1 + T, N, n_in]``, ``weight`` and ``delay`` ``[n_out, n_in]`` -> ``[T, N, n_out]``.
+    """
+    n_out, n_in = weight.shape
+    n_taps = full.shape[0] - steps + 1
+    cols = full.shape[1]
+    block = _spectral_cost(steps, n_taps, cols)[0]
+    n_blocks = -(-steps // block)
+    length = block + n_taps - 1
+    n_freq = length // 2 + 1
+    dtype, device = full.dtype, full.device
+    pad = n_blocks * block - steps
+    if pad:
+        full = F.pad(full, (0, 0, 0, 0, 0, pad))
+    # segments [L, n_blocks, N, n_in]: segment s holds full[s b : s b + L]
+    segs = full.unfold(0, length, block).permute(3, 0, 1, 2) if n_blocks > 1 else full.unsqueeze(1)
+    omega = (2 * math.pi / length) * torch.arange(n_freq, dtype=torch.float64, device=device)
+    # forward transforms, rows (f, part) of Re, Im and Re + Im of e^{-i w t}
+    ang = omega.unsqueeze(1) * torch.arange(length, dtype=torch.float64, device=device)
+    cos, sin = torch.cos(ang), torch.sin(ang)
+    fwd = torch.stack([cos, -sin, cos - sin], 1).reshape(3 * n_freq, length).to(dtype)
+    # kernel spectrum [(f, part), i, j]: Kr, Ki, Kr + Ki
+    kernel = _taps_first_kernel(weight, delay, sigma, n_taps)  # [D, n_in, n_out]
+    kf = (fwd[:, :n_taps] @ kernel.view(n_taps, n_in * n_out)).view(3 * n_freq, n_in, n_out)
+    # input spectrum [(f, part), (s, n), i]: Xr, Xi, Xr + Xi
+    xf = (fwd @ segs.reshape(length, n_blocks * cols * n_in)).view(3 * n_freq, n_blocks * cols, n_in)
+    # Y = K X with three real products (Gauss): XrKr, XiKi, (Xr + Xi)(Kr + Ki)
+    prod = torch.bmm(xf, kf).view(3 * n_freq, n_blocks * cols * n_out)
+    # inverse transform at the valid outputs t' = D - 1 + t: y = sum_f c_f (Yr cos w t' - Yi sin w t'),
+    # Yr = XrKr - XiKi, Yi = (Xr + Xi)(Kr + Ki) - XrKr - XiKi
+    c = torch.full((n_freq,), 2.0 / length, dtype=torch.float64, device=device)
+    c[0] = 1.0 / length
+    if length % 2 == 0:
+        c[-1] = 1.0 / length
+    ang_o = torch.arange(n_taps - 1, length, dtype=torch.float64, device=device).unsqueeze(1) * omega
+    cos_o, sin_o = c * torch.cos(ang_o), c * torch.sin(ang_o)
+    inv = torch.stack([cos_o + sin_o, sin_o - cos_o, -sin_o], -1).reshape(block, 3 * n_freq)
+    y = (inv.to(dtype) @ prod).view(block, n_blocks, cols, n_out)
+    if n_blocks > 1:
+        y = y.transpose(0, 1).reshape(n_blocks * block, cols, n_out)
+    return y[:steps] if pad else y.reshape(steps, cols, n_out)
+
+
+def _shift_conv(full: Tensor, weight: Tensor, delay_steps: Tensor, steps: int) -> Tensor:
+    """Integer delays: ``y[t] = sum_d full[D - 1 + t - d] @ W_d^T``, ``W_d`` the weights of the synapses
+    of delay ``d``, for each delay in use (exact: each product sums the same terms as a delay line)."""
+    n_taps = full.shape[0] - steps + 1
+    y = full.new_zeros((steps,) + tuple(full.shape[1:-1]) + (weight.shape[0],))
+    zero = torch.zeros((), dtype=weight.dtype, device=weight.device)
+    for d in torch.unique(delay_steps).tolist():
+        w_d = torch.where(delay_steps == d, weight, zero)
+        y = y + full[n_taps - 1 - d : n_taps - 1 - d + steps] @ w_d.T
+    return y
 
 
 def delayed_linear(
@@ -116,8 +256,25 @@ def delayed_linear(
     n_taps: int,
     history: Tensor | None = None,
     bias: Tensor | None = None,
+    method: DelayMethod = "auto",
 ) -> Tensor:
-    r"""The learnable-delay layer as a function: :math:`y_j[t] = \sum_{i,k} K_{ji}[k]\, x_i[t-k]`.
+    r"""The learnable-delay layer as a function: :math:`y_j[t] = \sum_{i,k} K_{ji}[k]\, x_i[t-k]`,
+    with :math:`K` the DCLS kernel of :func:`delay_kernel`.
+
+    Three ways to compute the same sum (they differ only by rounding):
+
+    * ``"spectral"``: by the discrete Fourier transform along time, one complex matrix product per
+      frequency, :math:`Y_f = K_f X_f` (overlap-save blocks when ``T`` is long). Its cost does not
+      grow with the number of taps ``D``: about 2 to 3 times that of a plain linear layer, where the
+      direct convolution costs about ``D`` times. Rounding errors of order ``eps * |K| |x|``.
+    * ``"direct"``: the convolution ``F.conv1d`` with the ``[n_out, n_in, D]`` kernel.
+    * ``"shift"`` (``sigma=0`` only): integer delays, one matrix product per delay in use with the
+      weights of the synapses of that delay; it sums exactly the terms of an explicit delay line
+      (:class:`FixedDelay` does the same), so exactly representable inputs give exact outputs.
+
+    ``"auto"`` takes the one of least arithmetic: ``"spectral"`` for long kernels, ``"direct"`` for
+    short ones or short sequences, ``"shift"`` (at ``sigma=0``) when few distinct delays are in use.
+    Pass ``method="shift"`` where integer delays must sum exactly as a delay line does.
 
     Args:
         x: input ``[T, *batch, n_in]``.
@@ -128,20 +285,56 @@ def delayed_linear(
         history: the ``D - 1`` inputs before ``x`` ``[D - 1, *batch, n_in]``, oldest first
             (zeros if None).
         bias: ``[n_out]`` or None.
+        method: ``"auto"``, ``"spectral"``, ``"direct"`` or ``"shift"``.
 
     Returns:
         ``[T, *batch, n_out]``.
+
+    Raises:
+        ParameterError: an unknown ``method``, or ``"shift"`` with ``sigma > 0``.
+
+    Example:
+        >>> import torch
+        >>> from spikeforge.plasticity import delayed_linear
+        >>> x = torch.zeros(6, 1, 2); x[0, 0, 0] = 1.0          # one spike on input 0 at t = 0
+        >>> w = torch.tensor([[2.0, 1.0]]); d = torch.tensor([[3.0, 0.0]])
+        >>> delayed_linear(x, w, d, sigma=0.0, n_taps=5)[:, 0, 0].tolist()
+        [0.0, 0.0, 0.0, 2.0, 0.0, 0.0]
     """
+    if method not in ("auto", "spectral", "direct", "shift"):
+        raise ParameterError(f"method must be 'auto', 'spectral', 'direct' or 'shift', got {method!r}")
+    if method == "shift" and sigma != 0:
+        raise ParameterError(f"method='shift' needs integer delays (sigma=0), got sigma={sigma!r}")
     steps, batch, n_in = x.shape[0], tuple(x.shape[1:-1]), x.shape[-1]
-    kernel = delay_kernel(weight, delay, sigma=sigma, n_taps=n_taps)
-    flat = x.reshape(steps, -1, n_in).permute(1, 2, 0)  # [N, n_in, T]
-    if history is None:
-        full = F.pad(flat, (n_taps - 1, 0))
+    n_out = weight.shape[0]
+    flat = x.reshape(steps, -1, n_in)
+    cols = flat.shape[1]
+    hist = (
+        flat.new_zeros((n_taps - 1, cols, n_in))
+        if history is None
+        else history.reshape(n_taps - 1, cols, n_in)
+    )
+    full = torch.cat([hist, flat], 0)  # full[D - 1 + t] = x[t]
+    idx = delay.detach().round().clamp(0, n_taps - 1).long() if sigma == 0 else None
+    if method == "auto":  # the least arithmetic per synapse
+        costs: dict[DelayMethod, float] = {
+            "spectral": _spectral_cost(steps, n_taps, cols)[1],
+            "direct": float(n_taps * steps * cols),
+        }
+        if idx is not None:
+            costs["shift"] = float(torch.unique(idx).numel() * steps * cols)
+        method = min(costs, key=lambda m: costs[m])
+    if method == "shift":
+        assert idx is not None
+        y = _shift_conv(full, weight, idx, steps)
+    elif method == "spectral":
+        y = _spectral_conv(full, weight, delay, sigma, steps)
     else:
-        hist = history.reshape(n_taps - 1, -1, n_in).permute(1, 2, 0)
-        full = torch.cat([hist, flat], dim=-1)
-    y = F.conv1d(full, kernel.flip(-1), bias)  # [N, n_out, T]
-    return y.permute(2, 0, 1).reshape((steps,) + batch + (weight.shape[0],))
+        kernel = delay_kernel(weight, delay, sigma=sigma, n_taps=n_taps)
+        y = F.conv1d(full.permute(1, 2, 0), kernel.flip(-1)).permute(2, 0, 1)  # [T, N, n_out]
+    if bias is not None:
+        y = y + bias
+    return y.reshape((steps,) + batch + (n_out,))
 
 
 def sigma_schedule(
@@ -201,6 +394,9 @@ class LearnableDelay(nn.Module):
         generator: draws the initial weights (uniform in :math:`\pm 1/\sqrt{n_{in}}`, as
             ``nn.Linear``) and delays; default: torch's global generator, as ``torch.nn``
             layers do.
+        method: how :func:`delayed_linear` computes the convolution: ``"auto"`` (the cheapest),
+            ``"spectral"``, ``"direct"`` or ``"shift"`` (exact integer delay lines; ``sigma=0``
+            only).
 
     Shape:
         ``forward(x, state=None)``: ``x`` ``[T, *batch, n_in]`` -> ``(y [T, *batch, n_out], state)``.
@@ -234,8 +430,12 @@ class LearnableDelay(nn.Module):
         delays: float | Tensor | None = None,
         learn_delays: bool = True,
         generator: torch.Generator | None = None,
+        method: DelayMethod = "auto",
     ) -> None:
         super().__init__()
+        if method not in ("auto", "spectral", "direct", "shift"):
+            raise ParameterError(f"method must be 'auto', 'spectral', 'direct' or 'shift', got {method!r}")
+        self.method: DelayMethod = method
         for name, v in (("n_in", n_in), ("n_out", n_out)):
             if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
                 raise ParameterError(f"{name} must be a positive int, got {v!r}")
@@ -342,6 +542,7 @@ class LearnableDelay(nn.Module):
             n_taps=self.n_taps,
             history=past[1:],
             bias=self.bias,
+            method=self.method,
         )
         full = torch.cat([past, x], dim=0)[-self.n_taps :]
         return y, DelayState(full, torch.zeros((), dtype=torch.int64, device=x.device))

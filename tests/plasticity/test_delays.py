@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from spikeforge.errors import ParameterError
 from spikeforge.neurons import LIF
 from spikeforge.plasticity import (
     DelayState,
@@ -40,31 +41,95 @@ def exact_case(gen):
     return x, w, d
 
 
-def test_gradcheck_fractional_delays(gen):
+@pytest.mark.parametrize("method", ["direct", "spectral"])
+def test_gradcheck_fractional_delays(method, gen):
     x = torch.rand(12, 2, 3, generator=gen, dtype=F64, requires_grad=True)
     w = torch.randn(2, 3, generator=gen, dtype=F64, requires_grad=True)
-    d = (torch.rand(2, 3, generator=gen, dtype=F64) * 5).requires_grad_()
+    d = (torch.rand(2, 3, generator=gen, dtype=F64) * 7 - 1).requires_grad_()  # some beyond the ends
     hist = torch.rand(5, 2, 3, generator=gen, dtype=F64, requires_grad=True)
 
     def f(x, w, d, hist):
-        return delayed_linear(x, w, d, sigma=0.8, n_taps=6, history=hist)
+        return delayed_linear(x, w, d, sigma=0.8, n_taps=6, history=hist, method=method)
 
     assert torch.autograd.gradcheck(f, (x, w, d, hist))
-    layer = LearnableDelay(3, 2, max_delay=5.0, dt=1.0, sigma=0.8, generator=gen).double()
+    layer = LearnableDelay(3, 2, max_delay=5.0, dt=1.0, sigma=0.8, generator=gen, method=method).double()
     y, _ = layer(x)
     y.square().sum().backward()
     assert layer.delay.grad is not None and layer.delay.grad.abs().min() > 0  # every delay learns
 
 
-@pytest.mark.parametrize("sigma", [0.0, 1e-3])
-def test_small_sigma_with_integer_delays_is_an_exact_shift(sigma, gen):
+def test_gradcheck_kernel(gen):
+    """The hand-written backward pass of the Gaussian taps against finite differences."""
+    w = torch.randn(3, 4, generator=gen, dtype=F64, requires_grad=True)
+    d = (torch.rand(3, 4, generator=gen, dtype=F64) * 9 - 1).requires_grad_()
+    assert torch.autograd.gradcheck(lambda w, d: delay_kernel(w, d, sigma=1.3, n_taps=8), (w, d))
+    assert torch.autograd.gradcheck(lambda d: delay_kernel(w.detach(), d, sigma=0.4, n_taps=8), (d,))
+
+
+def reference_conv(x, kernel, history):
+    """y[t, b, j] = sum_{i, k} K[j, i, k] x[t - k, b, i], by a loop over taps (history before x)."""
+    full = torch.cat([history, x])
+    n_taps, steps = kernel.shape[-1], x.shape[0]
+    return sum(full[n_taps - 1 - k : n_taps - 1 - k + steps] @ kernel[:, :, k].T for k in range(n_taps))
+
+
+@pytest.mark.parametrize(
+    ("steps", "n_taps", "batch"), [(30, 9, 3), (7, 12, 2), (300, 5, 2), (1, 4, 1), (64, 26, 8)]
+)
+def test_spectral_and_direct_match_a_loop_over_taps(steps, n_taps, batch, gen):
+    """Both ways of computing the convolution (the spectral one in one block or several, with a
+    padded last block) equal the sum over taps, with a history; float32 to its rounding."""
+    x = torch.rand(steps, batch, 5, generator=gen, dtype=F64)
+    w = torch.randn(4, 5, generator=gen, dtype=F64)
+    d = torch.rand(4, 5, generator=gen, dtype=F64) * (n_taps - 1)
+    hist = torch.rand(n_taps - 1, batch, 5, generator=gen, dtype=F64)
+    expected = reference_conv(x, delay_kernel(w, d, sigma=1.7, n_taps=n_taps), hist)
+    for method in ("direct", "spectral", "auto"):
+        y = delayed_linear(x, w, d, sigma=1.7, n_taps=n_taps, history=hist, method=method)
+        assert torch.allclose(y, expected, rtol=0, atol=1e-12), method
+    x32, w32, d32, h32 = (t.float() for t in (x, w, d, hist))
+    y32 = delayed_linear(x32, w32, d32, sigma=1.7, n_taps=n_taps, history=h32, method="spectral")
+    assert y32.dtype == torch.float32
+    assert torch.allclose(y32.double(), expected, rtol=0, atol=2e-5 * n_taps)
+
+
+def test_spectral_blocks_bound_the_kernel_spectrum():
+    from spikeforge.plasticity.delays import _spectral_cost
+
+    block, _ = _spectral_cost(1000, 26, 32)  # a long sequence is cut into blocks
+    assert block < 1000 and block + 25 <= max(256, 8 * 26)
+    assert _spectral_cost(100, 26, 32)[0] <= 100
+
+
+def test_bad_method_is_refused(gen):
+    x = torch.rand(5, 1, 2, generator=gen)
+    w, d = torch.ones(1, 2), torch.ones(1, 2)
+    with pytest.raises(ParameterError, match="method"):
+        delayed_linear(x, w, d, sigma=1.0, n_taps=3, method="fourier")  # type: ignore[arg-type]
+    with pytest.raises(ParameterError, match="sigma"):
+        delayed_linear(x, w, d, sigma=1.0, n_taps=3, method="shift")
+    with pytest.raises(ParameterError, match="method"):
+        LearnableDelay(2, 1, max_delay=2.0, method="fft")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("sigma", "method"), [(0.0, "auto"), (0.0, "shift"), (0.0, "direct"), (1e-3, "direct")]
+)
+def test_small_sigma_with_integer_delays_is_an_exact_shift(sigma, method, gen):
     x, w, d = exact_case(gen)
-    layer = LearnableDelay(4, 5, max_delay=8.0, dt=1.0, sigma=sigma, delays=d.to(F64)).double()
+    layer = LearnableDelay(4, 5, max_delay=8.0, dt=1.0, sigma=sigma, delays=d.to(F64), method=method).double()
     with torch.no_grad():
         layer.weight.copy_(w)
     y, _ = layer(x)
     assert torch.equal(y, shift_reference(x, w, d))
     assert torch.equal(layer.rounded_delays().steps, d)
+
+
+def test_small_sigma_spectral_is_a_shift_to_rounding(gen):
+    x, w, d = exact_case(gen)
+    for sigma in (0.0, 1e-3):
+        y = delayed_linear(x, w, d.to(F64), sigma=sigma, n_taps=9, method="spectral")
+        assert torch.allclose(y, shift_reference(x, w, d), rtol=0, atol=1e-12)
 
 
 def test_rounded_delays_and_to_fixed(gen):
