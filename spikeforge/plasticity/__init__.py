@@ -10,6 +10,7 @@ module implementing :class:`PlasticityRule` (``init_state(batch_shape, n_pre, n_
 ``EligibilityTrace``           any rule into an eligibility trace, times a modulator
 ``ThreeFactor``                Hebbian eligibility x modulator (reward, error) x gate
 ``RewardModulatedSTDP``        Izhikevich 2007: STDP tags and dopamine (distal reward)
+``ErrorGatedReadout``          error-modulated, attention-gated readout; offline consolidation
 ``SynapticScaling``            multiplicative scaling toward a target rate
 ``ThresholdAdaptation``        intrinsic threshold plasticity toward a target rate
 ``Metaplastic``                Laborieux et al. 2021 metaplastic Adam (binarized networks)
@@ -31,6 +32,7 @@ from .delays import (
 )
 from .homeostasis import RateState, SynapticScaling, ThresholdAdaptation, ThresholdState, rate_step
 from .metaplasticity import CLASSP, FastSlow, Metaplastic, binarize
+from .readout import ErrorGatedReadout, ReadoutParams, ReadoutState, readout_output, readout_step
 from .stdp import (
     STDP,
     WEIGHT_DEPENDENCE,
@@ -85,6 +87,11 @@ __all__ = [
     "three_factor_step",
     "RewardModulatedSTDP",
     "RewardModulatedSTDPState",
+    "ErrorGatedReadout",
+    "ReadoutParams",
+    "ReadoutState",
+    "readout_step",
+    "readout_output",
     "SynapticScaling",
     "ThresholdAdaptation",
     "ThresholdState",

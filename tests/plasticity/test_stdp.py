@@ -8,11 +8,13 @@ earlier spikes of the other side (all-to-all) or takes the latest one (nearest),
 
 from __future__ import annotations
 
+import copy
 import math
 
 import pytest
 import torch
 
+from spikeforge.errors import ParameterError
 from spikeforge.plasticity import (
     STDP,
     STDPParams,
@@ -105,6 +107,27 @@ def test_simultaneous_spikes_pair_only_with_earlier_ones():
     assert dw.item() == pytest.approx(expected, rel=1e-14)
     dw, s = stdp_step(zero, one, w, s, p, dt=3.0)  # t = 5: post pairs with pre at 0 and 2
     assert dw.item() == pytest.approx(math.exp(-5 / 10) + math.exp(-3 / 10), rel=1e-14)
+
+
+@pytest.mark.parametrize("same_step", ["potentiate", "both"])
+def test_same_step_pairs(same_step):
+    """``same_step="potentiate"``: a pre and a post spike of one step pair as dt = 0+ (Brian2's
+    on_pre-before-on_post order); ``"both"`` also depresses (norse)."""
+    p = params64(a_plus=1.0, a_minus=2.0, tau_plus=10.0, tau_minus=10.0)
+    w = torch.full((1, 1), 0.5, dtype=F64)
+    one, zero = torch.ones(1, dtype=F64), torch.zeros(1, dtype=F64)
+    s = stdp_init_state((), 1, 1, dtype=F64)
+    dw, s = stdp_step(one, one, w, s, p, dt=1.0, same_step=same_step)  # t = 0: only the same-step pair
+    assert dw.item() == (1.0 if same_step == "potentiate" else 1.0 - 2.0)
+    dw, s = stdp_step(zero, zero, w, s, p, dt=1.0, same_step=same_step)
+    dw, s = stdp_step(one, one, w, s, p, dt=1.0, same_step=same_step)  # t = 2: earlier pairs too
+    earlier = 1.0 * math.exp(-2 / 10) - 2.0 * math.exp(-2 / 10)
+    assert dw.item() == pytest.approx(earlier + (1.0 if same_step == "potentiate" else -1.0), rel=1e-14)
+    rule = STDP(a_plus=1.0, a_minus=2.0, tau_plus=10.0, tau_minus=10.0, same_step=same_step).double()
+    dw, _ = rule.step(one, one, w)
+    assert dw.item() == (1.0 if same_step == "potentiate" else -1.0)
+    with pytest.raises(ParameterError, match="same_step"):
+        STDP(same_step="after")
 
 
 def test_nearest_pairing_resets_traces():
@@ -383,6 +406,9 @@ def test_norse_gives_the_same_dw(weight_dependence, gen):
     w = 0.3 + 0.4 * torch.rand(n_post, n_pre, generator=gen, dtype=F64)
     ns = NorseState(torch.zeros(batch, n_pre, dtype=F64), torch.zeros(batch, n_post, dtype=F64))
     state, worst, n_coincident = None, 0.0, 0
+    both = copy.deepcopy(ours)
+    both.same_step = "both"
+    state_both = None
     for t in range(steps):
         dw, state = ours.step(pre[t], post[t], w, state)
         w_norse, ns = stdp_step_linear(pre[t], post[t], w, ns, norse_p, dt=dt)
@@ -393,6 +419,8 @@ def test_norse_gives_the_same_dw(weight_dependence, gen):
         same_step = (kw["a_plus"] * f_p - kw["a_minus"] * f_m) * torch.einsum("bi,bj->ij", post[t], pre[t])
         n_coincident += int(torch.einsum("bi,bj->ij", post[t], pre[t]).sum())
         worst = max(worst, (dw_norse - (dw + same_step)).abs().max().item())
+        dw_both, state_both = both.step(pre[t], post[t], w, state_both)  # same_step="both": norse's dw
+        worst = max(worst, (dw_norse - dw_both).abs().max().item())
         assert torch.allclose(ns.t_pre, state.x_pre, rtol=1e-13, atol=1e-15)  # traces after increment
         assert torch.allclose(ns.t_post, state.y_post, rtol=1e-13, atol=1e-15)
         w = w + dw
