@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import math
 from collections.abc import Iterator
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import torch
 from torch import Tensor
@@ -52,6 +52,41 @@ def scalar(name: str, value: Any, *, check: str = "finite", unit: str = "") -> T
 def check_bounds(w_min: Tensor, w_max: Tensor) -> None:
     if not bool((w_min < w_max).all()):
         raise ParameterError(f"w_min must be < w_max, got w_min={_show(w_min)} and w_max={_show(w_max)}")
+
+
+class Bounds(NamedTuple):
+    """Weight bounds, for :func:`~spikeforge.plasticity.apply_weight_update`."""
+
+    w_min: Tensor
+    w_max: Tensor
+
+
+def optional_bounds(w_min: Any, w_max: Any, bound: str) -> Bounds:
+    """Bounds of a rule whose bounds are optional: ``-inf``/``inf`` where not given, both needed
+    unless ``bound="none"``, ``w_min < w_max``."""
+    if bound != "none" and (w_min is None or w_max is None):
+        raise ParameterError(f"bound={bound!r} needs w_min and w_max, got w_min={w_min!r}, w_max={w_max!r}")
+    lo = torch.tensor(-math.inf, dtype=torch.float64) if w_min is None else scalar("w_min", w_min)
+    hi = torch.tensor(math.inf, dtype=torch.float64) if w_max is None else scalar("w_max", w_max)
+    check_bounds(lo, hi)
+    return Bounds(lo, hi)
+
+
+def register_params(module: torch.nn.Module, values: dict[str, Tensor]) -> None:
+    """Check ``w_min < w_max`` (when both are among ``values``) and register every value as a
+    buffer of ``module`` (so parameters are in ``state_dict`` and move with ``.to()``)."""
+    if "w_min" in values and "w_max" in values:
+        check_bounds(values["w_min"], values["w_max"])
+    for name, t in values.items():
+        module.register_buffer(name, t)
+
+
+def increment_trace(trace: Tensor, spikes: Tensor, pairing: str) -> Tensor:
+    """A spike trace after this step's spikes: ``trace + spikes`` (``"all_to_all"``) or reset to
+    the spike where there is one (``"nearest"``)."""
+    if pairing == "all_to_all":
+        return trace + spikes
+    return torch.where(spikes > 0, spikes, trace)
 
 
 def _show(t: Tensor) -> str:

@@ -74,14 +74,15 @@ from ._common import (
     BOUNDS,
     BatchReduce,
     Bound,
+    Bounds,
     as_third_factor,
     cast,
-    check_bounds,
     check_choice,
     check_pre_post,
     check_state,
     decay,
     grad_mode,
+    optional_bounds,
     outer,
     reduce_batch,
     scalar,
@@ -254,15 +255,9 @@ class ErrorGatedReadout(nn.Module):
         )
         self.register_buffer("tau_baseline", tau_b)
         self.consolidation = _check_fraction("consolidation", consolidation)
-        if bound != "none" and (w_min is None or w_max is None):
-            raise ParameterError(
-                f"bound={bound!r} needs w_min and w_max, got w_min={w_min!r}, w_max={w_max!r}"
-            )
-        wmin = torch.tensor(-torch.inf, dtype=torch.float64) if w_min is None else scalar("w_min", w_min)
-        wmax = torch.tensor(torch.inf, dtype=torch.float64) if w_max is None else scalar("w_max", w_max)
-        check_bounds(wmin, wmax)
-        self.register_buffer("w_min", wmin)
-        self.register_buffer("w_max", wmax)
+        bounds = optional_bounds(w_min, w_max, bound)
+        self.register_buffer("w_min", bounds.w_min)
+        self.register_buffer("w_max", bounds.w_max)
         self.bound: Bound = bound
         self.batch_reduce: BatchReduce = batch_reduce
         self.differentiable = bool(differentiable)
@@ -408,18 +403,13 @@ class ErrorGatedReadout(nn.Module):
 
     def apply_update(self, w: Tensor, dw: Tensor) -> Tensor:
         """``w + dw`` within ``[w_min, w_max]`` by this rule's ``bound``."""
-        return apply_weight_update(w, dw, _Bounds(self.w_min, self.w_max), bound=self.bound)
+        return apply_weight_update(w, dw, Bounds(self.w_min, self.w_max), bound=self.bound)
 
     def extra_repr(self) -> str:
         return (
             f"tau_pre={self.tau_pre.tolist()}, tau_e={self.tau_e.tolist()}, lr={self.lr.tolist()}, "
             f"consolidation={self.consolidation}, bound={self.bound!r}, dt={self.dt}"
         )
-
-
-class _Bounds(NamedTuple):
-    w_min: Tensor
-    w_max: Tensor
 
 
 def _check_fraction(name: str, value: float) -> float:

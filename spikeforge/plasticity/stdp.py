@@ -88,14 +88,15 @@ from ._common import (
     Pairing,
     as_third_factor,
     cast,
-    check_bounds,
     check_choice,
     check_pre_post,
     check_state,
     decay,
     grad_mode,
+    increment_trace,
     outer,
     reduce_batch,
+    register_params,
     scalar,
 )
 
@@ -258,12 +259,8 @@ def stdp_step(
             dw = dw + amp_plus * coincident
             if same_step == "both":
                 dw = dw - amp_minus * coincident
-        if pairing == "all_to_all":
-            x = x + pre
-            y = y + post
-        else:
-            x = torch.where(pre > 0, pre, x)
-            y = torch.where(post > 0, post, y)
+        x = increment_trace(x, pre, pairing)
+        y = increment_trace(y, post, pairing)
     return dw, STDPState(x, y)
 
 
@@ -408,9 +405,7 @@ class STDP(nn.Module):
             "mu_plus": scalar("mu_plus", mu_plus, check="nonnegative"),
             "mu_minus": scalar("mu_minus", mu_minus, check="nonnegative"),
         }
-        check_bounds(values["w_min"], values["w_max"])
-        for name, t in values.items():
-            self.register_buffer(name, t)
+        register_params(self, values)
         self.weight_dependence = weight_dependence
         self.pairing: Pairing = pairing
         self.same_step: SameStep = same_step

@@ -45,14 +45,15 @@ from ._common import (
     BOUNDS,
     BatchReduce,
     Bound,
+    Bounds,
     as_third_factor,
     cast,
-    check_bounds,
     check_choice,
     check_pre_post,
     check_state,
     decay,
     grad_mode,
+    optional_bounds,
     reduce_batch,
     scalar,
 )
@@ -68,11 +69,6 @@ __all__ = [
     "RewardModulatedSTDPState",
     "RewardModulatedSTDP",
 ]
-
-
-class _Bounds(NamedTuple):
-    w_min: Tensor
-    w_max: Tensor
 
 
 # ---------------------------------------------------------------------------------------------
@@ -357,15 +353,9 @@ class ThreeFactor(nn.Module):
         self.register_buffer("tau_pre", scalar("tau_pre", tau_pre, check="positive", unit="ms"))
         self.register_buffer("tau_e", scalar("tau_e", tau_e, check="positive", unit="ms"))
         self.register_buffer("lr", scalar("lr", lr))
-        if bound != "none" and (w_min is None or w_max is None):
-            raise ParameterError(
-                f"bound={bound!r} needs w_min and w_max, got w_min={w_min!r}, w_max={w_max!r}"
-            )
-        wmin = torch.tensor(-torch.inf, dtype=torch.float64) if w_min is None else scalar("w_min", w_min)
-        wmax = torch.tensor(torch.inf, dtype=torch.float64) if w_max is None else scalar("w_max", w_max)
-        check_bounds(wmin, wmax)
-        self.register_buffer("w_min", wmin)
-        self.register_buffer("w_max", wmax)
+        bounds = optional_bounds(w_min, w_max, bound)
+        self.register_buffer("w_min", bounds.w_min)
+        self.register_buffer("w_max", bounds.w_max)
         self.post_fn = post_fn
         self.bound: Bound = bound
         self.batch_reduce: BatchReduce = batch_reduce
@@ -435,7 +425,7 @@ class ThreeFactor(nn.Module):
 
     def apply_update(self, w: Tensor, dw: Tensor) -> Tensor:
         """``w + dw`` within ``[w_min, w_max]`` by this rule's ``bound``."""
-        return apply_weight_update(w, dw, _Bounds(self.w_min, self.w_max), bound=self.bound)
+        return apply_weight_update(w, dw, Bounds(self.w_min, self.w_max), bound=self.bound)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -79,14 +79,15 @@ from ._common import (
     Pairing,
     as_third_factor,
     cast,
-    check_bounds,
     check_choice,
     check_pre_post,
     check_state,
     decay,
     grad_mode,
+    increment_trace,
     outer,
     reduce_batch,
+    register_params,
     scalar,
 )
 from .stdp import apply_weight_update
@@ -234,11 +235,8 @@ def triplet_step(
             o1, pre * r2, batch_reduce
         )
         dw = pot - dep
-        if pairing == "all_to_all":
-            r1, r2, o1, o2 = r1 + pre, r2 + pre, o1 + post, o2 + post
-        else:
-            r1, r2 = torch.where(pre > 0, pre, r1), torch.where(pre > 0, pre, r2)
-            o1, o2 = torch.where(post > 0, post, o1), torch.where(post > 0, post, o2)
+        r1, r2 = increment_trace(r1, pre, pairing), increment_trace(r2, pre, pairing)
+        o1, o2 = increment_trace(o1, post, pairing), increment_trace(o2, post, pairing)
     return dw, TripletState(r1, r2, o1, o2)
 
 
@@ -322,9 +320,7 @@ class TripletSTDP(nn.Module):
             "w_min": scalar("w_min", w_min),
             "w_max": scalar("w_max", w_max),
         }
-        check_bounds(values["w_min"], values["w_max"])
-        for name, t in values.items():
-            self.register_buffer(name, t)
+        register_params(self, values)
         self.pairing: Pairing = pairing
         self.batch_reduce: BatchReduce = batch_reduce
         self.bound: Bound = bound

@@ -8,6 +8,7 @@ import torch
 from spikeforge.plasticity import (
     STDP,
     EligibilityTrace,
+    ErrorGatedReadout,
     FixedDelay,
     LearnableDelay,
     Metaplastic,
@@ -43,6 +44,8 @@ RULES = [
     lambda: ThreeFactor(lr=0.05),
     lambda: RewardModulatedSTDP(lr=0.01),
     lambda: SynapticScaling(target_rate=0.01, lr=1e-3),
+    lambda: STDP(same_step="potentiate"),
+    lambda: ErrorGatedReadout(lr=0.05, tau_baseline=300.0),
 ]
 
 
