@@ -6,6 +6,7 @@
 ``Bernoulli`` ...              connection rules (``p=``, ``in_degree=``, ``out_degree=``)
 ``Uniform``, ``Normal``        weight, delay and initial-value distributions
 ``TimedArray``                 a table of values as a function of time (rates, currents)
+``PoissonInput``               summed Poisson drive, one count per neuron and step (``add_poisson_input``)
 ``builders``                   ready-made circuits (``builders.cuba``)
 =============================  ============================================================
 
@@ -13,7 +14,7 @@ See :mod:`spikeforge.circuits.network` for the order of operations within a step
 """
 
 from . import builders
-from .inputs import NOISE_BLOCK, CurrentInput, PoissonGroup, SpikeSource, TimedArray
+from .inputs import NOISE_BLOCK, CurrentInput, PoissonGroup, PoissonInput, SpikeSource, TimedArray
 from .monitors import RateMonitor, SpikeMonitor, StateMonitor, raster
 from .network import Network, Population
 from .projection import (
@@ -55,6 +56,7 @@ __all__ = [
     "Normal",
     "TimedArray",
     "PoissonGroup",
+    "PoissonInput",
     "SpikeSource",
     "CurrentInput",
     "NOISE_BLOCK",

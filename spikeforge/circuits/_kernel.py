@@ -6,7 +6,8 @@ It advances a whole network by many steps per call, in the order of
 :mod:`spikeforge.circuits.network`, for LIF populations (``spikeforge.neurons.LIF``: exact or
 Euler, with or without ``tau_syn``, both resets, refractoriness), every synapse kind of
 :mod:`spikeforge.circuits.synapses`, sparse projections with per-synapse delays, input groups and
-currents. The maths mirrors :func:`spikeforge.neurons.lif.lif_step` operation by operation (its
+currents, Poisson inputs (``pin_meta`` rows ``(population, field, offset, n)``, values in
+``pin_data``). The maths mirrors :func:`spikeforge.neurons.lif.lif_step` operation by operation (its
 coefficients come from :func:`~spikeforge.neurons.lif.lif_coefficients`, and ``torch.lerp``'s two
 formulas are kept); the tests check that both paths give the same spikes.
 
@@ -406,6 +407,8 @@ def run_steps(  # type: ignore[no-untyped-def]
     ext_id,
     cur_meta,
     cur_data,
+    pin_meta,
+    pin_data,
     mon_src,
     mon_total,
     out_step,
@@ -586,6 +589,15 @@ def run_steps(  # type: ignore[no-untyped-def]
                         wsh,
                         R,
                     )
+            # Poisson inputs: ``pin_data[off + (t * B + b) * n + j]`` added to V or I (after the
+            # projections, as delay-0 delta synapses)
+            for q in range(pin_meta.shape[0]):
+                n = pin_meta[q, 3]
+                po = pop_meta[pin_meta[q, 0], 1]
+                tgt = V[b, po : po + n] if pin_meta[q, 1] == 0 else I[b, po : po + n]
+                pd = pin_data[pin_meta[q, 2] + (t * B + b) * n :]
+                for j in range(n):
+                    tgt[j] += pd[j]
             # phase 6: monitors
             o = out_n[b]
             for p in range(P):

@@ -383,6 +383,7 @@ def brunel(
     delay: float = 1.5,
     dt: float = 0.1,
     max_p_ext: float = 0.1,
+    external: Literal["input", "group"] = "input",
     batch: int | None = None,
     noise_seed: int | Sequence[int] | None = None,
     dtype: torch.dtype | None = None,
@@ -411,18 +412,26 @@ def brunel(
     so stronger fluctuations; the regimes keep their signatures down to a few thousand neurons.
 
     **External input.** Each neuron receives :math:`C_E \eta \nu_{thr} = \eta\theta/(J\tau)` spikes
-    per ms (20 per ms in the AI state at full scale: several per step). A Poisson group emits at
-    most one spike per step, so the input of each neuron is split over ``K`` independent trains
-    of rate :math:`C_E\eta\nu_{thr}/K`, with ``K`` the smallest count that keeps the spike
-    probability per step at or below ``max_p_ext``: the input group ``"ext"`` has ``K * N``
-    trains, train ``j`` onto neuron ``j % N`` of ``exc`` then ``inh`` (``N = N_E + N_I``). The sum
-    is Poisson up to the Bernoulli discretisation (count variance :math:`\times (1 - p)`).
+    per ms (20 per ms in the AI state at full scale: several per step), each a jump ``J``.
+
+    * ``external="input"`` (default): two Poisson inputs (:meth:`Network.add_poisson_input`),
+      ``"ext_exc"`` and ``"ext_inh"``, of :math:`C_E` trains of rate :math:`\eta\nu_{thr}` per
+      neuron: one Poisson count per neuron and step, no input group and no synapses. The input
+      acts at the end of its step (no delay: for a stationary input a delay only shifts it).
+    * ``external="group"``: the explicit construction. A Poisson group emits at most one spike per
+      step, so the input of each neuron is split over ``K`` independent trains of rate
+      :math:`C_E\eta\nu_{thr}/K`, with ``K`` the smallest count that keeps the spike probability
+      per step at or below ``max_p_ext``: the input group ``"ext"`` has ``K * N`` trains, train
+      ``j`` onto neuron ``j % N`` of ``exc`` then ``inh`` (``N = N_E + N_I``), through projections
+      ``ext->exc`` and ``ext->inh`` with delay ``delay``. The sum is Poisson up to the Bernoulli
+      discretisation (count variance :math:`\times (1 - p)`). Slower: ``K * N`` draws and
+      synapses per step instead of ``N`` draws.
 
     Populations ``"exc"`` (Dale excitatory) and ``"inh"`` (inhibitory) of
     :class:`~spikeforge.neurons.LIF` (exact integrator, ``v_leak = 0``, ``t_ref = 2`` ms counted
-    after the spike step as in NEST), membranes starting uniform in [0, 20) mV; input group
-    ``"ext"``; projections ``exc->exc``, ``exc->inh``, ``inh->exc``, ``inh->inh``
-    (:class:`DeltaSynapse`, delay ``delay``), ``ext->exc``, ``ext->inh`` (delay ``delay``).
+    after the spike step as in NEST), membranes starting uniform in [0, 20) mV; projections
+    ``exc->exc``, ``exc->inh``, ``inh->exc``, ``inh->inh`` (:class:`DeltaSynapse`, delay
+    ``delay``); the external input as above.
 
     Args:
         regime: ``"AI"``, ``"SR"``, ``"SI_fast"`` or ``"SI_slow"``.
@@ -435,7 +444,10 @@ def brunel(
         epsilon: connection probability defining the in-degrees (0.1).
         delay: synaptic delay in ms (1.5).
         dt: step in ms (0.1).
-        max_p_ext: the largest spike probability per step of one external train (see above).
+        max_p_ext: the largest spike probability per step of one external train
+            (``external="group"`` only, see above).
+        external: ``"input"`` (Poisson inputs, default) or ``"group"`` (a Poisson group and
+            projections), see above.
         batch, noise_seed, dtype, device, compiled: as for :class:`~spikeforge.circuits.Network`.
 
     Returns:
@@ -465,6 +477,8 @@ def brunel(
     if max_p_ext > 1:
         raise ParameterError(f"max_p_ext must be in (0, 1], got {max_p_ext!r}")
     _check_nonnegative("delay", delay, "ms")
+    if external not in ("input", "group"):
+        raise ParameterError(f"external must be 'input' or 'group', got {external!r}")
     n_e = int(round(n_exc * scale))
     n_i = int(round(n_e / 4))
     c_e, c_i = int(round(epsilon * n_e)), int(round(epsilon * n_i))
@@ -486,6 +500,10 @@ def brunel(
         net.connect("exc", post, in_degree=c_e, weight=J, delay=delay, autapses=False)
     for post in ("exc", "inh"):
         net.connect("inh", post, in_degree=c_i, weight=-g * J, delay=delay, autapses=False)
+    if external == "input":
+        for post in ("exc", "inh"):
+            net.add_poisson_input(f"ext_{post}", post, n=c_e, rate=eta * nu_thr, weight=J)
+        return net
     n = n_e + n_i
     k = max(1, math.ceil(rate_in * dt / max_p_ext - 1e-12))
     net.add_poisson("ext", k * n, rate=rate_in / k, sign="excitatory")

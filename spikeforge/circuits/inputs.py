@@ -16,6 +16,19 @@ each step. :class:`TimedArray` turns a table of values into such a callable (Bri
   <spikeforge.circuits.Network.add_spike_source>`): spike ``k`` of neuron ``indices[k]`` in step
   ``round(times[k] / dt)`` (times are rounded to the nearest step, as Brian2's
   ``SpikeGeneratorGroup`` bins them), in every batch copy or in copy ``batch[k]``.
+* **Poisson input** (:meth:`Network.add_poisson_input
+  <spikeforge.circuits.Network.add_poisson_input>`): Brian2's ``PoissonInput``. Each target
+  neuron receives ``n`` independent Poisson trains of rate ``rate`` through a delta synapse of
+  weight ``w``, without simulating them: in step ``k`` neuron ``i`` of copy ``b`` gets ``w`` times
+  a count :math:`c \sim \mathrm{Poisson}(\lambda)`, :math:`\lambda = n\,\mathrm{rate}(t_k)\,dt`
+  (mean :math:`\lambda w`, variance :math:`\lambda w^2`). One uniform ``u`` per neuron and step
+  (float64, from a third stream of the copy derived from its noise seed, so that adding a Poisson
+  input leaves the groups' spikes; in the same blocks, input after input in the order they were
+  added, each as ``torch.rand(NOISE_BLOCK, n_target)``)
+  gives the count by inversion of the CDF (the smallest ``c`` with ``u < F(c)``,
+  :func:`poisson_counts`). The counts therefore do not depend on the network's dtype or on how
+  a run is split. Costs one draw per neuron and step instead of ``n`` Bernoulli draws and ``n``
+  synapses per neuron.
 * **Current** (:meth:`Network.add_current <spikeforge.circuits.Network.add_current>`): a value
   added to the input ``x`` of the target neurons in every step.
 """
@@ -32,12 +45,15 @@ from torch import Tensor
 
 from ..errors import ParameterError, ShapeError
 
-__all__ = ["TimedArray", "PoissonGroup", "SpikeSource", "CurrentInput", "NOISE_BLOCK"]
+__all__ = ["TimedArray", "PoissonGroup", "PoissonInput", "SpikeSource", "CurrentInput", "NOISE_BLOCK"]
 
 #: Steps per block of random draws (fixed, so that a seed gives the same spikes everywhere).
 NOISE_BLOCK = 100
 
 TimeFunction = Callable[[Tensor], Tensor]
+
+#: Poisson inputs with up to this many distinct mean counts in a block use CDF tables.
+MAX_DISTINCT_MEANS = 32
 
 
 class TimedArray:
@@ -237,3 +253,109 @@ class CurrentInput:
     def values(self, t: Tensor, dtype: torch.dtype) -> Tensor:
         """The current in steps starting at times ``t`` as ``[C|1, B|1, n|1]``."""
         return _as_values("current", self.current, self.n, self.batch, t, dtype)
+
+
+class PoissonInput:
+    """The summed input of ``n`` Poisson trains per target neuron, drawn as one Poisson count per
+    neuron and step (see the module docstring); made by :meth:`Network.add_poisson_input
+    <spikeforge.circuits.Network.add_poisson_input>`."""
+
+    def __init__(
+        self,
+        name: str,
+        target: str,
+        field: str,
+        n_target: int,
+        n: int,
+        rate: Any,
+        weight: float,
+        *,
+        dt: float,
+        batch: int,
+        device: torch.device,
+    ) -> None:
+        self.name, self.target, self.field, self.n_target = name, target, field, n_target
+        self.n, self.weight, self.dt, self.batch = n, weight, dt, batch
+        self.rate = _constant("rate", rate, n_target, batch, device)
+        if isinstance(self.rate, Tensor):
+            self._check(self.rate)
+
+    def _check(self, rate: Tensor) -> None:
+        if bool((rate < 0).any()):
+            raise ParameterError(f"rate of {self.name!r} must be >= 0 per ms, got min {float(rate.min())!r}")
+
+    def means(self, t: Tensor) -> Tensor:
+        """Mean counts ``n * rate(t) * dt`` as ``[C|1, B|1, n_target|1]`` (float64)."""
+        rate = _as_values("rate", self.rate, self.n_target, self.batch, t, torch.float64)
+        if callable(self.rate):
+            self._check(rate)
+        return rate * (self.n * self.dt)
+
+    def draw(self, lam: Tensor, generator: torch.Generator, steps: int) -> Tensor:
+        """Counts ``[steps, n_target]`` (int64) for mean counts ``lam`` ``[C|1, n_target|1]``."""
+        u = torch.rand(steps, self.n_target, generator=generator, dtype=torch.float64, device=lam.device)
+        return poisson_counts(lam, u)
+
+
+def _cdf_table(lam: float, device: torch.device) -> Tensor:
+    """The Poisson CDF ``F(0..K)`` (float64) for mean ``lam > 0``, up to a tail below 1e-20."""
+    k = int(math.ceil(lam + 12.0 * math.sqrt(lam) + 30.0))
+    c = torch.arange(k + 1, dtype=torch.float64, device=device)
+    logp = c * math.log(lam) - lam - torch.lgamma(c + 1.0)
+    return torch.cumsum(torch.exp(logp), 0)
+
+
+def poisson_counts(lam: Tensor, u: Tensor) -> Tensor:
+    r"""Poisson counts (int64) with means ``lam`` (broadcastable to ``u``) from uniforms ``u``
+    (float64) by inversion of the CDF: the smallest ``c`` with
+    :math:`u < F(c) = \sum_{j \le c} e^{-\lambda}\lambda^j/j!`.
+
+    Up to :data:`MAX_DISTINCT_MEANS` distinct means (the usual case: a rate shared by the
+    neurons) are looked up in a table of the CDF, one ``searchsorted`` per distinct mean; more
+    are inverted element by element (the search over ``c`` stops when every ``u`` is placed).
+
+    Example:
+        >>> import torch
+        >>> from spikeforge.circuits.inputs import poisson_counts
+        >>> u = torch.tensor([0.1, 0.5, 0.9, 0.99], dtype=torch.float64)
+        >>> poisson_counts(torch.tensor(1.0), u).tolist()  # F(0..3) = 0.37, 0.74, 0.92, 0.98
+        [0, 1, 2, 4]
+    """
+    lam = lam.to(torch.float64)
+    if u.numel() == 0:
+        return torch.zeros(u.shape, dtype=torch.int64, device=u.device)
+    lo, hi = float(lam.min()), float(lam.max())
+    if lo == hi:  # one mean: checked before broadcasting, so a shared rate costs nothing here
+        if lo <= 0:
+            return torch.zeros(u.shape, dtype=torch.int64, device=u.device)
+        return torch.searchsorted(_cdf_table(lo, u.device), u, right=True)
+    flat_u, flat_lam = u.reshape(-1), lam.expand_as(u).reshape(-1)
+    out = torch.zeros(flat_u.shape, dtype=torch.int64, device=u.device)
+    vals, inv = torch.unique(flat_lam, return_inverse=True)
+    if vals.numel() <= MAX_DISTINCT_MEANS:
+        for r, value in enumerate(vals.tolist()):
+            if value > 0:
+                sel = inv == r
+                out[sel] = torch.searchsorted(_cdf_table(value, u.device), flat_u[sel], right=True)
+        return out.reshape(u.shape)
+    # element by element: carry (p, F) of the still unplaced draws, and drop those placed
+    idx = torch.nonzero(flat_lam > 0).reshape(-1)
+    ll, uu = flat_lam[idx], flat_u[idx]
+    p = torch.exp(-ll)
+    cdf = p.clone()
+    c = 0
+    while idx.numel():
+        go = uu >= cdf
+        out[idx[~go]] = c
+        keep = torch.nonzero(go).reshape(-1)
+        idx, p, cdf, uu, ll = idx[keep], p[keep], cdf[keep], uu[keep], ll[keep]
+        c += 1
+        p = p * ll / c
+        grown = cdf + p
+        stuck = grown == cdf  # u within rounding of 1: the tail is spent
+        cdf = grown
+        if bool(stuck.any()):
+            out[idx[stuck]] = c
+            live = torch.nonzero(~stuck).reshape(-1)
+            idx, p, cdf, uu, ll = idx[live], p[live], cdf[live], uu[live], ll[live]
+    return out.reshape(u.shape)

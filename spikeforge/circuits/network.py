@@ -24,6 +24,8 @@ never an accumulated float.
    its spikes; input groups emit theirs.
 5. *Schedule*: the spikes of this step are added to the ring buffers of their projections, each
    synapse at slot ``k + 1 + D`` (``D = delay / dt``).
+   Then each Poisson input (:meth:`Network.add_poisson_input`) adds its values of step ``k`` to
+   its target field, as a delay-0 ``DeltaSynapse`` projection would.
 6. *Learn*: each plastic projection (``connect(..., plasticity=rule)``) calls
    ``rule.step(pre, post, w, state, modulator=m)`` with the spikes of step ``k`` of its source and
    target (``[B, n]``, emitted at :math:`t_k`, before any delay), the weight matrix
@@ -45,7 +47,8 @@ rules, weight and delay distributions). Each batch copy has its own noise genera
 ``noise_seed[b]`` (by default derived from ``seed`` and ``b``), used for the copy's initial-state
 distributions and its Poisson draws, in a fixed order (see :mod:`spikeforge.circuits.inputs`), and
 a second stream derived from it for stochastic neurons (``ProbabilisticNeuron``), drawn step by
-step. So a run split in two equals one run bitwise, copy ``b`` of a batched network equals an
+step, and a third for the Poisson inputs (:meth:`Network.add_poisson_input`), in the same blocks.
+So a run split in two equals one run bitwise, copy ``b`` of a batched network equals an
 unbatched one built with the same ``seed`` and ``noise_seed=noise_seed[b]``, all generator states
 are in ``state_dict()``, and the global RNG is never used.
 
@@ -89,7 +92,7 @@ from ..neurons.lif import LIF, LIFParams, lif_coefficients, lif_step, refractory
 from ..neurons.probabilistic import ProbabilisticNeuron, probabilistic_step
 from ..surrogate import Surrogate, heaviside
 from . import synapses as syn
-from .inputs import NOISE_BLOCK, CurrentInput, PoissonGroup, SpikeSource
+from .inputs import NOISE_BLOCK, CurrentInput, PoissonGroup, PoissonInput, SpikeSource
 from .monitors import (
     RateMonitor,
     SpikeMonitor,
@@ -171,13 +174,21 @@ class _Noise:
         self.neuron_gens = [
             torch.Generator(device=device).manual_seed(_derived_seed(int(s), 1)) for s in seeds
         ]
+        # a third stream per copy for the Poisson inputs, drawn with the blocks of the first one
+        self.drive_gens = [
+            torch.Generator(device=device).manual_seed(_derived_seed(int(s), 2)) for s in seeds
+        ]
         self.next_block = 0
         self.cache_block = -1
         self.cache: dict[str, Tensor] = {}
         self.before: list[Tensor] = []
+        self.drive_before: list[Tensor] = []
 
-    def _draw(self, k: int, groups: list[PoissonGroup], dt: float, dtype: torch.dtype) -> None:
+    def _draw(
+        self, k: int, groups: list[PoissonGroup], drives: list[PoissonInput], dt: float, dtype: torch.dtype
+    ) -> None:
         self.before = [g.get_state() for g in self.gens]
+        self.drive_before = [g.get_state() for g in self.drive_gens]
         t = (k * NOISE_BLOCK + torch.arange(NOISE_BLOCK, dtype=torch.float64)) * dt
         out: dict[str, Tensor] = {}
         batch = len(self.gens)
@@ -188,22 +199,36 @@ class _Noise:
                 u = torch.rand(NOISE_BLOCK, grp.n, generator=gen, dtype=dtype, device=self.device)
                 torch.lt(u, p[:, b if p.shape[1] > 1 else 0], out=spikes[:, b])
             out[grp.name] = spikes
+        for drv in drives:  # their own stream: adding a Poisson input leaves the groups' spikes
+            lam = drv.means(t).to(self.device)
+            values = torch.empty(NOISE_BLOCK, batch, drv.n_target, dtype=dtype, device=self.device)
+            for b, gen in enumerate(self.drive_gens):
+                values[:, b] = drv.draw(lam[:, b if lam.shape[1] > 1 else 0], gen, NOISE_BLOCK)
+            out[drv.name] = values.mul_(drv.weight)  # count * weight, in the network dtype
         self.cache, self.cache_block, self.next_block = out, k, k + 1
 
     def spikes(
-        self, s0: int, s1: int, groups: list[PoissonGroup], dt: float, dtype: torch.dtype
+        self,
+        s0: int,
+        s1: int,
+        groups: list[PoissonGroup],
+        drives: list[PoissonInput],
+        dt: float,
+        dtype: torch.dtype,
     ) -> dict[str, Tensor]:
-        """Poisson spikes of steps ``[s0, s1)`` per group, ``[s1 - s0, B, n]`` bool."""
-        if not groups:
+        """Poisson spikes of steps ``[s0, s1)`` per group, ``[s1 - s0, B, n]`` bool, and the
+        values added by each Poisson input, ``[s1 - s0, B, n_target]``."""
+        if not groups and not drives:
             return {}
         parts: dict[str, list[Tensor]] = {g.name: [] for g in groups}
+        parts.update({d.name: [] for d in drives})
         s = s0
         while s < s1:
             k = s // NOISE_BLOCK
             if k < self.next_block - 1 and k != self.cache_block:  # pragma: no cover - internal invariant
                 raise RuntimeError(f"noise block {k} requested after block {self.next_block - 1}")
             while self.cache_block != k:  # after a load, blocks are drawn again from the saved state
-                self._draw(self.next_block, groups, dt, dtype)
+                self._draw(self.next_block, groups, drives, dt, dtype)
             lo = s - k * NOISE_BLOCK
             hi = min(s1 - k * NOISE_BLOCK, NOISE_BLOCK)
             for name, block in self.cache.items():
@@ -217,9 +242,15 @@ class _Noise:
             return {
                 "block": self.cache_block,
                 "gens": [s.clone() for s in self.before],
+                "drive_gens": [s.clone() for s in self.drive_before],
                 "neuron_gens": neurons,
             }
-        return {"block": self.next_block, "gens": [g.get_state() for g in self.gens], "neuron_gens": neurons}
+        return {
+            "block": self.next_block,
+            "gens": [g.get_state() for g in self.gens],
+            "drive_gens": [g.get_state() for g in self.drive_gens],
+            "neuron_gens": neurons,
+        }
 
     def load(self, state: dict[str, Any]) -> None:
         if len(state["gens"]) != len(self.gens):
@@ -230,8 +261,10 @@ class _Noise:
             g.set_state(s)
         for g, s in zip(self.neuron_gens, state["neuron_gens"]):
             g.set_state(s)
+        for g, s in zip(self.drive_gens, state.get("drive_gens", [])):
+            g.set_state(s)
         self.next_block = int(state["block"])
-        self.cache_block, self.cache, self.before = -1, {}, []
+        self.cache_block, self.cache, self.before, self.drive_before = -1, {}, [], []
 
 
 def _derived_seed(seed: int, b: int) -> int:
@@ -321,6 +354,7 @@ class Network(nn.Module):
         self._groups: dict[str, Population] = {}  # every source: populations and input groups
         self._syn_init: dict[str, dict[str, Any]] = {}  # projection -> initial synaptic state
         self._currents: list[CurrentInput] = []
+        self._drives: list[PoissonInput] = []  # Poisson inputs, in the order they were added
         self._monitors: list[SpikeMonitor | StateMonitor | RateMonitor] = []
         self._monitor_start: list[int] = []
         self._sim: _Sim | None = None
@@ -332,7 +366,12 @@ class Network(nn.Module):
     def _check_name(self, name: Any) -> str:
         if not isinstance(name, str) or not name or "." in name:
             raise ParameterError(f"name must be a non-empty string without '.', got {name!r}")
-        if name in self._groups or name in self.projections or any(c.name == name for c in self._currents):
+        if (
+            name in self._groups
+            or name in self.projections
+            or any(c.name == name for c in self._currents)
+            or any(d.name == name for d in self._drives)
+        ):
             raise ParameterError(f"name {name!r} is already used in this network; names must be unique")
         return name
 
@@ -542,6 +581,93 @@ class Network(nn.Module):
         cur = CurrentInput(name, pop.name, pop.n, current, batch=self._B, device=self.device)
         self._currents.append(cur)
         return cur
+
+    def add_poisson_input(
+        self,
+        name: str,
+        target: PopRef,
+        n: int,
+        rate: Any,
+        weight: float,
+        *,
+        synapse: syn.DeltaSynapse | None = None,
+    ) -> PoissonInput:
+        r"""Drive every neuron of ``target`` with ``n`` independent Poisson trains of rate ``rate``
+        through delta synapses of weight ``weight``, without simulating the trains (Brian2's
+        ``PoissonInput``).
+
+        In each step ``k`` every target neuron (of every copy) gets ``weight`` times its own count
+        :math:`c \sim \mathrm{Poisson}(n\,\mathrm{rate}(t_k)\,dt)` added to the state field
+        ``synapse.target`` (``"v"`` by default), at the end of the step, as a delay-0
+        ``DeltaSynapse`` projection from a Poisson group adds its spikes (phase 5, see the module
+        docstring): the same input, in distribution, as ``add_poisson(..., n * n_target, rate)``
+        with each train connected to one neuron, but one draw per neuron and step instead of ``n``
+        and no synapses (see :mod:`spikeforge.circuits.inputs` for the draws, from the copies'
+        noise generators). Unlike a Poisson group, the count per step is not limited to one
+        spike per train and step (``rate * dt`` may exceed 1). It runs on both execution paths.
+
+        Args:
+            name: unique name.
+            target: a neuron population.
+            n: number of external trains per neuron (``C_ext``), an int >= 1.
+            rate: the rate of each train per ms (``5 * sf.units.Hz``): a number, a tensor ``[n_target]``
+                or ``[B, n_target]``, or a function of time (see :mod:`spikeforge.circuits.inputs`).
+            weight: the jump per external spike, in the unit of the target field (mV for ``v``).
+            synapse: a :class:`~spikeforge.circuits.DeltaSynapse` naming the state field to jump
+                (default ``DeltaSynapse()``, the membrane ``v``).
+
+        Returns:
+            the :class:`~spikeforge.circuits.inputs.PoissonInput`.
+
+        Raises:
+            ParameterError: an unknown population, ``n`` not a positive int, a negative rate, a
+                non-finite weight, a synapse other than a ``DeltaSynapse`` or one whose target is
+                not a state field of the population.
+
+        Example:
+            >>> import spikeforge as sf
+            >>> net = sf.circuits.Network(dt=0.1, seed=0)
+            >>> _ = net.add_population("exc", sf.neurons.LIF(100, tau_mem=20.0, v_th=20.0,
+            ...     v_reset=10.0, v_leak=0.0, dt=0.1))
+            >>> _ = net.add_poisson_input("ext", "exc", n=1000, rate=20 * sf.units.Hz, weight=0.1)
+            >>> rec = net.record_spikes("exc")
+            >>> net.run(200.0, progress=False)
+            >>> bool(rec.t.size > 0)  # mean drive 1000 * 0.02 * 0.1 * 20 = 40 mV > threshold
+            True
+        """
+        self._check_building("add an input")
+        name = self._check_name(name)
+        pop = self._population(target, "target", neurons_only=True)
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise ParameterError(f"n must be an int >= 1 (trains per neuron), got {n!r}")
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not math.isfinite(weight):
+            raise ParameterError(f"weight must be a finite number, got {weight!r}")
+        synapse = syn.DeltaSynapse() if synapse is None else synapse
+        if not isinstance(synapse, syn.DeltaSynapse):
+            raise ParameterError(
+                f"synapse of a Poisson input must be a DeltaSynapse, got {type(synapse).__name__}"
+            )
+        assert pop.module is not None
+        fields = pop.module.init_state((1,), dtype=self.dtype, device=self.device)._fields
+        if synapse.target not in fields:
+            raise ParameterError(
+                f"synapse.target must be a state field of {pop.name!r} ({type(pop.module).__name__}) "
+                f"{list(fields)}, got {synapse.target!r}"
+            )
+        drive = PoissonInput(
+            name,
+            pop.name,
+            synapse.target,
+            pop.n,
+            n,
+            rate,
+            float(weight),
+            dt=self.dt,
+            batch=self._B,
+            device=self.device,
+        )
+        self._drives.append(drive)
+        return drive
 
     def _population(self, ref: Any, arg: str, *, neurons_only: bool = False) -> Population:
         name = ref.name if isinstance(ref, Population) else ref
@@ -1008,7 +1134,7 @@ class Network(nn.Module):
             >>> _ = net.connect("exc", "exc", weight=0.5, synapse=ExpConductance(tau=5.0, e_rev=0.0))
             >>> net.set_state("exc", "v", [-60.0, -55.0, -51.0])
             >>> net.set_state("exc->exc", "g", 0.2)
-            >>> net.state("exc->exc")["g"].tolist()
+            >>> [round(g, 6) for g in net.state("exc->exc")["g"].tolist()]
             [0.2, 0.2, 0.2]
         """
         sim = self._ensure_state()
@@ -1190,6 +1316,9 @@ class Network(nn.Module):
             s = proj.synapse
             if isinstance(s, syn.DeltaSynapse) and s.target not in ("v", "i"):
                 return False, f"projection {proj.name!r} jumps {s.target!r}"
+        for drv in self._drives:
+            if drv.field not in ("v", "i"):
+                return False, f"Poisson input {drv.name!r} jumps {drv.field!r}"
         try:
             from . import _kernel  # noqa: F401
         except ImportError:
@@ -1244,7 +1373,7 @@ class Network(nn.Module):
         self, sim: _Sim, s0: int, s1: int
     ) -> tuple[dict[str, Tensor], dict[str, tuple[Tensor, Tensor, Tensor]], list[tuple[str, Tensor]]]:
         groups = [g.group for g in self._input_groups() if isinstance(g.group, PoissonGroup)]
-        poisson = sim.noise.spikes(s0, s1, groups, self.dt, self.dtype)  # type: ignore[arg-type]
+        poisson = sim.noise.spikes(s0, s1, groups, self._drives, self.dt, self.dtype)  # type: ignore[arg-type]
         sources = {
             g.name: g.group.events(s0, s1) for g in self._input_groups() if isinstance(g.group, SpikeSource)
         }
@@ -1467,6 +1596,13 @@ class Network(nn.Module):
                             pending[k],
                             nz.get(proj.pre),
                         )
+                # 5b. Poisson inputs (as delay-0 delta synapses, after the projections)
+                for drv in self._drives:
+                    st = neurons[drv.target]
+                    f = getattr(st, drv.field)
+                    neurons[drv.target] = st._replace(
+                        **{drv.field: f + poisson[drv.name][ti].reshape(f.shape)}
+                    )
                 # 6. learn (after the spikes of this step went out with the old weights)
                 for k in plastic:
                     proj = projs[k]
@@ -1885,6 +2021,14 @@ class Network(nn.Module):
                     cur_parts.append(vals.reshape(-1).numpy().astype(npdt))
                     off += vals.numel()
                 cur_data = np.concatenate(cur_parts) if cur_parts else np.zeros(1, npdt)
+                pin_meta = np.zeros((len(self._drives), 4), np.int64)
+                pin_parts = []
+                off = 0
+                for q, drv in enumerate(self._drives):
+                    pin_meta[q] = (pop_index[drv.target], 0 if drv.field == "v" else 1, off, drv.n_target)
+                    pin_parts.append(poisson[drv.name].cpu().reshape(-1).numpy().astype(npdt, copy=False))
+                    off += pin_parts[-1].size
+                pin_data = np.concatenate(pin_parts) if pin_parts else np.zeros(1, npdt)
                 sm_meta = np.zeros((len(state_mons), 4), np.int64)
                 off = 0
                 for mi, sm in enumerate(state_mons):
@@ -1926,6 +2070,8 @@ class Network(nn.Module):
                         ext_id,
                         cur_meta,
                         cur_data,
+                        pin_meta,
+                        pin_data,
                         mon_src,
                         mon_total,
                         out_step,

@@ -62,7 +62,7 @@ def test_brunel_deterministic_at_scale_01():
 
 
 def test_brunel_external_input_is_split():
-    net = builders.brunel("SI_fast", scale=0.05, seed=0, max_p_ext=0.1)
+    net = builders.brunel("SI_fast", scale=0.05, seed=0, max_p_ext=0.1, external="group")
     n = net.neurons["exc"].n + net.neurons["inh"].n
     # eta * theta / (J * tau) = 4 * 20 / (2 * 20) = 2 spikes per ms per neuron: 0.2 per step -> K = 2
     assert net.projections["ext->exc"].n_synapses + net.projections["ext->inh"].n_synapses == 2 * n

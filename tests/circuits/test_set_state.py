@@ -164,6 +164,7 @@ def test_set_state_errors():
 def test_population_and_input_names():
     net = builders.brunel("AI", scale=0.02, seed=0)
     assert net.population_names == ("exc", "inh")
-    assert net.input_names == ("ext",)
+    assert net.input_names == ()  # its external drive is two Poisson inputs, not a group
+    assert builders.brunel("AI", scale=0.02, seed=0, external="group").input_names == ("ext",)
     assert all(name in net.neurons for name in net.population_names)
     assert Network(dt=0.1).population_names == ()
