@@ -12,15 +12,18 @@ Prints, per initialisation, the seed mean ± std of each measure and the pass cr
 
 - weight and representation change fall as the rank rises: Spearman rho <= -0.8 (over the seed
   means of the 5 ranks);
-- the aligned low-rank start is about as lazy as full rank: its weight change is within 20 % of
-  full rank's or below (ratio <= 1.2);
+- the aligned low-rank start is about as lazy as full rank: its weight change and its
+  representation change are within 20 % of full rank's or below (ratio <= 1.2); its kernel distance
+  is printed but is no criterion: it is not lazy there (about 1.3 to 1.8 times full rank's, see the
+  module docstring of ``spikeforge.analysis.richlazy``), and the second figure shows why (kernel
+  distance against weight change, one point per run);
 
 then two smaller sweeps: full rank at three initial scales (a larger scale is lazier) and the
 spiking variant (LIF units, surrogate gradients). Saves the figures to ``--out``.
 
-The settings (``RichLazyConfig`` defaults: gain 0.6, readout scale 0.5, lr 0.1, target loss 0.05,
-probe every 2 steps) were chosen on seeds 0-7; the default seeds here, 100-115, were not used
-for that choice.
+The settings (``RichLazyConfig`` defaults: gain 0.6, readout scale 0.5, lr 0.04, target loss 0.05,
+probe every 2 steps, tangent kernel of the recurrent weights as Liu et al. take it) were chosen on
+seeds 0-7; the default seeds here, 100-115, were not used for that choice.
 
     python benchmarks/rich_lazy.py --out out/            # about 2 minutes on one core
     python benchmarks/rich_lazy.py --seeds 4 --no-spiking
@@ -35,10 +38,46 @@ from dataclasses import asdict, replace
 from pathlib import Path
 
 import torch
+from matplotlib.figure import Figure
 
-from spikeforge.analysis.richlazy import RichLazyConfig, plot_rich_lazy, rich_lazy_sweep, run_rich_lazy
+from spikeforge.analysis.richlazy import (
+    RichLazyConfig,
+    RichLazySweep,
+    plot_rich_lazy,
+    rich_lazy_sweep,
+    run_rich_lazy,
+)
 
 RANKS = (1, 2, 5, 20, None)
+
+
+def kernel_vs_weight(sweep: RichLazySweep) -> Figure:
+    """Kernel distance against weight change, one point per run: the aligned runs change their
+    weights least but rotate their tangent kernel about as much as full-rank runs or more."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(4.8, 3.6))
+    for i, label in enumerate(sweep.labels()):
+        ax.scatter(
+            sweep.values(label, "weight_change"),
+            sweep.values(label, "kernel_distance"),
+            s=30 if label == "aligned" else 14,
+            marker="*" if label == "aligned" else "o",
+            color="C3"
+            if label == "aligned"
+            else plt.get_cmap("viridis")(i / max(1, len(sweep.labels()) - 2)),
+            label=label,
+        )
+    ax.set_xlabel("weight change ‖ΔW‖/‖W₀‖")
+    ax.set_ylabel("tangent-kernel distance")
+    ax.set_xlim(left=0.0)
+    ax.set_ylim(bottom=0.0)
+    ax.legend(frameon=False, fontsize=8)
+    ax.set_title("aligned: little weight change, but the kernel still turns", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
 CRITERIA = (("weight_change", -0.8), ("representation_change", -0.8))
 
 
@@ -69,12 +108,23 @@ def main() -> int:
         ok &= rho <= bound
         verdict = "PASS" if rho <= bound else "FAIL"
         print(f"  {verdict}: Spearman rho of {metric} against rank = {rho:+.2f} (<= {bound})")
-    ratio = sweep.aligned_ratio("weight_change")
-    ok &= ratio <= 1.2
-    print(f"  {'PASS' if ratio <= 1.2 else 'FAIL'}: aligned / full-rank weight change = {ratio:.2f} (<= 1.2)")
+    for metric in ("weight_change", "representation_change"):
+        ratio = sweep.aligned_ratio(metric)
+        ok &= ratio <= 1.2
+        print(f"  {'PASS' if ratio <= 1.2 else 'FAIL'}: aligned / full-rank {metric} = {ratio:.2f} (<= 1.2)")
+    ratio = sweep.aligned_ratio("kernel_distance")
+    print(
+        f"  (documented, not a criterion) aligned / full-rank kernel distance = {ratio:.2f}: the aligned "
+        "start is not lazy in kernel distance (see the module docstring of spikeforge.analysis.richlazy)"
+    )
+    for label in sweep.labels():
+        per = sweep.values(label, "kernel_distance") / sweep.values(label, "weight_change")
+        print(f"  kernel distance per unit weight change, {label:>8}: {per.mean():.2f} ± {per.std():.2f}")
     assert fig is not None
     fig.savefig(args.out / "rich_lazy.png", dpi=150)
     print(f"  figure: {args.out / 'rich_lazy.png'}")
+    kernel_vs_weight(sweep).savefig(args.out / "rich_lazy_kernel_vs_weight.png", dpi=150)
+    print(f"  figure: {args.out / 'rich_lazy_kernel_vs_weight.png'}")
     record["rate"] = sweep.as_dicts()
 
     print("\nscale: full rank, initial norm g * sqrt(n)")
