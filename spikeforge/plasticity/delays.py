@@ -29,6 +29,7 @@ steps ago, and the next input is written at ``head``.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from typing import Any, Literal, NamedTuple
@@ -161,6 +162,7 @@ class _GaussTaps(torch.autograd.Function):
 DelayMethod = Literal["auto", "spectral", "direct", "shift"]
 
 
+@functools.lru_cache(maxsize=256)
 def _spectral_cost(steps: int, n_taps: int, columns: int) -> tuple[int, float]:
     """The block (output steps per transform) of the spectral method, and its cost per synapse in
     multiply-adds of the per-frequency products.
