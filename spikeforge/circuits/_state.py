@@ -1,0 +1,422 @@
+"""The simulation state of a :class:`~spikeforge.circuits.Network`: its creation (initial
+values, noise generators), reading and setting it between runs, and ``state_dict`` save and
+restore (``get_extra_state``/``set_extra_state``)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from ..errors import ParameterError, ShapeError
+from ._populations import PopRef, Population, _NetworkBase
+from .inputs import NOISE_BLOCK, PoissonGroup, PoissonInput
+from .monitors import load_monitor_state, monitor_state
+from .projection import Projection
+
+_STATE_VERSION = 1
+
+
+class _Sim:
+    """The simulation state of a network (created on first use)."""
+
+    def __init__(self) -> None:
+        self.step = 0
+        self.neurons: dict[str, Any] = {}  # name -> state NamedTuple, fields [B, *shape]
+        self.syn: dict[str, list[Tensor]] = {}  # projection -> [g] or [g, h], each [B, n_post]
+        self.ring: dict[str, Tensor] = {}  # projection -> [B, L, n_post]
+        self.plastic: dict[str, Any] = {}  # plastic projection -> its rule's state
+        self.noise: _Noise
+
+
+class _Noise:
+    """Per-copy noise generators and the block-wise Poisson draws (see inputs.py)."""
+
+    def __init__(self, seeds: Sequence[int], device: torch.device) -> None:
+        self.device = device
+        self.gens = [torch.Generator(device=device).manual_seed(int(s)) for s in seeds]
+        # a second stream per copy for the draws of stochastic neurons, consumed step by step
+        self.neuron_gens = [
+            torch.Generator(device=device).manual_seed(_derived_seed(int(s), 1)) for s in seeds
+        ]
+        # a third stream per copy for the Poisson inputs, drawn with the blocks of the first one
+        self.drive_gens = [
+            torch.Generator(device=device).manual_seed(_derived_seed(int(s), 2)) for s in seeds
+        ]
+        self.next_block = 0
+        self.cache_block = -1
+        self.cache: dict[str, Tensor] = {}
+        self.before: list[Tensor] = []
+        self.drive_before: list[Tensor] = []
+
+    def _draw(
+        self, k: int, groups: list[PoissonGroup], drives: list[PoissonInput], dt: float, dtype: torch.dtype
+    ) -> None:
+        self.before = [g.get_state() for g in self.gens]
+        self.drive_before = [g.get_state() for g in self.drive_gens]
+        t = (k * NOISE_BLOCK + torch.arange(NOISE_BLOCK, dtype=torch.float64)) * dt
+        out: dict[str, Tensor] = {}
+        batch = len(self.gens)
+        for grp in groups:
+            p = grp.probabilities(t, dtype).to(self.device)
+            spikes = torch.empty(NOISE_BLOCK, batch, grp.n, dtype=torch.bool, device=self.device)
+            for b, gen in enumerate(self.gens):
+                u = torch.rand(NOISE_BLOCK, grp.n, generator=gen, dtype=dtype, device=self.device)
+                torch.lt(u, p[:, b if p.shape[1] > 1 else 0], out=spikes[:, b])
+            out[grp.name] = spikes
+        for drv in drives:  # their own stream: adding a Poisson input leaves the groups' spikes
+            lam = drv.means(t).to(self.device)
+            values = torch.empty(NOISE_BLOCK, batch, drv.n_target, dtype=dtype, device=self.device)
+            for b, gen in enumerate(self.drive_gens):
+                values[:, b] = drv.draw(lam[:, b if lam.shape[1] > 1 else 0], gen, NOISE_BLOCK)
+            out[drv.name] = values.mul_(drv.weight)  # count * weight, in the network dtype
+        self.cache, self.cache_block, self.next_block = out, k, k + 1
+
+    def spikes(
+        self,
+        s0: int,
+        s1: int,
+        groups: list[PoissonGroup],
+        drives: list[PoissonInput],
+        dt: float,
+        dtype: torch.dtype,
+    ) -> dict[str, Tensor]:
+        """Poisson spikes of steps ``[s0, s1)`` per group, ``[s1 - s0, B, n]`` bool, and the
+        values added by each Poisson input, ``[s1 - s0, B, n_target]``."""
+        if not groups and not drives:
+            return {}
+        parts: dict[str, list[Tensor]] = {g.name: [] for g in groups}
+        parts.update({d.name: [] for d in drives})
+        s = s0
+        while s < s1:
+            k = s // NOISE_BLOCK
+            if k < self.next_block - 1 and k != self.cache_block:  # pragma: no cover - internal invariant
+                raise RuntimeError(f"noise block {k} requested after block {self.next_block - 1}")
+            while self.cache_block != k:  # after a load, blocks are drawn again from the saved state
+                self._draw(self.next_block, groups, drives, dt, dtype)
+            lo = s - k * NOISE_BLOCK
+            hi = min(s1 - k * NOISE_BLOCK, NOISE_BLOCK)
+            for name, block in self.cache.items():
+                parts[name].append(block[lo:hi])
+            s = k * NOISE_BLOCK + hi
+        return {name: torch.cat(p) if len(p) > 1 else p[0] for name, p in parts.items()}
+
+    def state(self) -> dict[str, Any]:
+        neurons = [g.get_state() for g in self.neuron_gens]
+        if self.cache_block >= 0:
+            return {
+                "block": self.cache_block,
+                "gens": [s.clone() for s in self.before],
+                "drive_gens": [s.clone() for s in self.drive_before],
+                "neuron_gens": neurons,
+            }
+        return {
+            "block": self.next_block,
+            "gens": [g.get_state() for g in self.gens],
+            "drive_gens": [g.get_state() for g in self.drive_gens],
+            "neuron_gens": neurons,
+        }
+
+    def load(self, state: dict[str, Any]) -> None:
+        if len(state["gens"]) != len(self.gens):
+            raise ParameterError(
+                f"the saved state has {len(state['gens'])} batch copies, this network {len(self.gens)}"
+            )
+        for g, s in zip(self.gens, state["gens"]):
+            g.set_state(s)
+        for g, s in zip(self.neuron_gens, state["neuron_gens"]):
+            g.set_state(s)
+        for g, s in zip(self.drive_gens, state.get("drive_gens", [])):
+            g.set_state(s)
+        self.next_block = int(state["block"])
+        self.cache_block, self.cache, self.before, self.drive_before = -1, {}, [], []
+
+
+def _derived_seed(seed: int, b: int) -> int:
+    return int(np.random.SeedSequence([seed, 0x5EED, b]).generate_state(1, dtype=np.uint64)[0] >> 1)
+
+
+class _StateMixin(_NetworkBase):
+    """Creating, reading, setting, saving and restoring the simulation state."""
+
+    @property
+    def t(self) -> float:
+        """Current time in ms (``step_count * dt``)."""
+        return (self._sim.step if self._sim is not None else 0) * self.dt
+
+    @property
+    def step_count(self) -> int:
+        """Steps simulated so far."""
+        return self._sim.step if self._sim is not None else 0
+
+    def _expand_state_value(self, what: str, value: Any, shape: tuple[int, ...]) -> Tensor:
+        t = torch.as_tensor(value, dtype=self.dtype, device=self.device)
+        n = math.prod(shape)
+        if t.dim() == 0:
+            return t.expand(self._B, *shape).clone()
+        if t.numel() == n and (t.dim() == 1 or tuple(t.shape) == shape):
+            return t.reshape(1, *shape).expand(self._B, *shape).clone()
+        if t.shape[0] == self._B and t[0].numel() == n:
+            return t.reshape(self._B, *shape).clone()
+        raise ShapeError(f"{what} must be a scalar, [n={n}] or [B={self._B}, n], got shape {list(t.shape)}")
+
+    def _initial_value(
+        self, what: str, spec: Any, shape: tuple[int, ...], n: int, gens: list[torch.Generator], dtype: Any
+    ) -> Tensor:
+        """``[B, *shape]`` initial values of a state field from an ``init`` entry: a value, or a
+        distribution ``(n, generator) -> Tensor[n]`` drawn per copy."""
+        if not callable(spec):
+            return self._expand_state_value(what, spec, shape).to(dtype).contiguous()
+        rows = []
+        for gen in gens:
+            r = spec(n, gen)
+            if not isinstance(r, Tensor) or r.numel() != n:
+                raise ShapeError(f"{what} must return a tensor [n={n}]")
+            rows.append(r.reshape(shape))
+        return torch.stack(rows).to(dtype=dtype, device=self.device).contiguous()
+
+    def _ensure_state(self) -> _Sim:
+        if self._sim is not None:
+            return self._sim
+        sim = _Sim()
+        sim.noise = _Noise(self.noise_seeds, self.device)
+        for pop in self._groups.values():
+            if pop.kind != "neurons":
+                continue
+            assert pop.module is not None
+            state = pop.module.init_state((self._B,), dtype=self.dtype, device=self.device)
+            values = {f: getattr(state, f).detach().clone().contiguous() for f in state._fields}
+            for key, spec in pop.init.items():
+                values[key] = self._initial_value(
+                    f"init[{key!r}] of {pop.name!r}",
+                    spec,
+                    pop.shape,
+                    pop.n,
+                    sim.noise.gens,
+                    values[key].dtype,
+                )
+            sim.neurons[pop.name] = type(state)(**values)
+        for proj in self._projs():
+            pname = proj.name
+            shape = (self._B, proj.n_post)
+            init = self._syn_init.get(pname, {})
+            sim.syn[pname] = [
+                self._initial_value(
+                    f"init[{f!r}] of {pname!r}",
+                    init[f],
+                    (proj.n_post,),
+                    proj.n_post,
+                    sim.noise.gens,
+                    self.dtype,
+                )
+                if f in init
+                else torch.zeros(shape, dtype=self.dtype, device=self.device)
+                for f in proj.synapse.state_names
+            ]
+            sim.ring[pname] = torch.zeros(
+                self._B, proj.max_delay_steps + 1, proj.n_post, dtype=self.dtype, device=self.device
+            )
+            if proj.plastic:
+                sim.plastic[pname] = self._init_rule_state(proj)
+        self._sim = sim
+        return sim
+
+    def _init_rule_state(self, proj: Projection) -> Any:
+        rule = proj.plasticity
+        shape = (self._B,)
+        try:
+            st = rule.init_state(shape, proj.n_pre, proj.n_post, dtype=self.dtype, device=self.device)
+        except TypeError:
+            st = rule.init_state(shape, proj.n_pre, proj.n_post)
+        return _map_tensors(
+            st,
+            lambda t: (
+                t.to(dtype=self.dtype, device=self.device) if t.is_floating_point() else t.to(self.device)
+            ),
+        )
+
+    def state(self, name: PopRef | Projection) -> Any:
+        """A copy of the current state of a population (its NamedTuple, fields ``[B, *shape]``, or
+        ``[*shape]`` unbatched) or of a projection (a dict ``{"g": ..., "h": ...}`` ``[B, n_post]``).
+        Differentiable when the run was (PyTorch path with gradients)."""
+        sim = self._ensure_state()
+        if isinstance(name, Projection):
+            name = name.name
+        key = name.name if isinstance(name, Population) else name
+        if isinstance(key, str) and key in self.projections:
+            proj = self._proj(key)
+            out = dict(zip(proj.synapse.state_names, sim.syn[key]))  # type: ignore[union-attr, arg-type]
+            return out if self.batch is not None else {k: v[0] for k, v in out.items()}
+        pop = self._population(key, "name", neurons_only=True)
+        st = sim.neurons[pop.name]
+        return st if self.batch is not None else type(st)(*(f[0] for f in st))
+
+    def set_state(self, name: PopRef | Projection, field: str, value: Any) -> None:
+        """Set one state variable of a population or a projection, before a run or between runs
+        (Brian2's ``group.v = ...``).
+
+        The first call creates the simulation state (drawing the ``init`` distributions), after
+        which the network's structure is fixed: add populations, inputs and projections first
+        (monitors may still be added). A run then starts from the values set; ``state(name)``
+        reads them back. Values set this way are not redrawn; to give every copy its own random
+        draw, use ``init`` of :meth:`add_population` or :meth:`connect` instead.
+
+        Args:
+            name: a population (its state fields, e.g. ``"v"``, ``"i"``, ``"ref"`` of a LIF) or a
+                projection (its synaptic state, ``"g"``, and ``"h"`` for alpha kernels, one value
+                per target neuron).
+            field: the state variable.
+            value: a number, a tensor ``[n]`` (every copy) or ``[B, n]`` (batched networks), with
+                ``n`` the population size (its shape also works) or the projection's ``n_post``.
+
+        Raises:
+            ParameterError: an unknown population or projection, or a field it does not have.
+            ShapeError: a value of the wrong shape.
+
+        Example:
+            >>> import spikeforge as sf
+            >>> from spikeforge.circuits import Network, ExpConductance
+            >>> net = Network(dt=0.1, seed=0)
+            >>> _ = net.add_population("exc", sf.neurons.LIF(3, v_leak=-60.0, v_reset=-60.0, v_th=-50.0,
+            ...     integrator="euler", dt=0.1))
+            >>> _ = net.connect("exc", "exc", weight=0.5, synapse=ExpConductance(tau=5.0, e_rev=0.0))
+            >>> net.set_state("exc", "v", [-60.0, -55.0, -51.0])
+            >>> net.set_state("exc->exc", "g", 0.2)
+            >>> [round(g, 6) for g in net.state("exc->exc")["g"].tolist()]
+            [0.2, 0.2, 0.2]
+        """
+        sim = self._ensure_state()
+        key = name.name if isinstance(name, (Population, Projection)) else name
+        if isinstance(key, str) and key in self.projections:
+            proj = self._proj(key)
+            names = proj.synapse.state_names
+            if field not in names:
+                raise ParameterError(
+                    f"field of projection {key!r} ({type(proj.synapse).__name__}) must be one of "
+                    f"{list(names)}, got {field!r}"
+                )
+            k = names.index(field)
+            new = self._expand_state_value(f"value of {field!r}", value, (proj.n_post,)).contiguous()
+            sim.syn[key] = [new if j == k else t for j, t in enumerate(sim.syn[key])]
+            return
+        if isinstance(key, str) and key not in self._groups:
+            raise ParameterError(
+                f"name must be a population {[p.name for p in self._neuron_pops()]} or a projection "
+                f"{list(self.projections.keys())} of this network, got {key!r}"
+            )
+        pop = self._population(key, "name", neurons_only=True)
+        st = sim.neurons[pop.name]
+        if field not in st._fields:
+            raise ParameterError(
+                f"field of population {pop.name!r} ({type(pop.module).__name__}) must be one of "
+                f"{list(st._fields)}, got {field!r}"
+            )
+        old = getattr(st, field)
+        new = self._expand_state_value(f"value of {field!r}", value, pop.shape).to(old.dtype).contiguous()
+        sim.neurons[pop.name] = st._replace(**{field: new})
+
+    def get_extra_state(self) -> dict[str, Any]:
+        """Everything that is not a parameter or buffer: the simulation state (neuron and synaptic
+        states, ring buffers, step), the noise generators and the monitors' records."""
+        out: dict[str, Any] = {"version": _STATE_VERSION, "initialized": self._sim is not None}
+        if self._sim is not None:
+            sim = self._sim
+            out["step"] = sim.step
+            out["neurons"] = {
+                k: {f: getattr(s, f).detach().clone() for f in s._fields} for k, s in sim.neurons.items()
+            }
+            out["syn"] = {k: [t.detach().clone() for t in v] for k, v in sim.syn.items()}
+            out["ring"] = {k: v.detach().clone() for k, v in sim.ring.items()}
+            out["noise"] = sim.noise.state()
+            out["plastic"] = {k: [t.detach().clone() for t in _leaves(v)] for k, v in sim.plastic.items()}
+        out["modulators"] = {
+            p.name: p.modulator.clone() if isinstance(p.modulator, Tensor) else p.modulator
+            for p in self._projs()
+            if p.plastic and not callable(p.modulator)
+        }
+        out["monitors"] = [
+            (type(m).__name__, m.source, getattr(m, "var", None), monitor_state(m)) for m in self._monitors
+        ]
+        return out
+
+    def set_extra_state(self, state: dict[str, Any]) -> None:
+        if not isinstance(state, dict) or state.get("version") != _STATE_VERSION:
+            raise ParameterError("not a spikeforge.circuits.Network state (or from another version)")
+        mons = state.get("monitors", [])
+        if len(mons) != len(self._monitors) or any(
+            (kind, src, var) != (type(m).__name__, m.source, getattr(m, "var", None))
+            for (kind, src, var, _), m in zip(mons, self._monitors)
+        ):
+            raise ParameterError(
+                "the saved monitors differ from this network's: add the same monitors in the same order "
+                f"before loading (saved: {[(k, s, v) for k, s, v, _ in mons]})"
+            )
+        for (_, _, _, data), m in zip(mons, self._monitors):
+            load_monitor_state(m, data)
+        for k, value in state.get("modulators", {}).items():
+            if k in self.projections and not callable(self._proj(k).modulator):
+                self._proj(k).modulator = value.to(self.device) if isinstance(value, Tensor) else value
+        if not state["initialized"]:
+            self._sim = None
+            return
+        sim = self._ensure_state()
+        sim.step = int(state["step"])
+        for k, fields in state["neurons"].items():
+            cur = sim.neurons[k]
+            sim.neurons[k] = type(cur)(
+                **{f: fields[f].to(getattr(cur, f).device).clone() for f in cur._fields}
+            )
+        for k, ts in state["syn"].items():
+            sim.syn[k] = [t.to(self.device).clone() for t in ts]
+        for k, t in state["ring"].items():
+            sim.ring[k] = t.to(self.device).clone()
+        sim.noise.load(state["noise"])
+        saved = state.get("plastic", {})
+        for k in sim.plastic:
+            if k not in saved:
+                raise ParameterError(f"the saved state has no plasticity state for projection {k!r}")
+            template = self._init_rule_state(self._proj(k))
+            leaves = [t.to(self.device).clone() for t in saved[k]]
+            sim.plastic[k] = _rebuild(template, iter(leaves), k)
+
+
+def _map_tensors(st: Any, fn: Callable[[Tensor], Tensor]) -> Any:
+    """Apply ``fn`` to every tensor of a (nested) NamedTuple, tuple, list or dict state."""
+    if isinstance(st, Tensor):
+        return fn(st)
+    if isinstance(st, tuple) and hasattr(st, "_fields"):
+        return type(st)(*(_map_tensors(v, fn) for v in st))
+    if isinstance(st, (tuple, list)):
+        return type(st)(_map_tensors(v, fn) for v in st)
+    if isinstance(st, dict):
+        return {k: _map_tensors(v, fn) for k, v in st.items()}
+    return st
+
+
+def _leaves(st: Any) -> list[Tensor]:
+    """The tensors of a (nested) rule state, depth first (the order :func:`_rebuild` reads)."""
+    out: list[Tensor] = []
+    _map_tensors(st, lambda t: out.append(t) or t)  # type: ignore[func-returns-value]
+    return out
+
+
+def _rebuild(template: Any, leaves: Any, name: str) -> Any:
+    """A rule state shaped as ``template`` with its tensors taken from ``leaves`` in order."""
+
+    def take(t: Tensor) -> Tensor:
+        try:
+            v = next(leaves)
+        except StopIteration:
+            raise ParameterError(f"the saved plasticity state of {name!r} does not match its rule") from None
+        if tuple(v.shape) != tuple(t.shape):
+            raise ParameterError(
+                f"the saved plasticity state of {name!r} has a tensor {list(v.shape)} where its rule "
+                f"has {list(t.shape)}"
+            )
+        return v.to(t.dtype)
+
+    return _map_tensors(template, take)

@@ -1,0 +1,446 @@
+"""The PyTorch execution path of :class:`~spikeforge.circuits.Network`: step by step, on any
+device, differentiable; neuron steppers, synaptic delivery and scheduling (ring buffers, direct
+delta-0 projections, event-driven sparse propagation) and the learning step of plastic projections
+(see :mod:`spikeforge.circuits.network` for the order of operations)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from ..errors import ParameterError
+from ..neurons.alif import ALIF, alif_step
+from ..neurons.izhikevich import Izhikevich, izhikevich_step
+from ..neurons.lif import LIF, lif_step
+from ..neurons.probabilistic import ProbabilisticNeuron, probabilistic_step
+from ..surrogate import heaviside
+from . import synapses as syn
+from ._populations import _CHUNK, Population, _NetworkBase, _spike_forward_is_heaviside
+from .monitors import RateMonitor, SpikeMonitor, StateMonitor
+from .projection import Projection
+
+if TYPE_CHECKING:
+    from ._state import _Sim
+
+
+class _TorchPathMixin(_NetworkBase):
+    """Running a network step by step with PyTorch operations."""
+
+    def _stepper(self, pop: Population, grad: bool) -> Callable[[Tensor, Any], tuple[Tensor, Any]]:
+        """The population's pure step function with its parameters bound. Without gradients the
+        spike function is the plain Heaviside step (the surrogate's forward value, without the
+        autograd overhead)."""
+        m = pop.module
+        if type(m) is LIF or (isinstance(m, LIF) and type(m).step is LIF.step):
+            lp = self._params(pop)
+            kw = m._settings()  # type: ignore[union-attr]
+            if not grad and _spike_forward_is_heaviside(kw["spike_fn"]):
+                kw["spike_fn"] = heaviside
+            return lambda x, st: lif_step(x, st, lp, **kw)
+        if isinstance(m, ALIF) and type(m).step is ALIF.step:
+            ap = self._params(pop)
+            akw = m._settings()
+            if not grad and _spike_forward_is_heaviside(akw["spike_fn"]):
+                akw["spike_fn"] = heaviside
+            return lambda x, st: alif_step(x, st, ap, **akw)
+        if isinstance(m, Izhikevich) and type(m).step is Izhikevich.step:
+            ip = self._params(pop)
+            ikw = dict(dt=m.dt, spike_fn=m.surrogate, integrator=m.integrator, detach_reset=m.detach_reset)
+            return lambda x, st: izhikevich_step(x, st, ip, **ikw)  # type: ignore[arg-type]
+        if isinstance(m, ProbabilisticNeuron) and type(m).step is ProbabilisticNeuron.step:
+            return self._probabilistic_stepper(pop, m)
+        if pop.batch_params:
+            raise ParameterError(
+                f"batch_params need a LIF, ALIF, Izhikevich or ProbabilisticNeuron population, "
+                f"{pop.name!r} is {type(m).__name__}"
+            )
+        if isinstance(getattr(m, "generator", None), torch.Generator):
+            raise ParameterError(
+                f"population {pop.name!r}: {type(m).__name__} draws from its own generator, which the "
+                f"network cannot save or split by copy; use a model the network supports"
+            )
+        assert m is not None
+        return m.step
+
+    def _probabilistic_stepper(
+        self, pop: Population, m: ProbabilisticNeuron
+    ) -> Callable[[Tensor, Any], tuple[Tensor, Any]]:
+        """Stochastic neurons draw from the copy's neuron stream, copy by copy, so that copy ``b``
+        equals an unbatched network with that copy's noise seed (the module's own generator is
+        not used)."""
+        assert self._sim is not None
+        gens = self._sim.noise.neuron_gens
+        params = self._params(pop)
+        kw = dict(dt=m.dt, estimator=m.estimator, deterministic=m.is_deterministic, ste_variant=m.ste_variant)
+        B = self._B
+
+        def step(x: Tensor, st: Any) -> tuple[Tensor, Any]:
+            zs, states = [], []
+            for b in range(B):
+                pb = params._replace(**{k: v[b : b + 1] for k, v in pop.batch_params.items()})
+                sb = type(st)(*(f[b : b + 1] for f in st))
+                z, sb = probabilistic_step(x[b : b + 1], sb, pb, generator=gens[b], **kw)  # type: ignore[arg-type]
+                zs.append(z)
+                states.append(sb)
+            if B == 1:
+                return zs[0], states[0]
+            return torch.cat(zs), type(st)(*(torch.cat(f) for f in zip(*states)))
+
+        return step
+
+    def _run_torch(self, sim: _Sim, n_steps: int, bar: Any) -> None:
+        B = self._B
+        grad = torch.is_grad_enabled() and self._requires_grad()
+        pops = self._neuron_pops()
+        inputs = self._input_groups()
+        steppers = {p.name: self._stepper(p, grad) for p in pops}
+        coefs = self._coefficients()
+        order = self._channel_order()
+        projs = {k: self._proj(k) for k in order}
+        weights = {k: p.weight for k, p in projs.items()}
+        delay_groups = {
+            k: _delay_groups(p, weights[k]) for k, p in projs.items() if p.shared_delay_steps() < 0
+        }
+        gains = {k: p.gain.reshape(B, 1) for k, p in projs.items() if p.gain is not None}
+        plastic = [k for k in order if projs[k].plastic]
+        group_idx = {k: _group_synapses(projs[k]) for k in plastic if k in delay_groups}
+        by_post: dict[str, list[str]] = {p.name: [k for k in order if projs[k].post == p.name] for p in pops}
+        state_mons = [(mi, sm) for mi, sm in enumerate(self._monitors) if isinstance(sm, StateMonitor)]
+        spike_sources = {m.source for m in self._monitors if isinstance(m, (SpikeMonitor, RateMonitor))}
+        end = sim.step + n_steps
+        while sim.step < end:
+            s0 = sim.step
+            s1 = min(end, s0 + _CHUNK)
+            C = s1 - s0
+            poisson, sources, currents = self._inputs_chunk(sim, s0, s1)
+            src_dense: dict[str, Tensor] = {}
+            for grp in inputs:
+                if grp.kind == "poisson":
+                    src_dense[grp.name] = poisson[grp.name]
+                else:
+                    st, sb, si = sources[grp.name]
+                    dense = torch.zeros(C, B, grp.n, dtype=torch.bool, device=self.device)
+                    dense[(st - s0).to(self.device), sb.to(self.device), si.to(self.device)] = True
+                    src_dense[grp.name] = dense
+            rec: dict[str, Tensor] = {
+                n: torch.zeros(C, B, self._groups[n].n, dtype=torch.bool, device=self.device)
+                for n in spike_sources
+                if self._groups[n].kind == "neurons"
+            }
+            samples: dict[int, list[tuple[int, np.ndarray]]] = {k: [] for k, _ in state_mons}
+            neurons = dict(sim.neurons)
+            syns = {k: list(v) for k, v in sim.syn.items()}
+            rings = {k: list(sim.ring[k].unbind(1)) for k in order}
+            pending = {k: (sim.ring[k].detach().abs().sum((0, 2)) > 0).tolist() for k in order}
+            for s in range(s0, s1):
+                ti = s - s0
+                # 1. deliver
+                for k in order:
+                    slots = rings[k]
+                    slot = s % len(slots)
+                    if not pending[k][slot]:
+                        continue
+                    pending[k][slot] = False
+                    acc = slots[slot]
+                    if grad:
+                        slots[slot] = torch.zeros_like(acc)
+                    else:
+                        acc = acc.clone()
+                        slots[slot].zero_()
+                    if k in gains:
+                        acc = acc * gains[k]
+                    proj = projs[k]
+                    co = coefs[k]
+                    if co.kind == syn.KIND_DELTA:
+                        target = proj.synapse.target  # type: ignore[attr-defined]
+                        st = neurons[proj.post]
+                        f = getattr(st, target)
+                        neurons[proj.post] = st._replace(**{target: f + acc.reshape(f.shape)})
+                    elif co.kind in (syn.KIND_EXP, syn.KIND_EXP_COND):
+                        syns[k][0] = syns[k][0] + acc
+                    else:
+                        syns[k][1] = syns[k][1] + co.jump * acc
+                # 2. sample
+                for mi, sm in state_mons:
+                    if s % sm.every == 0:
+                        samples[mi].append((s, self._sample(sm, neurons, syns)))
+                # 3. input, 4. neurons
+                spikes: dict[str, Tensor] = {}
+                for pop in pops:
+                    x = torch.zeros(B, pop.n, dtype=self.dtype, device=self.device)
+                    for target, values in currents:
+                        if target == pop.name:
+                            x = x + values[ti if values.shape[0] > 1 else 0]
+                    for k in by_post[pop.name]:
+                        co = coefs[k]
+                        if co.kind == syn.KIND_DELTA:
+                            continue
+                        g = syns[k][0]
+                        if co.kind == syn.KIND_EXP:
+                            x = x + co.c1 * g
+                            syns[k][0] = g * co.decay
+                        elif co.kind == syn.KIND_EXP_COND:
+                            v_m = neurons[pop.name].v.reshape(B, pop.n)
+                            x = x + g * (co.e_rev - v_m)
+                            syns[k][0] = g * co.decay
+                        else:
+                            h = syns[k][1]
+                            if co.kind == syn.KIND_ALPHA:
+                                x = x + (co.c1 * g + co.c2 * h)
+                            else:
+                                v_m = neurons[pop.name].v.reshape(B, pop.n)
+                                x = x + g * (co.e_rev - v_m)
+                            syns[k][0] = co.decay * g + co.coupling * h
+                            syns[k][1] = co.decay * h
+                    z, neurons[pop.name] = steppers[pop.name](x.reshape(B, *pop.shape), neurons[pop.name])
+                    zf = z.reshape(B, pop.n)
+                    spikes[pop.name] = zf
+                    if pop.name in rec:
+                        rec[pop.name][ti] = zf.detach() > 0
+                for g_ in inputs:
+                    spikes[g_.name] = src_dense[g_.name][ti].to(self.dtype)
+                # 5. schedule (the spiking neurons of each source found once per step)
+                nz: dict[str, tuple[Tensor, Tensor] | None] = {}
+                if not grad:
+                    for name, z in spikes.items():
+                        b_i, n_i = torch.nonzero(z, as_tuple=True)
+                        nz[name] = (b_i, n_i) if b_i.numel() else None
+                for k in order:
+                    proj = projs[k]
+                    z = spikes[proj.pre]
+                    if not grad and nz[proj.pre] is None:
+                        continue
+                    if proj.shared_delay_steps() == 0:
+                        self._direct(
+                            proj,
+                            coefs[k],
+                            z,
+                            weights[k],
+                            gains.get(k),
+                            neurons,
+                            syns[k],
+                            grad,
+                            nz.get(proj.pre),
+                        )
+                    else:
+                        self._schedule(
+                            proj,
+                            z,
+                            weights[k],
+                            rings[k],
+                            sim.ring[k],
+                            s,
+                            grad,
+                            delay_groups.get(k),
+                            pending[k],
+                            nz.get(proj.pre),
+                        )
+                # 5b. Poisson inputs (as delay-0 delta synapses, after the projections)
+                for drv in self._drives:
+                    st = neurons[drv.target]
+                    f = getattr(st, drv.field)
+                    neurons[drv.target] = st._replace(
+                        **{drv.field: f + poisson[drv.name][ti].reshape(f.shape)}
+                    )
+                # 6. learn (after the spikes of this step went out with the old weights)
+                for k in plastic:
+                    proj = projs[k]
+                    w_rule = weights[k] if proj.storage == "dense" else proj.to_dense()
+                    with torch.no_grad():
+                        dw, sim.plastic[k] = proj.plasticity.step(
+                            spikes[proj.pre].detach(),
+                            spikes[proj.post].detach(),
+                            w_rule.detach(),
+                            sim.plastic[k],
+                            modulator=proj.modulator_at(s * self.dt),
+                        )
+                    proj.apply_plastic_update(dw, inplace=not grad)
+                    weights[k] = proj.weight
+                    if k in group_idx:
+                        delay_groups[k] = [
+                            (d, pre, post, _gather(proj, weights[k], idx))
+                            for (d, pre, post, _), idx in zip(delay_groups[k], group_idx[k])
+                        ]
+            # 7. record (per chunk)
+            steps_arr = np.arange(s0, s1)
+            for name in spike_sources:
+                dense = rec[name] if name in rec else src_dense[name]
+                t_r, b_r, i_r = (a.cpu().numpy() for a in torch.nonzero(dense, as_tuple=True))
+                self._record_spike_chunk(name, t_r + s0, b_r, i_r)
+                counts = dense.sum(-1).cpu().numpy()
+                for m in self._monitors:
+                    if isinstance(m, RateMonitor) and m.source == name:
+                        m._append(steps_arr, counts)
+            for mi, sm in state_mons:
+                if samples[mi]:
+                    sm._append(np.array([s for s, _ in samples[mi]]), np.stack([v for _, v in samples[mi]]))
+            sim.neurons = neurons
+            sim.syn = syns
+            if grad:
+                for k in order:
+                    sim.ring[k] = torch.stack(rings[k], 1)
+            sim.step = s1
+            if bar is not None:
+                bar.update(C)
+
+    def _sample(self, m: StateMonitor, neurons: dict[str, Any], syns: dict[str, list[Tensor]]) -> np.ndarray:
+        B = self._B
+        idx = torch.as_tensor(m.indices, device=self.device)
+        if m.source in self.projections:
+            proj = self._proj(m.source)
+            t = syns[m.source][proj.synapse.state_names.index(m.var)]  # type: ignore[union-attr]
+        else:
+            t = getattr(neurons[m.source], m.var)
+        return t.detach().reshape(B, -1)[:, idx].to(torch.float64).cpu().numpy()
+
+    def _events(
+        self, proj: Projection, z: Tensor, w: Tensor, nz: tuple[Tensor, Tensor] | None = None
+    ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """The synapses of the neurons that spiked: ``(copy, synapse, post, weight)``, in the
+        kernel's order (by copy, presynaptic neuron, then synapse)."""
+        b_idx, pre_idx = nz if nz is not None else torch.nonzero(z, as_tuple=True)
+        indptr = proj.indptr
+        starts = indptr[pre_idx]
+        counts = indptr[pre_idx + 1] - starts
+        total = int(counts.sum()) if counts.numel() else 0
+        offsets = torch.cumsum(counts, 0) - counts
+        # the segment (spiking neuron) of each synapse, without repeat_interleave (slow on a busy
+        # multi-threaded CPU): mark each segment start, then a running sum
+        seg = torch.zeros(total + 1, dtype=torch.int64, device=z.device)
+        seg.index_add_(0, offsets, torch.ones_like(offsets))
+        seg = torch.cumsum(seg[:total], 0) - 1
+        syn_idx = torch.arange(total, device=z.device) - offsets[seg] + starts[seg]
+        bb = b_idx[seg]
+        post = proj.post_idx[syn_idx].to(torch.int64)
+        vals = w[syn_idx] if w.dim() else w.expand(total)
+        return bb, syn_idx, post, vals
+
+    def _direct(
+        self,
+        proj: Projection,
+        co: syn.SynapseCoefficients,
+        z: Tensor,
+        w: Tensor,
+        gain: Tensor | None,
+        neurons: dict[str, Any],
+        states: list[Tensor],
+        grad: bool,
+        nz: tuple[Tensor, Tensor] | None = None,
+    ) -> None:
+        """Phase 5 for a projection with all delays 0: add the weights straight into the target
+        state (Brian2's ``on_pre``), which is read first in the next step, after its delivery."""
+        B = self._B
+        if co.kind == syn.KIND_DELTA:
+            field = proj.synapse.target  # type: ignore[attr-defined]
+            st = neurons[proj.post]
+            target = getattr(st, field).reshape(B, proj.n_post)
+        else:
+            field = ""
+            target = states[1 if co.kind in (syn.KIND_ALPHA, syn.KIND_ALPHA_COND) else 0]
+        jump = co.jump
+        if proj.storage == "dense" or grad:
+            if proj.storage == "dense":
+                contrib = z @ w.t()
+            else:
+                pre, post = proj.pre_indices.to(z.device), proj.post_indices.to(z.device)
+                wv = w.expand(pre.numel()) if w.dim() == 0 else w
+                contrib = torch.zeros_like(target).index_add(1, post, z[:, pre] * wv)
+            scale = gain * jump if gain is not None else (jump if jump != 1.0 else None)
+            new = target + (contrib * scale if scale is not None else contrib)
+        else:
+            bb, _, post, vals = self._events(proj, z, w, nz)
+            if gain is not None:
+                vals = (gain.reshape(-1) * jump)[bb] * vals
+            elif jump != 1.0:
+                vals = jump * vals
+            new = target.index_put_((bb, post), vals, accumulate=True)
+        if co.kind == syn.KIND_DELTA:
+            neurons[proj.post] = st._replace(**{field: new.reshape(getattr(st, field).shape)})
+        elif co.kind in (syn.KIND_ALPHA, syn.KIND_ALPHA_COND):
+            states[1] = new
+        else:
+            states[0] = new
+
+    def _schedule(
+        self,
+        proj: Projection,
+        z: Tensor,
+        w: Tensor,
+        slots: list[Tensor],
+        ring: Tensor,
+        s: int,
+        grad: bool,
+        groups: list[tuple[int, Tensor, Tensor, Tensor]] | None,
+        pending: list[bool],
+        nz: tuple[Tensor, Tensor] | None = None,
+    ) -> None:
+        """Phase 5 for one projection: add ``w * z[pre]`` at each synapse's arrival slot."""
+        L = len(slots)
+        base = (s + 1) % L
+        sd = proj.shared_delay_steps()
+        if proj.storage == "dense" and groups is None:
+            slot = (base + sd) % L
+            contrib = z @ w.t() if w.dim() == 2 else z.sum(-1, keepdim=True) * w
+            slots[slot] = slots[slot] + contrib if grad else slots[slot].add_(contrib)
+            pending[slot] = True
+            return
+        if grad or proj.storage == "dense":
+            # all synapses, grouped by delay (differentiable in z and w)
+            if groups is None:
+                pre, post = proj.pre_indices.to(z.device), proj.post_indices.to(z.device)
+                wv = w.expand(pre.numel()) if w.dim() == 0 else w
+                groups = [(sd, pre, post, wv)]
+            for d, pre, post, wv in groups:
+                slot = (base + d) % L
+                contrib = torch.zeros_like(slots[slot]).index_add(1, post, z[:, pre] * wv)
+                slots[slot] = slots[slot] + contrib if grad else slots[slot].add_(contrib)
+                pending[slot] = True
+            return
+        # event-driven: only the rows of neurons that spiked
+        bb, syn_idx, post, vals = self._events(proj, z, w, nz)
+        if vals.numel() == 0:
+            return
+        if sd >= 0:
+            slot = (base + sd) % L
+            slots[slot].index_put_((bb, post), vals, accumulate=True)
+            pending[slot] = True
+        else:
+            sl = (base + proj.delay_steps[syn_idx].to(torch.int64)) % L
+            ring.index_put_((bb, sl, post), vals, accumulate=True)
+            for k in torch.unique(sl).tolist():
+                pending[k] = True
+
+
+def _group_synapses(proj: Projection) -> list[Tensor]:
+    """For each group of :func:`_delay_groups` (same order), the indices that read its weights
+    from the current weight tensor: flat ``post * n_pre + pre`` (dense) or synapse indices."""
+    d = proj.delays()
+    steps = torch.round(d / proj.dt).to(torch.int64)
+    out = []
+    for k in torch.unique(steps).tolist():
+        idx = torch.nonzero(steps == k).reshape(-1)
+        if proj.storage == "dense":
+            idx = proj.post_indices[idx] * proj.n_pre + proj.pre_indices[idx]
+        out.append(idx.to(proj.delay_steps.device))
+    return out
+
+
+def _gather(proj: Projection, w: Tensor, idx: Tensor) -> Tensor:
+    return w.reshape(-1)[idx.to(w.device)]
+
+
+def _delay_groups(proj: Projection, w: Tensor) -> list[tuple[int, Tensor, Tensor, Tensor]]:
+    """Synapses grouped by delay: ``(steps, pre, post, weight)`` per distinct delay."""
+    pre, post = proj.pre_indices, proj.post_indices
+    d = proj.delays()
+    steps = torch.round(d / proj.dt).to(torch.int64)
+    wv = proj.weights() if w.dim() else w.expand(pre.numel())
+    out = []
+    for k in torch.unique(steps).tolist():
+        sel = (steps == k).to(pre.device)
+        out.append((int(k), pre[sel].to(w.device), post[sel].to(w.device), wv[sel.to(wv.device)]))
+    return out
