@@ -16,10 +16,10 @@ at dt = 0.1 ms is a tenth of the net depression, at 0.5 ms half of it (see
 :mod:`spikeforge.plasticity.stdp`).
 
 Figures (this machine, shared and loaded, one run each): dt = 0.1 ms, 100 s, ``--same-step skip``:
-spikeforge 18.6 Hz, [235 119 72 54 58 64 63 58 83 194], 1071 s; Brian2 cython 21.8 Hz,
-[251 106 58 54 59 49 62 85 90 186], 47 s. dt = 0.5 ms, 100 s, ``--same-step potentiate``
-(``tests/reference/test_stdp_brian2.py``, slow): spikeforge 54.2 Hz, Brian2 numpy 53.4 Hz,
-W1 = 0.007 gmax.
+spikeforge (that run: exact membrane step) 18.6 Hz, [235 119 72 54 58 64 63 58 83 194], 1071 s;
+Brian2 cython 21.8 Hz, [251 106 58 54 59 49 62 85 90 186], 47 s. dt = 0.5 ms, 100 s, ``--same-step
+potentiate`` (``tests/reference/test_stdp_brian2.py``, slow): spikeforge 54.2 Hz, Brian2 numpy 53.4
+Hz, W1 = 0.007 gmax.
 
 Run it::
 
