@@ -104,8 +104,8 @@ def delay_kernel(weight: Tensor, delay: Tensor, *, sigma: float, n_taps: int) ->
     k = torch.arange(n_taps, dtype=weight.dtype, device=weight.device)
     if sigma == 0:
         idx = delay.detach().round().clamp(0, n_taps - 1).long()
-        onehot = F.one_hot(idx, n_taps).to(weight.dtype)
-        return weight.unsqueeze(-1) * onehot
+        zeros = weight.new_zeros(weight.shape + (n_taps,))
+        return zeros.scatter(-1, idx.unsqueeze(-1), weight.unsqueeze(-1))
     out: Tensor = _GaussTaps.apply(weight, delay, float(sigma), k, False)
     return out
 
@@ -114,7 +114,9 @@ def _taps_first_kernel(weight: Tensor, delay: Tensor, sigma: float, n_taps: int)
     """:func:`delay_kernel` of the transposed synapses, taps first: ``[D, n_in, n_out]``,
     ``[k, i, j] = K_{ji}[k]``, contiguous."""
     if sigma == 0:
-        return delay_kernel(weight, delay, sigma=0.0, n_taps=n_taps).permute(2, 1, 0).contiguous()
+        idx = delay.detach().T.round().clamp(0, n_taps - 1).long().unsqueeze(0)
+        zeros = weight.new_zeros((n_taps,) + tuple(weight.T.shape))
+        return zeros.scatter(0, idx, weight.T.unsqueeze(0))
     k = torch.arange(n_taps, dtype=weight.dtype, device=weight.device)
     out: Tensor = _GaussTaps.apply(weight.T.contiguous(), delay.T.contiguous(), float(sigma), k, True)
     return out
