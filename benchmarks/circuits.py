@@ -28,11 +28,17 @@ over spikeforge f64's (above 1: spikeforge is faster). The check column reports 
 ISI CV of the excitatory neurons (they agree, and at 4000 neurons the first 50 ms of spikes are
 identical between spikeforge and Brian2).
 
+``--brunel 0.25,1`` adds a second table: the Brunel (2000) AI network
+(:func:`spikeforge.circuits.builders.brunel`), 200 ms, with its external drive as Poisson inputs
+(``external="input"``, one Poisson count per neuron and step, the default) against the explicit
+Poisson group and projections (``external="group"``), interleaved, build and run times apart.
+
 Run it::
 
     .venv/bin/python benchmarks/circuits.py                   # all sizes, all implementations
     .venv/bin/python benchmarks/circuits.py --sizes 4000 --repeats 5
     .venv/bin/python benchmarks/circuits.py --skip numpy,standalone --json out/circuits.json
+    .venv/bin/python benchmarks/circuits.py --sizes "" --brunel 0.25,1   # only the Brunel table
 """
 
 from __future__ import annotations
@@ -221,6 +227,7 @@ def main(argv: list[str] | None = None) -> int:
         "--threads", type=int, default=1, help="torch threads (the kernel is single-threaded)"
     )
     parser.add_argument("--json", default=None)
+    parser.add_argument("--brunel", default="", help="comma-separated Brunel scales (external drive table)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     skip = set(filter(None, args.skip.split(",")))
@@ -230,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
         print("brian2 is not installed: only spikeforge is timed")
         skip |= {"numpy", "cython", "standalone"}
     rows = []
-    for n in (int(s) for s in args.sizes.split(",")):
+    for n in (int(s) for s in args.sizes.split(",") if s):
         runners: dict[str, Any] = {"spikeforge f64": SpikeforgeRun(n, torch.float64)}
         if "f32" not in skip:
             runners["spikeforge f32"] = SpikeforgeRun(n, torch.float32)
@@ -266,11 +273,40 @@ def main(argv: list[str] | None = None) -> int:
             )
         print_table([row for row in rows if row["n"] == n])
         sys.stdout.flush()
+    for scale in (float(s) for s in args.brunel.split(",") if s):
+        rows.extend(brunel_external(scale, args.repeats))
     if args.json:
         os.makedirs(os.path.dirname(args.json) or ".", exist_ok=True)
         with open(args.json, "w") as f:
             json.dump(rows, f, indent=1)
     return 0
+
+
+def brunel_external(scale: float, repeats: int, duration: float = 200.0) -> list[dict[str, Any]]:
+    """Brunel AI at ``scale``: build and run times of both external drives (medians)."""
+    builders.brunel("AI", scale=0.02, seed=0).run(WARMUP_MS, progress=False)  # load the kernel
+    times: dict[str, list[tuple[float, float, float]]] = {"input": [], "group": []}
+    for r in range(repeats):
+        for external in times:
+            t0 = time.perf_counter()
+            net = builders.brunel("AI", scale=scale, seed=r, external=external)  # type: ignore[arg-type]
+            rec = net.record_spikes("exc")
+            t1 = time.perf_counter()
+            net.run(duration, progress=False)
+            t2 = time.perf_counter()
+            times[external].append((t1 - t0, t2 - t1, rec.t.size / net.neurons["exc"].n / duration * 1e3))
+    rows = []
+    print(f"Brunel AI, scale {scale:g}, {duration:g} ms, medians of {repeats}")
+    print(f"{'external':<8} {'build s':>8} {'run s':>8} {'run x input':>11} {'rate Hz':>8}")
+    ref = statistics.median(t[1] for t in times["input"])
+    for external, ts in times.items():
+        build, run, rate = (statistics.median(t[q] for t in ts) for q in range(3))
+        print(f"{external:<8} {build:8.3f} {run:8.3f} {run / ref:11.2f} {rate:8.2f}")
+        rows.append(
+            {"brunel_scale": scale, "external": external, "build_s": build, "run_s": run, "rate_hz": rate}
+        )
+    print()
+    return rows
 
 
 def print_table(rows: list[dict[str, Any]]) -> None:
