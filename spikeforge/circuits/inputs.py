@@ -338,24 +338,24 @@ def poisson_counts(lam: Tensor, u: Tensor) -> Tensor:
                 sel = inv == r
                 out[sel] = torch.searchsorted(_cdf_table(value, u.device), flat_u[sel], right=True)
         return out.reshape(u.shape)
-    # element by element: carry (p, F) of the still unplaced draws, and drop those placed
+    # element by element: carry F(c) of the still unplaced draws and drop those placed; the terms
+    # are computed in log space (exp(-lam) underflows for lam > 745)
     idx = torch.nonzero(flat_lam > 0).reshape(-1)
     ll, uu = flat_lam[idx], flat_u[idx]
-    p = torch.exp(-ll)
-    cdf = p.clone()
+    log_l = torch.log(ll)
+    cdf = torch.exp(-ll)
     c = 0
     while idx.numel():
         go = uu >= cdf
         out[idx[~go]] = c
         keep = torch.nonzero(go).reshape(-1)
-        idx, p, cdf, uu, ll = idx[keep], p[keep], cdf[keep], uu[keep], ll[keep]
+        idx, cdf, uu, ll, log_l = idx[keep], cdf[keep], uu[keep], ll[keep], log_l[keep]
         c += 1
-        p = p * ll / c
-        grown = cdf + p
-        stuck = grown == cdf  # u within rounding of 1: the tail is spent
+        grown = cdf + torch.exp(c * log_l - ll - math.lgamma(c + 1))
+        stuck = (grown == cdf) & (c > ll)  # past the mode and u within rounding of 1: tail spent
         cdf = grown
         if bool(stuck.any()):
             out[idx[stuck]] = c
             live = torch.nonzero(~stuck).reshape(-1)
-            idx, p, cdf, uu, ll = idx[live], p[live], cdf[live], uu[live], ll[live]
+            idx, cdf, uu, ll, log_l = idx[live], cdf[live], uu[live], ll[live], log_l[live]
     return out.reshape(u.shape)

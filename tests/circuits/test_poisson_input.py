@@ -42,8 +42,8 @@ def test_counts_with_many_distinct_means():
     """Per-element means (more than MAX_DISTINCT_MEANS: element by element) and a few (tables)."""
     stats = pytest.importorskip("scipy.stats")
     gen = torch.Generator().manual_seed(2)
-    for distinct in (3, 4 * MAX_DISTINCT_MEANS):
-        lam = torch.linspace(0.0, 40.0, distinct, dtype=F64)[
+    for distinct, top in ((3, 40.0), (4 * MAX_DISTINCT_MEANS, 40.0), (4 * MAX_DISTINCT_MEANS, 900.0)):
+        lam = torch.linspace(0.0, top, distinct, dtype=F64)[
             torch.randint(0, distinct, (30000,), generator=gen)
         ]
         u = torch.rand(30000, generator=gen, dtype=F64)
