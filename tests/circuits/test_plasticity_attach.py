@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import spikeforge as sf
-from spikeforge.circuits import ExpConductance, Network, Uniform
+from spikeforge.circuits import Network, Uniform
 from spikeforge.errors import ParameterError
 
 F64 = torch.float64
@@ -156,25 +156,3 @@ def test_connect_errors() -> None:
     p = net.connect("in", "out", weight=0.1)
     with pytest.raises(ParameterError, match="not plastic"):
         net.set_modulator(p, 1.0)
-
-
-def test_song_miller_abbott_bimodal() -> None:
-    """200 Poisson inputs (15 Hz) onto one conductance LIF, additive STDP, 5 s: weights go to the
-    bounds (Song, Miller & Abbott 2000, scaled down: larger steps, stronger depression)."""
-    dt, gmax = 0.5, 0.04
-    net = Network(dt=dt, seed=3, dtype=torch.float32)
-    net.add_poisson("in", 200, rate=15 * sf.units.Hz, sign="excitatory")
-    net.add_population(
-        "out",
-        sf.neurons.LIF(1, tau_mem=10.0, v_leak=-74.0, v_th=-54.0, v_reset=-60.0, dt=dt),
-        init={"v": -60.0},
-    )
-    a = 0.4 * gmax
-    stdp = sf.plasticity.STDP(a_plus=a, a_minus=1.5 * a, w_min=0.0, w_max=gmax, dt=dt)
-    proj = net.connect(
-        "in", "out", weight=Uniform(0.0, gmax), synapse=ExpConductance(5.0, e_rev=0.0), plasticity=stdp
-    )
-    net.run(5000.0, progress=False)
-    w = proj.weight.reshape(-1) / gmax
-    assert float(w.min()) >= 0.0 and float(w.max()) <= 1.0
-    assert float(((w < 0.1) | (w > 0.9)).float().mean()) > 0.7
