@@ -216,10 +216,12 @@ for regime, r in brunel.items():
 What to read in the table: SR is the only regular regime (CV near 0). SI slow has the lowest
 rate, a 10-50 Hz rhythm with by far the largest prominence and the most synchronous membranes.
 SI fast has its spectral peak above 100 Hz (the paper reports about 180 Hz at full size; at half
-size, `scale=0.5`, we measure 160-190 Hz). AI has the rate of Brunel's mean-field theory (47 Hz
-at this size, 38 Hz at full size, within 20 %) and no rhythm standing out as strongly as SI
+size, `scale=0.5`, we measure about 160 Hz). AI has the rate of Brunel's mean-field theory (47 Hz
+at this size, 38 Hz at full size; within 20 %) and no rhythm standing out as strongly as SI
 slow's. At a quarter size AI and SI fast are closer than in the paper: finite-size fluctuations
 excite the damped fast oscillation of the AI state. Larger `scale` values sharpen the picture
-at a higher cost (`scale=0.5` takes about 4 times longer).""",
+at a higher cost. The external drive is `Network.add_poisson_input` (one Poisson count per neuron
+and step, as Brian2's `PoissonInput`), which makes even `scale=1` affordable (about 1 s per
+200 ms of network time, against 10 s with an explicit Poisson group and its synapses).""",
     ),
 ]
