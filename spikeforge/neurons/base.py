@@ -117,7 +117,11 @@ class NeuronModule(nn.Module):
         if constraint == "unit":
             return torch.sigmoid(raw)
         assert isinstance(constraint, tuple)
-        return getattr(self, constraint[1]) + F.softplus(raw)
+        floor: Tensor = getattr(self, constraint[1])
+        value = floor + F.softplus(raw)
+        # softplus(raw) underflows (or is lost in rounding against the floor) for very negative raw
+        # values: the next representable number above the floor keeps the inequality strict
+        return torch.maximum(value, torch.nextafter(floor, torch.full_like(floor, math.inf)))
 
     def __getattr__(self, name: str) -> Any:
         constrained = self.__dict__.get("_constrained")

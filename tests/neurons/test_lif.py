@@ -511,13 +511,12 @@ def test_learnable_constraints_hold_after_big_gradient_step(gen):
     assert torch.isfinite(state.v).all() and torch.isfinite(out).all()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="softplus underflows in finite precision: with v_reset=-0.5 a step of a few tens in the raw "
-    "threshold gives v_reset + softplus(raw) == v_reset (float32), breaking the documented v_th > v_reset",
-)
-def test_threshold_stays_above_nonzero_reset_after_very_big_step():
-    lif = LIF(3, v_th=1.0, v_reset=-0.5, learnable=["v_th"]).float()
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("v_reset", [-0.5, 0.0, 3.0, -1e4])
+def test_threshold_stays_above_nonzero_reset_after_very_big_step(dtype, v_reset):
+    """softplus(raw) underflows or rounds away against v_reset after a huge step: v_th must stay
+    strictly above v_reset anyway (regression: v_reset=-0.5 in float32 gave v_th == v_reset)."""
+    lif = LIF(3, v_th=v_reset + 1.0, v_reset=v_reset, learnable=["v_th"]).to(dtype)
     (lif.v_th.sum()).backward()
     with torch.no_grad():
         for p in lif.parameters():
