@@ -49,12 +49,12 @@ _KNOWN = (
     "CubaLIF",
     "LI",
     "CubaLI",
+    "Delay",
     "NIRGraph",
 )
 _NO_MODULE = {
     "IF": "spikeforge has no integrate-and-fire (leak-free) neuron module yet",
     "I": "spikeforge has no integrator neuron module yet",
-    "Delay": "spikeforge has no delay module yet",
 }
 
 
@@ -79,6 +79,13 @@ def build(
         )
     elif dtype not in (torch.float32, torch.float64, torch.float16, torch.bfloat16):
         raise ParameterError(f"dtype must be a floating torch dtype, got {dtype!r}")
+    if not plan.chain:
+        delays = [n for n in plan.order if _kind(nodes[n]) == "Delay"]
+        if delays:
+            raise UnsupportedExportError(
+                f"from_nir: node {delays[0]!r} is a Delay inside a graph that is not a chain; spikeforge "
+                "imports Delay nodes in feedforward chains only (as FixedDelay in a Sequential)"
+            )
     modules: dict[str, nn.Module] = {}
     for name in plan.order:
         if name in (plan.input, plan.output):
@@ -585,6 +592,16 @@ def _node_out_shape(
         if len(shape) != 3:
             raise ShapeError(f"from_nir: node {name!r} ({kind}) needs input [C, H, W], got {list(shape)}")
         return _probe(_build_pool(node, name), shape, name)
+    if kind == "Delay":
+        delay = _arr(node, "delay", name)
+        if delay.shape != tuple(shape):
+            raise ShapeError(
+                f"from_nir: node {name!r} (Delay) has delays of shape {list(delay.shape)} but receives "
+                f"{list(shape)}"
+            )
+        if bool((delay < 0).any()):
+            raise ParameterError(f"from_nir: node {name!r} (Delay) has negative delays (min {delay.min()} s)")
+        return shape
     if kind in ("Scale", "Threshold"):
         p = _arr(node, "scale" if kind == "Scale" else "threshold", name)
         _check_param_shape(p, shape, name, "scale" if kind == "Scale" else "threshold")
@@ -743,6 +760,8 @@ def _import_node(
         return nn.Flatten(start + 1 if start >= 0 else start, end + 1 if end >= 0 else end)
     if kind in ("AvgPool2d", "SumPool2d"):
         return _build_pool(node, name)
+    if kind == "Delay":
+        return _import_delay(node, name, reading)
     if kind == "Scale":
         return _Scale(_tensor(_arr(node, "scale", name), dtype))
     if kind == "Threshold":
@@ -750,6 +769,22 @@ def _import_node(
     if kind in _LIF_FIELDS:
         return _import_neuron(node, name, shape, reading, dtype)
     raise UnsupportedExportError(f"from_nir: node {name!r} has type {kind}, which spikeforge cannot import")
+
+
+def _import_delay(node: Any, name: str, reading: _Reading) -> nn.Module:
+    """A NIR ``Delay`` (seconds) as an element-wise :class:`FixedDelay` of whole steps of dt."""
+    from ..plasticity.delays import FixedDelay
+
+    seconds = _arr(node, "delay", name).astype(np.float64)
+    steps = np.round(seconds * 1000.0 / reading.dt)
+    off = np.abs(steps - seconds * 1000.0 / reading.dt)
+    if bool((off > 1e-6 * np.maximum(steps, 1.0)).any()):
+        k = int(np.argmax(off))
+        raise ParameterError(
+            f"from_nir: node {name!r} (Delay): delay[{k}] = {seconds.flat[k]!r} s is not a whole number of "
+            f"steps of dt = {reading.dt} ms; import with a dt that divides every delay"
+        )
+    return FixedDelay(torch.from_numpy(steps * reading.dt), dt=reading.dt)
 
 
 def _tau_ms(tau_s: np.ndarray, hint: Any, reading: _Reading, dtype: torch.dtype) -> Tensor:

@@ -15,6 +15,7 @@ spikeforge                             NIR
 ``nn.Flatten``                         ``Flatten`` (dims without the batch dimension)
 ``nn.AvgPool2d``                       ``AvgPool2d``; with ``divisor_override=1``: ``SumPool2d``
 ``nn.LPPool2d(norm_type=1)``           ``SumPool2d``
+``FixedDelay`` (element-wise, ``[n]``)  ``Delay(delay=d_ms/1000)``: :math:`y_i(t) = x_i(t - d_i)`
 ``LIF`` (``tau_syn=None``)             ``LIF(tau=tau_mem/1000, r, v_leak, v_threshold, v_reset)``
 ``LIF`` (with ``tau_syn``)             ``CubaLIF(tau_mem, tau_syn, r, v_leak, v_threshold,
                                        v_reset, w_in)``
@@ -114,6 +115,7 @@ from ..errors import ParameterError, ShapeError, UnsupportedExportError
 from ..neurons.base import NeuronModule
 from ..neurons.li import LI
 from ..neurons.lif import LIF
+from ..plasticity.delays import FixedDelay, LearnableDelay
 from ._nir_common import IMPORTER_DT_S, Importer, Integrator, Source, _import_nir, _np, _w_in
 from ._nir_graph import NIRGraphModule, NIRGraphState
 from .mpbn_fold import fold_mpbn, has_mpbn
@@ -231,6 +233,15 @@ def to_nir(
             neuron = _neuron_of(module, name, where, dt)
             prev = order[-1] if order else None
             node = _write_neuron(nir_lib, neuron, importer, dt, nodes, prev, where)
+        elif isinstance(module, FixedDelay):
+            node = _write_delay(nir_lib, module, cur, importer, dt, where)
+        elif isinstance(module, LearnableDelay):
+            raise UnsupportedExportError(
+                f"{where}: learnable per-synapse delays have no NIR node (NIR's Delay delays each channel "
+                "of its input); after training, round them (LearnableDelay.rounded_delays()) into "
+                "spikeforge.circuits projections or, where they depend on the output channel only, into "
+                "nn.Linear followed by an element-wise FixedDelay [n], which exports as NIR Delay"
+            )
         else:
             node = _write_stateless(nir_lib, module, cur, importer, where, extra_map)
             with torch.no_grad():
@@ -308,6 +319,8 @@ def _export_input_shape(
             return (m.in_features,)
         if isinstance(m, NeuronModule):
             return tuple(m.shape)
+        if isinstance(m, FixedDelay) and not m.synaptic:
+            return (m.n_in,)
         break
     first = next((type(m).__name__ for _, m in named if not isinstance(m, (nn.Identity, nn.Dropout))), "?")
     raise ParameterError(
@@ -514,6 +527,28 @@ def _fold_into_previous(
         b = torch.as_tensor(np.asarray(node.bias), dtype=torch.float64)
         node.bias = (b * factor).numpy().astype(np.asarray(node.bias).dtype)
     return torch.ones(factor.shape, dtype=torch.float64)
+
+
+def _write_delay(
+    nir_lib: Any, m: FixedDelay, shape: tuple[int, ...], importer: str | None, dt: float, where: str
+) -> Any:
+    """An element-wise :class:`FixedDelay` as a NIR ``Delay`` (seconds; the steps are whole)."""
+    if importer is not None:
+        raise UnsupportedExportError(
+            f"{where}: the {importer} importer cannot run a NIR Delay node; export with importer=None"
+        )
+    if m.synaptic:
+        raise UnsupportedExportError(
+            f"{where}: synaptic delays [n_out, n_in] have no single NIR node (NIR's Delay delays each "
+            "channel of its input); use nn.Linear followed by an element-wise FixedDelay [n] when the "
+            "delays depend on the output channel only"
+        )
+    if m.dt != dt:
+        raise UnsupportedExportError(f"{where} has dt={m.dt} ms but the graph is exported at dt={dt} ms")
+    if (m.n_in,) != shape:
+        raise ShapeError(f"{where} delays {m.n_in} channels but receives {list(shape)}")
+    seconds = m.steps.detach().cpu().to(torch.float64).numpy() * (dt / 1000.0)
+    return nir_lib.Delay(delay=seconds, metadata={"delay_steps": m.steps.cpu().numpy(), "dt_ms": dt})
 
 
 def _pair(v: Any) -> tuple[int, ...]:
