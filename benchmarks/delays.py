@@ -3,14 +3,16 @@ same network with a plain ``nn.Linear``, in one process.
 
 What is measured
 ----------------
-Two networks, ``A(n_in, 256) -> LIF -> Linear(256, 20) -> LIF``, where ``A`` is either
-``sf.plasticity.LearnableDelay(n_in, 256, max_delay, dt)`` (DCLS: one Gaussian-interpolated tap per
-synapse, width ``sigma``) or ``nn.Linear(n_in, 256)``, train on the same random batch (``T`` steps,
-batch 32, 5 % input spikes, 20 random labels): logits are the output spike counts, the loss their
+Two networks, ``A(n_in, 256) -> LIF [-> A(256, 256) -> LIF] -> Linear(256, 20) -> LIF``, where
+each ``A`` is either ``sf.plasticity.LearnableDelay`` (DCLS: one Gaussian-interpolated tap per
+synapse, width ``sigma``) or ``nn.Linear``, train on the same random batch (``T`` steps, batch 32,
+5 % input spikes, 20 random labels): logits are the output spike counts, the loss their
 cross-entropy, the optimizer Adam (weights lr 1e-3, delays lr 0.1, as DCLS trains positions about
-100 times faster). The defaults are SHD's shape in DCLS's setting: 10 ms bins, so ``T = 100`` steps
-for 1 s and ``max_delay = 250 ms`` (25 steps, 26 taps); ``--n-in 700`` (raw channels, default) or
-``--n-in 140`` (binned by 5, as DCLS does).
+100 times faster). The defaults are DCLS's SHD network: 700 channels binned by 5 to 140 inputs,
+two hidden layers of 256 LIF neurons each behind learnable delays, a plain readout, 10 ms bins
+(``T = 100`` steps for 1 s) and ``max_delay = 250 ms`` (25 steps, 26 taps). ``--hidden 1`` keeps
+one hidden layer (the cost of a delay layer whose input needs no gradient); ``--n-in 700`` takes
+the raw channels.
 
 One training step is ``zero_grad``, forward, loss, ``backward``, ``optimizer.step``. After
 ``--warmup`` rounds, each of ``--repeats`` rounds runs one step of each network (alternating which
@@ -23,8 +25,8 @@ integer-delay path used after annealing).
 
 Run::
 
-    python benchmarks/delays.py                          # CPU, 2 threads, 700 inputs
-    python benchmarks/delays.py --n-in 140 --sigma 83.3 5 0 --repeats 15
+    python benchmarks/delays.py                          # CPU, 2 threads, DCLS's SHD network
+    python benchmarks/delays.py --hidden 1 --n-in 700 --sigma 83.3 5 0 --repeats 15
     python benchmarks/delays.py --method direct           # the kernel as one conv1d, for comparison
 """
 
@@ -49,39 +51,44 @@ SEED = 0
 
 
 def build(
-    kind: str, n_in: int, max_delay: float, dt: float, sigma: float, method: str = "auto"
+    kind: str, n_in: int, n_hidden: int, max_delay: float, dt: float, sigma: float, method: str = "auto"
 ) -> tuple[nn.Module, torch.optim.Optimizer]:
-    """The network (``kind`` "delay" or "linear") and its Adam optimizer."""
+    """The network (``kind`` "delay" or "linear", ``n_hidden`` hidden layers) and its Adam optimizer."""
     g = torch.Generator().manual_seed(SEED)
-    first: nn.Module
-    if kind == "delay":
-        first = sf.plasticity.LearnableDelay(
-            n_in,
-            N_HIDDEN,
-            max_delay,
-            dt,
-            sigma=sigma,
-            bias=True,
-            generator=g,
-            method=method,  # type: ignore[arg-type]
-        )
-    else:
-        torch.manual_seed(SEED)
-        first = nn.Linear(n_in, N_HIDDEN)
-    with torch.no_grad():
-        first.weight.mul_(5.0)  # hidden neurons fire at a few % of the steps
-    lif = dict(tau_mem=TAU_MEM, dt=dt, v_th=1.0, reset="to_value")
-    model = sf.Sequential(
-        first, sf.neurons.LIF(N_HIDDEN, **lif), nn.Linear(N_HIDDEN, N_OUT), sf.neurons.LIF(N_OUT, **lif)
-    )
-    if kind == "delay":
-        assert isinstance(first, sf.plasticity.LearnableDelay)
-        delay_params = [first.delay]
-        others = [p for p in model.parameters() if p is not first.delay]
-        opt = torch.optim.Adam([{"params": others}, {"params": delay_params, "lr": LR_DELAY}], lr=LR)
-    else:
-        opt = torch.optim.Adam(model.parameters(), lr=LR)
-    return model, opt
+    torch.manual_seed(SEED)
+
+    def lif(n: int) -> nn.Module:
+        return sf.neurons.LIF(n, tau_mem=TAU_MEM, dt=dt, v_th=1.0, reset="to_value")
+
+    layers: list[nn.Module] = []
+    delay_params: list[nn.Parameter] = []
+    sizes = [n_in] + [N_HIDDEN] * n_hidden
+    for a, b in zip(sizes[:-1], sizes[1:]):
+        synapses: nn.Module
+        if kind == "delay":
+            delay = sf.plasticity.LearnableDelay(
+                a,
+                b,
+                max_delay,
+                dt,
+                sigma=sigma,
+                bias=True,
+                generator=g,
+                method=method,  # type: ignore[arg-type]
+            )
+            delay_params.append(delay.delay)
+            synapses = delay
+        else:
+            synapses = nn.Linear(a, b)
+        with torch.no_grad():
+            synapses.weight.mul_(5.0)  # hidden neurons fire at a few % of the steps
+        layers += [synapses, lif(b)]
+    model = sf.Sequential(*layers, nn.Linear(N_HIDDEN, N_OUT), lif(N_OUT))
+    others = [p for p in model.parameters() if all(p is not q for q in delay_params)]
+    groups: list[dict] = [{"params": others}]
+    if delay_params:
+        groups.append({"params": delay_params, "lr": LR_DELAY})
+    return model, torch.optim.Adam(groups, lr=LR)
 
 
 def train_step(model: nn.Module, opt: torch.optim.Optimizer, x: Tensor, y: Tensor) -> float:
@@ -105,7 +112,10 @@ def run(args: argparse.Namespace, sigma: float) -> dict[str, dict[str, list[floa
     g = torch.Generator().manual_seed(SEED + 1)
     x = (torch.rand(args.steps, args.batch, args.n_in, generator=g) < INPUT_RATE).float()
     y = torch.randint(0, N_OUT, (args.batch,), generator=g)
-    nets = {k: build(k, args.n_in, args.max_delay, args.dt, sigma, args.method) for k in ("delay", "linear")}
+    nets = {
+        k: build(k, args.n_in, args.hidden, args.max_delay, args.dt, sigma, args.method)
+        for k in ("delay", "linear")
+    }
     times: dict[str, dict[str, list[float]]] = {k: {"wall": [], "cpu": []} for k in nets}
     for r in range(args.warmup + args.repeats):
         order = ("delay", "linear") if r % 2 == 0 else ("linear", "delay")
@@ -119,7 +129,10 @@ def run(args: argparse.Namespace, sigma: float) -> dict[str, dict[str, list[floa
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    p.add_argument("--n-in", type=int, default=700, help="input channels (700 raw SHD, 140 binned)")
+    p.add_argument("--n-in", type=int, default=140, help="input channels (140 binned SHD, 700 raw)")
+    p.add_argument(
+        "--hidden", type=int, default=2, help="hidden layers of 256 LIF, each behind delays (default 2)"
+    )
     p.add_argument("--steps", type=int, default=100, help="time steps T (default 100)")
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--dt", type=float, default=10.0, help="ms per step (default 10)")
@@ -149,7 +162,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     sigmas = args.sigma if args.sigma is not None else [args.max_delay / 3, args.dt / 2]
     taps = int(round(args.max_delay / args.dt)) + 1
     print(
-        f"SHD-shaped: {args.n_in} -> {N_HIDDEN} -> {N_OUT}, T={args.steps}, batch {args.batch}, "
+        f"SHD-shaped: {' -> '.join(map(str, [args.n_in] + [N_HIDDEN] * args.hidden + [N_OUT]))}, "
+        f"T={args.steps}, batch {args.batch}, "
         f"{taps} taps, method {args.method}, {args.threads} threads, torch {torch.__version__}; "
         f"median (min) of {args.repeats} interleaved rounds"
     )

@@ -29,7 +29,6 @@ steps ago, and the next input is written at ``head``.
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Sequence
 from typing import Any, Literal, NamedTuple
@@ -40,6 +39,7 @@ from torch import Tensor, nn
 
 from .._checks import check_dt, check_floating
 from ..errors import ParameterError, ShapeError
+from ._spectral import spectral_conv, spectral_cost
 
 __all__ = [
     "DelayMethod",
@@ -127,7 +127,8 @@ class _GaussTaps(torch.autograd.Function):
     a hand-written backward pass (three passes over the kernel instead of autograd's dozen):
 
     ``dL/dw = sum_k G_k g_k`` and ``dL/dd = (w / sigma^2) (sum_k G_k g_k k - (dL/dw) m)``,
-    with ``G = dL/dK``, ``g`` the normalised Gaussian and ``m = sum_k g_k k`` its mean."""
+    with ``G = dL/dK``, ``g`` the normalised Gaussian and ``m = sum_k g_k k`` its mean. Taps below
+    ``eps**2`` are set to exactly 0."""
 
     @staticmethod
     def forward(  # type: ignore[override]
@@ -138,6 +139,9 @@ class _GaussTaps(torch.autograd.Function):
         s = (kk - delay.unsqueeze(dim)).square_().mul_(-0.5 / (sigma * sigma))
         g = torch.softmax(s, dim=dim)
         del s
+        # taps below eps^2 of the sum are below any output's rounding; zero them, as they would
+        # otherwise be subnormal numbers (a CPU computes with those tens of times slower)
+        g.masked_fill_(g < torch.finfo(g.dtype).eps ** 2, 0.0)
         ctx.save_for_backward(weight, g, k)
         ctx.sigma, ctx.taps_first = sigma, taps_first
         return g * weight.unsqueeze(dim)
@@ -162,81 +166,6 @@ class _GaussTaps(torch.autograd.Function):
 
 
 DelayMethod = Literal["auto", "spectral", "direct", "shift"]
-
-
-@functools.lru_cache(maxsize=256)
-def _spectral_cost(steps: int, n_taps: int, columns: int) -> tuple[int, float]:
-    """The block (output steps per transform) of the spectral method, and its cost per synapse in
-    multiply-adds of the per-frequency products.
-
-    Per synapse, a transform of length ``L = b + D - 1`` costs ``~1.5 L D`` multiply-adds for the
-    kernel spectrum (three real values per frequency), which measure about 6 times slower than
-    those of the products (a matrix product with a short inner dimension ``D``, writing ``~1.5 L``
-    values per synapse), and ``~1.5 L N`` for the products of each of the ``ceil(T / b)`` blocks
-    (``N`` the batch columns). Transforms longer than ``max(256, 8 D)`` are avoided, so that the
-    kernel spectrum stays small."""
-    cap = max(256, 8 * n_taps)
-    best, best_key = steps, (True, math.inf)
-    for n_blocks in range(1, steps + 1):
-        block = -(-steps // n_blocks)
-        if n_blocks > 1 and block == -(-steps // (n_blocks - 1)):
-            continue
-        length = block + n_taps - 1
-        key = (length > cap, float(1.5 * length * (6 * n_taps + columns * n_blocks)))
-        if key < best_key:
-            best, best_key = block, key
-        if block < n_taps // 2:
-            break
-    return best, best_key[1]
-
-
-def _spectral_conv(full: Tensor, weight: Tensor, delay: Tensor, sigma: float, steps: int) -> Tensor:
-    r"""``y[t] = sum_k K[:, :, k] @ full[D - 1 + t - k]``, ``K`` the DCLS kernel, by the discrete
-    Fourier transform along time: overlap-save blocks of ``b`` outputs, transforms of length
-    ``L = b + D - 1`` done as matrix products, and :math:`Y_f = K_f X_f` at each frequency with
-    three real matrix products (Gauss): :math:`X_r K_r`, :math:`X_i K_i` and
-    :math:`(X_r + X_i)(K_r + K_i)`.
-
-    ``full`` ``[D - 1 + T, N, n_in]``, ``weight`` and ``delay`` ``[n_out, n_in]`` -> ``[T, N, n_out]``.
-    """
-    n_out, n_in = weight.shape
-    n_taps = full.shape[0] - steps + 1
-    cols = full.shape[1]
-    block = _spectral_cost(steps, n_taps, cols)[0]
-    n_blocks = -(-steps // block)
-    length = block + n_taps - 1
-    n_freq = length // 2 + 1
-    dtype, device = full.dtype, full.device
-    pad = n_blocks * block - steps
-    if pad:
-        full = F.pad(full, (0, 0, 0, 0, 0, pad))
-    # segments [L, n_blocks, N, n_in]: segment s holds full[s b : s b + L]
-    segs = full.unfold(0, length, block).permute(3, 0, 1, 2) if n_blocks > 1 else full.unsqueeze(1)
-    omega = (2 * math.pi / length) * torch.arange(n_freq, dtype=torch.float64, device=device)
-    # forward transforms, rows (f, part) of Re, Im and Re + Im of e^{-i w t}
-    ang = omega.unsqueeze(1) * torch.arange(length, dtype=torch.float64, device=device)
-    cos, sin = torch.cos(ang), torch.sin(ang)
-    fwd = torch.stack([cos, -sin, cos - sin], 1).reshape(3 * n_freq, length).to(dtype)
-    # kernel spectrum [(f, part), i, j]: Kr, Ki, Kr + Ki
-    kernel = _taps_first_kernel(weight, delay, sigma, n_taps)  # [D, n_in, n_out]
-    kf = (fwd[:, :n_taps] @ kernel.view(n_taps, n_in * n_out)).view(3 * n_freq, n_in, n_out)
-    # input spectrum [(f, part), (s, n), i]: Xr, Xi, Xr + Xi
-    xf = (fwd @ segs.reshape(length, n_blocks * cols * n_in)).view(3 * n_freq, n_blocks * cols, n_in)
-    # Y = K X with three real products (Gauss): XrKr, XiKi, (Xr + Xi)(Kr + Ki)
-    prod = torch.bmm(xf, kf).view(3 * n_freq, n_blocks * cols * n_out)
-    # inverse transform at the valid outputs t' = D - 1 + t: y = sum_f c_f (Yr cos w t' - Yi sin w t'),
-    # Yr = XrKr - XiKi, Yi = (Xr + Xi)(Kr + Ki) - XrKr - XiKi
-    c = torch.full((n_freq,), 2.0 / length, dtype=torch.float64, device=device)
-    c[0] = 1.0 / length
-    if length % 2 == 0:
-        c[-1] = 1.0 / length
-    ang_o = torch.arange(n_taps - 1, length, dtype=torch.float64, device=device).unsqueeze(1) * omega
-    cos_o, sin_o = c * torch.cos(ang_o), c * torch.sin(ang_o)
-    inv = torch.stack([cos_o + sin_o, sin_o - cos_o, -sin_o], -1).reshape(block, 3 * n_freq)
-    y = (inv.to(dtype) @ prod).view(block, n_blocks, cols, n_out)
-    if n_blocks > 1:
-        y = y.transpose(0, 1).reshape(n_blocks * block, cols, n_out)
-    return y[:steps] if pad else y.reshape(steps, cols, n_out)
 
 
 def _shift_conv(full: Tensor, weight: Tensor, delay_steps: Tensor, steps: int) -> Tensor:
@@ -268,9 +197,13 @@ def delayed_linear(
     Three ways to compute the same sum (they differ only by rounding):
 
     * ``"spectral"``: by the discrete Fourier transform along time, one complex matrix product per
-      frequency, :math:`Y_f = K_f X_f` (overlap-save blocks when ``T`` is long). Its cost does not
-      grow with the number of taps ``D``: about 2 to 3 times that of a plain linear layer, where the
-      direct convolution costs about ``D`` times. Rounding errors of order ``eps * |K| |x|``.
+      frequency, :math:`Y_f = K_f X_f` (overlap-save blocks when ``T`` is long), the kernel
+      spectrum made a few frequencies at a time (see :mod:`spikeforge.plasticity._spectral`). Its
+      arithmetic does not grow with the number of taps ``D``: the products are about 2 to 2.5
+      times those of a plain linear layer, where the direct convolution's are ``D`` times; with
+      the transforms and the kernel, an SHD layer (26 taps, ``T = 100``, batch 32) trains at 5 to
+      7 times a linear layer's time on a CPU (``benchmarks/delays.py``). Rounding errors of order
+      ``eps * |K| |x|``.
     * ``"direct"``: the convolution ``F.conv1d`` with the ``[n_out, n_in, D]`` kernel.
     * ``"shift"`` (``sigma=0`` only): integer delays, one matrix product per delay in use with the
       weights of the synapses of that delay; it sums exactly the terms of an explicit delay line
@@ -322,7 +255,7 @@ def delayed_linear(
     idx = delay.detach().round().clamp(0, n_taps - 1).long() if sigma == 0 else None
     if method == "auto":  # the least arithmetic per synapse
         costs: dict[DelayMethod, float] = {
-            "spectral": _spectral_cost(steps, n_taps, cols)[1],
+            "spectral": spectral_cost(steps, n_taps, cols)[1],
             "direct": float(n_taps * steps * cols),
         }
         if idx is not None:
@@ -332,7 +265,7 @@ def delayed_linear(
         assert idx is not None
         y = _shift_conv(full, weight, idx, steps)
     elif method == "spectral":
-        y = _spectral_conv(full, weight, delay, sigma, steps)
+        y = spectral_conv(full, _taps_first_kernel(weight, delay, sigma, n_taps), steps)
     else:
         kernel = delay_kernel(weight, delay, sigma=sigma, n_taps=n_taps)
         y = F.conv1d(full.permute(1, 2, 0), kernel.flip(-1)).permute(2, 0, 1)  # [T, N, n_out]

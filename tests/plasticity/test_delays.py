@@ -95,11 +95,47 @@ def test_spectral_and_direct_match_a_loop_over_taps(steps, n_taps, batch, gen):
 
 
 def test_spectral_blocks_bound_the_kernel_spectrum():
-    from spikeforge.plasticity.delays import _spectral_cost
+    from spikeforge.plasticity._spectral import spectral_cost as _spectral_cost
 
     block, _ = _spectral_cost(1000, 26, 32)  # a long sequence is cut into blocks
     assert block < 1000 and block + 25 <= max(256, 8 * 26)
     assert _spectral_cost(100, 26, 32)[0] <= 100
+
+
+def test_spectral_gradients_in_chunks_equal_the_direct_ones(gen, monkeypatch):
+    """The spectral method makes the kernel spectrum a few frequencies at a time (a bounded
+    buffer); with chunks of one frequency its output and its gradients with respect to the input,
+    the history, the weights and the delays equal those of the direct convolution."""
+    from spikeforge.plasticity import _spectral
+
+    monkeypatch.setattr(_spectral, "CHUNK_BYTES", 1)  # one frequency (three rows) per chunk
+    x = torch.rand(40, 3, 5, generator=gen, dtype=F64)
+    hist = torch.rand(8, 3, 5, generator=gen, dtype=F64)
+    w = torch.randn(4, 5, generator=gen, dtype=F64)
+    d = torch.rand(4, 5, generator=gen, dtype=F64) * 8
+    grads = {}
+    for method in ("direct", "spectral"):
+        leaves = [t.clone().requires_grad_() for t in (x, hist, w, d)]
+        y = delayed_linear(
+            leaves[0], leaves[2], leaves[3], sigma=1.1, n_taps=9, history=leaves[1], method=method
+        )
+        (y * torch.linspace(-1, 1, y.numel(), dtype=F64).view_as(y)).sum().backward()
+        grads[method] = [y.detach()] + [t.grad for t in leaves]
+    for name, a, b in zip(("y", "x", "history", "weight", "delay"), grads["direct"], grads["spectral"]):
+        assert torch.allclose(a, b, rtol=0, atol=1e-11), name
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, F64])
+def test_kernel_has_no_subnormal_numbers(dtype, gen):
+    """Far taps of a narrow Gaussian are exact zeros, not subnormal numbers (which slow a CPU's
+    arithmetic tens of times); near taps are untouched."""
+    w = torch.rand(64, 64, generator=gen, dtype=dtype) + 0.1
+    d = torch.rand(64, 64, generator=gen, dtype=dtype) * 25
+    for sigma in (0.5, 0.3, 0.1):
+        k = delay_kernel(w, d, sigma=sigma, n_taps=26)
+        subnormal = (k != 0) & (k.abs() < torch.finfo(dtype).tiny)
+        assert not bool(subnormal.any()), sigma
+        assert torch.allclose(k.sum(-1), w, rtol=1e-6)  # the mass is where it was
 
 
 def test_bad_method_is_refused(gen):
