@@ -140,8 +140,13 @@ class _GaussTaps(torch.autograd.Function):
         g = torch.softmax(s, dim=dim)
         del s
         # taps below eps^2 of the sum are below any output's rounding; zero them, as they would
-        # otherwise be subnormal numbers (a CPU computes with those tens of times slower)
-        g.masked_fill_(g < torch.finfo(g.dtype).eps ** 2, 0.0)
+        # otherwise be subnormal numbers (a CPU computes with those tens of times slower). No tap
+        # is that small when the Gaussian is wide: g_k >= exp(-span^2 / 2 sigma^2) / D.
+        floor = torch.finfo(g.dtype).eps ** 2
+        lo, hi = (float(v) for v in torch.aminmax(delay.detach()))
+        span = max(hi, k.numel() - 1 - lo)
+        if math.exp(-(span * span) / (2 * sigma * sigma)) / k.numel() <= floor:
+            g.masked_fill_(g < floor, 0.0)
         ctx.save_for_backward(weight, g, k)
         ctx.sigma, ctx.taps_first = sigma, taps_first
         return g * weight.unsqueeze(dim)
@@ -481,7 +486,8 @@ class LearnableDelay(nn.Module):
             bias=self.bias,
             method=self.method,
         )
-        full = torch.cat([past, x], dim=0)[-self.n_taps :]
+        steps = x.shape[0]
+        full = x[-self.n_taps :] if steps >= self.n_taps else torch.cat([past[steps:], x], dim=0)
         return y, DelayState(full, torch.zeros((), dtype=torch.int64, device=x.device))
 
     def step(self, x: Tensor, state: DelayState | None = None) -> tuple[Tensor, DelayState]:
