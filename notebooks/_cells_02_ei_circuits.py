@@ -183,8 +183,10 @@ plt.tight_layout(); plt.show()""",
     (
         "md",
         """\
-Rasters (200 excitatory neurons) and population rates (0.5 ms bins). SR: every neuron fires at
-the refractory limit $1/(t_{ref} + \\Delta t) \\approx 476$ Hz, regularly. AI: irregular
+Rasters (200 excitatory neurons) and population rates (0.5 ms bins). SR: every neuron fires
+regularly at about 312 Hz, the rate of the noise-free drive: after the spike and $t_{ref}$ (in
+which inputs are lost, as in Brunel's model and Brian2) $v$ climbs from $V_r$ to $\\theta$ in
+about 1.1 ms (the refractory limit $1/(t_{ref} + \\Delta t)$ would be 476 Hz). AI: irregular
 firing, the population rate fluctuates without a rhythm. SI fast: irregular neurons, each firing
 far below the frequency of a fast population rhythm. SI slow: few spikes, grouped into slow
 population bursts.
@@ -200,7 +202,7 @@ traces, about $1/\\sqrt{100} = 0.1$ for independent ones).""",
 fig, ax = plt.subplots(figsize=(8, 3.6))
 for regime, r in brunel.items():
     if regime == "SR":
-        continue  # its lines at 476 Hz and harmonics dwarf the others
+        continue  # its lines at 312 Hz and harmonics dwarf the others
     ax.semilogy(r["f"], r["p"], label=regime)
 ax.set(xlabel="frequency (Hz)", ylabel="PSD of the population rate (Hz²/Hz)", xlim=(0, 500),
        title="population-rate spectra")

@@ -39,6 +39,7 @@ class _CompiledPathMixin(_NetworkBase):
             V=torch.zeros(B, max(N, 1), dtype=dtype),
             I=torch.zeros(B, max(N, 1), dtype=dtype),
             REF=torch.zeros(B, max(N, 1), dtype=torch.int32),
+            HELD=torch.zeros(B, max(N, 1), dtype=torch.bool),
             GS=torch.zeros(B, max(NG, 1), dtype=dtype),
             HS=torch.zeros(B, max(NH, 1), dtype=dtype),
             R=torch.zeros(B, max(NR, 1), dtype=dtype),
@@ -53,6 +54,9 @@ class _CompiledPathMixin(_NetworkBase):
                     view.copy_(f.detach())
                     views.append(view)
                 sim.neurons[pop.name] = type(st)(*views)
+                held = packed.HELD[:, off : off + pop.n]
+                held.copy_(sim.held[pop.name])
+                sim.held[pop.name] = held
                 packed.pop_off[pop.name] = off
                 off += pop.n
             goff = hoff = roff = 0
@@ -217,7 +221,7 @@ class _CompiledPathMixin(_NetworkBase):
                     coef_parts.append(a.reshape(-1))
                     coef_off += a.size
             coef = np.concatenate(coef_parts) if coef_parts else np.zeros(1, npdt)
-            V, I, REF = packed.V.numpy(), packed.I.numpy(), packed.REF.numpy()
+            V, I, REF, HELD = packed.V.numpy(), packed.I.numpy(), packed.REF.numpy(), packed.HELD.numpy()
             GS, HS, R = packed.GS.numpy(), packed.HS.numpy(), packed.R.numpy()
             spk = np.zeros((B, V.shape[1]), np.int32)
             spk_n = np.zeros((B, max(P, 1)), np.int64)
@@ -300,6 +304,7 @@ class _CompiledPathMixin(_NetworkBase):
                         V,
                         I,
                         REF,
+                        HELD,
                         prm,
                         prm_meta,
                         ch_meta,
@@ -385,7 +390,7 @@ class _Packed:
     """The kernel's flat buffers; the simulation state tensors are views of them."""
 
     def __init__(self, **buffers: Tensor) -> None:
-        self.V, self.I, self.REF = buffers["V"], buffers["I"], buffers["REF"]
+        self.V, self.I, self.REF, self.HELD = buffers["V"], buffers["I"], buffers["REF"], buffers["HELD"]
         self.GS, self.HS, self.R = buffers["GS"], buffers["HS"], buffers["R"]
         self.pop_off: dict[str, int] = {}
         self.ch_off: dict[str, list[int]] = {}
@@ -395,6 +400,7 @@ class _Packed:
         out: list[Tensor] = []
         for name in self.pop_off:
             out.extend(sim.neurons[name])
+            out.append(sim.held[name])
         for name in self.ch_off:
             out.extend(sim.syn[name])
             out.append(sim.ring[name])

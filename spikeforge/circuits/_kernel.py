@@ -50,7 +50,25 @@ _BLOCK = 2048  # neurons per block (16 KiB of float64 input)
 
 @njit(cache=True, nogil=True)
 def _deliver(
-    c, b, s, j0, m, deliver_only, ch_meta, ch_val, ch_gain, coef, coef_meta, GS, HS, R, V, I, pop_meta, xb
+    c,
+    b,
+    s,
+    j0,
+    m,
+    deliver_only,
+    ch_meta,
+    ch_val,
+    ch_gain,
+    coef,
+    coef_meta,
+    GS,
+    HS,
+    R,
+    V,
+    I,
+    HELD,
+    pop_meta,
+    xb,
 ):  # type: ignore[no-untyped-def]
     """Phase 1 (delivery from the ring, unless already done this step or the channel is direct)
     and, unless ``deliver_only``, phase 3 (current into ``xb[:m]``, then the decay) of channel
@@ -70,12 +88,15 @@ def _deliver(
     v = V[b, po : po + m]
     if kind == _DELTA:
         if deliver:
-            target = v if ch_meta[c, _FIELD] == 0 else I[b, po : po + m]
+            on_v = ch_meta[c, _FIELD] == 0
+            target = v if on_v else I[b, po : po + m]
+            hd = HELD[b, po : po + m]
             for j in range(m):
                 a = rr[j]
                 if a != zero:
                     rr[j] = zero
-                    target[j] += gain * a
+                    if not (on_v and hd[j]):  # a jump of v is lost after a held or reset step
+                        target[j] += gain * a
         return
     go = ch_meta[c, _GOFF] + j0
     g = GS[b, go : go + m]
@@ -146,9 +167,10 @@ def _deliver(
 
 
 @njit(cache=True, nogil=True)
-def _lif_vector(v, rf, xb, zb, m, k, vl, rr, th, vre, nref):  # type: ignore[no-untyped-def]
+def _lif_vector(v, rf, hd, xb, zb, m, k, vl, rr, th, vre, nref):  # type: ignore[no-untyped-def]
     """The common LIF block (shared parameters, no tau_syn, reset to a value, refractoriness,
-    k < 1/2) without branches, so that it vectorises: marks spikes in ``zb``, returns their count."""
+    k < 1/2) without branches, so that it vectorises: marks spikes in ``zb`` and the neurons held
+    or reset in ``hd``, returns the spike count."""
     fired = 0
     for j in range(m):
         r = rf[j]
@@ -161,13 +183,14 @@ def _lif_vector(v, rf, xb, zb, m, k, vl, rr, th, vre, nref):  # type: ignore[no-
         v[j] = vre if sp else vv
         rf[j] = nref if sp else (r - 1 if r > 0 else 0)
         zb[j] = sp
+        hd[j] = sp or not act
         fired += sp
     return fired
 
 
 @njit(cache=True, nogil=True)
 def _lif_shared(
-    v, ii, rf, xb, out, m, j0, cnt, k, al, vl, rr, th, vre, nref, has_syn, write_i, subtract, refractory
+    v, ii, rf, hd, xb, out, m, j0, cnt, k, al, vl, rr, th, vre, nref, has_syn, write_i, subtract, refractory
 ):  # type: ignore[no-untyped-def]
     """The LIF step of a block whose parameters are shared scalars."""
     gap = th - vre
@@ -183,7 +206,9 @@ def _lif_shared(
             r = rf[j]
             if r != 0:
                 rf[j] = r - 1 if r > 0 else 0
+                hd[j] = True
                 continue
+        hd[j] = False
         vj = v[j]
         end = vl + rr * x
         if small:
@@ -192,6 +217,7 @@ def _lif_shared(
             vv = end - (end - vj) * one_k
         if vv > th:
             vv = vv - gap if subtract else vre
+            hd[j] = not subtract or (refractory and nref > 0)
             if refractory:
                 rf[j] = nref
             out[cnt] = j0 + j
@@ -202,7 +228,7 @@ def _lif_shared(
 
 @njit(cache=True, nogil=True)
 def _lif_arrays(
-    v, ii, rf, xb, out, m, j0, cnt, k, al, vl, rr, th, vre, nref, has_syn, write_i, subtract, refractory
+    v, ii, rf, hd, xb, out, m, j0, cnt, k, al, vl, rr, th, vre, nref, has_syn, write_i, subtract, refractory
 ):  # type: ignore[no-untyped-def]
     """The LIF step of a block with one value of each parameter per neuron."""
     for j in range(m):
@@ -215,7 +241,9 @@ def _lif_arrays(
             r = rf[j]
             if r != 0:
                 rf[j] = r - 1 if r > 0 else 0
+                hd[j] = True
                 continue
+        hd[j] = False
         vj = v[j]
         end = vl[j] + rr[j] * x
         kk = k[j]
@@ -226,6 +254,7 @@ def _lif_arrays(
         t = th[j]
         if vv > t:
             vv = vv - (t - vre[j]) if subtract else vre[j]
+            hd[j] = not subtract or (refractory and nref[j] > 0)
             if refractory:
                 rf[j] = np.int32(nref[j])
             out[cnt] = j0 + j
@@ -235,7 +264,7 @@ def _lif_arrays(
 
 
 @njit(cache=True, nogil=True)
-def _lif(p, b, j0, m, cnt, store_i, pop_meta, V, I, REF, prm, prm_meta, xb, zb, spk):  # type: ignore[no-untyped-def]
+def _lif(p, b, j0, m, cnt, store_i, pop_meta, V, I, REF, HELD, prm, prm_meta, xb, zb, spk):  # type: ignore[no-untyped-def]
     """Steps 1-5 of lif_step for neurons ``[j0, j0 + m)`` of population ``p``, copy ``b``; appends
     spike indices after the ``cnt`` already in ``spk`` and returns the new count.
 
@@ -252,6 +281,7 @@ def _lif(p, b, j0, m, cnt, store_i, pop_meta, V, I, REF, prm, prm_meta, xb, zb, 
     v = V[b, a : a + m]
     ii = I[b, a : a + m]
     rf = REF[b, a : a + m]
+    hd = HELD[b, a : a + m]
     out = spk[b, po : po + n]
     q = 7 * p
     if pop_meta[p, 5] == 1:
@@ -266,7 +296,7 @@ def _lif(p, b, j0, m, cnt, store_i, pop_meta, V, I, REF, prm, prm_meta, xb, zb, 
             if write_i:
                 for j in range(m):
                     ii[j] = xb[j]
-            if _lif_vector(v, rf, xb, zb, m, k, vl, rr, th, vre, nref):
+            if _lif_vector(v, rf, hd, xb, zb, m, k, vl, rr, th, vre, nref):
                 for j in range(m):
                     if zb[j]:
                         out[cnt] = j0 + j
@@ -276,6 +306,7 @@ def _lif(p, b, j0, m, cnt, store_i, pop_meta, V, I, REF, prm, prm_meta, xb, zb, 
             v,
             ii,
             rf,
+            hd,
             xb,
             out,
             m,
@@ -311,6 +342,7 @@ def _lif(p, b, j0, m, cnt, store_i, pop_meta, V, I, REF, prm, prm_meta, xb, zb, 
         v,
         ii,
         rf,
+        hd,
         xb,
         out,
         m,
@@ -362,20 +394,25 @@ def _ring(lst, b, base, L, n, roff, ip, post, w, d, sd, has_w, wsh, R):  # type:
 
 
 @njit(cache=True, nogil=True)
-def _direct(lst, ip, post, w, has_w, wsh, scale, tgt):  # type: ignore[no-untyped-def]
+def _direct(lst, ip, post, w, has_w, wsh, scale, tgt, hd, on_v):  # type: ignore[no-untyped-def]
     """Phase 5 of a direct channel: the synapses of the neurons ``lst`` straight into the target
-    state ``tgt`` (sequentially, as Brian2's ``on_pre``), times ``scale`` (gain, e for alpha)."""
+    state ``tgt`` (sequentially, as Brian2's ``on_pre``), times ``scale`` (gain, e for alpha); with
+    ``on_v`` (jumps of v), not into the neurons held or reset in this step (``hd``)."""
     for q in range(lst.shape[0]):
         i = lst[q]
         lo = ip[i]
         hi = ip[i + 1]
         if has_w:
             for syn in range(lo, hi):
-                tgt[post[syn]] += scale * w[syn]
+                j = post[syn]
+                if not (on_v and hd[j]):
+                    tgt[j] += scale * w[syn]
         else:
             a = scale * wsh
             for syn in range(lo, hi):
-                tgt[post[syn]] += a
+                j = post[syn]
+                if not (on_v and hd[j]):
+                    tgt[j] += a
 
 
 @njit(cache=True, nogil=True)
@@ -388,6 +425,7 @@ def run_steps(  # type: ignore[no-untyped-def]
     V,
     I,
     REF,
+    HELD,
     prm,
     prm_meta,
     ch_meta,
@@ -475,6 +513,7 @@ def run_steps(  # type: ignore[no-untyped-def]
                         R,
                         V,
                         I,
+                        HELD,
                         pop_meta,
                         xb,
                     )
@@ -538,10 +577,13 @@ def run_steps(  # type: ignore[no-untyped-def]
                                 R,
                                 V,
                                 I,
+                                HELD,
                                 pop_meta,
                                 xb,
                             )
-                    cnt = _lif(p, b, j0, m, cnt, store_i, pop_meta, V, I, REF, prm, prm_meta, xb, zb, spk)
+                    cnt = _lif(
+                        p, b, j0, m, cnt, store_i, pop_meta, V, I, REF, HELD, prm, prm_meta, xb, zb, spk
+                    )
                 spk_n[b, p] = cnt
             # phase 5: schedule this step's spikes into the ring buffers (direct channels: into
             # the target state, which nothing reads before the next step's phase 1)
@@ -563,14 +605,15 @@ def run_steps(  # type: ignore[no-untyped-def]
                     kind = ch_meta[c, _KIND]
                     po = pop_meta[ch_meta[c, _POST], 1]
                     scale = ch_gain[c, b]
+                    on_v = kind == _DELTA and ch_meta[c, _FIELD] == 0
                     if kind == _DELTA:
-                        tgt = V[b, po : po + n] if ch_meta[c, _FIELD] == 0 else I[b, po : po + n]
+                        tgt = V[b, po : po + n] if on_v else I[b, po : po + n]
                     elif kind == _EXP or kind == _EXP_COND:
                         tgt = GS[b, ch_meta[c, _GOFF] : ch_meta[c, _GOFF] + n]
                     else:
                         tgt = HS[b, ch_meta[c, _HOFF] : ch_meta[c, _HOFF] + n]
                         scale = scale * ch_val[c, 2]
-                    _direct(lst, ip, post, w, has_w, wsh, scale, tgt)
+                    _direct(lst, ip, post, w, has_w, wsh, scale, tgt, HELD[b, po : po + n], on_v)
                 else:
                     L = ch_meta[c, _L]
                     _ring(
@@ -590,14 +633,17 @@ def run_steps(  # type: ignore[no-untyped-def]
                         R,
                     )
             # Poisson inputs: ``pin_data[off + (t * B + b) * n + j]`` added to V or I (after the
-            # projections, as delay-0 delta synapses)
+            # projections, as delay-0 delta synapses; lost on a held v)
             for q in range(pin_meta.shape[0]):
                 n = pin_meta[q, 3]
                 po = pop_meta[pin_meta[q, 0], 1]
-                tgt = V[b, po : po + n] if pin_meta[q, 1] == 0 else I[b, po : po + n]
+                on_v = pin_meta[q, 1] == 0
+                tgt = V[b, po : po + n] if on_v else I[b, po : po + n]
+                hd = HELD[b, po : po + n]
                 pd = pin_data[pin_meta[q, 2] + (t * B + b) * n :]
                 for j in range(n):
-                    tgt[j] += pd[j]
+                    if not (on_v and hd[j]):
+                        tgt[j] += pd[j]
             # phase 6: monitors
             o = out_n[b]
             for p in range(P):

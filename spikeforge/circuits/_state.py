@@ -30,6 +30,9 @@ class _Sim:
         self.syn: dict[str, list[Tensor]] = {}  # projection -> [g] or [g, h], each [B, n_post]
         self.ring: dict[str, Tensor] = {}  # projection -> [B, L, n_post]
         self.plastic: dict[str, Any] = {}  # plastic projection -> its rule's state
+        # population with a refractory count -> [B, n] bool: v was held, or reset to a value, in
+        # the last step, so that a jump of v arriving now is lost (Brian2 applies it in that step)
+        self.held: dict[str, Tensor] = {}
         self.noise: _Noise
 
 
@@ -200,6 +203,8 @@ class _StateMixin(_NetworkBase):
                     values[key].dtype,
                 )
             sim.neurons[pop.name] = type(state)(**values)
+            if "ref" in state._fields:
+                sim.held[pop.name] = torch.zeros(self._B, pop.n, dtype=torch.bool, device=self.device)
         for proj in self._projs():
             pname = proj.name
             shape = (self._B, proj.n_post)
@@ -331,6 +336,7 @@ class _StateMixin(_NetworkBase):
             }
             out["syn"] = {k: [t.detach().clone() for t in v] for k, v in sim.syn.items()}
             out["ring"] = {k: v.detach().clone() for k, v in sim.ring.items()}
+            out["held"] = {k: v.clone() for k, v in sim.held.items()}
             out["noise"] = sim.noise.state()
             out["plastic"] = {k: [t.detach().clone() for t in _leaves(v)] for k, v in sim.plastic.items()}
         out["modulators"] = {
@@ -374,6 +380,8 @@ class _StateMixin(_NetworkBase):
             sim.syn[k] = [t.to(self.device).clone() for t in ts]
         for k, t in state["ring"].items():
             sim.ring[k] = t.to(self.device).clone()
+        for k, t in state.get("held", {}).items():
+            sim.held[k] = t.to(self.device).clone()
         sim.noise.load(state["noise"])
         saved = state.get("plastic", {})
         for k in sim.plastic:

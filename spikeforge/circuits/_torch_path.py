@@ -27,6 +27,26 @@ if TYPE_CHECKING:
     from ._state import _Sim
 
 
+def _jump(state: Any, field: str, amount: Tensor, held: Tensor | None) -> Any:
+    """``state`` with ``amount`` added to its ``field`` (a delta synapse's jump), except, for ``v``,
+    where ``held`` (see :func:`_held`): Brian2 applies such a jump in a step in which v is held (or
+    before the reset that overwrites it)."""
+    f = getattr(state, field)
+    amount = amount.reshape(f.shape)
+    if field == "v" and held is not None:
+        zero = torch.zeros((), dtype=amount.dtype, device=amount.device)
+        amount = torch.where(held.reshape(f.shape), zero, amount)
+    return state._replace(**{field: f + amount})
+
+
+def _held(before: Any, after: Any, z: Tensor, to_value: bool) -> Tensor:
+    """``[B, n]`` bool: the neurons whose v Brian2 holds in the step from ``before`` to ``after``,
+    so that a jump of v delivered after the step is lost: refractory in it (held, or spiking with
+    a refractory period to follow), or spiking with a reset to a value (after the synapses)."""
+    held = (before.ref.reshape(z.shape) > 0) | (after.ref.reshape(z.shape) > 0)
+    return held | (z.detach() > 0) if to_value else held
+
+
 class _TorchPathMixin(_NetworkBase):
     """Running a network step by step with PyTorch operations."""
 
@@ -98,6 +118,7 @@ class _TorchPathMixin(_NetworkBase):
         pops = self._neuron_pops()
         inputs = self._input_groups()
         steppers = {p.name: self._stepper(p, grad) for p in pops}
+        to_value = {p.name: getattr(p.module, "reset", "to_value") == "to_value" for p in pops}
         coefs = self._coefficients()
         order = self._channel_order()
         projs = {k: self._proj(k) for k in order}
@@ -133,6 +154,7 @@ class _TorchPathMixin(_NetworkBase):
             }
             samples: dict[int, list[tuple[int, np.ndarray]]] = {k: [] for k, _ in state_mons}
             neurons = dict(sim.neurons)
+            held = dict(sim.held)
             syns = {k: list(v) for k, v in sim.syn.items()}
             rings = {k: list(sim.ring[k].unbind(1)) for k in order}
             pending = {k: (sim.ring[k].detach().abs().sum((0, 2)) > 0).tolist() for k in order}
@@ -157,9 +179,7 @@ class _TorchPathMixin(_NetworkBase):
                     co = coefs[k]
                     if co.kind == syn.KIND_DELTA:
                         target = proj.synapse.target  # type: ignore[attr-defined]
-                        st = neurons[proj.post]
-                        f = getattr(st, target)
-                        neurons[proj.post] = st._replace(**{target: f + acc.reshape(f.shape)})
+                        neurons[proj.post] = _jump(neurons[proj.post], target, acc, held.get(proj.post))
                     elif co.kind in (syn.KIND_EXP, syn.KIND_EXP_COND):
                         syns[k][0] = syns[k][0] + acc
                     else:
@@ -196,8 +216,11 @@ class _TorchPathMixin(_NetworkBase):
                                 x = x + g * (co.e_rev - v_m)
                             syns[k][0] = co.decay * g + co.coupling * h
                             syns[k][1] = co.decay * h
-                    z, neurons[pop.name] = steppers[pop.name](x.reshape(B, *pop.shape), neurons[pop.name])
+                    before = neurons[pop.name]
+                    z, neurons[pop.name] = steppers[pop.name](x.reshape(B, *pop.shape), before)
                     zf = z.reshape(B, pop.n)
+                    if pop.name in held:
+                        held[pop.name] = _held(before, neurons[pop.name], zf, to_value[pop.name])
                     spikes[pop.name] = zf
                     if pop.name in rec:
                         rec[pop.name][ti] = zf.detach() > 0
@@ -222,6 +245,7 @@ class _TorchPathMixin(_NetworkBase):
                             weights[k],
                             gains.get(k),
                             neurons,
+                            held.get(projs[k].post),
                             syns[k],
                             grad,
                             nz.get(proj.pre),
@@ -241,10 +265,8 @@ class _TorchPathMixin(_NetworkBase):
                         )
                 # 5b. Poisson inputs (as delay-0 delta synapses, after the projections)
                 for drv in self._drives:
-                    st = neurons[drv.target]
-                    f = getattr(st, drv.field)
-                    neurons[drv.target] = st._replace(
-                        **{drv.field: f + poisson[drv.name][ti].reshape(f.shape)}
+                    neurons[drv.target] = _jump(
+                        neurons[drv.target], drv.field, poisson[drv.name][ti], held.get(drv.target)
                     )
                 # 6. learn (after the spikes of this step went out with the old weights)
                 for k in plastic:
@@ -279,6 +301,7 @@ class _TorchPathMixin(_NetworkBase):
                 if samples[mi]:
                     sm._append(np.array([s for s, _ in samples[mi]]), np.stack([v for _, v in samples[mi]]))
             sim.neurons = neurons
+            sim.held = held
             sim.syn = syns
             if grad:
                 for k in order:
@@ -327,12 +350,14 @@ class _TorchPathMixin(_NetworkBase):
         w: Tensor,
         gain: Tensor | None,
         neurons: dict[str, Any],
+        held: Tensor | None,
         states: list[Tensor],
         grad: bool,
         nz: tuple[Tensor, Tensor] | None = None,
     ) -> None:
         """Phase 5 for a projection with all delays 0: add the weights straight into the target
-        state (Brian2's ``on_pre``), which is read first in the next step, after its delivery."""
+        state (Brian2's ``on_pre``), which is read first in the next step, after its delivery;
+        jumps of v are lost where ``held`` (see :func:`_jump`)."""
         B = self._B
         if co.kind == syn.KIND_DELTA:
             field = proj.synapse.target  # type: ignore[attr-defined]
@@ -350,13 +375,19 @@ class _TorchPathMixin(_NetworkBase):
                 wv = w.expand(pre.numel()) if w.dim() == 0 else w
                 contrib = torch.zeros_like(target).index_add(1, post, z[:, pre] * wv)
             scale = gain * jump if gain is not None else (jump if jump != 1.0 else None)
-            new = target + (contrib * scale if scale is not None else contrib)
+            add = contrib * scale if scale is not None else contrib
+            if co.kind == syn.KIND_DELTA:
+                neurons[proj.post] = _jump(st, field, add, held)
+                return
+            new = target + add
         else:
             bb, _, post, vals = self._events(proj, z, w, nz)
             if gain is not None:
                 vals = (gain.reshape(-1) * jump)[bb] * vals
             elif jump != 1.0:
                 vals = jump * vals
+            if co.kind == syn.KIND_DELTA and field == "v" and held is not None:
+                vals = vals * ~held[bb, post]  # lost on a held v
             new = target.index_put_((bb, post), vals, accumulate=True)
         if co.kind == syn.KIND_DELTA:
             neurons[proj.post] = st._replace(**{field: new.reshape(getattr(st, field).shape)})

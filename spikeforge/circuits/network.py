@@ -39,8 +39,15 @@ step ``k`` is stamped ``t_k``, its ``on_pre`` runs in step ``k + D`` after the s
 the propagation of step ``k + D`` written as the delivery at the start of step ``k + D + 1``:
 a spike of step ``k`` through a delay ``d`` first changes its target's synaptic state at
 :math:`t_{k+1} + d`, and through ``delay=0`` acts on the next step (the earliest possible).
-One difference: Brian2 resets after the propagation, so a delta synapse onto a neuron that spikes
-in the same step is lost there; here it is added to the reset value.
+
+**Jumps of v on a held neuron are lost**, as in Brian2 (and Brunel's model, NEST): a
+``DeltaSynapse`` or Poisson-input jump of ``v`` delivered after step ``k`` (phase 5 of step ``k``
+or phase 1 of step ``k + 1``, i.e. Brian2's ``on_pre`` in step ``k``) is dropped for a LIF or
+ALIF neuron that in step ``k`` was refractory (its ``v`` held), spiked with a refractory period
+to follow, or spiked and was reset to a value (Brian2 resets after the synapses). After a
+subtractive reset without refractoriness the jump adds up. The networks keep, per population, a
+flag of the neurons so held in the last step (part of the simulation state and ``state_dict``).
+Jumps of other fields (``i``) and onto other models always add up.
 
 **Randomness.** ``seed`` seeds the structure generator (:attr:`Network.generator`: connection
 rules, weight and delay distributions). Each batch copy has its own noise generator, seeded with

@@ -47,7 +47,7 @@ def test_brunel_scale_01_ai_more_irregular_than_sr():
         out[regime] = (_rate_hz(t, n, 300.0, 100.0), _mean_cv(t, i, n, 100.0))
     (rate_sr, cv_sr), (rate_ai, cv_ai) = out["SR"], out["AI"]
     assert cv_ai > cv_sr + 0.5
-    assert 200.0 < rate_sr <= 1000.0 / 2.1 + 1.0  # near the refractory limit
+    assert 200.0 < rate_sr < 1000.0 / 2.1  # high, below the refractory limit (inputs lost in it)
     assert 5.0 < rate_ai < 150.0
 
 

@@ -81,6 +81,69 @@ def test_heterogeneous_delays_match_brian2():
     np.testing.assert_array_equal(first_sf, first_b2)
 
 
+@pytest.mark.parametrize("compiled", [False, True])
+@pytest.mark.parametrize(("t_ref", "reset"), [(3.0, "to_value"), (0.0, "to_value"), (3.0, "subtract")])
+def test_delta_jumps_on_a_refractory_neuron_are_lost_as_in_brian2(compiled, t_ref, reset):
+    """Delta-synapse jumps of v (delays 0 and 1.2 ms) onto neurons that fire regularly: the jumps
+    that Brian2 applies in a step in which v is held (refractory), or before the reset to a value
+    of the neuron's own spike, are lost in both; the others add up (after a subtractive reset
+    too). Same v in every step and the same spikes, on both paths."""
+    if compiled:
+        pytest.importorskip("numba")
+    n, dt, duration = 4, 0.1, 100.0
+    rng = np.random.default_rng(5)
+    times = np.sort(rng.choice(np.arange(1, int(duration / dt) - 20), 400, replace=False)) * dt
+    src_idx = rng.integers(0, 2, times.size)
+    drive = np.array([1.6, 1.9, 2.3, 3.1])  # v_leak + r I above threshold: regular firing
+    net = Network(dt=dt, seed=0, dtype=F64, compiled=compiled)
+    net.add_spike_source("s", 2, times=times.tolist(), indices=src_idx.tolist())
+    lif = sf.neurons.LIF(n, tau_mem=10.0, v_th=1.0, v_reset=0.0, t_ref=t_ref, reset=reset, dt=dt).double()
+    net.add_population("x", lif)
+    net.add_current("drive", "x", torch.tensor(drive))
+    pre, post = np.repeat([0, 1], n), np.tile(np.arange(n), 2)
+    weights = np.array([0.07, -0.05, 0.11, 0.03, -0.02, 0.09, 0.05, 0.04])
+    delays = np.array([0.0, 1.2] * n)
+    net.connect(
+        "s",
+        "x",
+        rule=sf.circuits.Explicit(torch.tensor(pre), torch.tensor(post)),
+        weight=torch.tensor(weights),
+        delay=torch.tensor(delays),
+    )
+    v_sf = net.record_state("x", "v")
+    spikes = net.record_spikes("x")
+    net.run(duration, progress=False)
+    assert net.last_run_info["path"] == ("compiled" if compiled else "torch")
+    assert spikes.t.size > 50  # every neuron fires often, so many jumps hit a held v
+
+    with brian2_numpy() as b2:
+        ms = b2.ms
+        flag = " (unless refractory)" if t_ref > 0 else ""
+        grp = b2.NeuronGroup(
+            n,
+            f"dv/dt = (I - v) / (10*ms) : 1{flag}\nI : 1",
+            threshold="v > 1",
+            reset="v = 0" if reset == "to_value" else "v -= 1",
+            refractory=(t_ref + dt) * ms if t_ref > 0 else False,
+            method="exact",
+        )
+        grp.I = drive
+        src = b2.SpikeGeneratorGroup(2, src_idx, times * ms)
+        syn = b2.Synapses(src, grp, "w : 1", on_pre="v += w")
+        syn.connect(i=pre, j=post)
+        syn.w = weights
+        syn.delay = delays * ms
+        mon = b2.StateMonitor(grp, "v", record=True)
+        smon = b2.SpikeMonitor(grp)
+        b2.Network(grp, src, syn, mon, smon).run(duration * ms)
+        v_b2 = np.asarray(mon.v).T
+        t_b2, i_b2 = np.asarray(smon.t / ms), np.asarray(smon.i)
+    np.testing.assert_allclose(v_sf.values, v_b2, rtol=0, atol=1e-12)
+    order_sf, order_b2 = np.lexsort((spikes.i, spikes.t)), np.lexsort((i_b2, t_b2))
+    np.testing.assert_allclose(spikes.t[order_sf], t_b2[order_b2], atol=1e-9)
+    np.testing.assert_array_equal(spikes.i[order_sf], i_b2[order_b2])
+
+
 @pytest.fixture(scope="module")
 def cuba_runs() -> dict[str, tuple[np.ndarray, np.ndarray]]:
     duration = 300.0
