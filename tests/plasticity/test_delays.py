@@ -331,3 +331,38 @@ def test_learned_delays_solve_the_timing_task():
     )
     assert with_delays >= 0.95
     assert abs(without - 0.5) < 0.1
+
+
+def test_rounded_delays_drive_a_circuit_projection_to_the_same_sums(gen):
+    """A trained layer's rounded delays and weights become a circuit projection's per-synapse
+    delays: the summed weights reaching each target at each step equal the layer's output at
+    sigma = 0 (the circuit delivers a spike of step k with delay D at the start of step k + 1 + D,
+    so its synaptic state at step t + 1 is the layer's output at t)."""
+    from spikeforge.circuits import Explicit, ExpSynapse, Network
+
+    n_in, n_out, steps, dt = 5, 3, 60, 0.5
+    layer = LearnableDelay(n_in, n_out, max_delay=6.0, dt=dt, sigma=0.0, generator=gen).double()
+    with torch.no_grad():
+        layer.delay.add_(0.3)  # off-grid delays, as training leaves them
+    x = (torch.rand(steps, 1, n_in, generator=gen) < 0.2).double()
+    y, _ = layer(x)
+
+    r = layer.rounded_delays()
+    post, pre = torch.meshgrid(torch.arange(n_out), torch.arange(n_in), indexing="ij")
+    t_idx, _, i_idx = torch.nonzero(x, as_tuple=True)
+    net = Network(dt=dt, seed=0, dtype=F64)
+    net.add_spike_source("s", n_in, times=(t_idx * dt).tolist(), indices=i_idx.tolist())
+    net.add_population("x", LIF(n_out, tau_mem=10.0, v_th=1e9, dt=dt).double())
+    net.connect(
+        "s",
+        "x",
+        rule=Explicit(pre.reshape(-1), post.reshape(-1)),
+        weight=layer.weight.detach().reshape(-1),
+        delay=r.ms.reshape(-1),
+        synapse=ExpSynapse(1e-3),  # decays to 0 within a step: the state is the step's delivery
+    )
+    g = net.record_state("s->x", "g")
+    net.run(steps * dt, progress=False)
+    assert int((r.steps != (layer.delay.detach().round())).sum()) == 0
+    assert torch.allclose(torch.as_tensor(g.values[1:]), y[:-1, 0], rtol=0, atol=1e-12)
+    assert y.abs().sum() > 0
