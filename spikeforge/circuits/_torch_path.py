@@ -17,6 +17,7 @@ from ..neurons.alif import ALIF, alif_step
 from ..neurons.izhikevich import Izhikevich, izhikevich_step
 from ..neurons.lif import LIF, lif_step
 from ..neurons.probabilistic import ProbabilisticNeuron, probabilistic_step
+from ..plasticity import Synapses
 from ..surrogate import heaviside
 from . import synapses as syn
 from ._populations import _CHUNK, Population, _NetworkBase, _spike_forward_is_heaviside
@@ -128,6 +129,11 @@ class _TorchPathMixin(_NetworkBase):
         }
         gains = {k: p.gain.reshape(B, 1) for k, p in projs.items() if p.gain is not None}
         plastic = [k for k in order if projs[k].plastic]
+        sparse_rules = {  # sparse plastic projections whose rule takes synapses=
+            k: Synapses(projs[k].post_indices.to(self.device), projs[k].pre_indices.to(self.device))
+            for k in plastic
+            if projs[k].storage == "sparse" and getattr(projs[k].plasticity, "takes_synapses", False)
+        }
         group_idx = {k: _group_synapses(projs[k]) for k in plastic if k in delay_groups}
         by_post: dict[str, list[str]] = {p.name: [k for k in order if projs[k].post == p.name] for p in pops}
         state_mons = [(mi, sm) for mi, sm in enumerate(self._monitors) if isinstance(sm, StateMonitor)]
@@ -271,7 +277,13 @@ class _TorchPathMixin(_NetworkBase):
                 # 6. learn (after the spikes of this step went out with the old weights)
                 for k in plastic:
                     proj = projs[k]
-                    w_rule = weights[k] if proj.storage == "dense" else proj.to_dense()
+                    extra: dict[str, Any] = {}
+                    if proj.storage == "dense":
+                        w_rule = weights[k]
+                    elif k in sparse_rules:  # the rule works at the synapses: [n_syn]
+                        w_rule, extra["synapses"] = weights[k], sparse_rules[k]
+                    else:
+                        w_rule = proj.to_dense()
                     with torch.no_grad():
                         dw, sim.plastic[k] = proj.plasticity.step(
                             spikes[proj.pre].detach(),
@@ -279,6 +291,7 @@ class _TorchPathMixin(_NetworkBase):
                             w_rule.detach(),
                             sim.plastic[k],
                             modulator=proj.modulator_at(s * self.dt),
+                            **extra,
                         )
                     proj.apply_plastic_update(dw, inplace=not grad)
                     weights[k] = proj.weight

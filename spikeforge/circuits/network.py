@@ -73,7 +73,11 @@ A network with a plastic projection always runs the PyTorch path (the kernel has
 ``batch_reduce`` (``"mean"`` or ``"sum"``, not ``"none"``) combines the copies' changes. The
 plastic weights are the projection's ``w`` buffer and the rule state (traces, tags) is part of the
 simulation state, so ``state_dict``/``load_state_dict`` keep both and a run split in two equals
-one run. The third factor of modulated rules comes from ``connect(..., modulator=...)`` (a number,
+one run. With sparse storage, a rule that takes ``synapses=`` (``STDP``, ``TripletSTDP``: traces per
+neuron) works at the synapses, ``[n_synapses]`` per step (13 times faster than the dense layout
+for 2000 neurons at p = 0.02, growing with the size); other rules see the dense
+``[n_post, n_pre]`` matrix (multapses summed) and change it at the synapses.
+The third factor of modulated rules comes from ``connect(..., modulator=...)`` (a number,
 a tensor, or a callable ``t_ms -> value`` evaluated once per step) or from
 :meth:`Network.set_modulator` (a value used from the next step on, saved in ``state_dict``).
 

@@ -766,22 +766,26 @@ class Projection(nn.Module):
 
     @torch.no_grad()
     def apply_plastic_update(self, dw: Tensor, *, inplace: bool = True) -> None:
-        """Add a rule's change ``dw`` ``[n_post, n_pre]`` (the dense layout the rule saw): within
-        the rule's bounds (its ``apply_update``, else a plain sum), then Dale's sign (weights of an
-        excitatory source stay >= 0, of an inhibitory one <= 0) and the mask (no weight appears
-        where there is no synapse). Sparse storage takes ``dw`` at its synapses only.
+        """Add a rule's change ``dw`` ``[n_post, n_pre]`` (the dense layout the rule saw), or, for
+        sparse storage, ``[n_synapses]`` (a rule that took ``synapses=``): within the rule's bounds
+        (its ``apply_update``, else a plain sum), then Dale's sign (weights of an excitatory source
+        stay >= 0, of an inhibitory one <= 0) and the mask (no weight appears where there is no
+        synapse). Sparse storage takes a dense ``dw`` at its synapses only.
 
         ``inplace=False`` replaces the weight tensor instead of writing into it (the network does
         so while autograd may still need the old weights).
         """
         assert self.w is not None and self.w_raw is None
-        if tuple(dw.shape) != (self.n_post, self.n_pre):
+        per_synapse = self.storage == "sparse" and tuple(dw.shape) == (self._nnz,)
+        if tuple(dw.shape) != (self.n_post, self.n_pre) and not per_synapse:
             raise ShapeError(
                 f"the plasticity rule of {self.name!r} returned dw of shape {list(dw.shape)}, expected "
-                f"[n_post, n_pre] = [{self.n_post}, {self.n_pre}] (batch_reduce must not be 'none')"
+                f"[n_post, n_pre] = [{self.n_post}, {self.n_pre}]"
+                + (f" or [n_synapses] = [{self._nnz}]" if self.storage == "sparse" else "")
+                + " (batch_reduce must not be 'none')"
             )
         dw = dw.to(dtype=self.w.dtype, device=self.w.device)
-        if self.storage == "sparse":
+        if self.storage == "sparse" and not per_synapse:
             post, pre = self.post_indices.to(dw.device), self.pre_indices.to(dw.device)
             dw = dw[post, pre]
         rule = self.plasticity

@@ -19,6 +19,10 @@ module implementing :class:`PlasticityRule` (``init_state(batch_shape, n_pre, n_
 ``LearnableDelay``             per-synapse learnable delays (DCLS), [T, B, n_in] -> [T, B, n_out]
 ``FixedDelay``                 integer delays through a ring buffer (element-wise or synaptic)
 =============================  ===============================================================
+
+Sparse connectivity: ``STDP`` and ``TripletSTDP`` also step with ``synapses=Synapses(post, pre)``
+(index tensors ``[n_syn]``): weights and changes are then per synapse, and the work per step grows
+with the synapses instead of ``n_post * n_pre`` (circuits use it for sparse plastic projections).
 """
 
 from .delays import (
@@ -39,6 +43,7 @@ from .stdp import (
     PlasticityRule,
     STDPParams,
     STDPState,
+    Synapses,
     apply_weight_update,
     stdp_init_state,
     stdp_step,
@@ -65,6 +70,7 @@ from .triplet import (
 
 __all__ = [
     "PlasticityRule",
+    "Synapses",
     "STDP",
     "STDPParams",
     "STDPState",

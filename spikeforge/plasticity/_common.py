@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, Literal, NamedTuple
 
 import torch
@@ -109,15 +109,29 @@ def check_time(name: str, value: Any) -> float:
     return float(value)
 
 
-def check_pre_post(pre: Any, post: Any, w: Any, batch_reduce: str) -> tuple[int, ...]:
+class Synapses(NamedTuple):
+    """Sparse connectivity for a rule's step: synapse ``k`` connects presynaptic neuron
+    ``pre[k]`` to postsynaptic neuron ``post[k]`` (int64 ``[n_syn]`` each). With it, weights and
+    changes are per synapse, ``[n_syn]``, and the work per step grows with the synapses, not with
+    ``n_post * n_pre``."""
+
+    post: Tensor
+    pre: Tensor
+
+
+def check_pre_post(
+    pre: Any, post: Any, w: Any, batch_reduce: str, synapses: Synapses | None = None
+) -> tuple[int, ...]:
     """Check ``pre [*batch, n_pre]``, ``post [*batch, n_post]`` and ``w``; return the batch shape.
 
     ``w`` is ``[n_post, n_pre]``, or ``[*batch, n_post, n_pre]`` with ``batch_reduce="none"``
-    (one weight matrix per batch element).
+    (one weight matrix per batch element); with ``synapses``, ``[n_syn]`` (or ``[*batch, n_syn]``).
     """
     pre = check_floating("pre", pre)
     post = check_floating("post", post)
     w = check_floating("w", w)
+    if synapses is not None:
+        return _check_synapses(pre, post, w, batch_reduce, synapses)
     if w.dim() < 2:
         raise ShapeError(f"w must be [n_post, n_pre], got shape {list(w.shape)}")
     n_post, n_pre = w.shape[-2], w.shape[-1]
@@ -139,6 +153,33 @@ def check_pre_post(pre: Any, post: Any, w: Any, batch_reduce: str) -> tuple[int,
     return batch
 
 
+def _check_synapses(
+    pre: Tensor, post: Tensor, w: Tensor, batch_reduce: str, synapses: Synapses
+) -> tuple[int, ...]:
+    if not isinstance(synapses, Synapses):
+        raise ParameterError(
+            f"synapses must be a Synapses(post, pre) of index tensors, got {type(synapses).__name__}"
+        )
+    idx_post, idx_pre = synapses
+    for name, idx in (("synapses.post", idx_post), ("synapses.pre", idx_pre)):
+        if not isinstance(idx, Tensor) or idx.dim() != 1 or idx.dtype not in (torch.int32, torch.int64):
+            raise ShapeError(f"{name} must be a 1-d integer tensor, got {idx!r}")
+    n_syn = idx_post.shape[0]
+    if idx_pre.shape[0] != n_syn or w.dim() < 1 or w.shape[-1] != n_syn:
+        raise ShapeError(
+            f"synapses.post, synapses.pre and w's last dimension must have one entry per synapse, got "
+            f"{idx_post.shape[0]}, {idx_pre.shape[0]} and w {list(w.shape)}"
+        )
+    if pre.dim() < 1 or post.dim() < 1 or tuple(pre.shape[:-1]) != tuple(post.shape[:-1]):
+        raise ShapeError(
+            f"pre and post must be [*batch, n] with the same batch shape, got {list(pre.shape)} and "
+            f"{list(post.shape)}"
+        )
+    if w.dim() > 1 and batch_reduce != "none":
+        raise ShapeError(f"a batched w {list(w.shape)} needs batch_reduce='none', got {batch_reduce!r}")
+    return tuple(pre.shape[:-1])
+
+
 def check_state(state: Any, expected: dict[str, tuple[int, ...]]) -> None:
     for field, shape in expected.items():
         value = getattr(state, field)
@@ -147,12 +188,16 @@ def check_state(state: Any, expected: dict[str, tuple[int, ...]]) -> None:
             raise ShapeError(f"state.{field} must have shape {list(shape)}, got {got}")
 
 
-def outer(post_f: Tensor, pre_f: Tensor, batch_reduce: str) -> Tensor:
+def outer(post_f: Tensor, pre_f: Tensor, batch_reduce: str, synapses: Synapses | None = None) -> Tensor:
     """``post_f ⊗ pre_f`` per batch element, then summed or averaged over the batch.
 
     ``post_f`` is ``[*batch, n_post]`` and ``pre_f`` is ``[*batch, n_pre]``; the result is
-    ``[n_post, n_pre]`` (``"sum"``, ``"mean"``) or ``[*batch, n_post, n_pre]`` (``"none"``).
+    ``[n_post, n_pre]`` (``"sum"``, ``"mean"``) or ``[*batch, n_post, n_pre]`` (``"none"``); with
+    ``synapses``, its entries at the synapses only: ``[n_syn]`` (``[*batch, n_syn]``).
     """
+    if synapses is not None:
+        at = post_f[..., synapses.post] * pre_f[..., synapses.pre]
+        return reduce_batch(at, batch_reduce, event_dims=1)
     if batch_reduce == "none":
         return post_f.unsqueeze(-1) * pre_f.unsqueeze(-2)
     n_post, n_pre = post_f.shape[-1], pre_f.shape[-1]
@@ -164,12 +209,45 @@ def outer(post_f: Tensor, pre_f: Tensor, batch_reduce: str) -> Tensor:
     return out
 
 
-def reduce_batch(t: Tensor, batch_reduce: str) -> Tensor:
-    """Sum or average a ``[*batch, n_post, n_pre]`` tensor over its batch dimensions."""
-    if batch_reduce == "none" or t.dim() <= 2:
+def reduce_batch(t: Tensor, batch_reduce: str, event_dims: int = 2) -> Tensor:
+    """Sum or average a ``[*batch, n_post, n_pre]`` tensor (``event_dims=1``: ``[*batch, n_syn]``)
+    over its batch dimensions."""
+    if batch_reduce == "none" or t.dim() <= event_dims:
         return t
-    dims = tuple(range(t.dim() - 2))
+    dims = tuple(range(t.dim() - event_dims))
     return t.sum(dims) if batch_reduce == "sum" else t.mean(dims)
+
+
+def modulated(
+    run: Callable[[str], tuple[Tensor, Any]],
+    modulator: Any,
+    batch: tuple[int, ...],
+    batch_reduce: str,
+    n_post: int,
+    n_pre: int,
+    synapses: Synapses | None = None,
+) -> tuple[Tensor, Any]:
+    """A rule's change times a third factor (see :func:`as_third_factor`). ``run(batch_reduce)``
+    computes ``(dw, state)``; a factor per sample or per neuron multiplies the per-sample changes
+    before the batch is reduced."""
+    if modulator is None:
+        return run(batch_reduce)
+    per_sample = isinstance(modulator, Tensor) and modulator.dim() > 0 and batch_reduce != "none"
+    dw, state = run("none" if per_sample else batch_reduce)
+    lead = batch if per_sample or batch_reduce == "none" else ()
+    if synapses is None:
+        factor = as_third_factor("modulator", modulator, lead, n_post, dw)
+    else:  # shaped as for the dense layout, then taken at the synapses
+        like = dw.new_empty(()).expand(lead + (n_post, n_pre))
+        factor = as_third_factor("modulator", modulator, lead, n_post, like)
+        if factor.dim() > 0:
+            factor = factor.expand(tuple(factor.shape[:-2]) + (n_post, n_pre))[
+                ..., synapses.post, synapses.pre
+            ]
+    dw = dw * factor
+    if per_sample:
+        dw = reduce_batch(dw, batch_reduce, event_dims=2 if synapses is None else 1)
+    return dw, state
 
 
 def cast(t: Tensor, like: Tensor) -> Tensor | float:

@@ -86,7 +86,7 @@ from ._common import (
     BatchReduce,
     Bound,
     Pairing,
-    as_third_factor,
+    Synapses,
     cast,
     check_choice,
     check_pre_post,
@@ -94,14 +94,15 @@ from ._common import (
     decay,
     grad_mode,
     increment_trace,
+    modulated,
     outer,
-    reduce_batch,
     register_params,
     scalar,
 )
 
 __all__ = [
     "PlasticityRule",
+    "Synapses",
     "STDPParams",
     "STDPState",
     "stdp_init_state",
@@ -209,6 +210,7 @@ def stdp_step(
     batch_reduce: BatchReduce = "mean",
     differentiable: bool = False,
     same_step: SameStep = "skip",
+    synapses: Synapses | None = None,
 ) -> tuple[Tensor, STDPState]:
     r"""One step of pair STDP: returns :math:`\Delta w` and the new traces, never writes ``w``.
 
@@ -229,10 +231,12 @@ def stdp_step(
         differentiable: record the computation for autograd (default: run under ``no_grad``).
         same_step: ``"skip"`` (a pre and a post spike of this step do not pair), ``"potentiate"``
             (they pair as :math:`\Delta t = 0^+`, as in Brian2) or ``"both"`` (both ways, as in norse).
+        synapses: sparse connectivity (:class:`~spikeforge.plasticity.Synapses`); then ``w`` and
+            ``dw`` are per synapse, ``[n_syn]``, equal to the dense ones at the synapses.
 
     Returns:
         ``(dw, state)``: ``dw`` is ``[n_post, n_pre]`` (``[*batch, n_post, n_pre]`` with
-        ``"none"``).
+        ``"none"``; ``[n_syn]`` with ``synapses``).
 
     Example:
         >>> import torch
@@ -253,9 +257,11 @@ def stdp_step(
         a_minus = cast(params.a_minus, w)
         amp_plus = a_plus if f_plus is None else a_plus * f_plus
         amp_minus = a_minus if f_minus is None else a_minus * f_minus
-        dw = amp_plus * outer(post, x, batch_reduce) - amp_minus * outer(y, pre, batch_reduce)
+        dw = amp_plus * outer(post, x, batch_reduce, synapses) - amp_minus * outer(
+            y, pre, batch_reduce, synapses
+        )
         if same_step != "skip":
-            coincident = outer(post, pre, batch_reduce)
+            coincident = outer(post, pre, batch_reduce, synapses)
             dw = dw + amp_plus * coincident
             if same_step == "both":
                 dw = dw - amp_minus * coincident
@@ -438,6 +444,9 @@ class STDP(nn.Module):
         """Zero traces for a batch of shape ``batch_shape``."""
         return stdp_init_state(batch_shape, n_pre, n_post, dtype=dtype, device=device)
 
+    #: ``step`` takes ``synapses=`` (sparse connectivity, per-synapse weights)
+    takes_synapses = True
+
     def step(
         self,
         pre: Tensor,
@@ -446,32 +455,36 @@ class STDP(nn.Module):
         state: STDPState | None = None,
         *,
         modulator: Tensor | float | None = None,
+        synapses: Synapses | None = None,
     ) -> tuple[Tensor, STDPState]:
         """One step: returns ``(dw, state)``; ``state=None`` starts with zero traces.
 
         A ``modulator`` (a number, ``[*batch]`` or ``[*batch, n_post]``) multiplies the change
         (gated STDP); without one the change is plain STDP. For a modulated eligibility trace use
-        :class:`~spikeforge.plasticity.EligibilityTrace`.
+        :class:`~spikeforge.plasticity.EligibilityTrace`. With ``synapses``
+        (:class:`~spikeforge.plasticity.Synapses`) ``w`` and ``dw`` are per synapse.
         """
-        batch = check_pre_post(pre, post, w, self.batch_reduce)
-        n_post, n_pre = w.shape[-2], w.shape[-1]
+        batch = check_pre_post(pre, post, w, self.batch_reduce, synapses)
+        n_post, n_pre = post.shape[-1], pre.shape[-1]
         if state is None:
             state = self.init_state(batch, n_pre, n_post, dtype=pre.dtype, device=pre.device)
         else:
             check_state(state, {"x_pre": batch + (n_pre,), "y_post": batch + (n_post,)})
-        if modulator is None:
-            return self._step(pre, post, w, state, self.batch_reduce)
-        if isinstance(modulator, Tensor) and modulator.dim() > 0 and self.batch_reduce != "none":
-            # a modulator per sample or per neuron multiplies the per-sample changes, then reduce
-            dw_b, state = self._step(pre, post, w, state, "none")
-            prod = dw_b * as_third_factor("modulator", modulator, batch, n_post, dw_b)
-            return reduce_batch(prod, self.batch_reduce), state
-        dw, state = self._step(pre, post, w, state, self.batch_reduce)
-        lead = batch if self.batch_reduce == "none" else ()
-        return dw * as_third_factor("modulator", modulator, lead, n_post, dw), state
+        st = state
+
+        def run(reduce: str) -> tuple[Tensor, STDPState]:
+            return self._step(pre, post, w, st, reduce, synapses)  # type: ignore[arg-type]
+
+        return modulated(run, modulator, batch, self.batch_reduce, n_post, n_pre, synapses)
 
     def _step(
-        self, pre: Tensor, post: Tensor, w: Tensor, state: STDPState, batch_reduce: BatchReduce
+        self,
+        pre: Tensor,
+        post: Tensor,
+        w: Tensor,
+        state: STDPState,
+        batch_reduce: BatchReduce,
+        synapses: Synapses | None = None,
     ) -> tuple[Tensor, STDPState]:
         return stdp_step(
             pre,
@@ -484,6 +497,7 @@ class STDP(nn.Module):
             batch_reduce=batch_reduce,
             differentiable=self.differentiable,
             same_step=self.same_step,
+            synapses=synapses,
         )
 
     def forward(

@@ -77,7 +77,7 @@ from ._common import (
     BatchReduce,
     Bound,
     Pairing,
-    as_third_factor,
+    Synapses,
     cast,
     check_choice,
     check_pre_post,
@@ -85,8 +85,8 @@ from ._common import (
     decay,
     grad_mode,
     increment_trace,
+    modulated,
     outer,
-    reduce_batch,
     register_params,
     scalar,
 )
@@ -199,6 +199,7 @@ def triplet_step(
     pairing: Pairing = "all_to_all",
     batch_reduce: BatchReduce = "mean",
     differentiable: bool = False,
+    synapses: Synapses | None = None,
 ) -> tuple[Tensor, TripletState]:
     r"""One step of triplet STDP: returns :math:`\Delta w` and the new traces, never writes ``w``.
 
@@ -214,6 +215,8 @@ def triplet_step(
         pairing: ``"all_to_all"`` or ``"nearest"``.
         batch_reduce: ``"mean"``, ``"sum"`` or ``"none"``.
         differentiable: record for autograd (default ``no_grad``).
+        synapses: sparse connectivity (:class:`~spikeforge.plasticity.Synapses`): ``w`` and ``dw``
+            per synapse, ``[n_syn]``.
 
     Returns:
         ``(dw, state)``.
@@ -228,12 +231,12 @@ def triplet_step(
         r2 = state.r2 * decay(params.tau_x, dt, state.r2)
         o1 = state.o1 * decay(params.tau_minus, dt, state.o1)
         o2 = state.o2 * decay(params.tau_y, dt, state.o2)
-        pot = cast(params.a2_plus, w) * outer(post, r1, batch_reduce) + cast(params.a3_plus, w) * outer(
-            post * o2, r1, batch_reduce
-        )
-        dep = cast(params.a2_minus, w) * outer(o1, pre, batch_reduce) + cast(params.a3_minus, w) * outer(
-            o1, pre * r2, batch_reduce
-        )
+        pot = cast(params.a2_plus, w) * outer(post, r1, batch_reduce, synapses) + cast(
+            params.a3_plus, w
+        ) * outer(post * o2, r1, batch_reduce, synapses)
+        dep = cast(params.a2_minus, w) * outer(o1, pre, batch_reduce, synapses) + cast(
+            params.a3_minus, w
+        ) * outer(o1, pre * r2, batch_reduce, synapses)
         dw = pot - dep
         r1, r2 = increment_trace(r1, pre, pairing), increment_trace(r2, pre, pairing)
         o1, o2 = increment_trace(o1, post, pairing), increment_trace(o2, post, pairing)
@@ -368,6 +371,9 @@ class TripletSTDP(nn.Module):
         """Zero traces for a batch of shape ``batch_shape``."""
         return triplet_init_state(batch_shape, n_pre, n_post, dtype=dtype, device=device)
 
+    #: ``step`` takes ``synapses=`` (sparse connectivity, per-synapse weights)
+    takes_synapses = True
+
     def step(
         self,
         pre: Tensor,
@@ -376,36 +382,35 @@ class TripletSTDP(nn.Module):
         state: TripletState | None = None,
         *,
         modulator: Tensor | float | None = None,
+        synapses: Synapses | None = None,
     ) -> tuple[Tensor, TripletState]:
         """One step: returns ``(dw, state)``; a ``modulator`` multiplies the change (as
-        :meth:`STDP.step <spikeforge.plasticity.STDP.step>`)."""
-        batch = check_pre_post(pre, post, w, self.batch_reduce)
-        n_post, n_pre = w.shape[-2], w.shape[-1]
+        :meth:`STDP.step <spikeforge.plasticity.STDP.step>`); with ``synapses`` ``w`` and ``dw``
+        are per synapse."""
+        batch = check_pre_post(pre, post, w, self.batch_reduce, synapses)
+        n_post, n_pre = post.shape[-1], pre.shape[-1]
         if state is None:
             state = self.init_state(batch, n_pre, n_post, dtype=pre.dtype, device=pre.device)
         else:
             pre_shape, post_shape = batch + (n_pre,), batch + (n_post,)
             check_state(state, {"r1": pre_shape, "r2": pre_shape, "o1": post_shape, "o2": post_shape})
-        reduce: BatchReduce = self.batch_reduce
-        per_sample = isinstance(modulator, Tensor) and modulator.dim() > 0 and reduce != "none"
-        dw, state = triplet_step(
-            pre,
-            post,
-            w,
-            state,
-            self.params(),
-            dt=self.dt,
-            pairing=self.pairing,
-            batch_reduce="none" if per_sample else reduce,
-            differentiable=self.differentiable,
-        )
-        if modulator is None:
-            return dw, state
-        if per_sample:
-            prod = dw * as_third_factor("modulator", modulator, batch, n_post, dw)
-            return reduce_batch(prod, reduce), state
-        lead = batch if reduce == "none" else ()
-        return dw * as_third_factor("modulator", modulator, lead, n_post, dw), state
+        st = state
+
+        def run(reduce: str) -> tuple[Tensor, TripletState]:
+            return triplet_step(
+                pre,
+                post,
+                w,
+                st,
+                self.params(),
+                dt=self.dt,
+                pairing=self.pairing,
+                batch_reduce=reduce,  # type: ignore[arg-type]
+                differentiable=self.differentiable,
+                synapses=synapses,
+            )
+
+        return modulated(run, modulator, batch, self.batch_reduce, n_post, n_pre, synapses)
 
     def forward(
         self,

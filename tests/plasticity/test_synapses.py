@@ -1,0 +1,110 @@
+"""Rules at sparse synapses (``synapses=Synapses(post, pre)``): the change at each synapse equals
+the dense rule's change at that (post, pre) entry, and a circuit with a sparse plastic projection
+learns the same weights as with dense storage, with work that grows with the synapses."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import spikeforge as sf
+from spikeforge.errors import ShapeError
+from spikeforge.plasticity import STDP, Synapses, TripletSTDP
+
+F64 = torch.float64
+
+
+def _connectivity(gen: torch.Generator, n_post: int, n_pre: int, p: float = 0.4) -> Synapses:
+    post, pre = torch.nonzero(torch.rand(n_post, n_pre, generator=gen) < p, as_tuple=True)
+    return Synapses(post, pre)
+
+
+def _modulators(batch: tuple[int, ...], n_post: int, gen: torch.Generator) -> list[object]:
+    return [
+        None,
+        0.7,
+        torch.rand(batch, generator=gen, dtype=F64),  # per sample
+        torch.rand(batch + (n_post,), generator=gen, dtype=F64),  # per sample and neuron
+        torch.rand(n_post, generator=gen, dtype=F64),  # per neuron
+    ]
+
+
+RULES = [
+    lambda: STDP(weight_dependence="additive", batch_reduce="mean"),
+    lambda: STDP(weight_dependence="multiplicative", pairing="nearest", same_step="both", batch_reduce="sum"),
+    lambda: STDP(weight_dependence="soft", mu_plus=0.3, mu_minus=0.8, same_step="potentiate"),
+    lambda: TripletSTDP(batch_reduce="mean"),
+    lambda: TripletSTDP.from_preset("hippocampal_nearest", batch_reduce="sum"),
+]
+
+
+@pytest.mark.parametrize("make", RULES)
+def test_changes_at_synapses_equal_the_dense_changes(make, gen):
+    n_pre, n_post, batch, steps = 7, 5, (3,), 40
+    rule = make()
+    syn = _connectivity(gen, n_post, n_pre)
+    w_dense = torch.rand(n_post, n_pre, generator=gen, dtype=F64)
+    w_syn = w_dense[syn.post, syn.pre].clone()
+    pre = (torch.rand((steps,) + batch + (n_pre,), generator=gen) < 0.3).to(F64)
+    post = (torch.rand((steps,) + batch + (n_post,), generator=gen) < 0.3).to(F64)
+    for modulator in _modulators(batch, n_post, gen):
+        s_dense = s_syn = None
+        for t in range(steps):
+            dw_dense, s_dense = rule.step(pre[t], post[t], w_dense, s_dense, modulator=modulator)
+            dw_syn, s_syn = rule.step(pre[t], post[t], w_syn, s_syn, modulator=modulator, synapses=syn)
+            assert dw_syn.shape == (syn.post.numel(),)
+            torch.testing.assert_close(dw_syn, dw_dense[syn.post, syn.pre], rtol=0, atol=1e-15)
+            w_dense = rule.apply_update(w_dense, dw_dense)
+            w_syn = rule.apply_update(w_syn, dw_syn)
+        for a, b in zip(s_dense, s_syn):
+            assert torch.equal(a, b)
+        torch.testing.assert_close(w_syn, w_dense[syn.post, syn.pre], rtol=0, atol=1e-14)
+
+
+def test_per_sample_changes_at_synapses(gen):
+    """``batch_reduce="none"``: one change per batch element and synapse."""
+    rule = STDP(batch_reduce="none")
+    syn = _connectivity(gen, 4, 6)
+    w = torch.rand(4, 6, generator=gen, dtype=F64)
+    pre = (torch.rand(2, 6, generator=gen) < 0.5).to(F64)
+    post = (torch.rand(2, 4, generator=gen) < 0.5).to(F64)
+    state = rule.init_state((2,), 6, 4, dtype=F64)
+    state = state._replace(x_pre=torch.rand(2, 6, generator=gen, dtype=F64))
+    dw, _ = rule.step(pre, post, w.expand(2, 4, 6), state)
+    dw_syn, _ = rule.step(pre, post, w[syn.post, syn.pre].expand(2, -1), state, synapses=syn)
+    assert dw_syn.shape == (2, syn.post.numel())
+    torch.testing.assert_close(dw_syn, dw[:, syn.post, syn.pre], rtol=0, atol=1e-15)
+
+
+def test_bad_synapses_are_refused(gen):
+    rule = STDP()
+    syn = _connectivity(gen, 3, 4)
+    pre, post = torch.zeros(4), torch.zeros(3)
+    with pytest.raises(ShapeError, match="one entry per synapse"):
+        rule.step(pre, post, torch.zeros(syn.post.numel() + 1), synapses=syn)
+    with pytest.raises(ShapeError, match="integer"):
+        rule.step(pre, post, torch.zeros(2), synapses=Synapses(torch.zeros(2), torch.zeros(2)))
+
+
+def _network(storage: str, rule) -> tuple[sf.circuits.Network, sf.circuits.Projection]:
+    net = sf.circuits.Network(dt=0.5, seed=4, dtype=F64)
+    net.add_poisson("in", 60, rate=25 * sf.units.Hz, sign="excitatory")
+    net.add_population("out", sf.neurons.LIF(20, tau_mem=10.0, v_th=1.0, dt=0.5))
+    proj = net.connect(
+        "in", "out", weight=sf.circuits.Uniform(0.0, 0.3), p=0.3, storage=storage, plasticity=rule
+    )
+    return net, proj
+
+
+@pytest.mark.parametrize(
+    "make", [lambda: STDP(a_plus=0.02, a_minus=0.021, w_max=0.3, dt=0.5), lambda: TripletSTDP(dt=0.5)]
+)
+def test_sparse_plastic_projection_learns_what_dense_storage_learns(make):
+    (dense_net, dense), (sparse_net, sparse) = _network("dense", make()), _network("sparse", make())
+    assert sparse.storage == "sparse" and dense.storage == "dense"
+    torch.testing.assert_close(sparse.to_dense(), dense.to_dense(), rtol=0, atol=0)  # same synapses
+    w0 = dense.to_dense().clone()
+    dense_net.run(300.0, progress=False)
+    sparse_net.run(300.0, progress=False)
+    assert not torch.equal(dense.to_dense(), w0)
+    torch.testing.assert_close(sparse.to_dense(), dense.to_dense(), rtol=0, atol=1e-12)
