@@ -19,6 +19,7 @@ from ..neurons.lif import LIF
 from ..sequential import Sequential
 from ._nir_common import IMPORTER_DT_S, _import_nir, _w_in
 from ._nir_graph import NIRGraphModule, _module_keys, _Scale, _Threshold
+from ._nir_if import read_if
 
 _MAX_DEPTH = 16  # nested subgraphs accepted on import
 
@@ -49,11 +50,11 @@ _KNOWN = (
     "CubaLIF",
     "LI",
     "CubaLI",
+    "IF",
     "Delay",
     "NIRGraph",
 )
 _NO_MODULE = {
-    "IF": "spikeforge has no integrate-and-fire (leak-free) neuron module yet",
     "I": "spikeforge has no integrator neuron module yet",
 }
 
@@ -609,6 +610,8 @@ def _node_out_shape(
     if kind in _LIF_FIELDS:
         _lif_arrays(node, name, shape)
         return shape
+    if kind == "IF":  # its parameters are checked where it is built
+        return shape
     raise UnsupportedExportError(f"from_nir: node {name!r} has type {kind}, which spikeforge cannot import")
 
 
@@ -768,6 +771,8 @@ def _import_node(
         return _Threshold(_tensor(_arr(node, "threshold", name), dtype))
     if kind in _LIF_FIELDS:
         return _import_neuron(node, name, shape, reading, dtype)
+    if kind == "IF":
+        return read_if(node, name, shape, reading.source, reading.dt, dtype)
     raise UnsupportedExportError(f"from_nir: node {name!r} has type {kind}, which spikeforge cannot import")
 
 

@@ -21,6 +21,7 @@ spikeforge                             NIR
                                        v_reset, w_in)``
 ``LI`` (``tau_syn=None``)              ``LI(tau=tau_mem/1000, r, v_leak)``
 ``LI`` (with ``tau_syn``)              ``CubaLI(tau_mem, tau_syn, r, v_leak, w_in)``
+``IF``                                 ``IF(r=r/dt, v_threshold, v_reset)`` (:mod:`._nir_if`)
 ``nn.Identity``, ``nn.Dropout``        nothing (identity at inference)
 =====================================  ====================================================
 
@@ -68,7 +69,9 @@ or :math:`\Delta t/\tau` (Euler), which makes the importer's decay equal spikefo
   the synaptic current leak towards the membrane's ``v_leak`` too. The preset writes
   ``u = (v - v_reset)/r`` for ``LIF`` (``r = 1``, ``v_leak' = (v_leak - v_reset)/r``,
   threshold ``(v_th - v_reset)/r``) and, for ``CubaLIF``, needs ``v_leak == v_reset`` and writes
-  ``w_in = 1/(1 - alpha')``. norse imports no ``Conv1d``, ``AvgPool2d``, ``LI`` or ``CubaLI``,
+  ``w_in = 1/(1 - alpha')``; for ``IF`` it writes ``r = 1``, ``v_reset = 0`` and the threshold
+  ``(v_th - v_reset)/r`` (:mod:`spikeforge.hardware._nir_if`). norse imports no ``Conv1d``,
+  ``AvgPool2d``, ``LI`` or ``CubaLI``,
   and has the same ``Flatten`` problem, so these raise (norse 1.1.0 drops an ``LI`` node without
   a word: its graph runs with the layer left out).
 
@@ -77,7 +80,8 @@ or :math:`\Delta t/\tau` (Euler), which makes the importer's decay equal spikefo
 tau/dt`` and ``w_in = tau_syn/dt`` encode), recurrent ``RLeaky``/``RSynaptic`` subgraphs included.
 ``source="norse"`` reads ``norse.torch.to_nir`` graphs as forward Euler at 1 ms; norse writes
 ``dt / tau_mem_inv`` (that is ``dt * tau``) as ``tau``, so the true time constant is ``tau / 1e-3``,
-and its ``LIFCell`` adds the input to the current unscaled (read as a jump of ``w_in * x``). Both
+and its ``LIFCell`` adds the input to the current unscaled (read as a jump of ``w_in * x``), its
+``IAFCell`` to the membrane (``IF`` read as a jump of ``r * x``). Both
 exporters copy the sample's batch dimension of 1 into the Input shape, which is dropped. Neither
 records the reset: snntorch writes ``v_reset = 0`` for its default subtractive ``Leaky`` (and
 nothing about ``Synaptic(reset_delay=True)``, whose zero reset also drops the next step's input),
@@ -113,11 +117,13 @@ from torch import Tensor, nn
 
 from ..errors import ParameterError, ShapeError, UnsupportedExportError
 from ..neurons.base import NeuronModule
+from ..neurons.integrate_fire import IF
 from ..neurons.li import LI
 from ..neurons.lif import LIF
 from ..plasticity.delays import FixedDelay, LearnableDelay
 from ._nir_common import IMPORTER_DT_S, Importer, Integrator, Source, _import_nir, _np, _w_in
 from ._nir_graph import NIRGraphModule, NIRGraphState
+from ._nir_if import write_if
 from .mpbn_fold import fold_mpbn, has_mpbn
 
 __all__ = ["to_nir", "from_nir", "NIRGraphModule", "NIRGraphState", "IMPORTER_DT_S"]
@@ -230,9 +236,12 @@ def to_nir(
         if isinstance(module, NeuronModule):
             if tuple(module.shape) != cur:
                 raise ShapeError(f"{where} has shape {list(module.shape)} but receives {list(cur)}")
-            neuron = _neuron_of(module, name, where, dt)
-            prev = order[-1] if order else None
-            node = _write_neuron(nir_lib, neuron, importer, dt, nodes, prev, where)
+            if isinstance(module, IF):
+                node = write_if(nir_lib, module, importer, dt, where)
+            else:
+                neuron = _neuron_of(module, name, where, dt)
+                prev = order[-1] if order else None
+                node = _write_neuron(nir_lib, neuron, importer, dt, nodes, prev, where)
         elif isinstance(module, FixedDelay):
             node = _write_delay(nir_lib, module, cur, importer, dt, where)
         elif isinstance(module, LearnableDelay):
@@ -352,6 +361,13 @@ def _check_representable(module: NeuronModule, where: str) -> None:
     kind = type(module).__name__
     if isinstance(module, LI):
         return  # no threshold, reset or refractory period: always representable
+    if isinstance(module, IF):
+        if module.reset != "to_value":
+            raise UnsupportedExportError(
+                f"{where} uses reset='subtract', which NIR cannot represent (NIR's IF resets to "
+                "v_reset); rebuild it with reset='to_value'"
+            )
+        return
     if not isinstance(module, LIF):
         why = _WHY_NOT.get(kind, "NIR has no node for this neuron model")
         raise UnsupportedExportError(f"{where} cannot be exported to NIR: {why}")

@@ -3,6 +3,7 @@
 =========================  ==========================================================
 ``LIF``                    current-based leaky integrate-and-fire (NIR LIF / CubaLIF)
 ``LI``                     leaky integrator (membrane output, no spikes), for readouts
+``IF``                     integrate-and-fire without leak (NIR IF, norse IAFCell)
 ``ALIF``                   LIF with an adaptive threshold (Bellec et al. 2018, LSNN)
 ``Izhikevich``             Izhikevich 2003 model with the published presets
 ``ProbabilisticNeuron``    stochastic firing and release, learnable internal parameters
@@ -12,6 +13,7 @@
 
 from .alif import ALIF, ALIFParams, ALIFState, adaptation_decay, alif_init_state, alif_scan, alif_step
 from .base import NeuronModule, ScanResult
+from .integrate_fire import IF, IFParams, IFState, if_step
 from .izhikevich import Izhikevich, IzhikevichParams, IzhikevichState, izhikevich_init_state, izhikevich_step
 from .li import LI, LIState, li_step
 from .lif import LIF, LIFParams, LIFState, lif_init_state, lif_scan, lif_step
@@ -24,6 +26,10 @@ __all__ = [
     "LIF",
     "LI",
     "LIState",
+    "IF",
+    "IFParams",
+    "IFState",
+    "if_step",
     "li_step",
     "LIFParams",
     "LIFState",

@@ -164,8 +164,12 @@ def test_unknown_and_unsupported_node_types():
 
     with pytest.raises(UnsupportedExportError, match="'n1'.*Mystery"):
         from_nir(_chain(_affine(), Mystery(gain=np.ones(3))), dt=1.0)
-    with pytest.raises(UnsupportedExportError, match="'n1' is a NIR IF.*integrate-and-fire"):
-        from_nir(_chain(_affine(), nir.IF(r=np.ones(3), v_threshold=np.ones(3))), dt=1.0)
+    with pytest.raises(UnsupportedExportError, match="'n1' is a NIR I\\b.*integrator"):
+        from_nir(_chain(_affine(), nir.I(r=np.ones(3))), dt=1.0)
+    with pytest.raises(ParameterError, match="'n1' \\(IF\\).*v_reset must be < v_th"):
+        from_nir(_chain(_affine(), nir.IF(r=np.ones(3), v_threshold=np.zeros(3))), dt=1.0)
+    with pytest.raises(ParameterError, match="'n1' \\(IF\\).*finite"):
+        from_nir(_chain(_affine(), nir.IF(r=np.full(3, np.nan), v_threshold=np.ones(3))), dt=1.0)
     with pytest.raises(ParameterError, match="'n1' \\(Delay\\).*whole number of steps"):
         from_nir(_chain(_affine(), nir.Delay(delay=np.full(3, 1.5e-3))), dt=1.0)
     # a stateless custom node can be mapped explicitly
