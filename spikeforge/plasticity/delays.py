@@ -137,16 +137,21 @@ class _GaussTaps(torch.autograd.Function):
         dim = 0 if taps_first else -1
         kk = k.view(-1, *([1] * delay.dim())) if taps_first else k
         s = (kk - delay.unsqueeze(dim)).square_().mul_(-0.5 / (sigma * sigma))
-        g = torch.softmax(s, dim=dim)
-        del s
-        # taps below eps^2 of the sum are below any output's rounding; zero them, as they would
-        # otherwise be subnormal numbers (a CPU computes with those tens of times slower). No tap
-        # is that small when the Gaussian is wide: g_k >= exp(-span^2 / 2 sigma^2) / D.
-        floor = torch.finfo(g.dtype).eps ** 2
+        # Taps below eps^2 of the sum are below any output's rounding: they are set to exactly 0.
+        # Computing them would cost more than the rest (exp of large negative numbers, and
+        # subnormal results, are tens of times slower on a CPU), so the exponents are first cut
+        # at log(eps^2 / (e D)) below each synapse's largest. A wide Gaussian has no such tap:
+        # g_k >= exp(-span^2 / 2 sigma^2) / D.
+        eps2 = torch.finfo(s.dtype).eps ** 2
         lo, hi = (float(v) for v in torch.aminmax(delay.detach()))
         span = max(hi, k.numel() - 1 - lo)
-        if math.exp(-(span * span) / (2 * sigma * sigma)) / k.numel() <= floor:
-            g.masked_fill_(g < floor, 0.0)
+        narrow = math.exp(-(span * span) / (2 * sigma * sigma)) / k.numel() <= eps2
+        if narrow:
+            s.sub_(s.amax(dim, keepdim=True)).clamp_(min=math.log(eps2 / k.numel()) - 1.0)
+        g = torch.softmax(s, dim=dim)
+        del s
+        if narrow:
+            torch.threshold_(g, eps2, 0.0)
         ctx.save_for_backward(weight, g, k)
         ctx.sigma, ctx.taps_first = sigma, taps_first
         return g * weight.unsqueeze(dim)
