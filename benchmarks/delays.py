@@ -28,6 +28,7 @@ Run::
     python benchmarks/delays.py                          # CPU, 2 threads, DCLS's SHD network
     python benchmarks/delays.py --hidden 1 --n-in 700 --sigma 83.3 5 0 --repeats 15
     python benchmarks/delays.py --method direct           # the kernel as one conv1d, for comparison
+    python benchmarks/delays.py --device cuda             # on a GPU (synchronised timing)
 """
 
 from __future__ import annotations
@@ -101,21 +102,29 @@ def train_step(model: nn.Module, opt: torch.optim.Optimizer, x: Tensor, y: Tenso
 
 
 def timed(model: nn.Module, opt: torch.optim.Optimizer, x: Tensor, y: Tensor) -> tuple[float, float]:
-    """Wall and CPU seconds (all threads of the process) of one training step."""
+    """Wall and CPU seconds (all threads of the process) of one training step (on a GPU, after
+    synchronising, so the wall time is the step's)."""
+    cuda = x.device.type == "cuda"
+    if cuda:
+        torch.cuda.synchronize(x.device)
     t0, c0 = time.perf_counter(), time.process_time()
     train_step(model, opt, x, y)
+    if cuda:
+        torch.cuda.synchronize(x.device)
     return time.perf_counter() - t0, time.process_time() - c0
 
 
 def run(args: argparse.Namespace, sigma: float) -> dict[str, dict[str, list[float]]]:
     """``{"delay" | "linear": {"wall" | "cpu": [ms per step, one per timed round]}}``."""
     g = torch.Generator().manual_seed(SEED + 1)
-    x = (torch.rand(args.steps, args.batch, args.n_in, generator=g) < INPUT_RATE).float()
-    y = torch.randint(0, N_OUT, (args.batch,), generator=g)
+    x = (torch.rand(args.steps, args.batch, args.n_in, generator=g) < INPUT_RATE).float().to(args.device)
+    y = torch.randint(0, N_OUT, (args.batch,), generator=g).to(args.device)
     nets = {
         k: build(k, args.n_in, args.hidden, args.max_delay, args.dt, sigma, args.method)
         for k in ("delay", "linear")
     }
+    for model, _ in nets.values():
+        model.to(args.device)  # in place: the optimizers keep their parameters
     times: dict[str, dict[str, list[float]]] = {k: {"wall": [], "cpu": []} for k in nets}
     for r in range(args.warmup + args.repeats):
         order = ("delay", "linear") if r % 2 == 0 else ("linear", "delay")
@@ -151,6 +160,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="LearnableDelay(method=...): 'direct' is the plain conv1d of the kernel (default auto)",
     )
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--repeats", type=int, default=9)
     return p.parse_args(argv)
@@ -164,7 +174,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(
         f"SHD-shaped: {' -> '.join(map(str, [args.n_in] + [N_HIDDEN] * args.hidden + [N_OUT]))}, "
         f"T={args.steps}, batch {args.batch}, "
-        f"{taps} taps, method {args.method}, {args.threads} threads, torch {torch.__version__}; "
+        f"{taps} taps, method {args.method}, {args.device} ({args.threads} threads), "
+        f"torch {torch.__version__}; "
         f"median (min) of {args.repeats} interleaved rounds"
     )
     for sigma in sigmas:
