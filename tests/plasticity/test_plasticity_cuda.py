@@ -77,3 +77,22 @@ def test_delays_and_optimizer_match_cpu(gen):
         o_cpu.step()
         o_gpu.step()
     assert torch.allclose(p_cpu, p_gpu.cpu(), rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("make", [lambda: STDP(weight_dependence="soft"), lambda: TripletSTDP()])
+def test_rules_at_sparse_synapses_match_cpu(make, gen):
+    from spikeforge.plasticity import Synapses
+
+    post_i, pre_i = torch.nonzero(torch.rand(4, 6, generator=gen) < 0.5, as_tuple=True)
+    pre = (torch.rand(60, 3, 6, generator=gen) < 0.2).to(F64)
+    post = (torch.rand(60, 3, 4, generator=gen) < 0.2).to(F64)
+    w0 = torch.rand(post_i.numel(), generator=gen, dtype=F64)
+    out = []
+    for device in ("cpu", "cuda"):
+        rule, w, state = make().double().to(device), w0.to(device), None
+        syn = Synapses(post_i.to(device), pre_i.to(device))
+        for t in range(pre.shape[0]):
+            dw, state = rule.step(pre[t].to(device), post[t].to(device), w, state, synapses=syn)
+            w = rule.apply_update(w, dw)
+        out.append(w.cpu())
+    assert torch.allclose(out[0], out[1], rtol=1e-12, atol=1e-14)
