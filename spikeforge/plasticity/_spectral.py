@@ -27,10 +27,34 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-#: Largest kernel-spectrum chunk, in bytes. Larger temporaries get fresh pages from the system at
-#: each call (glibc maps blocks above its mmap threshold, at most 32 MiB), whose page faults cost
-#: several times the arithmetic; each pass allocates one chunk buffer and reuses it.
+#: Largest kernel-spectrum chunk, in bytes. Large temporaries get fresh pages from the system at
+#: each call (glibc maps blocks above its mmap threshold, at most 32 MiB, and trims freed ones),
+#: whose page faults cost several times the arithmetic; the scratch buffers of a pass come from a
+#: :class:`Workspace` when the caller keeps one (``LearnableDelay`` does).
 CHUNK_BYTES = 8 * 2**20
+
+
+class Workspace:
+    """Scratch buffers kept between calls, one per name (grown when too small), so that repeated
+    calls write into pages already mapped. Only for temporaries that no result or saved tensor
+    refers to after the call; calls must not overlap (autograd runs a backward pass on its
+    caller's thread)."""
+
+    def __init__(self) -> None:
+        self._buffers: dict[str, Tensor] = {}
+
+    def get(self, name: str, shape: tuple[int, ...], like: Tensor) -> Tensor:
+        """An uninitialised ``[*shape]`` tensor of ``like``'s dtype and device."""
+        numel = math.prod(shape)
+        buf = self._buffers.get(name)
+        if buf is None or buf.numel() < numel or buf.dtype != like.dtype or buf.device != like.device:
+            buf = like.new_empty(numel)
+            self._buffers[name] = buf
+        return buf[:numel].view(shape)
+
+
+def _scratch(ws: Workspace | None, name: str, shape: tuple[int, ...], like: Tensor) -> Tensor:
+    return like.new_empty(shape) if ws is None else ws.get(name, shape, like)
 
 
 @functools.lru_cache(maxsize=256)
@@ -89,14 +113,14 @@ def _chunks(n_rows: int, kernel: Tensor) -> tuple[list[tuple[int, int]], int]:
     return [(r, min(r + step, n_rows)) for r in range(0, n_rows, step)], step
 
 
-def _products(xf: Tensor, kernel: Tensor, kernel_rows: Tensor) -> Tensor:
+def _products(xf: Tensor, kernel: Tensor, kernel_rows: Tensor, ws: Workspace | None = None) -> Tensor:
     """``prod[r] = xf[r] @ (kernel_rows[r] @ kernel)``, ``[3F, M, n_out]``: the three real products
     of each frequency, the kernel spectrum made chunk by chunk in one reused buffer."""
     n_taps, n_in, n_out = kernel.shape
     flat_k = kernel.reshape(n_taps, n_in * n_out)
-    prod = xf.new_empty((xf.shape[0], xf.shape[1], n_out))
+    prod = _scratch(ws, "prod", (xf.shape[0], xf.shape[1], n_out), xf)
     chunks, most = _chunks(xf.shape[0], kernel)
-    buf = kernel.new_empty((most, n_in * n_out))
+    buf = _scratch(ws, "chunk", (most, n_in * n_out), kernel)
     for r0, r1 in chunks:
         kf = torch.mm(kernel_rows[r0:r1], flat_k, out=buf[: r1 - r0]).view(r1 - r0, n_in, n_out)
         torch.bmm(xf[r0:r1], kf, out=prod[r0:r1])
@@ -104,15 +128,21 @@ def _products(xf: Tensor, kernel: Tensor, kernel_rows: Tensor) -> Tensor:
 
 
 def _product_grads(
-    xf: Tensor, kernel: Tensor, kernel_rows: Tensor, gprod: Tensor, need_x: bool, need_k: bool
+    xf: Tensor,
+    kernel: Tensor,
+    kernel_rows: Tensor,
+    gprod: Tensor,
+    need_x: bool,
+    need_k: bool,
+    ws: Workspace | None = None,
 ) -> tuple[Tensor | None, Tensor | None]:
     """The gradients of :func:`_products` with respect to ``xf`` and ``kernel``."""
     n_taps, n_in, n_out = kernel.shape
     flat_k = kernel.reshape(n_taps, n_in * n_out)
     g_kernel = kernel.new_zeros((n_taps, n_in * n_out)) if need_k else None
-    gxf = xf.new_empty(xf.shape) if need_x else None
+    gxf = _scratch(ws, "gxf", tuple(xf.shape), xf) if need_x else None
     chunks, most = _chunks(xf.shape[0], kernel)
-    buf = kernel.new_empty((most, n_in * n_out))
+    buf = _scratch(ws, "chunk", (most, n_in * n_out), kernel)
     for r0, r1 in chunks:
         part = buf[: r1 - r0].view(r1 - r0, n_in, n_out)
         if g_kernel is not None:
@@ -129,7 +159,9 @@ class _SpectralConv(torch.autograd.Function):
     -> ``y`` ``[T, N, n_out]``, ``y[t] = sum_k full[D - 1 + t - k] @ kernel[k]``."""
 
     @staticmethod
-    def forward(ctx: Any, full: Tensor, kernel: Tensor, steps: int) -> Tensor:  # type: ignore[override]
+    def forward(  # type: ignore[override]
+        ctx: Any, full: Tensor, kernel: Tensor, steps: int, ws: Workspace | None
+    ) -> Tensor:
         n_taps, n_in, n_out = kernel.shape
         n_full, cols = full.shape[0], full.shape[1]
         block = spectral_cost(steps, n_taps, cols)[0]
@@ -144,16 +176,17 @@ class _SpectralConv(torch.autograd.Function):
         rows = fwd.shape[0]
         xf = (fwd @ segs.reshape(length, -1)).view(rows, n_blocks * cols, n_in)
         kernel_rows = fwd[:, :n_taps].contiguous()
-        prod = _products(xf, kernel, kernel_rows)
+        prod = _products(xf, kernel, kernel_rows, ws)
         y = (inv @ prod.view(rows, -1)).view(block, n_blocks, cols, n_out)
         ctx.save_for_backward(xf, kernel, fwd, inv)
         ctx.dims = (steps, block, n_blocks, n_full)
+        ctx.ws = ws
         y = y.transpose(0, 1).reshape(n_blocks * block, cols, n_out) if n_blocks > 1 else y[:, 0]
         return y[:steps]
 
     @staticmethod
     @torch.autograd.function.once_differentiable
-    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, Tensor | None, None]:  # type: ignore[override]
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, Tensor | None, None, None]:  # type: ignore[override]
         xf, kernel, fwd, inv = ctx.saved_tensors
         steps, block, n_blocks, n_full = ctx.dims
         n_taps, n_in, n_out = kernel.shape
@@ -162,10 +195,12 @@ class _SpectralConv(torch.autograd.Function):
         pad = n_blocks * block - steps
         g = F.pad(grad, (0, 0, 0, 0, 0, pad)) if pad else grad
         g = g.reshape(n_blocks, block, cols * n_out).transpose(0, 1).reshape(block, -1)
-        gprod = (inv.T @ g).view(rows, n_blocks * cols, n_out)
+        gprod = _scratch(ctx.ws, "prod", (rows, n_blocks * cols * n_out), g)
+        torch.mm(inv.T, g, out=gprod)
+        gprod = gprod.view(rows, n_blocks * cols, n_out)
         kernel_rows = fwd[:, :n_taps].contiguous()
         gxf, g_kernel = _product_grads(
-            xf, kernel, kernel_rows, gprod, ctx.needs_input_grad[0], ctx.needs_input_grad[1]
+            xf, kernel, kernel_rows, gprod, ctx.needs_input_grad[0], ctx.needs_input_grad[1], ctx.ws
         )
         g_full = None
         if gxf is not None:
@@ -174,12 +209,13 @@ class _SpectralConv(torch.autograd.Function):
             for s in range(n_blocks):  # overlapping segments add up
                 g_full[s * block : s * block + length] += gsegs[:, s]
             g_full = g_full[:n_full]
-        return g_full, g_kernel, None
+        return g_full, g_kernel, None, None
 
 
-def spectral_conv(full: Tensor, kernel: Tensor, steps: int) -> Tensor:
+def spectral_conv(full: Tensor, kernel: Tensor, steps: int, workspace: Workspace | None = None) -> Tensor:
     """``y[t] = sum_k full[D - 1 + t - k] @ kernel[k]`` by the spectral method.
 
-    ``full`` ``[D - 1 + T, N, n_in]``, ``kernel`` ``[D, n_in, n_out]`` -> ``[T, N, n_out]``."""
-    out: Tensor = _SpectralConv.apply(full, kernel.contiguous(), steps)
+    ``full`` ``[D - 1 + T, N, n_in]``, ``kernel`` ``[D, n_in, n_out]`` -> ``[T, N, n_out]``;
+    ``workspace`` keeps the scratch buffers between calls."""
+    out: Tensor = _SpectralConv.apply(full, kernel.contiguous(), steps, workspace)
     return out

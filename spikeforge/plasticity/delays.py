@@ -39,7 +39,7 @@ from torch import Tensor, nn
 
 from .._checks import check_dt, check_floating
 from ..errors import ParameterError, ShapeError
-from ._spectral import spectral_conv, spectral_cost
+from ._spectral import Workspace, spectral_conv, spectral_cost
 
 __all__ = [
     "DelayMethod",
@@ -200,6 +200,7 @@ def delayed_linear(
     history: Tensor | None = None,
     bias: Tensor | None = None,
     method: DelayMethod = "auto",
+    workspace: Workspace | None = None,
 ) -> Tensor:
     r"""The learnable-delay layer as a function: :math:`y_j[t] = \sum_{i,k} K_{ji}[k]\, x_i[t-k]`,
     with :math:`K` the DCLS kernel of :func:`delay_kernel`.
@@ -233,6 +234,8 @@ def delayed_linear(
             (zeros if None).
         bias: ``[n_out]`` or None.
         method: ``"auto"``, ``"spectral"``, ``"direct"`` or ``"shift"``.
+        workspace: scratch buffers of the spectral method kept between calls (a layer keeps
+            one: fresh pages at every call cost more than the arithmetic); None allocates.
 
     Returns:
         ``[T, *batch, n_out]``.
@@ -275,7 +278,7 @@ def delayed_linear(
         assert idx is not None
         y = _shift_conv(full, weight, idx, steps)
     elif method == "spectral":
-        y = spectral_conv(full, _taps_first_kernel(weight, delay, sigma, n_taps), steps)
+        y = spectral_conv(full, _taps_first_kernel(weight, delay, sigma, n_taps), steps, workspace)
     else:
         kernel = delay_kernel(weight, delay, sigma=sigma, n_taps=n_taps)
         y = F.conv1d(full.permute(1, 2, 0), kernel.flip(-1)).permute(2, 0, 1)  # [T, N, n_out]
@@ -417,6 +420,7 @@ class LearnableDelay(nn.Module):
             self.register_parameter("bias", None)
         self.register_buffer("sigma", torch.tensor(0.0, dtype=torch.float64))
         self.set_sigma(max_delay / 3 if sigma is None else sigma)
+        self._workspace = Workspace()  # scratch buffers of the spectral method (not state)
 
     @property
     def sigma_steps(self) -> float:
@@ -490,6 +494,7 @@ class LearnableDelay(nn.Module):
             history=past[1:],
             bias=self.bias,
             method=self.method,
+            workspace=self._workspace,
         )
         steps = x.shape[0]
         full = x[-self.n_taps :] if steps >= self.n_taps else torch.cat([past[steps:], x], dim=0)

@@ -125,6 +125,27 @@ def test_spectral_gradients_in_chunks_equal_the_direct_ones(gen, monkeypatch):
         assert torch.allclose(a, b, rtol=0, atol=1e-11), name
 
 
+def test_layer_scratch_buffers_do_not_leak_between_calls(gen):
+    """A layer reuses its scratch buffers between calls; two forward passes before one backward
+    pass give the gradients of the pure function (which allocates afresh)."""
+    layer = LearnableDelay(5, 4, max_delay=8.0, dt=1.0, sigma=1.3, generator=gen, method="spectral").double()
+    x1 = torch.rand(30, 2, 5, generator=gen, dtype=F64, requires_grad=True)
+    x2 = torch.rand(30, 2, 5, generator=gen, dtype=F64, requires_grad=True)
+    y1, state = layer(x1)
+    y2, _ = layer(x2, state)
+    (y1.square().sum() + (y2 * y1.detach().flip(0)).sum()).backward()
+    grads = [t.grad.clone() for t in (x1, x2, layer.weight, layer.delay)]
+    leaves = [t.detach().clone().requires_grad_() for t in (x1, x2, layer.weight, layer.delay)]
+    a, b, w, d = leaves
+    kw = dict(sigma=1.3, n_taps=9, method="spectral")
+    z1 = delayed_linear(a, w, d, **kw)
+    z2 = delayed_linear(b, w, d, history=a[-8:], **kw)
+    torch.testing.assert_close(z1, y1, rtol=0, atol=1e-12)
+    (z1.square().sum() + (z2 * z1.detach().flip(0)).sum()).backward()
+    for got, want in zip(grads, (t.grad for t in leaves)):
+        torch.testing.assert_close(got, want, rtol=0, atol=1e-10)
+
+
 @pytest.mark.parametrize("dtype", [torch.float32, F64])
 def test_kernel_has_no_subnormal_numbers(dtype, gen):
     """Far taps of a narrow Gaussian are exact zeros, not subnormal numbers (which slow a CPU's
