@@ -48,6 +48,47 @@ def _held(before: Any, after: Any, z: Tensor, to_value: bool) -> Tensor:
     return held | (z.detach() > 0) if to_value else held
 
 
+def _members(indptr: Tensor, rows: Tensor) -> tuple[Tensor, Tensor]:
+    """The members of the CSR rows ``rows`` (``indptr`` int64): ``(position of the row in rows,
+    member index)`` for each member, row by row."""
+    starts = indptr[rows]
+    counts = indptr[rows + 1] - starts
+    total = int(counts.sum()) if counts.numel() else 0
+    offsets = torch.cumsum(counts, 0) - counts
+    # the segment of each member, without repeat_interleave (slow on a busy multi-threaded CPU):
+    # mark each segment start, then a running sum
+    seg = torch.zeros(total + 1, dtype=torch.int64, device=indptr.device)
+    seg.index_add_(0, offsets, torch.ones_like(offsets))
+    seg = torch.cumsum(seg[:total], 0) - 1
+    return seg, torch.arange(total, device=indptr.device) - offsets[seg] + starts[seg]
+
+
+class _PlasticEvents:
+    """The synapses of a sparse projection that an event-driven rule (``STDP``, ``TripletSTDP``:
+    no change without a pre- or postsynaptic spike) changes in a step: those of the neurons that
+    spiked, found through the CSR by source and a CSR by target built here."""
+
+    def __init__(self, proj: Projection, device: torch.device) -> None:
+        self.pre = proj.pre_indices.to(device)
+        self.post = proj.post_indices.to(device)
+        self.indptr_pre = proj.indptr.to(device=device, dtype=torch.int64)
+        self.by_post = torch.argsort(self.post, stable=True)
+        counts = torch.bincount(self.post, minlength=proj.n_post)
+        self.indptr_post = torch.cat([counts.new_zeros(1), torch.cumsum(counts, 0)])
+        self.everything = True  # the first step of a run takes every synapse (bounds, see run)
+
+    def active(self, pre: Tensor, post: Tensor) -> Tensor:
+        """Sorted indices of the synapses of the neurons spiking in ``pre`` / ``post`` ``[B, n]``."""
+        if self.everything:
+            self.everything = False
+            return torch.arange(self.pre.numel(), device=self.pre.device)
+        rows_pre = torch.nonzero((pre.detach() != 0).any(0)).flatten()
+        rows_post = torch.nonzero((post.detach() != 0).any(0)).flatten()
+        from_pre = _members(self.indptr_pre, rows_pre)[1]
+        from_post = self.by_post[_members(self.indptr_post, rows_post)[1]]
+        return torch.unique(torch.cat([from_pre, from_post]))
+
+
 class _TorchPathMixin(_NetworkBase):
     """Running a network step by step with PyTorch operations."""
 
@@ -129,11 +170,21 @@ class _TorchPathMixin(_NetworkBase):
         }
         gains = {k: p.gain.reshape(B, 1) for k, p in projs.items() if p.gain is not None}
         plastic = [k for k in order if projs[k].plastic]
-        sparse_rules = {  # sparse plastic projections whose rule takes synapses=
-            k: Synapses(projs[k].post_indices.to(self.device), projs[k].pre_indices.to(self.device))
-            for k in plastic
-            if projs[k].storage == "sparse" and getattr(projs[k].plasticity, "takes_synapses", False)
-        }
+        # sparse plastic projections whose rule works at given synapses: every synapse each step,
+        # or, for an event-driven rule, those of the neurons that spiked (the first step of a run
+        # takes all: it keeps weights set out of bounds between runs where the rule puts them)
+        sparse_rules: dict[str, Synapses] = {}
+        events: dict[str, _PlasticEvents] = {}
+        for k in plastic:
+            rule = projs[k].plasticity
+            if projs[k].storage != "sparse" or not getattr(rule, "takes_synapses", False):
+                continue
+            if getattr(rule, "event_driven", False):
+                events[k] = _PlasticEvents(projs[k], self.device)
+            else:
+                sparse_rules[k] = Synapses(
+                    projs[k].post_indices.to(self.device), projs[k].pre_indices.to(self.device)
+                )
         group_idx = {k: _group_synapses(projs[k]) for k in plastic if k in delay_groups}
         by_post: dict[str, list[str]] = {p.name: [k for k in order if projs[k].post == p.name] for p in pops}
         state_mons = [(mi, sm) for mi, sm in enumerate(self._monitors) if isinstance(sm, StateMonitor)]
@@ -278,8 +329,13 @@ class _TorchPathMixin(_NetworkBase):
                 for k in plastic:
                     proj = projs[k]
                     extra: dict[str, Any] = {}
+                    at = None
                     if proj.storage == "dense":
                         w_rule = weights[k]
+                    elif k in events:  # the synapses of the neurons that spiked: [n_active]
+                        ev = events[k]
+                        at = ev.active(spikes[proj.pre], spikes[proj.post])
+                        w_rule, extra["synapses"] = weights[k][at], Synapses(ev.post[at], ev.pre[at])
                     elif k in sparse_rules:  # the rule works at the synapses: [n_syn]
                         w_rule, extra["synapses"] = weights[k], sparse_rules[k]
                     else:
@@ -293,7 +349,7 @@ class _TorchPathMixin(_NetworkBase):
                             modulator=proj.modulator_at(s * self.dt),
                             **extra,
                         )
-                    proj.apply_plastic_update(dw, inplace=not grad)
+                    proj.apply_plastic_update(dw, inplace=not grad, at=at)
                     weights[k] = proj.weight
                     if k in group_idx:
                         delay_groups[k] = [
@@ -339,20 +395,10 @@ class _TorchPathMixin(_NetworkBase):
         """The synapses of the neurons that spiked: ``(copy, synapse, post, weight)``, in the
         kernel's order (by copy, presynaptic neuron, then synapse)."""
         b_idx, pre_idx = nz if nz is not None else torch.nonzero(z, as_tuple=True)
-        indptr = proj.indptr
-        starts = indptr[pre_idx]
-        counts = indptr[pre_idx + 1] - starts
-        total = int(counts.sum()) if counts.numel() else 0
-        offsets = torch.cumsum(counts, 0) - counts
-        # the segment (spiking neuron) of each synapse, without repeat_interleave (slow on a busy
-        # multi-threaded CPU): mark each segment start, then a running sum
-        seg = torch.zeros(total + 1, dtype=torch.int64, device=z.device)
-        seg.index_add_(0, offsets, torch.ones_like(offsets))
-        seg = torch.cumsum(seg[:total], 0) - 1
-        syn_idx = torch.arange(total, device=z.device) - offsets[seg] + starts[seg]
+        seg, syn_idx = _members(proj.indptr, pre_idx)
         bb = b_idx[seg]
         post = proj.post_idx[syn_idx].to(torch.int64)
-        vals = w[syn_idx] if w.dim() else w.expand(total)
+        vals = w[syn_idx] if w.dim() else w.expand(syn_idx.numel())
         return bb, syn_idx, post, vals
 
     def _direct(

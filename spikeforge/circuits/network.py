@@ -74,9 +74,12 @@ A network with a plastic projection always runs the PyTorch path (the kernel has
 plastic weights are the projection's ``w`` buffer and the rule state (traces, tags) is part of the
 simulation state, so ``state_dict``/``load_state_dict`` keep both and a run split in two equals
 one run. With sparse storage, a rule that takes ``synapses=`` (``STDP``, ``TripletSTDP``: traces per
-neuron) works at the synapses, ``[n_synapses]`` per step (13 times faster than the dense layout
-for 2000 neurons at p = 0.02, growing with the size); other rules see the dense
-``[n_post, n_pre]`` matrix (multapses summed) and change it at the synapses.
+neuron) works at the synapses, and as these rules are event-driven (no change without a pre- or
+postsynaptic spike), only at those of the neurons that spiked in the step, as Brian2 does (the
+first step of a run takes every synapse). STDP on 2000 neurons at p = 0.02: 0.55 ms per step
+against 17.4 ms through the dense layout; 10,000 neurons (2 million synapses, 100 Hz): 3.7 ms.
+Other rules see the dense ``[n_post, n_pre]`` matrix (multapses summed) and change it at the
+synapses.
 The third factor of modulated rules comes from ``connect(..., modulator=...)`` (a number,
 a tensor, or a callable ``t_ms -> value`` evaluated once per step) or from
 :meth:`Network.set_modulator` (a value used from the next step on, saved in ``state_dict``).

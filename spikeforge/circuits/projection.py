@@ -765,7 +765,7 @@ class Projection(nn.Module):
         return m(t) if callable(m) else m
 
     @torch.no_grad()
-    def apply_plastic_update(self, dw: Tensor, *, inplace: bool = True) -> None:
+    def apply_plastic_update(self, dw: Tensor, *, inplace: bool = True, at: Tensor | None = None) -> None:
         """Add a rule's change ``dw`` ``[n_post, n_pre]`` (the dense layout the rule saw), or, for
         sparse storage, ``[n_synapses]`` (a rule that took ``synapses=``): within the rule's bounds
         (its ``apply_update``, else a plain sum), then Dale's sign (weights of an excitatory source
@@ -776,6 +776,9 @@ class Projection(nn.Module):
         so while autograd may still need the old weights).
         """
         assert self.w is not None and self.w_raw is None
+        if at is not None:  # the change of the synapses ``at`` only (sparse storage)
+            self._apply_at(dw, at, inplace)
+            return
         per_synapse = self.storage == "sparse" and tuple(dw.shape) == (self._nnz,)
         if tuple(dw.shape) != (self.n_post, self.n_pre) and not per_synapse:
             raise ShapeError(
@@ -802,6 +805,29 @@ class Projection(nn.Module):
             self.w.copy_(w)
         else:
             self.w = w
+
+    def _apply_at(self, dw: Tensor, at: Tensor, inplace: bool) -> None:
+        """:meth:`apply_plastic_update` of the synapses ``at`` (int64 ``[k]``) of sparse storage,
+        ``dw`` ``[k]``; the other weights are left as they are (an event-driven rule's change is
+        zero there)."""
+        assert self.w is not None
+        if self.storage != "sparse" or tuple(dw.shape) != tuple(at.shape):
+            raise ShapeError(
+                f"a change at given synapses needs sparse storage and one value per synapse; got "
+                f"dw {list(dw.shape)} for {list(at.shape)} synapses of {self.storage} {self.name!r}"
+            )
+        w_at = self.w[at]
+        update = getattr(self.plasticity, "apply_update", None)
+        new = update(w_at, dw.to(w_at)) if callable(update) else w_at + dw.to(w_at)
+        if self.sign > 0:
+            new = new.clamp_min(0.0)
+        elif self.sign < 0:
+            new = new.clamp_max(0.0)
+        new = new.to(self.w.dtype)
+        if inplace:
+            self.w.index_copy_(0, at, new)
+        else:
+            self.w = self.w.index_copy(0, at, new)
 
     # ------------------------------------------------------------------ kernel view
     def csr_arrays(self, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

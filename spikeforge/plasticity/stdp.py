@@ -446,6 +446,9 @@ class STDP(nn.Module):
 
     #: ``step`` takes ``synapses=`` (sparse connectivity, per-synapse weights)
     takes_synapses = True
+    #: no change at a synapse in a step without a pre- or postsynaptic spike (only the traces
+    #: move), so a caller may pass only the synapses of the neurons that spiked
+    event_driven = True
 
     def step(
         self,
