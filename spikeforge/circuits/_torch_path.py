@@ -20,6 +20,7 @@ from ..neurons.probabilistic import ProbabilisticNeuron, probabilistic_step
 from ..plasticity import Synapses
 from ..surrogate import heaviside
 from . import synapses as syn
+from ._events import _members, _PlasticEvents
 from ._populations import _CHUNK, Population, _NetworkBase, _spike_forward_is_heaviside
 from .monitors import RateMonitor, SpikeMonitor, StateMonitor
 from .projection import Projection
@@ -46,47 +47,6 @@ def _held(before: Any, after: Any, z: Tensor, to_value: bool) -> Tensor:
     a refractory period to follow), or spiking with a reset to a value (after the synapses)."""
     held = (before.ref.reshape(z.shape) > 0) | (after.ref.reshape(z.shape) > 0)
     return held | (z.detach() > 0) if to_value else held
-
-
-def _members(indptr: Tensor, rows: Tensor) -> tuple[Tensor, Tensor]:
-    """The members of the CSR rows ``rows`` (``indptr`` int64): ``(position of the row in rows,
-    member index)`` for each member, row by row."""
-    starts = indptr[rows]
-    counts = indptr[rows + 1] - starts
-    total = int(counts.sum()) if counts.numel() else 0
-    offsets = torch.cumsum(counts, 0) - counts
-    # the segment of each member, without repeat_interleave (slow on a busy multi-threaded CPU):
-    # mark each segment start, then a running sum
-    seg = torch.zeros(total + 1, dtype=torch.int64, device=indptr.device)
-    seg.index_add_(0, offsets, torch.ones_like(offsets))
-    seg = torch.cumsum(seg[:total], 0) - 1
-    return seg, torch.arange(total, device=indptr.device) - offsets[seg] + starts[seg]
-
-
-class _PlasticEvents:
-    """The synapses of a sparse projection that an event-driven rule (``STDP``, ``TripletSTDP``:
-    no change without a pre- or postsynaptic spike) changes in a step: those of the neurons that
-    spiked, found through the CSR by source and a CSR by target built here."""
-
-    def __init__(self, proj: Projection, device: torch.device) -> None:
-        self.pre = proj.pre_indices.to(device)
-        self.post = proj.post_indices.to(device)
-        self.indptr_pre = proj.indptr.to(device=device, dtype=torch.int64)
-        self.by_post = torch.argsort(self.post, stable=True)
-        counts = torch.bincount(self.post, minlength=proj.n_post)
-        self.indptr_post = torch.cat([counts.new_zeros(1), torch.cumsum(counts, 0)])
-        self.everything = True  # the first step of a run takes every synapse (bounds, see run)
-
-    def active(self, pre: Tensor, post: Tensor) -> Tensor:
-        """Sorted indices of the synapses of the neurons spiking in ``pre`` / ``post`` ``[B, n]``."""
-        if self.everything:
-            self.everything = False
-            return torch.arange(self.pre.numel(), device=self.pre.device)
-        rows_pre = torch.nonzero((pre.detach() != 0).any(0)).flatten()
-        rows_post = torch.nonzero((post.detach() != 0).any(0)).flatten()
-        from_pre = _members(self.indptr_pre, rows_pre)[1]
-        from_post = self.by_post[_members(self.indptr_post, rows_post)[1]]
-        return torch.unique(torch.cat([from_pre, from_post]))
 
 
 class _TorchPathMixin(_NetworkBase):

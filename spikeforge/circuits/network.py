@@ -87,7 +87,8 @@ a tensor, or a callable ``t_ms -> value`` evaluated once per step) or from
 **Code layout.** :class:`Network` (this module: building, monitors, ``run``) is put together from
 parts in private modules: ``_populations`` (population handles, checks, lookups, pieces shared by
 both paths), ``_state`` (simulation state, noise generators, ``state_dict``), ``_plastic``
-(plasticity attachment), ``_torch_path`` (the PyTorch path: delivery, scheduling, learning) and
+(plasticity attachment), ``_torch_path`` (the PyTorch path: delivery, scheduling, learning),
+``_events`` (the synapses of the neurons that spiked, for propagation and plasticity) and
 ``_compiled_path`` (packing for and calling the numba kernel of ``_kernel``).
 """
 
