@@ -37,9 +37,10 @@ class _PlasticEvents:
         counts = torch.bincount(self.post, minlength=proj.n_post)
         self.indptr_post = torch.cat([counts.new_zeros(1), torch.cumsum(counts, 0)])
         self.everything = True  # the first step of a run takes every synapse (bounds, see run)
+        self.mark = torch.zeros(self.pre.numel(), dtype=torch.bool, device=device)  # scratch
 
     def active(self, pre: Tensor, post: Tensor) -> Tensor:
-        """Sorted indices of the synapses of the neurons spiking in ``pre`` / ``post`` ``[B, n]``."""
+        """Indices (each once) of the synapses of the neurons spiking in ``pre`` / ``post`` ``[B, n]``."""
         if self.everything:
             self.everything = False
             return torch.arange(self.pre.numel(), device=self.pre.device)
@@ -47,4 +48,9 @@ class _PlasticEvents:
         rows_post = torch.nonzero((post.detach() != 0).any(0)).flatten()
         from_pre = _members(self.indptr_pre, rows_pre)[1]
         from_post = self.by_post[_members(self.indptr_post, rows_post)[1]]
-        return torch.unique(torch.cat([from_pre, from_post]))
+        # the union without sorting: drop from ``from_post`` the synapses already in ``from_pre``
+        # (both neurons spiked), marked in a scratch mask that is cleared again
+        self.mark[from_pre] = True
+        from_post = from_post[~self.mark[from_post]]
+        self.mark[from_pre] = False
+        return torch.cat([from_pre, from_post])
