@@ -233,8 +233,11 @@ class _StateMixin(_NetworkBase):
     def _init_rule_state(self, proj: Projection) -> Any:
         rule = proj.plasticity
         shape = (self._B,)
+        kw: dict[str, Any] = dict(dtype=self.dtype, device=self.device)
+        if proj.storage == "sparse" and getattr(rule, "takes_synapses", False):
+            kw["n_synapses"] = proj.n_synapses  # the rule works at the synapses (see _torch_path)
         try:
-            st = rule.init_state(shape, proj.n_pre, proj.n_post, dtype=self.dtype, device=self.device)
+            st = rule.init_state(shape, proj.n_pre, proj.n_post, **kw)
         except TypeError:
             st = rule.init_state(shape, proj.n_pre, proj.n_post)
         return _map_tensors(

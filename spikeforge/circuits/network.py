@@ -78,8 +78,8 @@ neuron) works at the synapses, and as these rules are event-driven (no change wi
 postsynaptic spike), only at those of the neurons that spiked in the step, as Brian2 does (the
 first step of a run takes every synapse). STDP on 2000 neurons at p = 0.02: 0.55 ms per step
 against 17.4 ms through the dense layout; 10,000 neurons (2 million synapses, 100 Hz): 3.7 ms.
-Other rules see the dense ``[n_post, n_pre]`` matrix (multapses summed) and change it at the
-synapses.
+``RewardModulatedSTDP`` keeps its tags per synapse there (every synapse, every step). Other
+rules see the dense ``[n_post, n_pre]`` matrix (multapses summed) and change it at the synapses.
 The third factor of modulated rules comes from ``connect(..., modulator=...)`` (a number,
 a tensor, or a callable ``t_ms -> value`` evaluated once per step) or from
 :meth:`Network.set_modulator` (a value used from the next step on, saved in ``state_dict``).

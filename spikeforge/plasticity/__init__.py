@@ -20,9 +20,10 @@ module implementing :class:`PlasticityRule` (``init_state(batch_shape, n_pre, n_
 ``FixedDelay``                 integer delays through a ring buffer (element-wise or synaptic)
 =============================  ===============================================================
 
-Sparse connectivity: ``STDP`` and ``TripletSTDP`` also step with ``synapses=Synapses(post, pre)``
-(index tensors ``[n_syn]``): weights and changes are then per synapse, and the work per step grows
-with the synapses instead of ``n_post * n_pre`` (circuits use it for sparse plastic projections).
+Sparse connectivity: ``STDP``, ``TripletSTDP`` and ``RewardModulatedSTDP`` also step with
+``synapses=Synapses(post, pre)`` (index tensors ``[n_syn]``): weights, changes (and tags) are then
+per synapse, and the work per step grows with the synapses instead of ``n_post * n_pre``
+(circuits use it for sparse plastic projections; the first two are event-driven, ``event_driven``).
 """
 
 from .delays import (

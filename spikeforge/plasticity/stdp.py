@@ -440,8 +440,10 @@ class STDP(nn.Module):
         *,
         dtype: torch.dtype | None = None,
         device: torch.device | str | None = None,
+        n_synapses: int | None = None,
     ) -> STDPState:
-        """Zero traces for a batch of shape ``batch_shape``."""
+        """Zero traces for a batch of shape ``batch_shape`` (per neuron: ``n_synapses``, given for
+        sparse connectivity, changes nothing)."""
         return stdp_init_state(batch_shape, n_pre, n_post, dtype=dtype, device=device)
 
     #: ``step`` takes ``synapses=`` (sparse connectivity, per-synapse weights)

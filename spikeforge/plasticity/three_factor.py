@@ -46,6 +46,7 @@ from ._common import (
     BatchReduce,
     Bound,
     Bounds,
+    Synapses,
     as_third_factor,
     cast,
     check_choice,
@@ -531,6 +532,10 @@ class RewardModulatedSTDP(nn.Module):
         self.register_buffer("d_baseline", scalar("d_baseline", d_baseline))
         self.batch_reduce: BatchReduce = batch_reduce
 
+    #: ``step`` takes ``synapses=`` (tags per synapse, ``[n_syn]``); not event-driven: the tags
+    #: and the dopamine change every weight they cover at every step
+    takes_synapses = True
+
     def init_state(
         self,
         batch_shape: tuple[int, ...],
@@ -539,12 +544,15 @@ class RewardModulatedSTDP(nn.Module):
         *,
         dtype: torch.dtype | None = None,
         device: torch.device | str | None = None,
+        n_synapses: int | None = None,
     ) -> RewardModulatedSTDPState:
-        """Zero traces, tags and dopamine."""
+        """Zero traces, tags and dopamine; ``n_synapses``: tags per synapse (for ``synapses=``)
+        instead of ``[n_post, n_pre]``."""
         lead = tuple(batch_shape) if self.batch_reduce == "none" else ()
+        layout = (n_post, n_pre) if n_synapses is None else (n_synapses,)
         return RewardModulatedSTDPState(
             self.stdp.init_state(batch_shape, n_pre, n_post, dtype=dtype, device=device),
-            torch.zeros(lead + (n_post, n_pre), dtype=dtype, device=device),
+            torch.zeros(lead + layout, dtype=dtype, device=device),
             torch.zeros(lead, dtype=dtype, device=device),
         )
 
@@ -556,16 +564,23 @@ class RewardModulatedSTDP(nn.Module):
         state: RewardModulatedSTDPState | None = None,
         *,
         modulator: Tensor | float | None = None,
+        synapses: Synapses | None = None,
     ) -> tuple[Tensor, RewardModulatedSTDPState]:
-        """One step; ``modulator`` is this step's dopamine release. Returns ``(dw, state)``."""
-        batch = check_pre_post(pre, post, w, self.batch_reduce)
-        n_post, n_pre = w.shape[-2], w.shape[-1]
+        """One step; ``modulator`` is this step's dopamine release. Returns ``(dw, state)``. With
+        ``synapses`` (:class:`~spikeforge.plasticity.Synapses`) ``w``, the tags and ``dw`` are per
+        synapse."""
+        batch = check_pre_post(pre, post, w, self.batch_reduce, synapses)
+        n_post, n_pre = post.shape[-1], pre.shape[-1]
+        n_syn = None if synapses is None else synapses.post.numel()
+        layout = (n_post, n_pre) if n_syn is None else (n_syn,)
         if state is None:
-            state = self.init_state(batch, n_pre, n_post, dtype=pre.dtype, device=pre.device)
+            state = self.init_state(
+                batch, n_pre, n_post, dtype=pre.dtype, device=pre.device, n_synapses=n_syn
+            )
         else:
             lead = batch if self.batch_reduce == "none" else ()
-            check_state(state, {"c": lead + (n_post, n_pre), "d": lead})
-        dw_stdp, stdp_state = self.stdp.step(pre, post, w, state.stdp)
+            check_state(state, {"c": lead + layout, "d": lead})
+        dw_stdp, stdp_state = self.stdp.step(pre, post, w, state.stdp, synapses=synapses)
         with torch.no_grad():
             c = state.c * decay(self.tau_c, self.dt, state.c) + dw_stdp
             d = state.d * decay(self.tau_d, self.dt, state.d)
@@ -578,7 +593,7 @@ class RewardModulatedSTDP(nn.Module):
                         f"modulator (dopamine release) must be a number or broadcast to "
                         f"{list(d.shape)}, got {list(release.shape)}"
                     ) from None
-            level = (d + cast(self.d_baseline, d)).reshape(d.shape + (1, 1))
+            level = (d + cast(self.d_baseline, d)).reshape(d.shape + (1,) * len(layout))
             dw = (cast(self.lr, c) * self.dt) * c * level
         return dw, RewardModulatedSTDPState(stdp_state, c, d)
 
@@ -590,9 +605,10 @@ class RewardModulatedSTDP(nn.Module):
         state: RewardModulatedSTDPState | None = None,
         *,
         modulator: Tensor | float | None = None,
+        synapses: Synapses | None = None,
     ) -> tuple[Tensor, RewardModulatedSTDPState]:
         """Same as :meth:`step`."""
-        return self.step(pre, post, w, state, modulator=modulator)
+        return self.step(pre, post, w, state, modulator=modulator, synapses=synapses)
 
     def apply_update(self, w: Tensor, dw: Tensor) -> Tensor:
         """``w + dw`` within ``[w_min, w_max]``."""

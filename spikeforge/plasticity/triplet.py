@@ -367,8 +367,10 @@ class TripletSTDP(nn.Module):
         *,
         dtype: torch.dtype | None = None,
         device: torch.device | str | None = None,
+        n_synapses: int | None = None,
     ) -> TripletState:
-        """Zero traces for a batch of shape ``batch_shape``."""
+        """Zero traces for a batch of shape ``batch_shape`` (per neuron: ``n_synapses``, given for
+        sparse connectivity, changes nothing)."""
         return triplet_init_state(batch_shape, n_pre, n_post, dtype=dtype, device=device)
 
     #: ``step`` takes ``synapses=`` (sparse connectivity, per-synapse weights)

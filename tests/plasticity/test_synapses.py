@@ -9,7 +9,7 @@ import torch
 
 import spikeforge as sf
 from spikeforge.errors import ShapeError
-from spikeforge.plasticity import STDP, Synapses, TripletSTDP
+from spikeforge.plasticity import STDP, RewardModulatedSTDP, Synapses, TripletSTDP
 
 F64 = torch.float64
 
@@ -59,6 +59,37 @@ def test_changes_at_synapses_equal_the_dense_changes(make, gen):
         for a, b in zip(s_dense, s_syn):
             assert torch.equal(a, b)
         torch.testing.assert_close(w_syn, w_dense[syn.post, syn.pre], rtol=0, atol=1e-14)
+
+
+@pytest.mark.parametrize("batch_reduce", ["sum", "none"])
+def test_reward_modulated_tags_at_synapses_equal_the_dense_tags(batch_reduce, gen):
+    """R-STDP with tags per synapse: the tags, the changes and the weights equal the dense rule's
+    at the synapses, with dopamine released now and then (one level per sample with "none")."""
+    n_pre, n_post, batch, steps = 7, 5, (3,), 60
+    rule = RewardModulatedSTDP(lr=0.0005, d_baseline=0.1, tau_c=50.0, batch_reduce=batch_reduce).double()
+    syn = _connectivity(gen, n_post, n_pre)
+    w_dense = torch.rand(n_post, n_pre, generator=gen, dtype=F64) * 4
+    if batch_reduce == "none":
+        w_dense = w_dense.expand(batch + (n_post, n_pre)).clone()
+    w_syn = w_dense[..., syn.post, syn.pre].clone()
+    w0 = w_syn.clone()
+    pre = (torch.rand((steps,) + batch + (n_pre,), generator=gen) < 0.1).to(F64)
+    post = (torch.rand((steps,) + batch + (n_post,), generator=gen) < 0.1).to(F64)
+    s_dense = s_syn = None
+    for t in range(steps):
+        release = (
+            None
+            if t % 7
+            else (torch.rand(batch, generator=gen, dtype=F64) if batch_reduce == "none" else 0.5)
+        )
+        dw_dense, s_dense = rule.step(pre[t], post[t], w_dense, s_dense, modulator=release)
+        dw_syn, s_syn = rule.step(pre[t], post[t], w_syn, s_syn, modulator=release, synapses=syn)
+        torch.testing.assert_close(dw_syn, dw_dense[..., syn.post, syn.pre], rtol=0, atol=1e-15)
+        w_dense, w_syn = rule.apply_update(w_dense, dw_dense), rule.apply_update(w_syn, dw_syn)
+    torch.testing.assert_close(s_syn.c, s_dense.c[..., syn.post, syn.pre], rtol=0, atol=1e-15)
+    assert torch.equal(s_syn.d, s_dense.d) and float(s_syn.d.abs().sum()) > 0
+    torch.testing.assert_close(w_syn, w_dense[..., syn.post, syn.pre], rtol=0, atol=1e-14)
+    assert not torch.equal(w_syn, w0) and bool(((w_syn > 0) & (w_syn < 4)).any())  # learned, in bounds
 
 
 def test_per_sample_changes_at_synapses(gen):
