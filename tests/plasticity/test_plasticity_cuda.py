@@ -79,7 +79,10 @@ def test_delays_and_optimizer_match_cpu(gen):
     assert torch.allclose(p_cpu, p_gpu.cpu(), rtol=1e-12, atol=1e-14)
 
 
-@pytest.mark.parametrize("make", [lambda: STDP(weight_dependence="soft"), lambda: TripletSTDP()])
+@pytest.mark.parametrize(
+    "make",
+    [lambda: STDP(weight_dependence="soft"), lambda: TripletSTDP(), lambda: RewardModulatedSTDP(lr=0.01)],
+)
 def test_rules_at_sparse_synapses_match_cpu(make, gen):
     from spikeforge.plasticity import Synapses
 
