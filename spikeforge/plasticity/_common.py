@@ -218,6 +218,28 @@ def reduce_batch(t: Tensor, batch_reduce: str, event_dims: int = 2) -> Tensor:
     return t.sum(dims) if batch_reduce == "sum" else t.mean(dims)
 
 
+def third_factor(
+    name: str,
+    m: Any,
+    lead: tuple[int, ...],
+    n_post: int,
+    n_pre: int,
+    like: Tensor,
+    synapses: Synapses | None = None,
+) -> Tensor:
+    """:func:`as_third_factor` for a change laid out as ``like``: ``[*lead, n_post, n_pre]``, or,
+    with ``synapses``, ``[*lead, n_syn]`` (the factor shaped as for the dense layout, then taken
+    at the synapses)."""
+    if synapses is None:
+        return as_third_factor(name, m, lead, n_post, like)
+    dense_like = like.new_empty(()).expand(lead + (n_post, n_pre))
+    factor = as_third_factor(name, m, lead, n_post, dense_like)
+    if factor.dim() == 0:
+        return factor
+    full = factor.expand(tuple(factor.shape[:-2]) + (n_post, n_pre))
+    return full[..., synapses.post, synapses.pre]
+
+
 def modulated(
     run: Callable[[str], tuple[Tensor, Any]],
     modulator: Any,
@@ -235,16 +257,7 @@ def modulated(
     per_sample = isinstance(modulator, Tensor) and modulator.dim() > 0 and batch_reduce != "none"
     dw, state = run("none" if per_sample else batch_reduce)
     lead = batch if per_sample or batch_reduce == "none" else ()
-    if synapses is None:
-        factor = as_third_factor("modulator", modulator, lead, n_post, dw)
-    else:  # shaped as for the dense layout, then taken at the synapses
-        like = dw.new_empty(()).expand(lead + (n_post, n_pre))
-        factor = as_third_factor("modulator", modulator, lead, n_post, like)
-        if factor.dim() > 0:
-            factor = factor.expand(tuple(factor.shape[:-2]) + (n_post, n_pre))[
-                ..., synapses.post, synapses.pre
-            ]
-    dw = dw * factor
+    dw = dw * third_factor("modulator", modulator, lead, n_post, n_pre, dw, synapses)
     if per_sample:
         dw = reduce_batch(dw, batch_reduce, event_dims=2 if synapses is None else 1)
     return dw, state

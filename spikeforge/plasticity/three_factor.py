@@ -57,6 +57,7 @@ from ._common import (
     optional_bounds,
     reduce_batch,
     scalar,
+    third_factor,
 )
 from .stdp import STDP, PlasticityRule, STDPState, apply_weight_update
 
@@ -147,6 +148,13 @@ class EligibilityTrace(nn.Module):
         self.register_buffer("lr", scalar("lr", lr))
         self.batch_reduce: BatchReduce = batch_reduce
 
+    @property
+    def takes_synapses(self) -> bool:
+        """Whether :meth:`step` takes ``synapses=``: when the wrapped rule does (the eligibility is
+        then per synapse). Not event-driven: the eligibility decays and changes every weight it
+        covers whenever the modulator is non-zero."""
+        return bool(getattr(self.rule, "takes_synapses", False))
+
     def init_state(
         self,
         batch_shape: tuple[int, ...],
@@ -155,15 +163,17 @@ class EligibilityTrace(nn.Module):
         *,
         dtype: torch.dtype | None = None,
         device: torch.device | str | None = None,
+        n_synapses: int | None = None,
     ) -> EligibilityState:
-        """The rule's fresh state and a zero eligibility."""
+        """The rule's fresh state and a zero eligibility (per synapse with ``n_synapses``)."""
         init = self.rule.init_state
         try:
             rs = init(batch_shape, n_pre, n_post, dtype=dtype, device=device)  # type: ignore[call-arg]
         except TypeError:
             rs = init(batch_shape, n_pre, n_post)
         lead = tuple(batch_shape) if getattr(self.rule, "batch_reduce", "mean") == "none" else ()
-        return EligibilityState(rs, torch.zeros(lead + (n_post, n_pre), dtype=dtype, device=device))
+        layout = (n_post, n_pre) if n_synapses is None else (n_synapses,)
+        return EligibilityState(rs, torch.zeros(lead + layout, dtype=dtype, device=device))
 
     def step(
         self,
@@ -173,32 +183,46 @@ class EligibilityTrace(nn.Module):
         state: EligibilityState | None = None,
         *,
         modulator: Tensor | float | None = None,
+        synapses: Synapses | None = None,
     ) -> tuple[Tensor, EligibilityState]:
-        """One step; returns ``(dw, state)`` with ``dw = lr * modulator * e`` (0 without one)."""
-        batch = check_pre_post(pre, post, w, "none")
-        n_post, n_pre = w.shape[-2], w.shape[-1]
+        """One step; returns ``(dw, state)`` with ``dw = lr * modulator * e`` (0 without one). With
+        ``synapses`` (the wrapped rule must take them) ``w``, ``e`` and ``dw`` are per synapse."""
+        batch = check_pre_post(pre, post, w, "none", synapses)
+        n_post, n_pre = post.shape[-1], pre.shape[-1]
+        n_syn = None if synapses is None else synapses.post.numel()
         if state is None:
-            state = self.init_state(batch, n_pre, n_post, dtype=pre.dtype, device=pre.device)
-        dw_rule, rule_state = self.rule.step(pre, post, w, state.rule)
+            state = self.init_state(
+                batch, n_pre, n_post, dtype=pre.dtype, device=pre.device, n_synapses=n_syn
+            )
+        if synapses is None:
+            dw_rule, rule_state = self.rule.step(pre, post, w, state.rule)
+        elif self.takes_synapses:
+            dw_rule, rule_state = self.rule.step(pre, post, w, state.rule, synapses=synapses)  # type: ignore[call-arg]
+        else:
+            raise ParameterError(
+                f"synapses= needs a wrapped rule that takes them (STDP, TripletSTDP), got "
+                f"{type(self.rule).__name__}"
+            )
         if tuple(dw_rule.shape) != tuple(state.e.shape):
             raise ShapeError(
                 f"state.e has shape {list(state.e.shape)} but the rule returned a change of shape "
                 f"{list(dw_rule.shape)}"
             )
+        event_dims = 2 if synapses is None else 1
         with grad_mode(getattr(self.rule, "differentiable", False)):
             e = state.e * decay(self.tau_e, self.dt, state.e) + dw_rule
             if modulator is None:
-                dw = torch.zeros_like(reduce_batch(e, self.batch_reduce))
+                dw = torch.zeros_like(reduce_batch(e, self.batch_reduce, event_dims))
             else:
-                lead = tuple(e.shape[:-2])
+                lead = tuple(e.shape[:-event_dims])
                 if isinstance(modulator, Tensor) and not lead and batch and tuple(modulator.shape) == batch:
                     raise ShapeError(
                         f"a modulator per sample {list(modulator.shape)} needs one eligibility per "
                         f"sample: build the wrapped rule with batch_reduce='none' (or give a "
                         f"per-neuron modulator as [n_post, 1])"
                     )
-                m = as_third_factor("modulator", modulator, lead, n_post, e)
-                dw = reduce_batch(cast(self.lr, e) * m * e, self.batch_reduce)
+                m = third_factor("modulator", modulator, lead, n_post, n_pre, e, synapses)
+                dw = reduce_batch(cast(self.lr, e) * m * e, self.batch_reduce, event_dims)
         return dw, EligibilityState(rule_state, e)
 
     def forward(
@@ -209,9 +233,10 @@ class EligibilityTrace(nn.Module):
         state: EligibilityState | None = None,
         *,
         modulator: Tensor | float | None = None,
+        synapses: Synapses | None = None,
     ) -> tuple[Tensor, EligibilityState]:
         """Same as :meth:`step`."""
-        return self.step(pre, post, w, state, modulator=modulator)
+        return self.step(pre, post, w, state, modulator=modulator, synapses=synapses)
 
     def apply_update(self, w: Tensor, dw: Tensor) -> Tensor:
         """``w + dw`` with the wrapped rule's bounds (its ``apply_update``), else unbounded."""

@@ -9,7 +9,7 @@ import torch
 
 import spikeforge as sf
 from spikeforge.errors import ShapeError
-from spikeforge.plasticity import STDP, RewardModulatedSTDP, Synapses, TripletSTDP
+from spikeforge.plasticity import STDP, EligibilityTrace, RewardModulatedSTDP, Synapses, TripletSTDP
 
 F64 = torch.float64
 
@@ -92,6 +92,41 @@ def test_reward_modulated_tags_at_synapses_equal_the_dense_tags(batch_reduce, ge
     assert not torch.equal(w_syn, w0) and bool(((w_syn > 0) & (w_syn < 4)).any())  # learned, in bounds
 
 
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: EligibilityTrace(STDP(batch_reduce="none"), tau_e=80.0, lr=0.1, batch_reduce="sum"),
+        lambda: EligibilityTrace(TripletSTDP(batch_reduce="sum"), tau_e=80.0, lr=0.1),
+    ],
+)
+def test_eligibility_at_synapses_equals_the_dense_eligibility(make, gen):
+    """Eligibility per synapse: the eligibility, the changes and the weights equal the dense
+    rule's at the synapses, for global, per-sample (one eligibility per sample) and per-neuron
+    modulators."""
+    n_pre, n_post, batch, steps = 7, 5, (3,), 50
+    syn = _connectivity(gen, n_post, n_pre)
+    pre = (torch.rand((steps,) + batch + (n_pre,), generator=gen) < 0.2).to(F64)
+    post = (torch.rand((steps,) + batch + (n_post,), generator=gen) < 0.2).to(F64)
+    per_sample = make().rule.batch_reduce == "none"
+    modulators = [0.7, torch.rand(n_post, generator=gen, dtype=F64)]
+    if per_sample:
+        modulators.append(torch.rand(batch, generator=gen, dtype=F64))
+    for modulator in modulators:
+        rule = make().double()
+        w_dense = torch.rand(n_post, n_pre, generator=gen, dtype=F64)
+        w_syn = w_dense[syn.post, syn.pre].clone()
+        s_dense = s_syn = None
+        for t in range(steps):
+            m = modulator if t % 5 == 4 else None
+            dw_dense, s_dense = rule.step(pre[t], post[t], w_dense, s_dense, modulator=m)
+            dw_syn, s_syn = rule.step(pre[t], post[t], w_syn, s_syn, modulator=m, synapses=syn)
+            torch.testing.assert_close(dw_syn, dw_dense[..., syn.post, syn.pre], rtol=0, atol=1e-15)
+            w_dense, w_syn = rule.apply_update(w_dense, dw_dense), rule.apply_update(w_syn, dw_syn)
+        torch.testing.assert_close(s_syn.e, s_dense.e[..., syn.post, syn.pre], rtol=0, atol=1e-15)
+        torch.testing.assert_close(w_syn, w_dense[syn.post, syn.pre], rtol=0, atol=1e-14)
+        assert float(s_syn.e.abs().sum()) > 0
+
+
 def test_per_sample_changes_at_synapses(gen):
     """``batch_reduce="none"``: one change per batch element and synapse."""
     rule = STDP(batch_reduce="none")
@@ -117,21 +152,38 @@ def test_bad_synapses_are_refused(gen):
         rule.step(pre, post, torch.zeros(2), synapses=Synapses(torch.zeros(2), torch.zeros(2)))
 
 
-def _network(storage: str, rule) -> tuple[sf.circuits.Network, sf.circuits.Projection]:
+def _network(storage: str, rule, modulator=None) -> tuple[sf.circuits.Network, sf.circuits.Projection]:
     net = sf.circuits.Network(dt=0.5, seed=4, dtype=F64)
     net.add_poisson("in", 60, rate=25 * sf.units.Hz, sign="excitatory")
     net.add_population("out", sf.neurons.LIF(20, tau_mem=10.0, v_th=1.0, dt=0.5))
     proj = net.connect(
-        "in", "out", weight=sf.circuits.Uniform(0.0, 0.3), p=0.3, storage=storage, plasticity=rule
+        "in",
+        "out",
+        weight=sf.circuits.Uniform(0.0, 0.3),
+        p=0.3,
+        storage=storage,
+        plasticity=rule,
+        modulator=modulator,
     )
     return net, proj
 
 
 @pytest.mark.parametrize(
-    "make", [lambda: STDP(a_plus=0.02, a_minus=0.021, w_max=0.3, dt=0.5), lambda: TripletSTDP(dt=0.5)]
+    ("make", "modulator"),
+    [
+        (lambda: STDP(a_plus=0.02, a_minus=0.021, w_max=0.3, dt=0.5), None),
+        (lambda: TripletSTDP(dt=0.5), None),
+        (lambda: RewardModulatedSTDP(lr=0.01, d_baseline=0.5, w_max=0.3, dt=0.5), None),
+        (lambda: EligibilityTrace(STDP(a_plus=0.02, a_minus=0.021, w_max=0.3, dt=0.5), tau_e=50.0), 0.5),
+    ],
 )
-def test_sparse_plastic_projection_learns_what_dense_storage_learns(make):
-    (dense_net, dense), (sparse_net, sparse) = _network("dense", make()), _network("sparse", make())
+def test_sparse_plastic_projection_learns_what_dense_storage_learns(make, modulator):
+    """Sparse storage (the rule at the synapses: event-driven for STDP and triplet, tags and
+    eligibility per synapse for the others) learns the weights dense storage learns."""
+    (dense_net, dense), (sparse_net, sparse) = (
+        _network("dense", make(), modulator),
+        _network("sparse", make(), modulator),
+    )
     assert sparse.storage == "sparse" and dense.storage == "dense"
     torch.testing.assert_close(sparse.to_dense(), dense.to_dense(), rtol=0, atol=0)  # same synapses
     w0 = dense.to_dense().clone()
@@ -139,6 +191,9 @@ def test_sparse_plastic_projection_learns_what_dense_storage_learns(make):
     sparse_net.run(300.0, progress=False)
     assert not torch.equal(dense.to_dense(), w0)
     torch.testing.assert_close(sparse.to_dense(), dense.to_dense(), rtol=0, atol=1e-12)
+    state = sparse_net.plasticity_state(sparse)  # tags / eligibility kept per synapse
+    for field in {"c", "e"} & set(state._fields):
+        assert getattr(state, field).shape[-1] == sparse.n_synapses
 
 
 def _recurrent(rule, w_max: float = 0.3, storage: str = "sparse", high: float = 0.3):
