@@ -20,10 +20,11 @@ module implementing :class:`PlasticityRule` (``init_state(batch_shape, n_pre, n_
 ``FixedDelay``                 integer delays through a ring buffer (element-wise or synaptic)
 =============================  ===============================================================
 
-Sparse connectivity: ``STDP``, ``TripletSTDP`` and ``RewardModulatedSTDP`` also step with
-``synapses=Synapses(post, pre)`` (index tensors ``[n_syn]``): weights, changes (and tags) are then
-per synapse, and the work per step grows with the synapses instead of ``n_post * n_pre``
-(circuits use it for sparse plastic projections; the first two are event-driven, ``event_driven``).
+Sparse connectivity: ``STDP``, ``TripletSTDP``, ``RewardModulatedSTDP`` and ``EligibilityTrace``
+(of such a rule) also step with ``synapses=Synapses(post, pre)`` (index tensors ``[n_syn]``):
+weights, changes (and tags, eligibility) are then per synapse, and the work per step grows with
+the synapses instead of ``n_post * n_pre`` (circuits use it for sparse plastic projections; the
+first two are event-driven, ``event_driven``).
 """
 
 from .delays import (
