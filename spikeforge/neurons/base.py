@@ -151,6 +151,13 @@ class NeuronModule(nn.Module):
                     f"got {list(value.shape)}"
                 )
 
+    def _prepare(self, x: Tensor, state: Any, batch_shape: tuple[int, ...]) -> Any:
+        """``state``, checked against ``x`` and ``batch_shape``, or the resting state if None."""
+        if state is None:
+            return self.init_state(batch_shape, dtype=x.dtype, device=x.device)
+        self._check_state(state, batch_shape, x)
+        return state
+
     # ----------------------------------------------------------------- time loop
     def init_state(
         self,

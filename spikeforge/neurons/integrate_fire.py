@@ -148,11 +148,7 @@ class IF(NeuronModule):
     def step(self, x: Tensor, state: IFState | None = None) -> tuple[Tensor, IFState]:
         """One step: ``x`` is ``[*batch, *shape]``; returns ``(spikes, state)``."""
         x = self._check_input(x, sequence=False)
-        batch = tuple(x.shape[: x.dim() - len(self.shape)])
-        if state is None:
-            state = self.init_state(batch, dtype=x.dtype, device=x.device)
-        else:
-            self._check_state(state, batch, x)
+        state = self._prepare(x, state, tuple(x.shape[: x.dim() - len(self.shape)]))
         return if_step(
             x,
             state,

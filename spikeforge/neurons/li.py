@@ -141,11 +141,7 @@ class LI(NeuronModule):
     def step(self, x: Tensor, state: LIState | None = None) -> tuple[Tensor, LIState]:
         """One step: ``x`` is ``[*batch, *shape]``; returns ``(v, state)``."""
         x = self._check_input(x, sequence=False)
-        batch = tuple(x.shape[: x.dim() - len(self.shape)])
-        if state is None:
-            state = self.init_state(batch, dtype=x.dtype, device=x.device)
-        else:
-            self._check_state(state, batch, x)
+        state = self._prepare(x, state, tuple(x.shape[: x.dim() - len(self.shape)]))
         return li_step(x, state, self.params(x.dtype), dt=self.dt, integrator=self.integrator)
 
     def scan(self, x: Tensor, state: LIState | None = None, *, record: bool = False) -> ScanResult:

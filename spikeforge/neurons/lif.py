@@ -586,12 +586,6 @@ class _LIFModule(NeuronModule):
             detach_reset=self.detach_reset,
         )
 
-    def _prepare(self, x: Tensor, state: Any, batch_shape: tuple[int, ...]) -> Any:
-        if state is None:
-            return self.init_state(batch_shape, dtype=x.dtype, device=x.device)
-        self._check_state(state, batch_shape, x)
-        return state
-
     def step(self, x: Tensor, state: Any = None) -> tuple[Tensor, Any]:
         """One step: ``x`` is ``[*batch, *shape]``; returns ``(spikes, state)``."""
         x = self._check_input(x, sequence=False)

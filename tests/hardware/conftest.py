@@ -7,6 +7,7 @@ for them and keeps their timing stable on a busy machine (restored after each te
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 import torch
@@ -86,3 +87,20 @@ def make_net() -> Callable[..., sf.Sequential]:
 def make_input() -> Callable[..., torch.Tensor]:
     """``make_input(gen, steps=100, batch=4, n=20, dtype=...)``: see :func:`spike_input`."""
     return spike_input
+
+
+def stepwise(module: Callable[..., Any], x: torch.Tensor) -> torch.Tensor:
+    """Run a stateful step module (``module(x_t, state) -> (out, state)``, as norse's cells and
+    ``SequentialState``) over ``x`` ``[T, ...]`` without gradients; the stacked outputs."""
+    outs, state = [], None
+    with torch.no_grad():
+        for t in range(x.shape[0]):
+            out, state = module(x[t], state)
+            outs.append(out)
+    return torch.stack(outs)
+
+
+@pytest.fixture
+def run_stepwise() -> Callable[..., torch.Tensor]:
+    """``run_stepwise(module, x)``: see :func:`stepwise`."""
+    return stepwise

@@ -64,25 +64,19 @@ def test_round_trip_is_bitwise_and_r_is_per_second(tmp_path, gen, make_input):
         assert torch.equal(from_nir(plain, dt=0.5)(x)[0], ref)
 
 
-def test_norse_preset_runs_with_the_same_spikes(tmp_path, gen, make_input):
+def test_norse_preset_runs_with_the_same_spikes(tmp_path, gen, make_input, run_stepwise):
     norse = pytest.importorskip("norse.torch")
     net = _net(gen, dt=1.0)
     x = make_input(gen)
     with torch.no_grad():
         ref, _ = net(x)
     graph = _via_file(to_nir(net, importer="norse"), tmp_path)
-    module = norse.from_nir(graph)
-    outs, state = [], None
-    with torch.no_grad():
-        for t in range(x.shape[0]):
-            z, state = module(x[t], state)
-            outs.append(z)
-    assert torch.equal(torch.stack(outs), ref)
+    assert torch.equal(run_stepwise(norse.from_nir(graph), x), ref)
     with torch.no_grad():  # and spikeforge reads the preset back (a jump of R x per step)
         assert torch.equal(from_nir(graph)(x)[0], ref)
 
 
-def test_norse_iaf_export_imports_with_the_same_spikes(gen, make_input):
+def test_norse_iaf_export_imports_with_the_same_spikes(gen, make_input, run_stepwise):
     norse = pytest.importorskip("norse.torch")
     from norse.torch import IAFCell, IAFParameters
 
@@ -93,12 +87,7 @@ def test_norse_iaf_export_imports_with_the_same_spikes(gen, make_input):
     p1 = IAFParameters(v_th=0.5 + torch.rand(12, generator=gen))
     net = norse.SequentialState(lin1, IAFCell(p1), lin2, IAFCell(IAFParameters(v_th=torch.full((5,), 0.7))))
     x = make_input(gen)
-    outs, state = [], None
-    with torch.no_grad():
-        for t in range(x.shape[0]):
-            z, state = net(x[t], state)
-            outs.append(z)
-    ref = torch.stack(outs)
+    ref = run_stepwise(net, x)
     assert 0.01 < float(ref.mean()) < 0.6
     graph = norse.to_nir(net, torch.zeros(1, 20))
     model = from_nir(graph, source="norse")

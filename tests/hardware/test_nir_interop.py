@@ -238,7 +238,7 @@ def test_snntorch_recurrent_export_imports_with_the_same_spikes(tmp_path, gen, m
         assert torch.equal(model(x)[0], ref)
 
 
-def test_norse_export_imports_with_the_same_spikes(tmp_path, gen, make_input, float32_default):
+def test_norse_export_imports_with_the_same_spikes(tmp_path, gen, make_input, float32_default, run_stepwise):
     r"""norse ``LIFBoxCell`` (-> NIR LIF) and ``LIFCell`` (-> CubaLIF), exported by
     ``norse.torch.to_nir``: forward Euler at dt = 1 ms, ``r = 1``, the current jumps by the input
     (``w_in = 1``), and the written ``tau`` is ``dt / tau_mem_inv``, so the true time constant
@@ -265,12 +265,7 @@ def test_norse_export_imports_with_the_same_spikes(tmp_path, gen, make_input, fl
     )
     x = make_input(gen)
     graph = norse.to_nir(net, torch.zeros(1, 20))  # norse records the sample's batch dim in Input
-    outs, state = [], None
-    with torch.no_grad():
-        for t in range(x.shape[0]):
-            z, state = net(x[t], state)
-            outs.append(z)
-    ref = torch.stack(outs)
+    ref = run_stepwise(net, x)
     assert 0.01 < float(ref.mean()) < 0.6
     model = from_nir(graph, source="norse")
     with torch.no_grad():

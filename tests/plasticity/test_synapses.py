@@ -8,8 +8,15 @@ import pytest
 import torch
 
 import spikeforge as sf
-from spikeforge.errors import ShapeError
-from spikeforge.plasticity import STDP, EligibilityTrace, RewardModulatedSTDP, Synapses, TripletSTDP
+from spikeforge.errors import ParameterError, ShapeError
+from spikeforge.plasticity import (
+    STDP,
+    EligibilityTrace,
+    RewardModulatedSTDP,
+    Synapses,
+    SynapticScaling,
+    TripletSTDP,
+)
 
 F64 = torch.float64
 
@@ -150,6 +157,12 @@ def test_bad_synapses_are_refused(gen):
         rule.step(pre, post, torch.zeros(syn.post.numel() + 1), synapses=syn)
     with pytest.raises(ShapeError, match="integer"):
         rule.step(pre, post, torch.zeros(2), synapses=Synapses(torch.zeros(2), torch.zeros(2)))
+    with pytest.raises(ParameterError, match="synapses= needs a wrapped rule that takes them"):
+        EligibilityTrace(SynapticScaling(target_rate=0.01)).step(
+            pre, post, torch.zeros(syn.post.numel()), synapses=syn
+        )
+    with pytest.raises(ParameterError, match="synapses must be a Synapses"):
+        rule.step(pre, post, torch.zeros(syn.post.numel()), synapses=(syn.post, syn.pre, 0))  # type: ignore[arg-type]
 
 
 def _network(storage: str, rule, modulator=None) -> tuple[sf.circuits.Network, sf.circuits.Projection]:
