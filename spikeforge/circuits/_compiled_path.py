@@ -10,8 +10,11 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from ..neurons.alif import ALIF, adaptation_decay
+from ..neurons.integrate_fire import IF
+from ..neurons.izhikevich import Izhikevich
 from ..neurons.lif import LIF, LIFParams, lif_coefficients, refractory_steps
-from ._populations import _CHUNK, Population, _as_bn, _NetworkBase
+from ._populations import _CHUNK, Population, _as_bn, _NetworkBase, _spike_forward_is_heaviside
 from .monitors import RateMonitor, SpikeMonitor, StateMonitor
 
 if TYPE_CHECKING:
@@ -19,7 +22,8 @@ if TYPE_CHECKING:
 
 
 class _CompiledPathMixin(_NetworkBase):
-    """Running a LIF network without gradients on the CPU in the compiled kernel."""
+    """Running a network of LIF, ALIF, Izhikevich and IF populations without gradients on the CPU
+    in the compiled kernel."""
 
     def _pack(self, sim: _Sim) -> _Packed:
         """Flat buffers for the kernel, with the simulation state moved into them (the state
@@ -38,6 +42,7 @@ class _CompiledPathMixin(_NetworkBase):
         packed = _Packed(
             V=torch.zeros(B, max(N, 1), dtype=dtype),
             I=torch.zeros(B, max(N, 1), dtype=dtype),
+            X=torch.zeros(B, max(N, 1), dtype=dtype),
             REF=torch.zeros(B, max(N, 1), dtype=torch.int32),
             HELD=torch.zeros(B, max(N, 1), dtype=torch.bool),
             GS=torch.zeros(B, max(NG, 1), dtype=dtype),
@@ -49,14 +54,16 @@ class _CompiledPathMixin(_NetworkBase):
             for pop in pops:
                 st = sim.neurons[pop.name]
                 views = []
-                for buf, f in ((packed.V, st.v), (packed.I, st.i), (packed.REF, st.ref)):
+                for name, f in zip(st._fields, st):
+                    buf = packed.buffer(name)
                     view = buf[:, off : off + pop.n].view(B, *pop.shape)
                     view.copy_(f.detach())
                     views.append(view)
                 sim.neurons[pop.name] = type(st)(*views)
-                held = packed.HELD[:, off : off + pop.n]
-                held.copy_(sim.held[pop.name])
-                sim.held[pop.name] = held
+                if pop.name in sim.held:
+                    held = packed.HELD[:, off : off + pop.n]
+                    held.copy_(sim.held[pop.name])
+                    sim.held[pop.name] = held
                 packed.pop_off[pop.name] = off
                 off += pop.n
             goff = hoff = roff = 0
@@ -80,6 +87,59 @@ class _CompiledPathMixin(_NetworkBase):
         packed.remember(sim)
         self._packed = packed
         return packed
+
+    def _kernel_cannot_run(self, pop: Population) -> str:
+        """Why the kernel cannot step population ``pop``, or "" when it can: its module must be
+        exactly a LIF, ALIF, Izhikevich or IF (a subclass may change the step), with a spike
+        function whose forward value is the Heaviside step."""
+        m = pop.module
+        if type(m) not in (LIF, ALIF, Izhikevich, IF):
+            return (
+                f"population {pop.name!r} is a {type(m).__name__} (the kernel runs LIF, ALIF, "
+                f"Izhikevich and IF)"
+            )
+        if not isinstance(m, Izhikevich) and not _spike_forward_is_heaviside(m.surrogate):  # type: ignore[union-attr]
+            return f"population {pop.name!r} has a custom spike function"
+        if isinstance(m, IF) and pop.batch_params:
+            return f"population {pop.name!r} is an IF with batch_params (which IF does not take)"
+        return ""
+
+    def _kernel_params(
+        self, pop: Population
+    ) -> tuple[int, tuple[int, int, int, int], list[Tensor], list[float]]:
+        """The kernel's description of a population: model code, flags ``(has_syn, subtract,
+        refractory, variant)``, parameter tensors (per neuron or shared) and constants, in the
+        slots of :data:`spikeforge.circuits._kernel_models._NPRM`. The coefficients come from the
+        models' own helpers, computed as their step functions compute them."""
+        from . import _kernel
+
+        m = pop.module
+        p = self._params(pop)
+        if isinstance(m, (LIF, ALIF)):
+            lp = LIFParams(p.tau_mem, p.tau_syn, p.v_leak, p.v_th, p.v_reset, p.r, p.t_ref)
+            kk, alpha = lif_coefficients(lp, self.dt, m.integrator)
+            n_ref = refractory_steps(lp.t_ref, self.dt)
+            values = [
+                kk,
+                alpha if alpha is not None else torch.zeros(()),
+                lp.v_leak,
+                lp.r,
+                lp.v_th,
+                lp.v_reset,
+                n_ref,
+            ]
+            flags = (int(alpha is not None), int(m.reset == "subtract"), int(bool((n_ref > 0).any())), 0)
+            if isinstance(m, LIF):
+                return _kernel._M_LIF, flags, values, []
+            values += [adaptation_decay(p.tau_adapt, self.dt, m.integrator), p.beta]
+            return _kernel._M_ALIF, flags, values, [1.0]
+        if isinstance(m, Izhikevich):
+            dt = m.dt
+            consts = [dt, 0.5 * dt, 0.04, 5.0, 140.0, 1.0]  # as izhikevich_step writes them
+            values = [p.a, p.b, p.c, p.d, p.v_peak]
+            return _kernel._M_IZHIKEVICH, (0, 0, 0, int(m.integrator == "izhikevich2003")), values, consts
+        assert isinstance(m, IF)
+        return _kernel._M_IF, (0, int(m.reset == "subtract"), 0, 0), [p.v_th, p.v_reset, p.r], []
 
     def _csr(self, order: list[str], npdt: Any) -> tuple[np.ndarray, ...]:
         """All projections' CSR in one set of arrays (cached while weights and delays are unchanged)."""
@@ -138,44 +198,25 @@ class _CompiledPathMixin(_NetworkBase):
         with torch.no_grad():
             packed = self._pack(sim)
             # populations and parameters
-            pop_meta = np.zeros((P, 6), np.int64)
+            pop_meta = np.zeros((P, 8), np.int64)
             prm_parts: list[np.ndarray] = []
-            prm_meta = np.zeros((7 * max(P, 1), 2), np.int64)
+            prm_meta = np.zeros((_kernel._NPRM * max(P, 1), 2), np.int64)
             prm_off = 0
             for k, pop in enumerate(pops):
-                m = pop.module
-                assert isinstance(m, LIF)
-                lp: LIFParams = self._params(pop)
-                kk, alpha = lif_coefficients(lp, self.dt, m.integrator)
-                n_ref = refractory_steps(lp.t_ref, self.dt)
-                pvalues = [
-                    kk,
-                    alpha if alpha is not None else torch.zeros(()),
-                    lp.v_leak,
-                    lp.r,
-                    lp.v_th,
-                    lp.v_reset,
-                    n_ref,
-                ]
+                model, flags, pvalues, consts = self._kernel_params(pop)
                 arrays = [
                     _as_bn(t.detach().to(self.dtype), B, pop.shape).cpu().numpy().astype(npdt)
                     for t in pvalues
                 ]
                 shared = all(a.shape[1] == 1 for a in arrays)
+                arrays += [np.array([[c]], npdt) for c in consts]  # one value, whatever `shared`
                 for q, a in enumerate(arrays):
-                    if not shared:
+                    if not shared and q < len(pvalues):
                         a = np.ascontiguousarray(np.broadcast_to(a, (a.shape[0], pop.n)))
-                    prm_meta[7 * k + q] = (prm_off, a.shape[1] if a.shape[0] > 1 else 0)
+                    prm_meta[_kernel._NPRM * k + q] = (prm_off, a.shape[1] if a.shape[0] > 1 else 0)
                     prm_parts.append(a.reshape(-1))
                     prm_off += a.size
-                pop_meta[k] = (
-                    pop.n,
-                    packed.pop_off[pop.name],
-                    int(alpha is not None),
-                    int(m.reset == "subtract"),
-                    int(bool((n_ref > 0).any())),
-                    int(shared),
-                )
+                pop_meta[k] = (pop.n, packed.pop_off[pop.name], *flags[:3], int(shared), model, flags[3])
             prm = np.concatenate(prm_parts) if prm_parts else np.zeros(1, npdt)
             # channels
             coefs = self._coefficients()
@@ -242,7 +283,7 @@ class _CompiledPathMixin(_NetworkBase):
                     goff, hoff, _ = packed.ch_off[sm.source]
                     kind, base = (3, goff) if sm.var == "g" else (4, hoff)
                 else:
-                    kind = {"v": 0, "i": 1, "ref": 2}[sm.var]
+                    kind = {"v": 0, "i": 1, "ref": 2, "u": 5, "a": 5}[sm.var]
                     base = packed.pop_off[sm.source]
                 for col, j in enumerate(sm.indices):
                     cols.append((mi, kind, base + int(j), col))
@@ -305,6 +346,7 @@ class _CompiledPathMixin(_NetworkBase):
                         I,
                         REF,
                         HELD,
+                        packed.X.numpy(),
                         prm,
                         prm_meta,
                         ch_meta,
@@ -391,6 +433,7 @@ class _Packed:
 
     def __init__(self, **buffers: Tensor) -> None:
         self.V, self.I, self.REF, self.HELD = buffers["V"], buffers["I"], buffers["REF"], buffers["HELD"]
+        self.X = buffers["X"]
         self.GS, self.HS, self.R = buffers["GS"], buffers["HS"], buffers["R"]
         self.pop_off: dict[str, int] = {}
         self.ch_off: dict[str, list[int]] = {}
@@ -400,11 +443,16 @@ class _Packed:
         out: list[Tensor] = []
         for name in self.pop_off:
             out.extend(sim.neurons[name])
-            out.append(sim.held[name])
+            if name in sim.held:
+                out.append(sim.held[name])
         for name in self.ch_off:
             out.extend(sim.syn[name])
             out.append(sim.ring[name])
         return out
+
+    def buffer(self, field: str) -> Tensor:
+        """The buffer that holds a neuron state field: v, i, ref, and u (Izhikevich) or a (ALIF)."""
+        return {"v": self.V, "i": self.I, "ref": self.REF, "u": self.X, "a": self.X}[field]
 
     def remember(self, sim: _Sim) -> None:
         self._views = self._current(sim)

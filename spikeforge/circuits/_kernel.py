@@ -9,14 +9,16 @@ Euler, with or without ``tau_syn``, both resets, refractoriness), every synapse 
 currents, Poisson inputs (``pin_meta`` rows ``(population, field, offset, n)``, values in
 ``pin_data``). The maths mirrors :func:`spikeforge.neurons.lif.lif_step` operation by operation (its
 coefficients come from :func:`~spikeforge.neurons.lif.lif_coefficients`, and ``torch.lerp``'s two
-formulas are kept); the tests check that both paths give the same spikes.
+formulas are kept); the tests check that both paths give the same spikes. ALIF, Izhikevich and IF
+populations step in :mod:`spikeforge.circuits._kernel_models` (model code in ``pop_meta[p, 6]``).
 
 Layout: flat arrays whose slices are the network's state tensors (modified in place).
 
-* Neurons: ``V``, ``I`` (float) and ``REF`` (int32), ``[B, N]`` over all populations,
-  population ``p`` from column ``pop_meta[p, 1]``. Its seven parameters (k, alpha, v_leak, r,
-  v_th, v_reset, n_ref) are in ``prm`` at ``off + b * bs`` (``(off, bs) = prm_meta[7p + q]``):
-  one value each when ``pop_meta[p, 5] == 1`` (shared by the population), else ``n`` values.
+* Neurons: ``V``, ``I``, ``X`` (float: v, i, and Izhikevich's u or ALIF's a) and ``REF`` (int32),
+  ``[B, N]`` over all populations, population ``p`` from column ``pop_meta[p, 1]``. A LIF's seven
+  parameters (k, alpha, v_leak, r, v_th, v_reset, n_ref) are in ``prm`` at ``off + b * bs``
+  (``(off, bs) = prm_meta[_NPRM * p + q]``): one value each when ``pop_meta[p, 5] == 1`` (shared
+  by the population), else ``n`` values; the other models' slots are listed at ``_NPRM``.
 * Projections ("channels", sorted by target, delta synapses first): synaptic states in ``GS`` and
   ``HS`` ``[B, *]``, ring buffers in ``R`` ``[B, *]`` (``L`` slots of ``n_post`` per channel), and
   one CSR over all channels (row pointers hold absolute synapse indices). A channel whose delays
@@ -34,6 +36,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from ._kernel_models import _NPRM, _alif, _integrate_fire, _izhikevich
+
 # kind codes: see synapses.py
 _DELTA = 0
 _EXP = 1
@@ -46,6 +50,11 @@ _POST, _KIND, _L, _SRC, _FIELD, _SHARED_D, _HAS_W, _DONE, _GOFF, _HOFF, _ROFF, _
     range(14)
 )
 _BLOCK = 2048  # neurons per block (16 KiB of float64 input)
+# neuron model codes (pop_meta column 6)
+_M_LIF = 0
+_M_ALIF = 1
+_M_IZHIKEVICH = 2
+_M_IF = 3
 
 
 @njit(cache=True, nogil=True)
@@ -283,7 +292,7 @@ def _lif(p, b, j0, m, cnt, store_i, pop_meta, V, I, REF, HELD, prm, prm_meta, xb
     rf = REF[b, a : a + m]
     hd = HELD[b, a : a + m]
     out = spk[b, po : po + n]
-    q = 7 * p
+    q = _NPRM * p
     if pop_meta[p, 5] == 1:
         k = prm[prm_meta[q, 0] + b * prm_meta[q, 1]]
         al = prm[prm_meta[q + 1, 0] + b * prm_meta[q + 1, 1]]
@@ -426,6 +435,7 @@ def run_steps(  # type: ignore[no-untyped-def]
     I,
     REF,
     HELD,
+    X,
     prm,
     prm_meta,
     ch_meta,
@@ -532,8 +542,10 @@ def run_steps(  # type: ignore[no-untyped-def]
                         val = np.float64(REF[b, j])
                     elif kind == 3:
                         val = np.float64(GS[b, j])
-                    else:
+                    elif kind == 4:
                         val = np.float64(HS[b, j])
+                    else:
+                        val = np.float64(X[b, j])
                     out_state[sm_meta[mi, 2] + (sm_meta[mi, 3] * B + b) * sm_meta[mi, 1] + sm_cols[k, 3]] = (
                         val
                     )
@@ -581,9 +593,19 @@ def run_steps(  # type: ignore[no-untyped-def]
                                 pop_meta,
                                 xb,
                             )
-                    cnt = _lif(
-                        p, b, j0, m, cnt, store_i, pop_meta, V, I, REF, HELD, prm, prm_meta, xb, zb, spk
-                    )
+                    model = pop_meta[p, 6]
+                    if model == _M_LIF:
+                        cnt = _lif(
+                            p, b, j0, m, cnt, store_i, pop_meta, V, I, REF, HELD, prm, prm_meta, xb, zb, spk
+                        )
+                    elif model == _M_IZHIKEVICH:
+                        cnt = _izhikevich(p, b, j0, m, cnt, pop_meta, V, X, prm, prm_meta, xb, spk)
+                    elif model == _M_ALIF:
+                        cnt = _alif(
+                            p, b, j0, m, cnt, store_i, pop_meta, V, I, REF, HELD, X, prm, prm_meta, xb, spk
+                        )
+                    else:
+                        cnt = _integrate_fire(p, b, j0, m, cnt, pop_meta, V, prm, prm_meta, xb, spk)
                 spk_n[b, p] = cnt
             # phase 5: schedule this step's spikes into the ring buffers (direct channels: into
             # the target state, which nothing reads before the next step's phase 1)

@@ -106,11 +106,10 @@ from torch import Tensor, nn
 from .._checks import as_shape, check_dt
 from ..errors import ParameterError, ShapeError
 from ..neurons.base import NeuronModule
-from ..neurons.lif import LIF
 from . import synapses as syn
 from ._compiled_path import _CompiledPathMixin
 from ._plastic import _PlasticMixin
-from ._populations import PopRef, Population, Sign, _bad_n, _spike_forward_is_heaviside
+from ._populations import PopRef, Population, Sign, _bad_n
 from ._state import _derived_seed
 from ._torch_path import _TorchPathMixin
 from .inputs import CurrentInput, PoissonGroup, PoissonInput, SpikeSource
@@ -803,11 +802,9 @@ class Network(_PlasticMixin, _TorchPathMixin, _CompiledPathMixin):
         for pop in self._groups.values():
             if pop.kind != "neurons":
                 continue
-            m = pop.module
-            if type(m) is not LIF:
-                return False, f"population {pop.name!r} is a {type(m).__name__} (the kernel runs LIF)"
-            if not _spike_forward_is_heaviside(m.surrogate):  # type: ignore[union-attr]
-                return False, f"population {pop.name!r} has a custom spike function"
+            why = self._kernel_cannot_run(pop)
+            if why:
+                return False, why
         for proj in self._projs():
             if proj.plastic:
                 return False, f"projection {proj.name!r} is plastic (plasticity runs on the PyTorch path)"
