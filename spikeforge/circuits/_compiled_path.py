@@ -183,7 +183,7 @@ class _CompiledPathMixin(_NetworkBase):
         return out
 
     def _run_kernel(self, sim: _Sim, n_steps: int, bar: Any) -> None:
-        from . import _kernel
+        from . import _kernel, _kernel_plastic
 
         B = self._B
         npdt = np.float32 if self.dtype == torch.float32 else np.float64
@@ -262,6 +262,7 @@ class _CompiledPathMixin(_NetworkBase):
                     coef_parts.append(a.reshape(-1))
                     coef_off += a.size
             coef = np.concatenate(coef_parts) if coef_parts else np.zeros(1, npdt)
+            plastic = _kernel_plastic.Plastic(self, sim, order, npdt)  # type: ignore[arg-type]
             V, I, REF, HELD = packed.V.numpy(), packed.I.numpy(), packed.REF.numpy(), packed.HELD.numpy()
             GS, HS, R = packed.GS.numpy(), packed.HS.numpy(), packed.R.numpy()
             spk = np.zeros((B, V.shape[1]), np.int32)
@@ -382,7 +383,10 @@ class _CompiledPathMixin(_NetworkBase):
                         spk_n,
                         xb,
                         zb,
+                        *plastic.args(),
                     )
+                    if plastic.names:
+                        plastic.write_back(self, sim, wl)  # type: ignore[arg-type]
                     for b in range(B):
                         cnt = int(out_n[b])
                         if cnt:

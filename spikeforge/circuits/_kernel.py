@@ -37,6 +37,7 @@ import numpy as np
 from numba import njit
 
 from ._kernel_models import _NPRM, _alif, _integrate_fire, _izhikevich
+from ._kernel_plastic import learn
 
 # kind codes: see synapses.py
 _DELTA = 0
@@ -471,6 +472,15 @@ def run_steps(  # type: ignore[no-untyped-def]
     spk_n,
     xb,
     zb,
+    pl_meta,
+    pl_val,
+    pl_tr,
+    pl_sp,
+    pl_act,
+    pl_ptr,
+    pl_syn,
+    pl_pre,
+    pl_mod,
 ):
     """Advance ``n_steps`` steps from step ``s0``; returns the number of steps done (fewer when
     the spike record buffers would overflow: the caller drains them and calls again). Input
@@ -690,6 +700,31 @@ def run_steps(  # type: ignore[no-untyped-def]
                         out_idx[b, o] = ext_id[q]
                         o += 1
             out_n[b] = o
+        if pl_meta.shape[0] > 0:  # phase 6 (learning), after every copy's spikes went out
+            learn(
+                t,
+                B,
+                P,
+                G,
+                pop_meta,
+                ch_meta,
+                spk,
+                spk_n,
+                ext_ptr,
+                ext_id,
+                indptr,
+                post,
+                w,
+                pl_meta,
+                pl_val,
+                pl_tr,
+                pl_sp,
+                pl_act,
+                pl_ptr,
+                pl_syn,
+                pl_pre,
+                pl_mod,
+            )
         if sampling:
             for m_ in range(M):
                 if s % sm_meta[m_, 0] == 0:

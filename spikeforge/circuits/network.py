@@ -806,8 +806,6 @@ class Network(_PlasticMixin, _TorchPathMixin, _CompiledPathMixin):
             if why:
                 return False, why
         for proj in self._projs():
-            if proj.plastic:
-                return False, f"projection {proj.name!r} is plastic (plasticity runs on the PyTorch path)"
             s = proj.synapse
             if isinstance(s, syn.DeltaSynapse) and s.target not in ("v", "i"):
                 return False, f"projection {proj.name!r} jumps {s.target!r}"
@@ -818,4 +816,9 @@ class Network(_PlasticMixin, _TorchPathMixin, _CompiledPathMixin):
             from . import _kernel  # noqa: F401
         except ImportError:
             return False, "numba is not installed (pip install numba)"
+        from ._kernel_plastic import unsupported
+
+        for proj in self._projs():
+            if why := unsupported(proj, self._B, self.dtype):
+                return False, why
         return True, ""
