@@ -15,6 +15,8 @@
                        (Loihi 2, Xylo)
 ``prepare_qat``        fake-quantized weights for quantization-aware training
                        (``remove_qat`` undoes it)
+``run_xylosim``        a quantized Xylo network run in SynSense's own simulator
+                       (``xylosim``, an optional test-time extra)
 =====================  ==============================================================
 """
 
@@ -25,6 +27,7 @@ from .nir import NIRGraphModule, NIRGraphState, from_nir, to_nir
 from .qat import prepare_qat, remove_qat
 from .quantize import QuantizedModel, quantize
 from .targets import ChipTarget, targets
+from .xylo_vendor import run_xylosim
 
 __all__ = [
     "to_nir",
@@ -42,4 +45,5 @@ __all__ = [
     "QuantizedModel",
     "prepare_qat",
     "remove_qat",
+    "run_xylosim",
 ]

@@ -7,8 +7,11 @@ parameters from a float model and runs these.
 **Xylo** (Xylo Audio 2 / Audio 3 / IMU), from xylosim's ``XyloIAFNeuron.cpp`` and
 ``XyloLayer.cpp`` (the bit-exact simulator behind rockpool's ``XyloSim``). One time step:
 
-1. synaptic input: ``isyn = sat16(isyn + sum_j (w_ij << weight_shift) * n_j)`` with ``n_j``
-   the input spike counts (at most 15 per step for the input layer, 31 for hidden neurons);
+1. synaptic input: for each presynaptic ``j`` in ascending order,
+   ``isyn = sat16(isyn + (w_ij << weight_shift) * n_j)`` with ``n_j`` the input spike counts
+   (at most 15 per step for the input layer, 31 for hidden neurons): xylosim saturates after
+   every event (``XyloIAFNeuron::receiveSpike``), so a partial sum that leaves the 16-bit range
+   changes the result (:func:`saturating_sum`);
 2. decay: ``isyn -= decay(isyn, dash_syn)`` with ``decay(x, dash) = x >> dash`` (arithmetic
    shift), except that a positive ``x`` with ``x >> dash == 0`` decays by 1 (xylosim's "minimum
    decay of one"; a negative ``x`` has ``x >> dash <= -1`` already);
@@ -20,9 +23,8 @@ parameters from a float model and runs these.
 5. the spikes of hidden neurons reach their targets (hidden or readout) at the next step (the
    layer delivers "recurrent spikes from the last time step" before evolving).
 
-``sat16`` clips to [-32768, 32767]. xylosim saturates after every single synaptic event, in the
-order the events arrive; we saturate the summed input of a step once. The two differ only when a
-partial sum leaves the 16-bit range while the total does not.
+``sat16`` clips to [-32768, 32767]. Checked against xylosim 0.1.3 itself (``xylosim.v2``, the
+core of Xylo Audio 2, Audio 3 and IMU) every neuron at every step: ``tests/hardware/test_xylosim.py``.
 
 **Loihi 2** (lava ``PyLifModelBitAcc`` in ``src/lava/proc/lif/models.py`` and
 ``PyDenseModelBitAcc`` in ``src/lava/proc/dense/models.py``). One step:
@@ -52,6 +54,7 @@ __all__ = [
     "XYLO_STATE_BITS",
     "LOIHI_UV_BITS",
     "saturate",
+    "saturating_sum",
     "xylo_decay",
     "xylo_layer_scan",
     "loihi_decay",
@@ -89,6 +92,66 @@ def xylo_decay(x: Tensor, dash: Tensor) -> Tensor:
     return torch.where((dv == 0) & (x > 0), torch.ones_like(dv), dv)
 
 
+def saturating_sum(start: Tensor, events: Tensor, bits: int) -> Tensor:
+    """``x = sat(x + e)`` for each ``e`` of ``events`` (last axis) in order, from ``x = start``.
+
+    xylosim's ``receiveSpike`` saturates after every synaptic event. A chain of such steps
+    ``x -> clamp(x + d, lo, hi)`` composes into one of the same form,
+    ``clamp(x + D, L, H)`` with ``D = d1 + d2``, ``L = clamp(lo1 + d2, lo2, hi2)``,
+    ``H = clamp(hi1 + d2, lo2, hi2)``; the events are folded pairwise in ``log2(n)`` rounds.
+
+    Args:
+        start: ``[*rows]`` initial values (in range).
+        events: ``[*rows, n]`` increments, applied first to last.
+        bits: the signed width of ``x``.
+
+    Example:
+        >>> import torch
+        >>> saturating_sum(torch.tensor([0]), torch.tensor([[30000, 30000, -30000]]), 16)
+        tensor([2767])
+    """
+    lo, hi = -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
+    d = events
+    low = torch.full_like(d, lo)
+    high = torch.full_like(d, hi)
+    while d.shape[-1] > 1:
+        if d.shape[-1] % 2:  # pad with the identity on the range: (0, lo, hi)
+            pad = d[..., :1]
+            d = torch.cat([d, torch.zeros_like(pad)], -1)
+            low = torch.cat([low, torch.full_like(pad, lo)], -1)
+            high = torch.cat([high, torch.full_like(pad, hi)], -1)
+        d1, d2 = d[..., 0::2], d[..., 1::2]
+        l1, l2 = low[..., 0::2], low[..., 1::2]
+        h1, h2 = high[..., 0::2], high[..., 1::2]
+        low = torch.minimum(torch.maximum(l1 + d2, l2), h2)
+        high = torch.minimum(torch.maximum(h1 + d2, l2), h2)
+        d = d1 + d2
+    if d.shape[-1] == 0:
+        return start
+    return torch.minimum(torch.maximum(start + d[..., 0], low[..., 0]), high[..., 0])
+
+
+def _xylo_receive(isyn: Tensor, s: Tensor, w: Tensor, total: Tensor, pos: Tensor, neg: Tensor) -> Tensor:
+    """One step of synaptic input as xylosim delivers it: every event saturates ``isyn``.
+
+    ``total``, ``pos`` and ``neg`` are the step's summed, positive and negative drives
+    ``[*batch, n_out]``. Where neither ``isyn + pos`` nor ``isyn + neg`` leaves the 16-bit range,
+    no partial sum can, and the result is ``isyn + total``; the other neurons are folded event
+    by event in xylosim's order (presynaptic index ascending; the ``n`` spikes of one input add
+    ``n`` times the same-signed weight, which saturates as one addition of ``n * w``).
+    """
+    top = 2 ** (XYLO_STATE_BITS - 1)
+    out = isyn + total
+    risky = (isyn + pos > top - 1) | (isyn + neg < -top)
+    if bool(risky.any()):
+        idx = risky.nonzero(as_tuple=True)
+        rows_s = s[idx[:-1]] if s.dim() > 1 else s.expand(len(idx[0]), -1)
+        events = rows_s * w[idx[-1]]
+        out = out.clone()
+        out[idx] = saturating_sum(isyn[idx], events, XYLO_STATE_BITS)
+    return out
+
+
 def xylo_layer_scan(
     spikes_in: Tensor,
     weight: Tensor,
@@ -114,13 +177,16 @@ def xylo_layer_scan(
         max_spikes: most spikes per step of these neurons (31 hidden, 1 readout).
     """
     s = spikes_in.clamp(0, max_in_spikes)
-    drive = _accumulate(s, torch.bitwise_left_shift(weight, weight_shift))
+    w = torch.bitwise_left_shift(weight, weight_shift)
+    drive = _accumulate(s, w)
+    pos = _accumulate(s, w.clamp(min=0))
+    neg = drive - pos
     shape = drive.shape[1:]
     isyn = torch.zeros(shape, dtype=torch.int64, device=drive.device)
     v = torch.zeros_like(isyn)
     out, cur, vol = [], [], []
     for t in range(drive.shape[0]):
-        isyn = saturate(isyn + drive[t], XYLO_STATE_BITS)
+        isyn = _xylo_receive(isyn, s[t], w, drive[t], pos[t], neg[t])
         isyn = isyn - xylo_decay(isyn, dash_syn)
         dv = saturate(-xylo_decay(v, dash_mem) + isyn, XYLO_STATE_BITS)
         dv = saturate(dv + bias, XYLO_STATE_BITS)
