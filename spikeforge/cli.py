@@ -4,7 +4,8 @@ spikeforge demo [--out DIR]                  train an SNN on the embedded event 
 spikeforge train DATASET [--root DIR] ...    train a feedforward LIF network on an event dataset
 spikeforge simulate BUILDER [--duration MS]  run a circuit builder and save a raster plot
 spikeforge export MODEL --target nir --out PATH [--importer snntorch|norse]
-spikeforge export MODEL --target loihi2|xylo-audio2|xylo-audio3|xylo-imu|speck|... --out PATH [--strict]
+spikeforge export MODEL --target loihi2|xylo-audio2|xylo-audio3|xylo-imu|speck|... --out PATH [--force]
+                                             (refuses a model that breaks the chip's limits unless --force)
 spikeforge tour [--out DIR]                  simulate each neuron model and save a figure
 """
 
@@ -71,7 +72,13 @@ def _parser() -> argparse.ArgumentParser:
         "lava-dl netx .net/.h5 file for loihi2",
     )
     export.add_argument(
-        "--strict", action="store_true", help="chip targets: fail when the check finds violations"
+        "--force",
+        action="store_true",
+        help="chip targets: write the integer parameters even when the model breaks the chip's limits "
+        "(by default such a model is refused: exit code 2, nothing written)",
+    )
+    export.add_argument(
+        "--strict", action="store_true", help="chip targets: refuse a model that breaks the limits (default)"
     )
     export.add_argument(
         "--importer",
@@ -87,7 +94,9 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _export(model_path: str, target: str, out: str, importer: str | None, strict: bool = False) -> Path:
+def _export(
+    model_path: str, target: str, out: str, importer: str | None, strict: bool = False, force: bool = False
+) -> Path:
     """``spikeforge export``: the demo's ``model.pt`` or a ``.nir`` file, written as NIR or for a chip.
 
     A ``.nir`` input keeps its own dt (the graph's metadata); a ``model.pt`` is the state_dict of
@@ -99,7 +108,9 @@ def _export(model_path: str, target: str, out: str, importer: str | None, strict
             )
         if importer is not None:
             raise ParameterError(f"--importer applies to --target nir only, got --target {target!r}")
-        return _export_chip(model_path, target, out, strict)
+        if strict and force:
+            raise ParameterError("--strict and --force contradict each other: pass one of them")
+        return _export_chip(model_path, target, out, strict, force)
     try:
         import nir
     except ImportError as e:
@@ -140,12 +151,16 @@ def _load_any(model_path: str) -> torch.nn.Module:
     return _load_demo_model(src)
 
 
-def _export_chip(model_path: str, target: str, out: str, strict: bool) -> Path:
+def _export_chip(model_path: str, target: str, out: str, strict: bool, force: bool = False) -> Path:
     """Check the model against ``target`` (the report is printed and saved as JSON beside
     ``out``), quantize it where an integer simulation exists, and write the integer parameters:
     a ``.npz`` (``layer{i}_weight``, thresholds, decays, shifts), or for ``loihi2`` with a
-    ``.net`` / ``.h5`` path, lava-dl's netx HDF5 through :func:`spikeforge.hardware.write_netx`."""
+    ``.net`` / ``.h5`` path, lava-dl's netx HDF5 through :func:`spikeforge.hardware.write_netx`.
+
+    A model that breaks the chip's limits is refused (a :class:`ParameterError`, nothing written)
+    unless ``force``; the JSON report then records ``"forced": true``."""
     import json
+    import warnings
 
     import numpy as np
 
@@ -155,15 +170,25 @@ def _export_chip(model_path: str, target: str, out: str, strict: bool) -> Path:
     model = _load_any(model_path)
     report = check(model, target)
     print(report)
-    if strict and not report.ok:
-        raise ParameterError(
-            f"--strict: the model does not fit {target} ({len(report.violations)} violation(s))"
+    netx = target == "loihi2" and Path(out).suffix in (".net", ".h5")
+    if not netx and target not in INTSIM_TARGETS:
+        raise UnsupportedExportError(
+            f"--target {target}: no integer form is built for this chip (available: "
+            f"{', '.join(INTSIM_TARGETS)}); the check above lists what does not fit"
         )
+    if not report.ok and not force:
+        raise ParameterError(
+            f"{'--strict: ' if strict else ''}the model does not fit {target}: "
+            f"{len(report.violations)} violation(s), listed above; nothing was written. Change the "
+            "model, or pass --force to write its integer parameters anyway"
+        )
+    if not report.ok:
+        print(f"--force: writing despite {len(report.violations)} violation(s)")
     dest = Path(out)
-    info: dict[str, object] = {"check": report.to_dict(), "model": str(model_path)}
+    info: dict[str, object] = {"check": report.to_dict(), "model": str(model_path), "forced": not report.ok}
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
-        if target == "loihi2" and dest.suffix in (".net", ".h5"):
+        if netx:
             from .hardware import write_netx
 
             try:
@@ -176,19 +201,16 @@ def _export_chip(model_path: str, target: str, out: str, strict: bool) -> Path:
                     "parameters with --out PATH.npz"
                 ) from e
             info["netx"] = str(dest)
-        elif target in INTSIM_TARGETS:
-            qmodel = quantize(model, target)
+        else:
+            with warnings.catch_warnings():  # the violations are printed above
+                warnings.simplefilter("ignore", UserWarning)
+                qmodel = quantize(model, target)
             params = qmodel.integer_parameters()
             with open(dest, "wb") as fh:
                 np.savez(fh, **params)  # type: ignore[arg-type]
             info["integer_parameters"] = sorted(params)
             info["timing"] = qmodel.timing
             info["latency_steps"] = qmodel.latency
-        else:
-            raise UnsupportedExportError(
-                f"--target {target}: no integer form is built for this chip (available: "
-                f"{', '.join(INTSIM_TARGETS)}); the check above lists what does not fit"
-            )
         report_path = dest.with_name(dest.name + ".json")
         report_path.write_text(json.dumps(info, indent=2))
     except OSError as e:
@@ -267,7 +289,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 progress=not args.no_progress,
             )
         elif args.command == "export":
-            _export(args.model, args.target, args.out, args.importer, args.strict)
+            _export(args.model, args.target, args.out, args.importer, args.strict, args.force)
         elif args.command == "tour":
             from .tour import neuron_tour
 

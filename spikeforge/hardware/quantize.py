@@ -64,6 +64,7 @@ Example:
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, Literal
 
 import numpy as np
@@ -72,7 +73,7 @@ from torch import Tensor, nn
 
 from ..errors import ParameterError, ShapeError, UnsupportedExportError
 from ..neurons import LIF
-from .check import bitshift_dash
+from .check import bitshift_dash, check
 from .intsim import (
     XYLO_MAX_HIDDEN_SPIKES,
     XYLO_MAX_INPUT_SPIKES,
@@ -383,6 +384,10 @@ def quantize(
         ParameterError: an unknown target or timing.
         UnsupportedExportError: a target without integer simulation, or a model that is not a
             chain of Linear -> LIF pairs (the message names the module).
+
+    Warns:
+        UserWarning: the model breaks the target's limits (:func:`~spikeforge.hardware.check`
+            finds violations); it is quantized and simulated all the same.
     """
     t = get_target(target)
     if t.name not in INTSIM_TARGETS:
@@ -393,6 +398,15 @@ def quantize(
     if timing not in ("chip", "model"):
         raise ParameterError(f"timing must be 'chip' or 'model', got {timing!r}")
     pairs = _chain(model)
+    report = check(model, t)
+    if not report.ok:
+        warnings.warn(
+            f"quantize: the model does not fit {t.name} ({len(report.violations)} violation(s), the first: "
+            f"{report.violations[0]}); the integer simulation runs it anyway, the chip would not. "
+            f"check(model, {t.name!r}) lists them all",
+            UserWarning,
+            stacklevel=2,
+        )
     floats = [_float_layer(lin, neu) for lin, neu in pairs]
     layers: list[dict[str, Tensor]] = []
     shifts: list[int] = []
