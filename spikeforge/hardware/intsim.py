@@ -29,10 +29,9 @@ core of Xylo Audio 2, Audio 3 and IMU) every neuron at every step: ``tests/hardw
 **Loihi 2** (lava ``PyLifModelBitAcc`` in ``src/lava/proc/lif/models.py`` and
 ``PyDenseModelBitAcc`` in ``src/lava/proc/dense/models.py``). One step:
 
-1. dendritic accumulation: ``a = sum_j w_ij * s_j`` (weights even integers in [-256, 254]: 8
-   bits with the mixed-sign truncation of ``lava.utils.weightutils``; ``s`` graded spike counts),
-   then ``a << weight_exp`` (or ``a >> -weight_exp``, an arithmetic shift); lava's Dense sends it
-   one step later;
+1. dendritic accumulation: ``a = sum_j w_ij * s_j`` with lava's weights
+   (:func:`lava_dense_weights`; ``s`` graded spike counts), then ``a << weight_exp`` (or
+   ``a >> -weight_exp``, an arithmetic shift); lava's Dense sends it one step later;
 2. current: ``u = rtz(u * (4096 - (du + 1)) / 4096) + (a << 6)`` where ``rtz`` rounds toward
    zero (``sign(p) * (|p| >> 12)``, lava's exact rounding); then the 24-bit wrap of lava:
    ``u > 2**23 -> u - 2**24``, ``u <= -2**23 -> u + 2**24``;
@@ -40,7 +39,46 @@ core of Xylo Audio 2, Audio 3 and IMU) every neuron at every step: ``tests/hardw
    ``[-(2**23 - 1), 2**23 - 1]``;
 4. spike where ``v > vth << 6``; then ``v = 0``.
 
-lava's ports are typed with 16-bit activations; its Python models do not truncate them, nor do we.
+Each rule, checked against lava's source (github.com/lava-nc/lava at b6822fb, lava-dl at d825ac5)
+and, where marked, run against lava's own ``subthr_dynamics`` and ``weightutils`` code on random
+parameters (spikes, ``u`` and ``v`` equal at every step):
+
+=========================================  ==================================================
+rule                                       lava source
+=========================================  ==================================================
+current decay ``du + 1`` (ds_offset),      ``proc/lif/models.py`` l. 94-95, 145
+voltage decay ``dv`` (dm_offset 0)
+decay rounds toward zero:                  l. 149-152, 180-183 (run)
+``sign(p) * (|p| >> 12)``
+activation ``a << 6`` (act_shift)          l. 108, 155 (run)
+24-bit wrap of ``u``: ``> 2**23`` and      l. 161-170 (strict ``>``, and the second test on
+``<= -2**23``, one period                  the unwrapped value) (run)
+``v`` clipped to ``+-(2**23 - 1)``         l. 176-177, 186 (run)
+threshold ``v > vth << 6`` (strict)        l. 107, 273, 278
+reset ``v = 0``, ``u`` kept                l. 188-192
+bias ``bias_mant << bias_exp``,            l. 110-122 (run)
+``>> -bias_exp`` when negative
+int32 arithmetic: ``a << weight_exp``,     ``proc/dense/models.py`` l. 64-65, 99-107 and
+``a << 6`` and ``decay + a`` wrap modulo   ``lif/models.py`` l. 153-156 (numpy int32 arrays;
+``2**32`` (graded spikes can reach it)     the in-port sums into int32) (run) -- fixed here,
+                                           we computed in int64
+weights clipped and truncated by the       ``proc/dense/models.py`` l. 82-91,
+matrix's sign mode (mixed: ``[-256,        ``utils/weightutils.py`` ``clip_weights``,
+255]``, low bit floored; excitatory        ``truncate_weights`` (run) -- fixed here, we used
+``[0, 255]``; inhibitory ``[-255, 0]``)    the given weights
+one-step Dense delay (``a_buff`` sent      ``proc/dense/models.py`` l. 93-96
+before the new accumulation)
+synaptic delays ``d``: arrive at           ``proc/dense/models.py`` l. 243-255, 340-352
+``t + 1 + d`` (``DelayDense``), <= 62 in   (``DelayDense``); lava-dl ``netx/hdf5.py``
+netx                                       l. 425-431 -- not simulated here: quantize
+                                           refuses delay layers
+netx neuron: ``du = iDecay - 1``,          lava-dl ``netx/hdf5.py`` l. 150-158
+``dv = vDecay``, ``vth = vThMant``,
+``bias_exp = 6``
+=========================================  ==================================================
+
+lava's ports are typed with 16-bit activations; its Python models do not truncate them (the
+in-port adds the int32 messages into its int16 zeros, which numpy promotes to int32), nor do we.
 """
 
 from __future__ import annotations
@@ -58,6 +96,8 @@ __all__ = [
     "xylo_decay",
     "xylo_layer_scan",
     "loihi_decay",
+    "lava_dense_weights",
+    "wrap_int32",
     "loihi_layer_scan",
     "IntTrace",
 ]
@@ -207,6 +247,38 @@ def loihi_decay(x: Tensor, d: Tensor | int) -> Tensor:
     return torch.sign(p) * torch.bitwise_right_shift(p.abs(), 12)
 
 
+def wrap_int32(x: Tensor) -> Tensor:
+    """``x`` as numpy's int32 arithmetic leaves it: wrapped modulo ``2**32`` into ``[-2**31, 2**31)``."""
+    return torch.remainder(x + 2**31, 2**32) - 2**31
+
+
+def lava_dense_weights(weight: Tensor, num_weight_bits: int = 8) -> Tensor:
+    """The weights lava's bit-accurate Dense uses (``clip_weights`` then ``truncate_weights`` of
+    ``lava.utils.weightutils``, with the sign mode of the whole matrix).
+
+    Mixed signs: clipped to ``[-256, 255]``, then the ``9 - num_weight_bits`` low bits floored
+    away (even values with 8 bits: ``3 -> 2``, ``-3 -> -4``). All ``>= 0``: clipped to
+    ``[0, 255]``, ``8 - num_weight_bits`` bits floored. All ``<= 0``: the same on ``-w``, so
+    ``[-255, 0]``.
+
+    Example:
+        >>> import torch
+        >>> lava_dense_weights(torch.tensor([[3, -3, 300, -300]]))
+        tensor([[   2,   -4,  254, -256]])
+        >>> lava_dense_weights(torch.tensor([[-3, -300]]))
+        tensor([[  -3, -255]])
+    """
+    if bool((weight >= 0).all()):
+        sign, mixed = 1, 0
+    elif bool((weight <= 0).all()):
+        sign, mixed = -1, 0
+    else:
+        sign, mixed = 1, 1
+    w = (sign * weight).clamp(-256 * mixed, 255)
+    drop = 8 - num_weight_bits + mixed
+    return sign * torch.bitwise_left_shift(torch.bitwise_right_shift(w, drop), drop)
+
+
 def loihi_layer_scan(
     spikes_in: Tensor,
     weight: Tensor,
@@ -222,28 +294,34 @@ def loihi_layer_scan(
 
     Args:
         spikes_in: graded input spikes ``[T, *batch, n_in]`` (int64).
-        weight: even integers in [-256, 254], ``[n_out, n_in]``.
+        weight: integers ``[n_out, n_in]``, used as lava's Dense uses them
+            (:func:`lava_dense_weights`: even values in [-256, 254] pass unchanged).
         weight_exp: the Dense's weight exponent.
         du, dv: 12-bit decays ``[n_out]`` (the current uses ``du + 1``, lava's ds_offset).
         vth: threshold mantissa ``[n_out]`` (17 bits), compared as ``vth << 6``.
-        bias_mant, bias_exp: bias ``bias_mant << bias_exp`` ``[n_out]``.
+        bias_mant, bias_exp: bias ``bias_mant << bias_exp`` (``>> -bias_exp`` for a negative
+            exponent) ``[n_out]``.
     """
-    a = _accumulate(spikes_in, weight)
-    a = (
+    a = wrap_int32(_accumulate(spikes_in, lava_dense_weights(weight)))
+    a = wrap_int32(
         torch.bitwise_left_shift(a, weight_exp)
         if weight_exp > 0
         else torch.bitwise_right_shift(a, -weight_exp)
     )
-    a = torch.bitwise_left_shift(a, 6)
+    a = wrap_int32(torch.bitwise_left_shift(a, 6))
     top = 2 ** (LOIHI_UV_BITS - 1)
-    bias = torch.bitwise_left_shift(bias_mant, bias_exp)
+    bias = torch.where(
+        bias_exp >= 0,
+        torch.bitwise_left_shift(bias_mant, bias_exp.clamp(min=0)),
+        torch.bitwise_right_shift(bias_mant, (-bias_exp).clamp(min=0)),
+    )
     vth_eff = torch.bitwise_left_shift(vth, 6)
     shape = a.shape[1:]
     u = torch.zeros(shape, dtype=torch.int64, device=a.device)
     v = torch.zeros_like(u)
     out, cur, vol = [], [], []
     for t in range(a.shape[0]):
-        c = loihi_decay(u, du + 1) + a[t]
+        c = wrap_int32(loihi_decay(u, du + 1) + a[t])
         wrapped = torch.where(c > top, c - 2 * top, c)
         u = torch.where(wrapped <= -top, c + 2 * top, wrapped)
         v = (loihi_decay(v, dv) + u + bias).clamp(-top + 1, top - 1)

@@ -48,3 +48,36 @@ def test_the_pinned_case_is_what_xylosim_computes():
     q = QuantizedModel("xylo-audio2", "chip", [hid, out], [7, 0])
     (trace, _) = run_xylosim(q, torch.tensor([[3.0, 0.0, 2.0]]))
     assert int(trace.current[0, 0, 0]) == 2046
+
+
+# Loihi 2: lava's bit-accurate Dense and LIF models (lava-nc/lava, src/lava/proc/dense/models.py,
+# src/lava/proc/lif/models.py, src/lava/utils/weightutils.py) compute in numpy int32 and use the
+# weights after clip_weights/truncate_weights; we computed in int64 with the weights as given.
+
+
+def _loihi(weight: list[list[int]], weight_exp: int) -> QuantizedModel:
+    n = len(weight)
+    layer = {
+        "weight": torch.tensor(weight),
+        "du": torch.full((n,), 4095),
+        "dv": torch.full((n,), 0),
+        "vth": torch.full((n,), 2**17 - 1),
+        "bias_mant": torch.zeros(n, dtype=torch.int64),
+        "bias_exp": torch.zeros(n, dtype=torch.int64),
+    }
+    return QuantizedModel("loihi2", "model", [layer], [weight_exp])
+
+
+def test_loihi_activation_wraps_like_int32():
+    # 254 * 1100 = 279400; << 7 = 35763200; << 6 = 2288844800 wraps to 2288844800 - 2**32 =
+    # -2006122496 in int32; lava's 24-bit wrap then adds 2**24 once: -1989345280.
+    _, (trace,) = _loihi([[254]], 7)(torch.tensor([[1100.0]]))
+    assert int(trace.current[0, 0, 0]) == -2006122496 + 2**24
+
+
+def test_loihi_weights_are_clipped_and_truncated_as_lava_does():
+    # mixed signs: 3 -> 2 and -3 -> -4 (the low bit floored); all <= 0: -300 -> -255
+    _, (mixed,) = _loihi([[3, -3]], 0)(torch.tensor([[1.0, 0.0], [0.0, 1.0]]))
+    assert mixed.current[:, 0, 0].tolist() == [2 << 6, -4 << 6]
+    _, (inhibitory,) = _loihi([[-300]], 0)(torch.tensor([[1.0]]))
+    assert int(inhibitory.current[0, 0, 0]) == -255 << 6
