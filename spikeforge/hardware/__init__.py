@@ -17,9 +17,12 @@
                        (``remove_qat`` undoes it)
 ``run_xylosim``        a quantized Xylo network run in SynSense's own simulator
                        (``xylosim``, an optional test-time extra)
+``benchmark_figures``  NeuroBench's footprint, sparsities and synaptic operations
+                       (``neurobench_adaptor``: the model for NeuroBench's Benchmark)
 =====================  ==============================================================
 """
 
+from .benchmark_metrics import BenchmarkFigures, benchmark_figures, neurobench_adaptor
 from .check import CheckReport, check
 from .mpbn_fold import fold_mpbn
 from .netx import read_netx, write_netx
@@ -46,4 +49,7 @@ __all__ = [
     "prepare_qat",
     "remove_qat",
     "run_xylosim",
+    "benchmark_figures",
+    "BenchmarkFigures",
+    "neurobench_adaptor",
 ]

@@ -21,8 +21,8 @@ runs the layer in one call.
 Example:
     >>> import torch, spikeforge as sf
     >>> from spikeforge.hardware.xylo_vendor import run_xylosim
-    >>> net = sf.Sequential(torch.nn.Linear(16, 20), sf.neurons.LIF(20, dt=5.0),
-    ...                     torch.nn.Linear(20, 8), sf.neurons.LIF(8, dt=5.0))
+    >>> net = sf.Sequential(torch.nn.Linear(16, 20), sf.neurons.LIF(20, dt=5.0, reset="subtract"),
+    ...                     torch.nn.Linear(20, 8), sf.neurons.LIF(8, dt=5.0, reset="subtract"))
     >>> q = sf.hardware.quantize(net, "xylo-audio2")
     >>> x = (torch.rand(30, 2, 16, generator=torch.Generator().manual_seed(0)) < 0.3).float()
     >>> traces = run_xylosim(q, x)                      # doctest: +SKIP
