@@ -70,8 +70,9 @@ one-step Dense delay (``a_buff`` sent      ``proc/dense/models.py`` l. 93-96
 before the new accumulation)
 synaptic delays ``d``: arrive at           ``proc/dense/models.py`` l. 243-255, 340-352
 ``t + 1 + d`` (``DelayDense``), <= 62 in   (``DelayDense``); lava-dl ``netx/hdf5.py``
-netx                                       l. 425-431 -- not simulated here: quantize
-                                           refuses delay layers
+netx; one delay per output neuron in       l. 425-443; each delay slot is shifted by
+netx files (``delay`` of ``loihi_layer_``  ``weight_exp`` on its own sum, which with one
+``scan``)                                  delay per neuron is the neuron's whole sum
 netx neuron: ``du = iDecay - 1``,          lava-dl ``netx/hdf5.py`` l. 150-158
 ``dv = vDecay``, ``vth = vThMant``,
 ``bias_exp = 6``
@@ -279,6 +280,15 @@ def lava_dense_weights(weight: Tensor, num_weight_bits: int = 8) -> Tensor:
     return sign * torch.bitwise_left_shift(torch.bitwise_right_shift(w, drop), drop)
 
 
+def _delay_columns(a: Tensor, delay: Tensor) -> Tensor:
+    """``a[t, ..., j]`` moved to step ``t + delay[j]`` (zeros before), over ``a``'s T steps."""
+    steps = a.shape[0]
+    t = torch.arange(steps, device=a.device).view(steps, *([1] * (a.dim() - 1)))
+    src = t - delay.to(a.device)
+    gathered = torch.gather(a, 0, src.clamp(min=0).expand_as(a))
+    return torch.where(src >= 0, gathered, torch.zeros_like(a))
+
+
 def loihi_layer_scan(
     spikes_in: Tensor,
     weight: Tensor,
@@ -288,6 +298,8 @@ def loihi_layer_scan(
     vth: Tensor,
     bias_mant: Tensor,
     bias_exp: Tensor,
+    *,
+    delay: Tensor | None = None,
 ) -> IntTrace:
     """One lava Dense + CUBA LIF layer over a sequence (steps 1-4 of the module docstring; the
     Dense's one-step delay is applied by the caller).
@@ -301,6 +313,9 @@ def loihi_layer_scan(
         vth: threshold mantissa ``[n_out]`` (17 bits), compared as ``vth << 6``.
         bias_mant, bias_exp: bias ``bias_mant << bias_exp`` (``>> -bias_exp`` for a negative
             exponent) ``[n_out]``.
+        delay: optional synaptic delay in steps of each neuron's inputs ``[n_out]`` (lava's
+            ``DelayDense`` with netx's per-neuron delays: the activation reaches neuron ``j``
+            ``delay[j]`` steps later).
     """
     a = wrap_int32(_accumulate(spikes_in, lava_dense_weights(weight)))
     a = wrap_int32(
@@ -309,6 +324,8 @@ def loihi_layer_scan(
         else torch.bitwise_right_shift(a, -weight_exp)
     )
     a = wrap_int32(torch.bitwise_left_shift(a, 6))
+    if delay is not None:
+        a = _delay_columns(a, delay)
     top = 2 ** (LOIHI_UV_BITS - 1)
     bias = torch.where(
         bias_exp >= 0,

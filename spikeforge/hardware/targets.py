@@ -211,8 +211,8 @@ _LOIHI2 = ChipTarget(
     simulation=(
         "bit-accurate integer simulation of lava's PyDenseModelBitAcc + PyLifModelBitAcc "
         "(spikeforge.hardware.intsim), checked rule by rule against lava's source and run against "
-        "lava's own subthr_dynamics and weightutils code; synaptic delays are not simulated "
-        "(quantize refuses them)"
+        "lava's own subthr_dynamics and weightutils code; per-neuron synaptic delays (netx's) "
+        "as lava's DelayDense delivers them"
     ),
 )
 

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import importlib.util
 
+import pytest
 import torch
 
+from spikeforge.errors import UnsupportedExportError
 from spikeforge.hardware import QuantizedModel
 
 
@@ -35,8 +37,6 @@ def test_xylo_synaptic_current_saturates_after_each_event():
 
 def test_the_pinned_case_is_what_xylosim_computes():
     if importlib.util.find_spec("xylosim") is None:
-        import pytest
-
         pytest.skip(
             "xylosim (SynSense's Xylo simulator) is a test-time extra: pip install 'spikeforge[vendor]'"
         )
@@ -81,3 +81,34 @@ def test_loihi_weights_are_clipped_and_truncated_as_lava_does():
     assert mixed.current[:, 0, 0].tolist() == [2 << 6, -4 << 6]
     _, (inhibitory,) = _loihi([[-300]], 0)(torch.tensor([[1.0]]))
     assert int(inhibitory.current[0, 0, 0]) == -255 << 6
+
+
+def test_loihi_per_neuron_delays_shift_each_neurons_input():
+    """netx's per-neuron delays (a FixedDelay between Linear and LIF, as read_netx builds them)
+    reach lava's DelayDense: neuron j receives its input delay[j] steps later. Without bias and
+    from rest, its spikes are those of the undelayed network shifted by delay[j]."""
+    import spikeforge as sf
+    from spikeforge.hardware import quantize
+
+    gen = torch.Generator().manual_seed(4)
+    lin = torch.nn.Linear(6, 4, bias=False)
+    with torch.no_grad():
+        lin.weight.copy_(1.5 * (0.5 + torch.randn(4, 6, generator=gen)))
+    steps = torch.tensor([0, 1, 3, 7])
+
+    def net(delayed: bool) -> sf.Sequential:
+        mods: list[torch.nn.Module] = [lin]
+        if delayed:
+            mods.append(sf.plasticity.FixedDelay(2.0 * steps.double(), dt=2.0))
+        return sf.Sequential(*mods, sf.neurons.LIF(4, tau_mem=20.0, tau_syn=10.0, dt=2.0))
+
+    x = (torch.rand(60, 3, 6, generator=gen) < 0.3).double()
+    q_plain, q_delayed = quantize(net(False), "loihi2"), quantize(net(True), "loihi2")
+    assert q_delayed.layer(0)["delay"].tolist() == steps.tolist()
+    plain, _ = q_plain(x)
+    delayed, _ = q_delayed(x)
+    assert plain.sum() > 10
+    for j, d in enumerate(steps.tolist()):
+        assert torch.equal(delayed[d:, :, j], plain[: 60 - d, :, j]) and not delayed[:d, :, j].any()
+    with pytest.raises(UnsupportedExportError, match="no synaptic delays"):
+        quantize(net(True), "xylo-audio2")
