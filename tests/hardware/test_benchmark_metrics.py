@@ -110,3 +110,16 @@ def test_export_prints_the_figures(tmp_path, capsys):
     assert info["neurobench"]["samples"] == 360 and info["neurobench"]["dense_synops"] == 30 * (
         200 * 128 + 128 * 10
     )
+
+
+def test_export_to_nir_prints_the_figures_on_seeded_spikes(tmp_path, capsys):
+    nir = pytest.importorskip("nir")
+    from spikeforge.hardware import to_nir
+
+    net = sf.Sequential(torch.nn.Linear(16, 12), sf.neurons.LIF(12, dt=1.0))
+    nir.write(tmp_path / "a.nir", to_nir(net, dt=1.0))
+    args = ["export", str(tmp_path / "a.nir"), "--out", str(tmp_path / "b.nir"), "--metrics"]
+    assert main(args) == 0
+    text = capsys.readouterr().out
+    assert "NeuroBench figures (16 samples)" in text and "(dense 19200.0)" in text  # 100 x 16 x 12
+    assert "Bernoulli(0.1) spikes, 100 steps, seed 0" in text and (tmp_path / "b.nir").is_file()
