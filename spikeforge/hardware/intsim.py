@@ -249,7 +249,13 @@ def loihi_decay(x: Tensor, d: Tensor | int) -> Tensor:
 
 
 def wrap_int32(x: Tensor) -> Tensor:
-    """``x`` as numpy's int32 arithmetic leaves it: wrapped modulo ``2**32`` into ``[-2**31, 2**31)``."""
+    """``x`` as numpy's int32 arithmetic leaves it: wrapped modulo ``2**32`` into ``[-2**31, 2**31)``.
+
+    Example:
+        >>> import torch
+        >>> wrap_int32(torch.tensor([2**31, -(2**31) - 1, 5]))
+        tensor([-2147483648,  2147483647,           5])
+    """
     return torch.remainder(x + 2**31, 2**32) - 2**31
 
 

@@ -101,7 +101,8 @@ class QuantizedModel(nn.Module):
 
     The integer parameters are buffers (``state_dict`` holds them): ``layer{i}_weight`` and, per
     neuron, Xylo's ``dash_mem``, ``dash_syn``, ``threshold``, ``bias`` or Loihi 2's ``du``,
-    ``dv``, ``vth``, ``bias_mant``, ``bias_exp``; the per-layer shifts are in :attr:`shifts`.
+    ``dv``, ``vth``, ``bias_mant``, ``bias_exp`` (and ``delay`` in steps where the float model has
+    netx's per-neuron delays); the per-layer shifts are in :attr:`shifts`.
 
     ``forward(x)`` takes ``[T, B, n_in]`` (or ``[T, n_in]``) spike counts in any dtype (rounded,
     negative values are an error) and returns ``(spikes, traces)``: the readout's spike counts
