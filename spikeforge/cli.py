@@ -3,8 +3,9 @@
 spikeforge demo [--out DIR]                  train an SNN on the embedded event digits (the main job)
 spikeforge train DATASET [--root DIR] ...    train a feedforward LIF network on an event dataset
 spikeforge simulate BUILDER [--duration MS]  run a circuit builder and save a raster plot
-spikeforge export MODEL --target nir --out PATH [--importer snntorch|norse]
-spikeforge export MODEL --target loihi2|xylo-audio2|xylo-audio3|xylo-imu|speck|... --out PATH [--strict]
+spikeforge export MODEL --target nir --out PATH [--importer snntorch|norse] [--metrics]
+spikeforge export MODEL --target loihi2|xylo-audio2|xylo-audio3|xylo-imu|speck|... --out PATH [--force]
+                                             (refuses a model that breaks the chip's limits unless --force)
 spikeforge tour [--out DIR]                  simulate each neuron model and save a figure
 """
 
@@ -71,7 +72,20 @@ def _parser() -> argparse.ArgumentParser:
         "lava-dl netx .net/.h5 file for loihi2",
     )
     export.add_argument(
-        "--strict", action="store_true", help="chip targets: fail when the check finds violations"
+        "--force",
+        action="store_true",
+        help="chip targets: write the integer parameters even when the model breaks the chip's limits "
+        "(by default such a model is refused: exit code 2, nothing written)",
+    )
+    export.add_argument(
+        "--strict", action="store_true", help="chip targets: refuse a model that breaks the limits (default)"
+    )
+    export.add_argument(
+        "--metrics",
+        action="store_true",
+        help="print NeuroBench's figures (footprint, connection and activation sparsity, synaptic "
+        "operations per sample) on the NDigits test split for a 200-input model, else on seeded "
+        "random spikes; saved in the chip target's JSON report",
     )
     export.add_argument(
         "--importer",
@@ -87,7 +101,15 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _export(model_path: str, target: str, out: str, importer: str | None, strict: bool = False) -> Path:
+def _export(
+    model_path: str,
+    target: str,
+    out: str,
+    importer: str | None,
+    strict: bool = False,
+    force: bool = False,
+    metrics: bool = False,
+) -> Path:
     """``spikeforge export``: the demo's ``model.pt`` or a ``.nir`` file, written as NIR or for a chip.
 
     A ``.nir`` input keeps its own dt (the graph's metadata); a ``model.pt`` is the state_dict of
@@ -99,7 +121,9 @@ def _export(model_path: str, target: str, out: str, importer: str | None, strict
             )
         if importer is not None:
             raise ParameterError(f"--importer applies to --target nir only, got --target {target!r}")
-        return _export_chip(model_path, target, out, strict)
+        if strict and force:
+            raise ParameterError("--strict and --force contradict each other: pass one of them")
+        return _export_chip(model_path, target, out, strict, force, metrics)
     try:
         import nir
     except ImportError as e:
@@ -117,6 +141,8 @@ def _export(model_path: str, target: str, out: str, importer: str | None, strict
 
         model = _load_demo_model(src)
         dt = DT
+    if metrics:
+        _metrics(model)
     graph = to_nir(model, dt=dt, importer=importer)  # type: ignore[arg-type]
     dest = Path(out)
     try:
@@ -140,12 +166,45 @@ def _load_any(model_path: str) -> torch.nn.Module:
     return _load_demo_model(src)
 
 
-def _export_chip(model_path: str, target: str, out: str, strict: bool) -> Path:
+def _metrics(model: torch.nn.Module) -> dict[str, object]:
+    """Print and return :func:`~spikeforge.hardware.benchmark_figures` of ``model``: on the 360
+    NDigits test samples (30 steps) when its first Linear takes NDigits' 200 inputs, else on 16
+    samples of 100 steps of Bernoulli(0.1) spikes from a generator seeded 0."""
+    import torch
+
+    from .hardware import benchmark_figures
+
+    first = next((m for m in model.modules() if isinstance(m, torch.nn.Linear)), None)
+    if first is None:
+        raise ParameterError("--metrics needs a model whose first connection is a Linear layer")
+    if first.in_features == 200:
+        from . import data
+        from .demo import N_TIME_BINS
+
+        test = data.NDigits("test", n_time_bins=N_TIME_BINS, flatten=True)
+        x, _ = data.pad_collate([test[i] for i in range(len(test))])
+        source = f"the {x.shape[1]} NDigits test samples"
+    else:
+        gen = torch.Generator().manual_seed(0)
+        x = (torch.rand(100, 16, first.in_features, generator=gen) < 0.1).to(first.weight.dtype)
+        source = "16 samples of Bernoulli(0.1) spikes, 100 steps, seed 0"
+    figures = benchmark_figures(model, x.to(first.weight.dtype))
+    print(f"{figures} -- on {source}")
+    return {**figures.to_dict(), "input": source}
+
+
+def _export_chip(
+    model_path: str, target: str, out: str, strict: bool, force: bool = False, metrics: bool = False
+) -> Path:
     """Check the model against ``target`` (the report is printed and saved as JSON beside
     ``out``), quantize it where an integer simulation exists, and write the integer parameters:
     a ``.npz`` (``layer{i}_weight``, thresholds, decays, shifts), or for ``loihi2`` with a
-    ``.net`` / ``.h5`` path, lava-dl's netx HDF5 through :func:`spikeforge.hardware.write_netx`."""
+    ``.net`` / ``.h5`` path, lava-dl's netx HDF5 through :func:`spikeforge.hardware.write_netx`.
+
+    A model that breaks the chip's limits is refused (a :class:`ParameterError`, nothing written)
+    unless ``force``; the JSON report then records ``"forced": true``."""
     import json
+    import warnings
 
     import numpy as np
 
@@ -155,15 +214,28 @@ def _export_chip(model_path: str, target: str, out: str, strict: bool) -> Path:
     model = _load_any(model_path)
     report = check(model, target)
     print(report)
-    if strict and not report.ok:
-        raise ParameterError(
-            f"--strict: the model does not fit {target} ({len(report.violations)} violation(s))"
+    figures = _metrics(model) if metrics else None
+    netx = target == "loihi2" and Path(out).suffix in (".net", ".h5")
+    if not netx and target not in INTSIM_TARGETS:
+        raise UnsupportedExportError(
+            f"--target {target}: no integer form is built for this chip (available: "
+            f"{', '.join(INTSIM_TARGETS)}); the check above lists what does not fit"
         )
+    if not report.ok and not force:
+        raise ParameterError(
+            f"{'--strict: ' if strict else ''}the model does not fit {target}: "
+            f"{len(report.violations)} violation(s), listed above; nothing was written. Change the "
+            "model, or pass --force to write its integer parameters anyway"
+        )
+    if not report.ok:
+        print(f"--force: writing despite {len(report.violations)} violation(s)")
     dest = Path(out)
-    info: dict[str, object] = {"check": report.to_dict(), "model": str(model_path)}
+    info: dict[str, object] = {"check": report.to_dict(), "model": str(model_path), "forced": not report.ok}
+    if figures is not None:
+        info["neurobench"] = figures
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
-        if target == "loihi2" and dest.suffix in (".net", ".h5"):
+        if netx:
             from .hardware import write_netx
 
             try:
@@ -176,19 +248,16 @@ def _export_chip(model_path: str, target: str, out: str, strict: bool) -> Path:
                     "parameters with --out PATH.npz"
                 ) from e
             info["netx"] = str(dest)
-        elif target in INTSIM_TARGETS:
-            qmodel = quantize(model, target)
+        else:
+            with warnings.catch_warnings():  # the violations are printed above
+                warnings.simplefilter("ignore", UserWarning)
+                qmodel = quantize(model, target)
             params = qmodel.integer_parameters()
             with open(dest, "wb") as fh:
                 np.savez(fh, **params)  # type: ignore[arg-type]
             info["integer_parameters"] = sorted(params)
             info["timing"] = qmodel.timing
             info["latency_steps"] = qmodel.latency
-        else:
-            raise UnsupportedExportError(
-                f"--target {target}: no integer form is built for this chip (available: "
-                f"{', '.join(INTSIM_TARGETS)}); the check above lists what does not fit"
-            )
         report_path = dest.with_name(dest.name + ".json")
         report_path.write_text(json.dumps(info, indent=2))
     except OSError as e:
@@ -267,7 +336,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 progress=not args.no_progress,
             )
         elif args.command == "export":
-            _export(args.model, args.target, args.out, args.importer, args.strict)
+            _export(args.model, args.target, args.out, args.importer, args.strict, args.force, args.metrics)
         elif args.command == "tour":
             from .tour import neuron_tour
 

@@ -15,9 +15,14 @@
                        (Loihi 2, Xylo)
 ``prepare_qat``        fake-quantized weights for quantization-aware training
                        (``remove_qat`` undoes it)
+``run_xylosim``        a quantized Xylo network run in SynSense's own simulator
+                       (``xylosim``, an optional test-time extra)
+``benchmark_figures``  NeuroBench's footprint, sparsities and synaptic operations
+                       (``neurobench_adaptor``: the model for NeuroBench's Benchmark)
 =====================  ==============================================================
 """
 
+from .benchmark_metrics import BenchmarkFigures, benchmark_figures, neurobench_adaptor
 from .check import CheckReport, check
 from .mpbn_fold import fold_mpbn
 from .netx import read_netx, write_netx
@@ -25,6 +30,7 @@ from .nir import NIRGraphModule, NIRGraphState, from_nir, to_nir
 from .qat import prepare_qat, remove_qat
 from .quantize import QuantizedModel, quantize
 from .targets import ChipTarget, targets
+from .xylo_vendor import run_xylosim
 
 __all__ = [
     "to_nir",
@@ -42,4 +48,8 @@ __all__ = [
     "QuantizedModel",
     "prepare_qat",
     "remove_qat",
+    "run_xylosim",
+    "benchmark_figures",
+    "BenchmarkFigures",
+    "neurobench_adaptor",
 ]

@@ -39,6 +39,11 @@ of each layer is chosen among a few values to best match the float layer's spike
 has one ``weight_shift_rec`` for all hidden-to-hidden weights, so in a chain of more than two
 layers the middle layers share the smallest of their shifts.
 
+**Delays** (Loihi 2 only): an element-wise :class:`~spikeforge.plasticity.FixedDelay` between a
+Linear and its LIF (netx's per-neuron delays, as :func:`~spikeforge.hardware.read_netx` builds
+them) becomes the layer's ``delay`` (steps): lava's ``DelayDense`` delivers neuron ``j``'s input
+``delay[j]`` steps later. Xylo has no delays (:class:`~spikeforge.errors.UnsupportedExportError`).
+
 **Timing.** ``timing="chip"`` (default) adds the chips' one-step synaptic delays: on Xylo every
 layer after the first receives the spikes of the previous step; in lava every Dense sends its
 input one step later (so an ``L``-layer network answers ``L`` steps later). ``timing="model"``
@@ -64,6 +69,7 @@ Example:
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, Literal
 
 import numpy as np
@@ -72,7 +78,8 @@ from torch import Tensor, nn
 
 from ..errors import ParameterError, ShapeError, UnsupportedExportError
 from ..neurons import LIF
-from .check import bitshift_dash
+from ..plasticity.delays import FixedDelay
+from .check import bitshift_dash, check
 from .intsim import (
     XYLO_MAX_HIDDEN_SPIKES,
     XYLO_MAX_INPUT_SPIKES,
@@ -94,7 +101,8 @@ class QuantizedModel(nn.Module):
 
     The integer parameters are buffers (``state_dict`` holds them): ``layer{i}_weight`` and, per
     neuron, Xylo's ``dash_mem``, ``dash_syn``, ``threshold``, ``bias`` or Loihi 2's ``du``,
-    ``dv``, ``vth``, ``bias_mant``, ``bias_exp``; the per-layer shifts are in :attr:`shifts`.
+    ``dv``, ``vth``, ``bias_mant``, ``bias_exp`` (and ``delay`` in steps where the float model has
+    netx's per-neuron delays); the per-layer shifts are in :attr:`shifts`.
 
     ``forward(x)`` takes ``[T, B, n_in]`` (or ``[T, n_in]``) spike counts in any dtype (rounded,
     negative values are an error) and returns ``(spikes, traces)``: the readout's spike counts
@@ -166,7 +174,15 @@ class QuantizedModel(nn.Module):
                 )
             else:
                 tr = loihi_layer_scan(
-                    s, p["weight"], self.shifts[i], p["du"], p["dv"], p["vth"], p["bias_mant"], p["bias_exp"]
+                    s,
+                    p["weight"],
+                    self.shifts[i],
+                    p["du"],
+                    p["dv"],
+                    p["vth"],
+                    p["bias_mant"],
+                    p["bias_exp"],
+                    delay=p.get("delay"),
                 )
             traces.append(tr)
             s = tr.spikes
@@ -187,10 +203,31 @@ class QuantizedModel(nn.Module):
         return f"target={self.target!r}, layers={self.n_layers}, timing={self.timing!r}"
 
 
+def _delays(model: nn.Module) -> list[Tensor | None]:
+    """Per (Linear, LIF) pair, the steps of an element-wise ``FixedDelay`` between them (netx's
+    per-neuron delays, as :func:`~spikeforge.hardware.read_netx` builds them), else None."""
+    children = list(model.children()) if isinstance(model, nn.Sequential) else [model]
+    out: list[Tensor | None] = []
+    for m in children:
+        if isinstance(m, nn.Linear):
+            out.append(None)
+        elif isinstance(m, FixedDelay) and out:
+            out[-1] = m.steps.detach().cpu().to(torch.int64)
+    return out
+
+
 def _chain(model: nn.Module) -> list[tuple[nn.Linear, LIF]]:
-    """The (Linear, LIF) pairs of a feedforward chain, or a clear error naming the module."""
+    """The (Linear, LIF) pairs of a feedforward chain (an element-wise ``FixedDelay`` may sit
+    between them: :func:`_delays`), or a clear error naming the module."""
     children = list(model.named_children()) if isinstance(model, nn.Sequential) else [("0", model)]
     modules = [(name, m) for name, m in children if not isinstance(m, (nn.Identity, nn.Dropout))]
+    kept: list[tuple[str, nn.Module]] = []
+    for name, m in modules:
+        after_linear = bool(kept) and isinstance(kept[-1][1], nn.Linear)
+        if isinstance(m, FixedDelay) and not m.synaptic and after_linear:
+            continue  # netx's per-neuron delay of the Linear's output
+        kept.append((name, m))
+    modules = kept
     pairs: list[tuple[nn.Linear, LIF]] = []
     for idx in range(0, len(modules), 2):
         (lin_name, lin), (neu_name, neu) = (
@@ -383,6 +420,10 @@ def quantize(
         ParameterError: an unknown target or timing.
         UnsupportedExportError: a target without integer simulation, or a model that is not a
             chain of Linear -> LIF pairs (the message names the module).
+
+    Warns:
+        UserWarning: the model breaks the target's limits (:func:`~spikeforge.hardware.check`
+            finds violations); it is quantized and simulated all the same.
     """
     t = get_target(target)
     if t.name not in INTSIM_TARGETS:
@@ -393,12 +434,26 @@ def quantize(
     if timing not in ("chip", "model"):
         raise ParameterError(f"timing must be 'chip' or 'model', got {timing!r}")
     pairs = _chain(model)
+    delays = _delays(model)
+    if t.name != "loihi2" and any(d is not None for d in delays):
+        raise UnsupportedExportError(f"{t.name} has no synaptic delays; remove the FixedDelay layers")
+    report = check(model, t)
+    if not report.ok:
+        warnings.warn(
+            f"quantize: the model does not fit {t.name} ({len(report.violations)} violation(s), the first: "
+            f"{report.violations[0]}); the integer simulation runs it anyway, the chip would not. "
+            f"check(model, {t.name!r}) lists them all",
+            UserWarning,
+            stacklevel=2,
+        )
     floats = [_float_layer(lin, neu) for lin, neu in pairs]
     layers: list[dict[str, Tensor]] = []
     shifts: list[int] = []
     if t.name == "loihi2":
-        for f in floats:
+        for f, d in zip(floats, delays):
             p, e = _loihi_layer(f)
+            if d is not None:
+                p["delay"] = d.expand(p["vth"].shape).clone()
             layers.append(p)
             shifts.append(e)
         return QuantizedModel(t.name, timing, layers, shifts)

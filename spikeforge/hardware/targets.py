@@ -11,7 +11,7 @@ figure we could find (the source says which).
 ``"xylo-audio2"``   SynSense Xylo Audio 2, SYNS61201 (rockpool, xylosim): 16 inputs,
                     1000 hidden, 8 outputs, int8 weights, 16-bit state, bit-shift decays
 ``"xylo-audio3"``   SynSense Xylo Audio 3, SYNS65302 (rockpool): 16 inputs, 992 hidden,
-                    8 outputs, same neuron as Xylo Audio 2
+                    32 outputs, same neuron as Xylo Audio 2
 ``"xylo-imu"``      SynSense Xylo IMU, SYNS63300 (rockpool): 16 inputs, 496 hidden,
                     16 outputs, same neuron as Xylo Audio 2
 ``"speck"``         SynSense Speck / DynapCNN (sinabs, samna): IAF only, 9 convolutional
@@ -75,6 +75,9 @@ class ChipTarget:
         refractory: whether a refractory period is supported.
         bias: whether neurons take a constant bias.
         sources: ``(field, source)`` pairs; see :meth:`source`.
+        simulation: what :func:`~spikeforge.hardware.quantize` simulates for this chip and what
+            that simulation was checked against (vendor simulator, vendor source, documents),
+            or why there is none.
     """
 
     name: str
@@ -101,6 +104,7 @@ class ChipTarget:
     refractory: bool
     bias: bool
     sources: tuple[tuple[str, str], ...]
+    simulation: str = "none: check() tests the limits; quantize() has no integer form of this chip"
 
     def source(self, field: str) -> str:
         """Where the value of ``field`` comes from (``"unverified"`` when we could not confirm it)."""
@@ -204,6 +208,12 @@ _LOIHI2 = ChipTarget(
         ),
         ("recurrent", "lava Dense buffers one step so recurrent connections run (PyDenseModelBitAcc)"),
     ),
+    simulation=(
+        "bit-accurate integer simulation of lava's PyDenseModelBitAcc + PyLifModelBitAcc "
+        "(spikeforge.hardware.intsim), checked rule by rule against lava's source and run against "
+        "lava's own subthr_dynamics and weightutils code; per-neuron synaptic delays (netx's) "
+        "as lava's DelayDense delivers them"
+    ),
 )
 
 
@@ -263,11 +273,14 @@ def _xylo(name: str, description: str, hidden: int, outputs: int, part: str) -> 
             ("bias", "xylosim XyloIAFNeuron: has_bias, int16 bias added to v_mem each step"),
             ("layer_types", "Xylo runs dense weight matrices only (rockpool LinearTorch / LIFTorch)"),
         ),
+        simulation="bit-accurate integer simulation of xylosim's XyloLayer (spikeforge.hardware.intsim), "
+        "checked equal to SynSense's xylosim 0.1.3 (xylosim.v2, the core of Xylo Audio 2, Audio 3 and "
+        "IMU) for every neuron at every step (spikeforge.hardware.run_xylosim)",
     )
 
 
 _XYLO_AUDIO2 = _xylo("xylo-audio2", "SynSense Xylo Audio 2 (SYNS61201)", 1000, 8, "syns61201")
-_XYLO_AUDIO3 = _xylo("xylo-audio3", "SynSense Xylo Audio 3 (SYNS65302)", 992, 8, "syns65302")
+_XYLO_AUDIO3 = _xylo("xylo-audio3", "SynSense Xylo Audio 3 (SYNS65302)", 992, 32, "syns65302")
 _XYLO_IMU = _xylo("xylo-imu", "SynSense Xylo IMU (SYNS63300)", 496, 16, "syns63300")
 
 _SPECK = ChipTarget(
@@ -308,6 +321,10 @@ _SPECK = ChipTarget(
         ("max_fan_in", "kernel memory per core; figure unverified"),
         ("max_neurons_per_core", "neuron memory per core; figure unverified"),
     ),
+    simulation=(
+        "none: check() only; sinabs' DynapCNN model classes need samna, which does not install "
+        "here, so no simulation was checked against the vendor"
+    ),
 )
 
 _SPINNAKER2 = ChipTarget(
@@ -342,6 +359,9 @@ _SPINNAKER2 = ChipTarget(
         ("weight_bits", "py-spinnaker2 synapse words with 4-bit weights; unverified"),
         ("max_delay_steps", "py-spinnaker2 synapse words with 3-bit delays; unverified"),
         ("decay", "py-spinnaker2 runs LIF in floating point on the ARM cores; unverified"),
+    ),
+    simulation=(
+        "none: check() only (the chip runs LIF in software; a PyNN export is the route, not an integer model)"
     ),
 )
 
@@ -380,6 +400,7 @@ _BRAINSCALES2 = ChipTarget(
         ("resets", "hxtorch LIF: reset to a reset potential (here v_leak)"),
         ("bias", "no per-neuron bias current in hxtorch's LIF layers; unverified"),
     ),
+    simulation="none: check() only (analog neurons: no bit-exact model exists)",
 )
 
 _ALL = (_LOIHI2, _XYLO_AUDIO2, _XYLO_AUDIO3, _XYLO_IMU, _SPECK, _SPINNAKER2, _BRAINSCALES2)

@@ -32,7 +32,7 @@ def _xylo_dec(x: int, dash: int) -> int:
 
 
 def ref_xylo_layer(s, w, shift, dash_mem, dash_syn, th, bias, max_in, max_out):
-    """xylosim XyloLayer/XyloIAFNeuron, one neuron at a time, Python ints."""
+    """xylosim XyloLayer/XyloIAFNeuron, one neuron and one spike at a time, Python ints."""
     steps, batch, n_in = s.shape
     n_out = w.shape[0]
     spikes = np.zeros((steps, batch, n_out), dtype=np.int64)
@@ -41,8 +41,9 @@ def ref_xylo_layer(s, w, shift, dash_mem, dash_syn, th, bias, max_in, max_out):
         for j in range(n_out):
             isyn = v = 0
             for t in range(steps):
-                drive = sum(int(w[j, i]) * (1 << shift) * min(int(s[t, b, i]), max_in) for i in range(n_in))
-                isyn = _sat16(isyn + drive)
+                for i in range(n_in):  # xylosim saturates after every event (receiveSpike)
+                    for _ in range(min(int(s[t, b, i]), max_in)):
+                        isyn = _sat16(isyn + int(w[j, i]) * (1 << shift))
                 isyn -= _xylo_dec(isyn, int(dash_syn[j]))
                 dv = _sat16(-_xylo_dec(v, int(dash_mem[j])) + isyn)
                 dv = _sat16(dv + int(bias[j]))

@@ -63,3 +63,20 @@ def test_published_numbers():
     assert speck.neuron_types == ("IF",) and speck.max_layers == 9 and not speck.recurrent
     assert (bss.max_neurons, bss.weight_bits) == (512, 6)
     assert "unverified" in targets("spinnaker2").source("weight_bits")
+
+
+def test_each_target_says_what_is_simulated_and_against_what():
+    from spikeforge.hardware.quantize import INTSIM_TARGETS
+
+    for t in targets():
+        if t.name in INTSIM_TARGETS:
+            assert "bit-accurate" in t.simulation
+            assert ("xylosim" if t.name.startswith("xylo") else "lava") in t.simulation
+        else:
+            assert t.simulation.startswith("none")
+
+
+def test_xylo_audio3_has_32_outputs_as_rockpools_mapper():
+    t = targets("xylo-audio3")
+    assert (t.max_hidden, t.max_outputs, t.max_neurons) == (992, 32, 1024)
+    assert "32 output neurons" in t.source("max_outputs")

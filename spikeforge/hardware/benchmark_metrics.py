@@ -1,0 +1,218 @@
+r"""The figures NeuroBench reports for a spiking model, computed here, and an adaptor that
+NeuroBench's own ``Benchmark`` runs.
+
+NeuroBench (Yik et al., *NeuroBench: a framework for benchmarking neuromorphic computing
+algorithms and systems*, Nature Communications 2025; ``pip install neurobench``, Apache-2.0)
+defines, and :func:`benchmark_figures` computes with the same definitions (checked equal to
+NeuroBench 2.3.0's ``Benchmark`` in ``tests/hardware/test_benchmark_metrics.py``):
+
+* **footprint**: bytes of all parameters and buffers of the model;
+* **connection sparsity**: the fraction of zero weights of the ``Linear`` and ``Conv1d/2d/3d``
+  layers (biases and neuron parameters are not connections), rounded to 4 decimals;
+* **activation sparsity**: the fraction of zero outputs of the neuron layers, over all neurons,
+  time steps and samples;
+* **synaptic operations** per sample: each connection layer's input, made binary (non-zero
+  becomes 1), through the layer with binary weights and no bias, summed over its outputs and
+  over time. The input of a layer is *spiking* when all its values are -1, 0 or 1: its
+  operations are accumulates (**effective ACs**), else multiply-accumulates (**effective
+  MACs**). **Dense** counts every connection at every step (all inputs and weights set to 1).
+
+NeuroBench finds the neuron layers by their class; spikeforge's neuron modules return
+``(spikes, state)``, so :func:`neurobench_adaptor` wraps each in :class:`NeuronSpikes` (which
+returns the spikes only) and takes NeuroBench's batch-first ``[B, T, ...]`` input.
+
+Example:
+    >>> import torch, spikeforge as sf
+    >>> net = sf.Sequential(torch.nn.Linear(16, 32), sf.neurons.LIF(32, dt=5.0),
+    ...                     torch.nn.Linear(32, 8), sf.neurons.LIF(8, dt=5.0))
+    >>> x = (torch.rand(20, 4, 16, generator=torch.Generator().manual_seed(0)) < 0.2).float()
+    >>> fig = sf.hardware.benchmark_figures(net, x)
+    >>> fig.dense_synops                               # 20 steps x (16*32 + 32*8) connections
+    15360.0
+    >>> fig.effective_macs                             # the input is spikes: accumulates only
+    0.0
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from ..errors import ShapeError
+from ..neurons.base import NeuronModule
+
+__all__ = ["BenchmarkFigures", "benchmark_figures", "neurobench_adaptor", "NeuronSpikes"]
+
+_CONNECTIONS = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
+_ACTIVATIONS = (nn.ReLU, nn.Sigmoid)  # NeuroBench's activation layers besides spiking neurons
+
+
+@dataclass
+class BenchmarkFigures:
+    """NeuroBench's figures of a model on some input (see the module docstring).
+
+    Attributes:
+        footprint_bytes: bytes of parameters and buffers.
+        connection_sparsity: fraction of zero weights of the connection layers (4 decimals).
+        activation_sparsity: fraction of zero neuron outputs.
+        effective_macs: multiply-accumulates per sample (connections fed non-spike values).
+        effective_acs: accumulates per sample (connections fed spikes).
+        dense_synops: every connection at every step, per sample.
+        samples: the number of samples the workload figures average over.
+    """
+
+    footprint_bytes: int
+    connection_sparsity: float
+    activation_sparsity: float
+    effective_macs: float
+    effective_acs: float
+    dense_synops: float
+    samples: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """The figures as a JSON-ready dict."""
+        return asdict(self)
+
+    def __str__(self) -> str:
+        return (
+            f"NeuroBench figures ({self.samples} samples): footprint {self.footprint_bytes} B, "
+            f"connection sparsity {self.connection_sparsity:.4f}, activation sparsity "
+            f"{self.activation_sparsity:.4f}, synaptic operations per sample: "
+            f"{self.effective_acs:.1f} ACs, {self.effective_macs:.1f} MACs (dense {self.dense_synops:.1f})"
+        )
+
+
+def _apply(layer: nn.Module, x: Tensor, weight: Tensor) -> Tensor:
+    """``layer``'s connection on ``x`` with ``weight`` in place of its own, without bias."""
+    if isinstance(layer, nn.Linear):
+        return torch.nn.functional.linear(x, weight)
+    return layer._conv_forward(x, weight, None)  # type: ignore[operator]
+
+
+def _synops(layer: nn.Linear | nn.Conv1d | nn.Conv2d | nn.Conv3d, x: Tensor) -> tuple[float, float, bool]:
+    """(effective ops, dense ops, spiking) of one call of ``layer`` on ``x``: the binary input
+    through the binary weights (all ones for the dense count), summed."""
+    with torch.no_grad():
+        w = layer.weight
+        spiking = bool(((x == 0) | (x == 1) | (x == -1)).all())
+        ones = (x != 0).to(w.dtype)
+        effective = float(_apply(layer, ones, (w != 0).to(w.dtype)).sum())
+        dense = float(_apply(layer, torch.ones_like(ones), torch.ones_like(w)).sum())
+    return effective, dense, spiking
+
+
+def benchmark_figures(model: nn.Module, x: Tensor) -> BenchmarkFigures:
+    """NeuroBench's footprint, connection sparsity, activation sparsity and synaptic operations of
+    ``model`` run on ``x``.
+
+    Args:
+        model: a spikeforge model taking time-major input (``Sequential``, a neuron module, a
+            ``NIRGraphModule``): ``model(x)`` returns ``(output, state)``.
+        x: input ``[T, B, ...]``; the workload figures are per sample (divided by ``B``).
+
+    Returns:
+        the :class:`BenchmarkFigures`.
+
+    Raises:
+        ShapeError: ``x`` has no batch dimension.
+    """
+    if x.dim() < 3:
+        raise ShapeError(f"benchmark_figures expects x of shape [T, B, ...], got {list(x.shape)}")
+    params = list(model.parameters()) + list(model.buffers())
+    footprint = sum(p.numel() * p.element_size() for p in params)
+    zeros = weights = 0
+    for m in model.modules():
+        if isinstance(m, _CONNECTIONS):
+            zeros += int((m.weight == 0).sum())
+            weights += m.weight.numel()
+    sparsity = round(zeros / weights, 4) if weights else 0.0
+    ops = {"mac": 0.0, "ac": 0.0, "dense": 0.0}
+    act = {"zero": 0, "all": 0}
+
+    def on_connection(layer: nn.Module, inputs: tuple[Tensor, ...]) -> None:
+        if not isinstance(layer, _CONNECTIONS):  # only these get the hook
+            return
+        effective, dense, spiking = _synops(layer, inputs[0])
+        ops["ac" if spiking else "mac"] += effective
+        ops["dense"] += dense
+
+    def on_activation(_: nn.Module, __: Any, output: Any) -> None:
+        spikes = output[0] if isinstance(output, tuple) else output
+        act["all"] += spikes.numel()
+        act["zero"] += spikes.numel() - int(torch.count_nonzero(spikes))
+
+    handles = []
+    for m in model.modules():
+        if isinstance(m, _CONNECTIONS):
+            handles.append(m.register_forward_pre_hook(on_connection))
+        elif isinstance(m, (NeuronModule, *_ACTIVATIONS)):
+            handles.append(m.register_forward_hook(on_activation))
+    try:
+        with torch.no_grad():
+            model(x)
+    finally:
+        for h in handles:
+            h.remove()
+    batch = x.shape[1]
+    return BenchmarkFigures(
+        footprint_bytes=footprint,
+        connection_sparsity=sparsity,
+        activation_sparsity=act["zero"] / act["all"] if act["all"] else 0.0,
+        effective_macs=ops["mac"] / batch,
+        effective_acs=ops["ac"] / batch,
+        dense_synops=ops["dense"] / batch,
+        samples=batch,
+    )
+
+
+class NeuronSpikes(nn.Module):
+    """A neuron module that returns its spikes only, for NeuroBench's activation hooks (register
+    this class with ``NeuroBenchModel.add_activation_module(NeuronSpikes)``)."""
+
+    takes_sequence = True
+
+    def __init__(self, neuron: NeuronModule) -> None:
+        super().__init__()
+        self.neuron = neuron
+
+    def forward(self, x: Tensor, state: Any = None) -> tuple[Tensor, Any]:
+        spikes, _ = self.neuron(x, state)
+        return spikes  # type: ignore[return-value]
+
+
+class _BatchFirst(nn.Module):
+    def __init__(self, chain: nn.Sequential) -> None:
+        super().__init__()
+        self.chain = chain
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = x.transpose(0, 1)
+        for module in self.chain:
+            if isinstance(module, NeuronSpikes):
+                x = module(x)  # type: ignore[assignment]
+            else:
+                steps, batch = x.shape[0], x.shape[1]
+                y = module(x.reshape(steps * batch, *x.shape[2:]))
+                x = y.reshape(steps, batch, *y.shape[1:])
+        return x.transpose(0, 1)
+
+
+def neurobench_adaptor(model: nn.Sequential) -> nn.Module:
+    """``model`` (a chain of stateless modules and neuron modules, e.g. a
+    :class:`~spikeforge.Sequential`) as a module NeuroBench's ``TorchModel`` wraps: it takes
+    batch-first ``[B, T, ...]`` input, returns the output spikes ``[B, T, n]``, and holds the
+    model's own modules (so footprint and sparsity are the model's), each neuron module inside a
+    :class:`NeuronSpikes`.
+
+    Example:
+        >>> import torch, spikeforge as sf
+        >>> net = sf.Sequential(torch.nn.Linear(4, 3), sf.neurons.LIF(3))
+        >>> nb = sf.hardware.neurobench_adaptor(net)
+        >>> nb(torch.zeros(2, 10, 4)).shape
+        torch.Size([2, 10, 3])
+    """
+    modules = [NeuronSpikes(m) if isinstance(m, NeuronModule) else m for m in model]
+    return _BatchFirst(nn.Sequential(*modules))
