@@ -188,7 +188,7 @@ def lif_backward_kernel(
                 dvp_dz = v_reset - vpre
                 d = d + sg * dvp_dz
         gvp = m_next * gv_next  # dL/dv'_t (after reset)
-        gv = gv + (d * m_next) * gv_next
+        gv = tl.fma(d * m_next, gv_next, gv)
         if REF:
             m_next = tl.where(actf != 0, one_minus_k, 1.0)
             gdrive = gv * k * actf
@@ -198,7 +198,7 @@ def lif_backward_kernel(
             gi = gdrive * r
             if HAS_GI:
                 gi = gi + tl.load(gi_ptr + off_t, mask=mask, other=0.0)
-            gi = gi + alpha * gi_next
+            gi = tl.fma(alpha, gi_next, gi)
             gi_next = gi
             tl.store(gx_ptr + off_t, gi, mask=mask)
         else:
