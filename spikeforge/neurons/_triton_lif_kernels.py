@@ -85,7 +85,7 @@ def lif_forward_kernel(
     for _t in range(T):
         drive = tl.load(x_ptr + off_t, mask=mask)
         if SYN:
-            i = drive + alpha * i
+            i = tl.fma(alpha, i, drive)  # torch.addcmul fuses it on the CPU
             tl.store(iseq_ptr + off_t, i, mask=mask)
             drive = i
         vt = _lerp(v, v_leak + r * drive, k)
