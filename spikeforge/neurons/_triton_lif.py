@@ -199,8 +199,9 @@ def _forward(
     ctx.code = code
     ctx.sur = (c0, c1)
     ctx.n_par = n_par
-    ctx.param_like = (k, alpha, v_leak, r, v_th, v_reset)
-    ctx.state_like = (v0, i0)
+    # shapes only (as meta tensors) to sum the gradients back to: keeps no tensor alive
+    ctx.param_like = tuple(None if p is None else _shape_of(p) for p in (k, alpha, v_leak, r, v_th, v_reset))
+    ctx.state_like = (_shape_of(v0), _shape_of(i0))
     ctx.save_for_backward(v_pre, z, act, x if i_seq is None else i_seq, v0f, i0f, prm)
     ctx.set_materialize_grads(False)
     ctx.mark_non_differentiable(ref)
@@ -270,6 +271,10 @@ def _backward(
     for row, p in enumerate(ctx.param_like):
         grads.append(_reduce_to(gp[row], p) if need[3 + row] and p is not None else None)
     return (*grads, None, None, None)
+
+
+def _shape_of(t: Tensor) -> Tensor:
+    return torch.empty(t.shape, device="meta")
 
 
 def triton_cdiv(a: int, b: int) -> int:

@@ -279,3 +279,37 @@ def test_lif_on_cuda_runs_the_kernel_and_equals_the_cpu(gen, dtype):
     assert_close("x", outs["cuda"][1], outs["cpu"][1], 1e-5 if dtype == torch.float32 else 1e-12)
     for a, b in zip(outs["cuda"][2], outs["cpu"][2]):
         assert_close("param", a, b, 1e-5 if dtype == torch.float32 else 1e-12)
+
+
+@pytest.mark.slow
+def test_kernels_compile_for_hopper_without_a_gpu():
+    """The interpreter is lenient where the compiler is not (types of loop-carried values, scalar
+    branches): compile both kernels, every option on and every option off, for sm_90 (H100)."""
+    import triton
+    from triton.backends.compiler import GPUTarget
+    from triton.compiler import ASTSource
+
+    from spikeforge.neurons import _triton_lif_kernels as kern
+
+    if "nvidia" not in triton.backends.backends:
+        pytest.skip("this triton has no nvidia backend")
+    p, i8, i32 = "*fp32", "*i8", "*i32"
+    fwd = dict.fromkeys(["x_ptr", "v0_ptr", "i0_ptr", "prm_ptr", "z_ptr", "vpre_ptr", "iseq_ptr"], p)
+    fwd |= {"ref0_ptr": i32, "nref_ptr": i32, "act_ptr": i8, "ref_ptr": i32}
+    fwd |= {"T": "i32", "N": "i32", "n_par": "i32"}
+    bwd = dict.fromkeys(["vpre_ptr", "z_ptr", "drive_ptr", "v0_ptr", "i0_ptr", "prm_ptr", "sur_ptr"], p)
+    bwd |= dict.fromkeys(["gz_ptr", "gv_ptr", "gi_ptr", "gx_ptr", "gv0_ptr", "gi0_ptr", "gp_ptr"], p)
+    bwd |= {"act_ptr": i8, "last": "i64", "T": "i32", "N": "i32", "n_par": "i32"}
+    target = GPUTarget("cuda", 90, 32)
+    for on in (True, False):
+        flags = dict.fromkeys(["SYN", "REF", "SUBTRACT"], on)
+        for kernel, sig, extra in (
+            (kern.lif_forward_kernel, fwd, {}),
+            (kern.lif_backward_kernel, bwd, dict.fromkeys(["DETACH", "HAS_GV", "HAS_GI", "NEED_P"], on)),
+        ):
+            constexprs = {**flags, **extra, "BLOCK": 128}
+            if kernel is kern.lif_backward_kernel:
+                constexprs["SURR"] = 1 if on else 4
+            signature = {**sig, **dict.fromkeys(constexprs, "constexpr")}
+            compiled = triton.compile(ASTSource(kernel, signature, constexprs), target=target)
+            assert ".entry" in compiled.asm["ptx"]
