@@ -13,6 +13,7 @@ Tests run the kernels on CPU tensors through Triton's interpreter with :func:`_i
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import math
 import os
@@ -80,10 +81,13 @@ def scan_function(x: Tensor, surrogate: Surrogate, fallback: Any, *, interpret: 
     """The autograd function for a CUDA tensor ``x``: :class:`TritonLIFScan` where it can run,
     else ``fallback`` (the PyTorch scan), with a warning when Triton is missing.
 
+    The kernels take float32 and float64 and the built-in surrogates; other dtypes (half,
+    bfloat16) and a user's own surrogate run the PyTorch scan.
+
     ``interpret=True`` (test-only, never a default) runs the kernels on CPU tensors through
     Triton's interpreter, as ``TRITON_INTERPRET=1`` does.
     """
-    if surrogate_constants(surrogate) is None:
+    if surrogate_constants(surrogate) is None or x.dtype not in (torch.float32, torch.float64):
         return fallback
     if _kernels(interpret) is None:
         if interpret:
@@ -173,26 +177,27 @@ def _forward(
     act = torch.empty(x.shape, dtype=torch.int8, device=x.device) if cfg.refractory else None
     ref = ref0f.clone() if cfg.refractory else ref0f
     grid = (triton_cdiv(n, BLOCK),)
-    fwd[grid](
-        x,
-        v0f,
-        i0f,
-        ref0f,
-        prm,
-        nref,
-        z,
-        v_pre,
-        i_seq if i_seq is not None else v_pre,
-        act if act is not None else z,
-        ref,
-        steps,
-        n,
-        n_par,
-        SYN=syn,
-        REF=cfg.refractory,
-        SUBTRACT=cfg.reset == "subtract",
-        BLOCK=BLOCK,
-    )
+    with _on_device(x):
+        fwd[grid](
+            x,
+            v0f,
+            i0f,
+            ref0f,
+            prm,
+            nref,
+            z,
+            v_pre,
+            i_seq if i_seq is not None else v_pre,
+            act if act is not None else z,
+            ref,
+            steps,
+            n,
+            n_par,
+            SYN=syn,
+            REF=cfg.refractory,
+            SUBTRACT=cfg.reset == "subtract",
+            BLOCK=BLOCK,
+        )
     code, c0, c1 = surrogate_constants(cfg.surrogate) or (0, 0.0, 0.0)
     ctx.cfg = cfg
     ctx.interpret = interpret
@@ -232,36 +237,37 @@ def _backward(
     gp = torch.empty((6, *state_shape), dtype=v_pre.dtype, device=v_pre.device) if need_p else gv0
     sur = torch.tensor(ctx.sur, dtype=v_pre.dtype, device=v_pre.device)
     grid = (triton_cdiv(n, BLOCK),)
-    bwd[grid](
-        v_pre,
-        z,
-        act if act is not None else z,
-        drive,
-        v0f,
-        i0f,
-        prm,
-        sur,
-        gz,
-        g_v.contiguous() if g_v is not None else gz,
-        g_i.contiguous() if has_gi else gz,  # type: ignore[union-attr]
-        gx,
-        gv0,
-        gi0,
-        gp,
-        (steps - 1) * n,
-        steps,
-        n,
-        ctx.n_par,
-        SYN=syn,
-        REF=act is not None,
-        SUBTRACT=cfg.reset == "subtract",
-        DETACH=cfg.detach_reset,
-        SURR=ctx.code,
-        HAS_GV=has_gv,
-        HAS_GI=has_gi,
-        NEED_P=need_p,
-        BLOCK=BLOCK,
-    )
+    with _on_device(v_pre):
+        bwd[grid](
+            v_pre,
+            z,
+            act if act is not None else z,
+            drive,
+            v0f,
+            i0f,
+            prm,
+            sur,
+            gz,
+            g_v.contiguous() if g_v is not None else gz,
+            g_i.contiguous() if has_gi else gz,  # type: ignore[union-attr]
+            gx,
+            gv0,
+            gi0,
+            gp,
+            (steps - 1) * n,
+            steps,
+            n,
+            ctx.n_par,
+            SYN=syn,
+            REF=act is not None,
+            SUBTRACT=cfg.reset == "subtract",
+            DETACH=cfg.detach_reset,
+            SURR=ctx.code,
+            HAS_GV=has_gv,
+            HAS_GI=has_gi,
+            NEED_P=need_p,
+            BLOCK=BLOCK,
+        )
     v0, i0 = ctx.state_like
     grads: list[Tensor | None] = [
         gx if need[0] else None,
@@ -271,6 +277,11 @@ def _backward(
     for row, p in enumerate(ctx.param_like):
         grads.append(_reduce_to(gp[row], p) if need[3 + row] and p is not None else None)
     return (*grads, None, None, None)
+
+
+def _on_device(x: Tensor) -> Any:
+    """Launch on x's GPU (Triton launches on the current device), or nowhere in particular."""
+    return torch.cuda.device(x.device) if x.is_cuda else contextlib.nullcontext()
 
 
 def _shape_of(t: Tensor) -> Tensor:

@@ -207,7 +207,7 @@ def test_one_launch_forward_and_one_backward_whatever_the_length(gen, monkeypatc
         assert launches == ["f", "b"]
 
 
-def test_custom_surrogate_falls_back_to_the_pytorch_scan(gen):
+def test_custom_surrogate_and_half_precision_fall_back_to_the_pytorch_scan(gen):
     class Mine(Surrogate):
         def grad(self, x: torch.Tensor) -> torch.Tensor:
             return torch.exp(-x.abs())
@@ -220,6 +220,8 @@ def test_custom_surrogate_falls_back_to_the_pytorch_scan(gen):
     for s in (Mine(), MySigmoid(5.0)):
         assert _triton_lif.scan_function(x, s, _LIFScan, interpret=True) is _LIFScan
     assert _triton_lif.scan_function(x, FastSigmoid(), _LIFScan, interpret=True) is not _LIFScan
+    for dtype in (torch.float16, torch.bfloat16):  # the kernels take float32 and float64 only
+        assert _triton_lif.scan_function(x.to(dtype), FastSigmoid(), _LIFScan, interpret=True) is _LIFScan
     case = make_case(gen, dtype=torch.float32, syn=False, t_ref=0.0)
     compare(case, dt=1.0, dtype=torch.float32, spike_fn=Mine())
 
