@@ -101,7 +101,7 @@ def time_ms(step: Callable[[], None], repeats: int) -> float:
 
 def run_case(syn: bool, t_ref: float, args: argparse.Namespace) -> dict[str, Any]:
     gen = torch.Generator().manual_seed(0)
-    x = torch.rand(args.steps, args.batch, args.n, generator=gen) * (0.15 if syn else 0.3)
+    x = torch.rand(args.steps, args.batch, args.n, generator=gen) * (0.7 if syn else 3.5)
     row: dict[str, Any] = {"tau_syn": syn, "t_ref": t_ref}
     z_cpu, g_cpu, gx_cpu = grads(make_layer(args.n, syn=syn, t_ref=t_ref, torch_scan=False), x)
     kernel = make_layer(args.n, syn=syn, t_ref=t_ref, torch_scan=False).cuda()
