@@ -57,9 +57,9 @@ def _kernels(interpret: bool) -> tuple[Any, Any] | None:
     while its functions are decorated, so they run on CPU tensors through Triton's interpreter;
     the environment is restored afterwards and the compiled kernels are left as they are.
     """
-    try:
-        from . import _triton_lif_kernels as kern
-    except ImportError:
+    from . import _triton_lif_kernels as kern
+
+    if not kern.AVAILABLE:
         return None
     if interpret:
         spec = importlib.util.spec_from_file_location(f"{kern.__name__}_interpreted", kern.__file__)

@@ -9,12 +9,28 @@ in an autograd function.
 Parameters arrive packed as rows of ``prm`` (``[6, n_par]``: k, alpha, v_leak, r, v_th, v_reset),
 indexed by ``element % n_par`` (their broadcast over the trailing dimensions of the state), and the
 surrogate's two constants as ``sur`` (a tensor, so that float64 runs keep float64 constants).
+
+Kernels here use only triton.language builtins, not its ``@jit`` helpers (``tl.zeros``,
+``tl.cdiv``...): the interpreted copy that the tests load would otherwise call compiled helpers.
 """
 
 from __future__ import annotations
 
-import triton
-import triton.language as tl
+try:
+    import triton
+    import triton.language as tl
+
+    AVAILABLE = True
+except ImportError:  # importable without Triton (the doctests import every module); unused then
+    AVAILABLE = False
+
+    class triton:  # type: ignore[no-redef]  # noqa: N801
+        """Stands in for triton so that the decorators below run; the kernels are never called."""
+
+        @staticmethod
+        def jit(fn: object) -> object:
+            return fn
+
 
 # surrogate codes (SURR): see _triton_lif.surrogate_constants
 FAST_SIGMOID, ATAN, TRIANGLE, STRAIGHT_THROUGH, IDENTITY = 0, 1, 2, 3, 4

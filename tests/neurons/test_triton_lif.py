@@ -235,6 +235,21 @@ def test_without_triton_on_cuda_the_pytorch_scan_runs_with_one_warning(monkeypat
         _triton_lif.scan_function(x, FastSigmoid(), _LIFScan, interpret=True)
 
 
+def test_kernel_module_imports_without_triton(monkeypatch):
+    """Without triton the kernel module still imports (every module's doctests run) and says so."""
+    import importlib.util
+    import sys
+
+    from spikeforge.neurons import _triton_lif_kernels as kern
+
+    for name in ("triton", "triton.language"):
+        monkeypatch.setitem(sys.modules, name, None)  # import triton then raises ImportError
+    spec = importlib.util.spec_from_file_location("_kernels_without_triton", kern.__file__)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.AVAILABLE is False and kern.AVAILABLE is True
+
+
 def test_cpu_tensors_never_reach_the_kernels(gen, monkeypatch):
     def boom(*args, **kwargs):
         raise AssertionError("the CPU path asked for the Triton kernels")
