@@ -197,6 +197,7 @@ def _forward(
             REF=cfg.refractory,
             SUBTRACT=cfg.reset == "subtract",
             BLOCK=BLOCK,
+            enable_fp_fusion=False,  # a*b+c rounded twice, as ATen's; tl.fma where ATen fuses
         )
     code, c0, c1 = surrogate_constants(cfg.surrogate) or (0, 0.0, 0.0)
     ctx.cfg = cfg
@@ -267,6 +268,7 @@ def _backward(
             HAS_GI=has_gi,
             NEED_P=need_p,
             BLOCK=BLOCK,
+            enable_fp_fusion=False,
         )
     v0, i0 = ctx.state_like
     grads: list[Tensor | None] = [

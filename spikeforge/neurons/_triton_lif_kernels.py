@@ -10,6 +10,10 @@ Parameters arrive packed as rows of ``prm`` (``[6, n_par]``: k, alpha, v_leak, r
 indexed by ``element % n_par`` (their broadcast over the trailing dimensions of the state), and the
 surrogate's two constants as ``sur`` (a tensor, so that float64 runs keep float64 constants).
 
+They are launched with ``enable_fp_fusion=False``: the compiler then fuses no ``a * b + c`` on
+its own, and ``tl.fma`` stands where ATen's CPU kernels fuse (``torch.lerp``, ``torch.addcmul``),
+so the forward pass rounds as the CPU scan does and the spikes are the same.
+
 Kernels here use only triton.language builtins, not its ``@jit`` helpers (``tl.zeros``,
 ``tl.cdiv``...): the interpreted copy that the tests load would otherwise call compiled helpers.
 """
