@@ -8,7 +8,8 @@ of steps, with the same results as the PyTorch scan :class:`~spikeforge.neurons.
 own :class:`~spikeforge.surrogate.Surrogate` subclass (the kernels know only the built-in ones), and
 CUDA without Triton, which says once, in a warning, what is slower.
 
-Tests run the kernels on CPU tensors through Triton's interpreter with :func:`_interpreted`.
+Tests run the kernels on CPU tensors through Triton's interpreter with
+``lif_scan(..., _interpret=True)`` (never a default).
 """
 
 from __future__ import annotations
