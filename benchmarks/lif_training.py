@@ -116,6 +116,9 @@ WEIGHT_GAIN = (7.0, 3.0, 3.0)
 SEED = 0
 
 LIBRARIES = ("spikeforge", "snntorch", "norse", "spikingjelly", "pytorch")
+# variants for GPU runs, chosen with --only: spikeforge with its PyTorch scan instead of the Triton
+# kernel, and spikingjelly's CuPy and Triton backends
+GPU_VARIANTS = ("spikeforge_torch", "spikingjelly_cupy", "spikingjelly_triton")
 # the module whose absence means the library is skipped
 _IMPORT_NAME = {
     "spikeforge": "spikeforge",
@@ -123,6 +126,9 @@ _IMPORT_NAME = {
     "norse": "norse",
     "spikingjelly": "spikingjelly",
     "pytorch": "torch",
+    "spikeforge_torch": "spikeforge",
+    "spikingjelly_cupy": "spikingjelly",
+    "spikingjelly_triton": "spikingjelly",
 }
 
 Weights = list[tuple[Tensor, Tensor]]
@@ -278,14 +284,18 @@ def _layerwise(
     return forward
 
 
-def build_spikeforge(weights: Weights) -> Bench:
+def build_spikeforge(weights: Weights, name: str = "spikeforge") -> Bench:
     import spikeforge as sf
+
+    surrogate: type = sf.surrogate.FastSigmoid
+    if name == "spikeforge_torch":  # a subclass: LIF runs its PyTorch scan, not the Triton kernel
+        surrogate = type("FastSigmoidTorchScan", (sf.surrogate.FastSigmoid,), {})
 
     def lif(n: int) -> nn.Module:
         # exact integrator: v <- v + (1 - beta) (r x - v) = beta v + x with r = 1 / (1 - beta)
         return sf.neurons.LIF(
             n, tau_mem=TAU_MEM, dt=DT, v_th=V_TH, v_reset=0.0, r=1.0 / (1.0 - BETA), reset="to_value",
-            surrogate=sf.surrogate.FastSigmoid(SLOPE), detach_reset=True,
+            surrogate=surrogate(SLOPE), detach_reset=True,
         )  # fmt: skip
 
     l1, l2, l3 = linear_layers(weights)
@@ -295,7 +305,7 @@ def build_spikeforge(weights: Weights) -> Bench:
     def forward(x: Tensor) -> Tensor:
         return model(x)[0]  # type: ignore[no-any-return]
 
-    return Bench("spikeforge", model, forward, [l1, l2, l3], cells)
+    return Bench(name, model, forward, [l1, l2, l3], cells)
 
 
 def build_snntorch(weights: Weights) -> Bench:
@@ -359,15 +369,21 @@ def build_norse(weights: Weights, device: str) -> Bench:
     return Bench("norse", model, _layerwise(linears, cells, run), linears, cells, weight_scale=scale)
 
 
-def build_spikingjelly(weights: Weights) -> Bench:
+def build_spikingjelly(weights: Weights, name: str = "spikingjelly") -> Bench:
     from spikingjelly.activation_based import functional, neuron, surrogate
+
+    backend = name.partition("_")[2] or "torch"  # spikingjelly_cupy: the CuPy backend
 
     def lif() -> nn.Module:
         # decay_input=False: v <- v - v / tau + x = beta v + x with tau = 1 / (1 - beta)
-        return neuron.LIFNode(
+        node = neuron.LIFNode(
             tau=1.0 / (1.0 - BETA), decay_input=False, v_threshold=V_TH, v_reset=0.0,
             surrogate_function=surrogate.SuperSpike(alpha=1.0), detach_reset=True, step_mode="m",
         )  # fmt: skip
+        if backend not in node.supported_backends:
+            raise ImportError(f"this spikingjelly has no {backend!r} backend ({node.supported_backends})")
+        node.backend = backend
+        return node
 
     l1, l2, l3 = linear_layers(weights)
     cells = [lif(), lif(), lif()]
@@ -377,7 +393,7 @@ def build_spikingjelly(weights: Weights) -> Bench:
         functional.reset_net(model)  # the nodes keep their membrane between calls
         return model(x)  # type: ignore[no-any-return]
 
-    return Bench("spikingjelly", model, forward, [l1, l2, l3], cells)
+    return Bench(name, model, forward, [l1, l2, l3], cells)
 
 
 class _FastSigmoidSpike(torch.autograd.Function):
@@ -424,18 +440,18 @@ def build_pytorch(weights: Weights) -> Bench:
 
 def build(name: str, weights: Weights, device: str) -> Bench:
     """The library's model from the shared weights, on ``device``."""
-    if name == "spikeforge":
-        bench = build_spikeforge(weights)
+    if name in ("spikeforge", "spikeforge_torch"):
+        bench = build_spikeforge(weights, name)
     elif name == "snntorch":
         bench = build_snntorch(weights)
     elif name == "norse":
         bench = build_norse(weights, device)
-    elif name == "spikingjelly":
-        bench = build_spikingjelly(weights)
+    elif name.startswith("spikingjelly"):
+        bench = build_spikingjelly(weights, name)
     elif name == "pytorch":
         bench = build_pytorch(weights)
     else:
-        raise ValueError(f"unknown library {name!r}; choose among {', '.join(LIBRARIES)}")
+        raise ValueError(f"unknown library {name!r}; choose among {', '.join(LIBRARIES + GPU_VARIANTS)}")
     bench.model.to(device)
     # the optimizer was built before the move: rebuild it on the moved parameters
     bench.optimizer = bench.make_optimizer()
@@ -448,7 +464,7 @@ def library_version(name: str) -> str:
     version = getattr(module, "__version__", None)
     if version is None:
         try:
-            version = importlib.metadata.version(name)
+            version = importlib.metadata.version(_IMPORT_NAME[name])
         except importlib.metadata.PackageNotFoundError:
             version = "?"
     return str(version)
@@ -693,7 +709,7 @@ def print_report(summary: dict[str, dict[str, Any]], cfg: Config, versions: dict
     print("versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()))
     mem_note = "peak alloc" if cfg.device.startswith("cuda") else "peak RSS rise"
     header = (
-        f"{'library':<13} {'train ms':>9} {'(min)':>8} {'infer ms':>9} {'(min)':>8} "
+        f"{'library':<19} {'train ms':>9} {'(min)':>8} {'infer ms':>9} {'(min)':>8} "
         f"{'train MB':>9} {'infer MB':>9} {'train x':>8} {'infer x':>8}"
     )
     print()
@@ -702,7 +718,7 @@ def print_report(summary: dict[str, dict[str, Any]], cfg: Config, versions: dict
     print("-" * len(header))
     for name, s in summary.items():
         print(
-            f"{name:<13} {s['train_ms_median']:>9.1f} {s['train_ms_min']:>8.1f} "
+            f"{name:<19} {s['train_ms_median']:>9.1f} {s['train_ms_min']:>8.1f} "
             f"{s['infer_ms_median']:>9.1f} {s['infer_ms_min']:>8.1f} "
             f"{_fmt(s['train_peak_mb'], '.1f'):>9} {_fmt(s['infer_peak_mb'], '.1f'):>9} "
             f"{_fmt(s['train_ratio'], '.2f'):>8} {_fmt(s['infer_ratio'], '.2f'):>8}"
@@ -711,12 +727,12 @@ def print_report(summary: dict[str, dict[str, Any]], cfg: Config, versions: dict
     print()
     print("firing rates (spikes per neuron and step), hidden 1 / hidden 2 / output, and the first step")
     print(f"compared with {ref}'s: equal output spikes, |grad - grad_{ref}| / |grad_{ref}| per layer")
-    print(f"{'library':<13} {'rates at start':>22} {'after timed steps':>22} {'= spikes':>9}  grad diff")
+    print(f"{'library':<19} {'rates at start':>22} {'after timed steps':>22} {'= spikes':>9}  grad diff")
     for name, s in summary.items():
         start = " / ".join(f"{r:.3f}" for r in s["rates_start"])
         end = " / ".join(f"{r:.3f}" for r in s["rates_end"])
         diff = " / ".join(f"{d:.0e}" for d in s["grad_rel_diff"])
-        print(f"{name:<13} {start:>22} {end:>22} {s['spikes_equal']:>9.2%}  {diff}")
+        print(f"{name:<19} {start:>22} {end:>22} {s['spikes_equal']:>9.2%}  {diff}")
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -728,7 +744,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=int, default=3, help="untimed rounds first (default 3)")
     parser.add_argument("--repeats", type=int, default=10, help="timed rounds (default 10)")
     parser.add_argument(
-        "--only", default=None, help=f"comma-separated subset of {','.join(LIBRARIES)} (default all)"
+        "--only",
+        default=None,
+        help=f"comma-separated subset of {','.join(LIBRARIES + GPU_VARIANTS)} (default: the first five)",
     )
     parser.add_argument(
         "--memory", action=argparse.BooleanOptionalAction, default=True, help="measure peak memory"
@@ -745,9 +763,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     wanted = list(LIBRARIES) if args.only is None else [s.strip() for s in args.only.split(",") if s.strip()]
-    unknown = [n for n in wanted if n not in LIBRARIES]
+    unknown = [n for n in wanted if n not in LIBRARIES + GPU_VARIANTS]
     if unknown:
-        print(f"error: unknown libraries {unknown}; choose among {', '.join(LIBRARIES)}", file=sys.stderr)
+        choices = ", ".join(LIBRARIES + GPU_VARIANTS)
+        print(f"error: unknown libraries {unknown}; choose among {choices}", file=sys.stderr)
         return 2
     cfg = Config(args.device, args.batch, args.steps, args.threads, args.warmup, args.repeats)
     torch.set_num_threads(cfg.threads)

@@ -396,12 +396,16 @@ def lif_scan(
     integrator: Integrator = "exact",
     detach_reset: bool = True,
     record: bool = False,
+    _interpret: bool = False,
 ) -> ScanResult:
     """:func:`lif_step` over a sequence ``x`` of shape ``[T, *batch, *shape]``, fused.
 
     Gives the same spikes and states as a loop of :func:`lif_step`, and the same gradients when
     ``spike_fn`` is a :class:`~spikeforge.surrogate.Surrogate` (a custom autograd function over
-    the whole sequence); any other callable falls back to the step loop.
+    the whole sequence); any other callable falls back to the step loop. On a CUDA tensor with
+    Triton installed and a built-in surrogate, the sequence runs as one Triton kernel forward and
+    one backward (:mod:`spikeforge.neurons._triton_lif`); ``_interpret=True`` runs those kernels
+    on CPU tensors through Triton's interpreter (for tests only).
 
     Returns:
         ``ScanResult(output, state, trace)``; with ``record=True`` the trace is an
@@ -422,7 +426,12 @@ def lif_scan(
     k, alpha = lif_coefficients(params, dt, integrator)
     n_ref = refractory_steps(params.t_ref, dt).to(x.device)
     cfg = _ScanConfig(spike_fn, reset, detach_reset, alpha is not None, bool((n_ref > 0).any()))
-    z, v_pre, i_seq, ref = _LIFScan.apply(
+    fused: Any = _LIFScan
+    if x.is_cuda or _interpret:
+        from ._triton_lif import scan_function
+
+        fused = scan_function(x, spike_fn, _LIFScan, interpret=_interpret and not x.is_cuda)
+    z, v_pre, i_seq, ref = fused.apply(
         x,
         state.v,
         state.i,
