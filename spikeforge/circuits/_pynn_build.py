@@ -86,6 +86,24 @@ def _synapse(sim: Any, spec: dict[str, Any]) -> Any:
     return sim.STDPMechanism(timing_dependence=timing, weight_dependence=wd, weight=0.0, delay=None)
 
 
+def _nest_initialize(p: Any, n: int, initial: dict[str, Any]) -> None:
+    """Set initial values in NEST directly: pyNN.nest 0.13 loses some (``IF_curr_delta`` has no
+    variable map, so ``v`` is dropped; scaled variables such as ``gsyn_exc``, µS, reach NEST's
+    ``g_ex``, nS, unscaled)."""
+    cell = p.celltype
+    names = getattr(cell, "variable_map", {"v": "V_m"})
+    scale = getattr(cell, "scale_factors", {})
+    for var, value in initial.items():
+        native = names.get(var, var)
+        v = np.broadcast_to(np.asarray(value, dtype=np.float64), (n,)) / float(scale.get(var, 1.0))
+        try:
+            p.node_collection.set({native: [float(x) for x in v]})
+        except Exception as e:  # NEST's own error type
+            raise ValueError(
+                f"population {p.label!r}: NEST cannot set the initial value of {native} ({var}): {e}"
+            ) from e
+
+
 def build(
     sim: Any,
     description: dict[str, Any],
@@ -143,6 +161,8 @@ def build(
         initial = _values(pop.get("initial", {}), arrays)
         if initial:
             p.initialize(**initial)
+            if getattr(sim, "__name__", "") == "pyNN.nest":
+                _nest_initialize(p, int(pop["n"]), initial)
         net.populations[pop["name"]] = p
     for proj in description["projections"]:
         conn = np.asarray(arrays[proj["connections"][1:]], dtype=np.float64)
