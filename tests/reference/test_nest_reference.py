@@ -23,16 +23,17 @@ import pytest
 import torch
 
 import spikeforge as sf
-from spikeforge.circuits import AlphaSynapse, ExpConductance, ExpSynapse, Network, builders
+from spikeforge.circuits import AlphaSynapse, ExpSynapse, Network, builders
 
 sim = pytest.importorskip("pyNN.nest", reason="needs PyNN and NEST: pip install 'spikeforge[pynn]'")
 
 pytestmark = [pytest.mark.reference, pytest.mark.filterwarnings("ignore::UserWarning")]
 
 
-def _both(
-    net: Network, duration: float, **setup: Any
-) -> tuple[dict[str, list[np.ndarray]], dict[str, list[np.ndarray]]]:
+Trains = dict[str, list[np.ndarray]]
+
+
+def _both(net: Network, duration: float, **setup: Any) -> tuple[Trains, Trains]:
     """Spike trains per population from NEST (via to_pynn) and from spikeforge."""
     names = net.population_names
     h = net.to_pynn(sim, **setup)
