@@ -58,11 +58,20 @@ process.
 ``LIF`` with the exact integrator and ``ExpSynapse``/``AlphaSynapse`` (or ``DeltaSynapse``)
 inputs is integrated exactly by both (the propagator of ``iaf_psc_exp``, ``iaf_psc_alpha``,
 ``iaf_psc_delta``), so the spikes agree to round-off; the Euler integrator, a ``LIF`` with
-``tau_syn`` (current held over the step), conductances (held over the step; NEST: adaptive
-Runge-Kutta) and Izhikevich (Euler in both; NEST's synaptic jumps land after the step's
-integration) agree in distribution. spikeforge's threshold is :math:`v > v_{th}`, NEST's
-:math:`v \ge v_{th}`. A spike arriving at a refractory neuron through a delta synapse is lost in
-both.
+``tau_syn`` (current held over the step) and conductances (held over the step; NEST: adaptive
+Runge-Kutta) agree in distribution. Izhikevich with the Euler integrator is NEST's ``izhikevich``
+step for step. With delta synapses the membranes agree, but NEST tests the threshold right after
+a jump and spikeforge after integrating the next step, so a spike caused by a jump is one step
+earlier in NEST. spikeforge's threshold is :math:`v > v_{th}`, NEST's :math:`v \ge v_{th}`. A
+spike arriving at a refractory neuron through a delta synapse is lost in both.
+``tests/reference/test_nest_reference.py`` checks all of this against NEST 3.10.
+
+**pyNN.nest specifics** (handled by the builder): NEST's grid-constrained models
+(``spike_precision="on_grid"``), ``min_delay = dt``, spike generators without precise times, and
+initial values set in NEST directly (pyNN.nest 0.13 drops ``v`` of ``IF_curr_delta`` and does not
+scale ``gsyn_exc``/``gsyn_inh``), and ``GutigWeightDependence``'s exponents set again (pyNN.nest
+0.13 drops them). NEST cannot set initial synaptic currents of ``iaf_psc_exp``: exporting a
+nonzero initial ``ExpSynapse`` state to NEST fails with a ``ValueError``.
 
 **Refused**, with :class:`~spikeforge.errors.UnsupportedExportError` naming the part: ALIF (its
 adaptive threshold is none of PyNN's adapting cells: ``EIF_cond_exp_isfa_ista`` adapts by a

@@ -226,6 +226,7 @@ def _stdp_net(sign: float, weight_dependence: str) -> Network:
         w_max=0.5,
         weight_dependence=weight_dependence,
         dt=dt,
+        **({"mu_plus": 0.3, "mu_minus": 0.7} if weight_dependence == "soft" else {}),
     )
     net.connect(
         "pre", "post", weight=0.25, delay=dt, synapse=ExpSynapse(tau=1.0), plasticity=rule, name="plastic"
