@@ -173,6 +173,15 @@ def describe(net: Network) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
 
     Raises:
         UnsupportedExportError: a part PyNN cannot express (see the module docstring), named.
+
+    Example:
+        >>> from spikeforge.circuits import builders
+        >>> net = builders.cuba(n=50, p=0.2, delay=0.1, seed=0)
+        >>> description, arrays = describe(net)
+        >>> [(p["name"], p["cell"], p["params"]["cm"]) for p in description["populations"]]
+        [('exc', 'IF_curr_exp', 20.0), ('inh', 'IF_curr_exp', 20.0)]
+        >>> [p["receptor_type"] for p in description["projections"]]
+        ['excitatory', 'inhibitory', 'excitatory', 'inhibitory']
     """
     if net._B != 1:
         raise UnsupportedExportError(
@@ -695,6 +704,15 @@ def to_pynn_script(net: Network, path: str | Path, *, duration: float = 1000.0) 
     Raises:
         UnsupportedExportError: a part of the network PyNN cannot express, named.
         ParameterError: a duration that is not a finite number >= 0.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> from spikeforge.circuits import builders
+        >>> net = builders.cuba(n=50, p=0.2, delay=0.1, seed=0)
+        >>> with tempfile.TemporaryDirectory() as d:
+        ...     path = net.to_pynn_script(pathlib.Path(d) / "cuba.py", duration=200.0)
+        ...     print(path.read_text().splitlines()[0].strip('"'))
+        PyNN network exported by spikeforge (dt = 0.1 ms): exc (IF_curr_exp, 40), inh (IF_curr_exp, 10).
     """
     if isinstance(duration, bool) or not isinstance(duration, (int, float)) or not duration >= 0:
         raise ParameterError(f"duration must be a number >= 0 ms, got {duration!r}")
