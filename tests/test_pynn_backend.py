@@ -87,6 +87,7 @@ def test_fixed_probability_and_poisson_source() -> None:
 
 
 def test_bad_input_is_named() -> None:
+    sfsim.end()  # no simulation state, whatever ran before
     with pytest.raises(ParameterError, match="setup"):
         sfsim.Population(1, sfsim.IF_curr_exp())
     sfsim.setup(timestep=0.1)
