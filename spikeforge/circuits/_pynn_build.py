@@ -71,12 +71,17 @@ def _spike_times(sim: Any, spec: dict[str, Any], arrays: dict[str, np.ndarray]) 
     return [sim.Sequence(times[bounds[k] : bounds[k + 1]]) for k in range(len(counts))]
 
 
-def _synapse(sim: Any, spec: dict[str, Any]) -> Any:
+def _synapse(sim: Any, spec: dict[str, Any], post: Any) -> Any:
     if spec["type"] == "static":
         return sim.StaticSynapse()
     timing = sim.SpikePairRule(**spec["timing"])
     wd_spec = dict(spec["weight_dependence"])
     wd_type = wd_spec.pop("type")
+    scale = getattr(post.celltype, "receptor_scale", None)
+    if getattr(sim, "__name__", "") == "pyNN.nest" and scale is not None:
+        # pyNN.nest 0.13 scales the weights onto IF_curr_delta and Izhikevich cells (mV) by
+        # receptor_scale but not the STDP bound w_max: scale it here
+        wd_spec["w_max"] = wd_spec["w_max"] * scale
     wd = getattr(sim, wd_type)(**wd_spec)
     # pyNN.nest 0.13 drops mu_plus and mu_minus of GutigWeightDependence (its __init__ passes
     # only w_min and w_max on): set them again
@@ -173,7 +178,7 @@ def build(
             net.populations[proj["pre"]],
             net.populations[proj["post"]],
             connector,
-            synapse_type=_synapse(sim, proj["synapse"]),
+            synapse_type=_synapse(sim, proj["synapse"], net.populations[proj["post"]]),
             receptor_type=proj["receptor_type"],
             label=proj["name"],
         )
