@@ -69,8 +69,12 @@ spike arriving at a refractory neuron through a delta synapse is lost in both.
 **pyNN.nest specifics** (handled by the builder): NEST's grid-constrained models
 (``spike_precision="on_grid"``), ``min_delay = dt``, spike generators without precise times, and
 initial values set in NEST directly (pyNN.nest 0.13 drops ``v`` of ``IF_curr_delta`` and does not
-scale ``gsyn_exc``/``gsyn_inh``), and ``GutigWeightDependence``'s exponents set again (pyNN.nest
-0.13 drops them). NEST cannot set initial synaptic currents of ``iaf_psc_exp``: exporting a
+scale ``gsyn_exc``/``gsyn_inh``), ``GutigWeightDependence``'s exponents set again (pyNN.nest
+0.13 drops them), and the STDP bound ``w_max`` onto ``IF_curr_delta``/``Izhikevich`` cells given
+in mV like their weights (pyNN.nest 0.13 leaves it in pA; it also reads those weights back a
+thousand times too small: read them from NEST, ``projection.nest_connections.get("weight")``).
+
+NEST cannot set initial synaptic currents of ``iaf_psc_exp``: exporting a
 nonzero initial ``ExpSynapse`` state to NEST fails with a ``ValueError``.
 
 **Refused**, with :class:`~spikeforge.errors.UnsupportedExportError` naming the part: ALIF (its
@@ -83,6 +87,8 @@ below one step, time-varying rates and currents, currents onto a ``LIF`` with ``
 other than ``STDP`` (and STDP with ``pairing="nearest"``, ``bound="soft"`` or ``"none"``, or
 a soft weight dependence with ``w_min != 0``), batched networks (``batch > 1``, per-copy gains
 or parameters) and networks that have already run.
+
+The inverse direction, PyNN scripts run on spikeforge, is :mod:`spikeforge.pynn`.
 """
 
 from __future__ import annotations
