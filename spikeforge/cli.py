@@ -2,7 +2,7 @@
 
 spikeforge demo [--out DIR]                  train an SNN on the embedded event digits (the main job)
 spikeforge train DATASET [--root DIR] ...    train a feedforward LIF network on an event dataset
-spikeforge simulate BUILDER [--duration MS]  run a circuit builder and save a raster plot
+spikeforge simulate BUILDER [--duration MS]  run a circuit builder and save a raster plot [--export-pynn PATH]
 spikeforge export MODEL --target nir --out PATH [--importer snntorch|norse] [--metrics]
 spikeforge export MODEL --target loihi2|xylo-audio2|xylo-audio3|xylo-imu|speck|... --out PATH [--force]
                                              (refuses a model that breaks the chip's limits unless --force)
@@ -57,6 +57,9 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--seed", type=int, default=0)
     sim.add_argument("--out", default="out/simulate")
     sim.add_argument("--no-progress", action="store_true")
+    sim.add_argument(
+        "--export-pynn", default=None, metavar="PATH", help="also write it as a standalone PyNN script"
+    )
 
     export = sub.add_parser("export", help="export a trained model (the demo's model.pt, or a .nir file)")
     export.add_argument("model", help="model.pt written by `spikeforge demo`, or a .nir file")
@@ -334,6 +337,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 seed=args.seed,
                 out=args.out,
                 progress=not args.no_progress,
+                export_pynn=args.export_pynn,
             )
         elif args.command == "export":
             _export(args.model, args.target, args.out, args.importer, args.strict, args.force, args.metrics)

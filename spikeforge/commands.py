@@ -159,12 +159,18 @@ def simulate_command(
     seed: int = 0,
     n: int | None = None,
     progress: bool = True,
+    export_pynn: str | Path | None = None,
 ) -> dict[str, float]:
     """Build a circuit with ``builder``, run it for ``duration`` ms, save a raster plot.
 
     Builders: ``cuba``, ``coba``, ``izhikevich2003`` and ``brunel-sr`` / ``-ai`` / ``-si-fast`` /
     ``-si-slow`` (Brunel 2000 regimes). ``n`` is the total number of neurons (builder default
     if None). Returns the mean rate (Hz) per population; prints them.
+
+    ``export_pynn``: also write the circuit, before it runs, as a standalone PyNN script there
+    (:meth:`~spikeforge.circuits.Network.to_pynn_script`, ``duration`` as its default). PyNN's
+    shortest delay is one step, so ``cuba`` and ``coba`` (delay 0 by default) are then built with
+    ``delay = dt``, which is printed; a circuit PyNN cannot express is an error naming the part.
     """
     from .circuits import builders
 
@@ -179,7 +185,13 @@ def simulate_command(
         size = {"n": n} if func in ("cuba", "coba") else {"n_exc": int(round(0.8 * n))}
         if func == "izhikevich2003":
             size["n_inh"] = n - size["n_exc"]
-    net = make(seed=seed, **fixed, **size)
+    extra: dict[str, Any] = {}
+    if export_pynn is not None and func in ("cuba", "coba"):
+        extra = {"delay": 0.1}  # the builders' dt
+        print(f"{builder}: delay = dt = 0.1 ms for PyNN (its shortest delay; the builder's default is 0)")
+    net = make(seed=seed, **fixed, **size, **extra)
+    if export_pynn is not None:
+        print(f"saved {net.to_pynn_script(export_pynn, duration=duration)}")
     monitors = {name: net.record_spikes(name) for name in net.population_names}
     net.run(duration, progress=progress)
     out = Path(out)

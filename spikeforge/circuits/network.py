@@ -790,6 +790,29 @@ class Network(_PlasticMixin, _TorchPathMixin, _CompiledPathMixin):
             "why_not_compiled": why,
         }
 
+    def to_pynn(self, sim: Any, *, setup: bool = True, **setup_kwargs: Any) -> Any:
+        """Build this network in a PyNN backend (``pyNN.nest``, ``pyNN.spiNNaker``, ...), after
+        ``sim.setup(timestep=self.dt, **setup_kwargs)``; see :mod:`spikeforge.circuits.pynn_export`
+        for the mapping, the units and what is refused.
+
+        Returns:
+            a :class:`~spikeforge.circuits.pynn_export.PyNNNetwork` with ``.populations[name]``
+            and ``.projections[name]`` (PyNN objects).
+
+        Raises:
+            UnsupportedExportError: a part PyNN cannot express, named.
+        """
+        from .pynn_export import to_pynn
+
+        return to_pynn(self, sim, setup=setup, **setup_kwargs)
+
+    def to_pynn_script(self, path: Any, *, duration: float = 1000.0) -> Any:
+        """Write a standalone PyNN script building this network (numpy and PyNN only); see
+        :func:`spikeforge.circuits.pynn_export.to_pynn_script`. Returns the path written."""
+        from .pynn_export import to_pynn_script
+
+        return to_pynn_script(self, path, duration=duration)
+
     def _kernel_usable(self, need_grad: bool) -> tuple[bool, str]:
         if self.compiled is False:
             return False, "compiled=False"

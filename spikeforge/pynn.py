@@ -1,0 +1,444 @@
+r"""spikeforge as a PyNN backend: ``import spikeforge.pynn as sim`` runs (a subset of) PyNN scripts.
+
+A first subset, the inverse of :mod:`spikeforge.circuits.pynn_export` with the same units and
+time conventions (mV, ms, nA, nF, µS, Hz; a PyNN spike time is spikeforge's plus ``dt``):
+
+* ``setup(timestep=...)``, ``run(t)``, ``end()``, ``get_time_step()``, ``get_current_time()``;
+* cells ``IF_curr_exp``, ``IF_curr_alpha``, ``IF_curr_delta``, ``IF_cond_exp``, ``IF_cond_alpha``
+  (a :class:`~spikeforge.neurons.LIF` with ``r = tau_m / cm``), ``Izhikevich``, and the sources
+  ``SpikeSourcePoisson`` (constant ``rate``) and ``SpikeSourceArray``;
+* ``Population(size, celltype, label=...)`` with ``initialize``, ``record("spikes"`` or ``"v")``
+  and ``get_data()`` (a Neo ``Block``, as PyNN returns; needs ``neo``, installed with PyNN);
+* ``Projection(pre, post, connector, synapse_type=StaticSynapse(weight, delay),
+  receptor_type=...)`` with ``AllToAllConnector``, ``OneToOneConnector``,
+  ``FixedProbabilityConnector`` (drawn by spikeforge's generator, so not the same draw as
+  another backend's) and ``FromListConnector``.
+
+The network is built at the first ``run`` (a :class:`~spikeforge.circuits.Network`, exact
+integration), so populations and projections must come before it. Unsupported features raise
+:class:`~spikeforge.errors.UnsupportedExportError` naming them. Like PyNN itself this module keeps
+one simulation state, reset by ``setup``.
+
+Example:
+    >>> import spikeforge.pynn as sim
+    >>> _ = sim.setup(timestep=0.1)
+    >>> src = sim.Population(1, sim.SpikeSourceArray(spike_times=[5.0, 7.0, 9.0]))
+    >>> cell = sim.Population(1, sim.IF_curr_exp(tau_m=10.0, cm=10.0, v_thresh=-60.0))
+    >>> prj = sim.Projection(src, cell, sim.AllToAllConnector(), sim.StaticSynapse(weight=20.0, delay=1.0))
+    >>> cell.record("spikes")
+    >>> sim.run(20.0)
+    20.0
+    >>> [round(float(t), 6) for t in cell.spike_times()[0]]  # pyNN.nest (on_grid): the same
+    [8.8, 10.7, 12.7, 16.3]
+    >>> sim.end()
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from .circuits import AlphaConductance, AlphaSynapse, DeltaSynapse, ExpConductance, ExpSynapse, Network
+from .circuits.projection import Explicit
+from .errors import MissingDependencyError, ParameterError, UnsupportedExportError
+from .neurons import LIF
+from .neurons import Izhikevich as _IzhikevichNeuron
+
+__all__ = [
+    "setup",
+    "run",
+    "end",
+    "get_time_step",
+    "get_current_time",
+    "Population",
+    "Projection",
+    "IF_curr_exp",
+    "IF_curr_alpha",
+    "IF_curr_delta",
+    "IF_cond_exp",
+    "IF_cond_alpha",
+    "Izhikevich",
+    "SpikeSourcePoisson",
+    "SpikeSourceArray",
+    "StaticSynapse",
+    "AllToAllConnector",
+    "OneToOneConnector",
+    "FixedProbabilityConnector",
+    "FromListConnector",
+]
+
+
+class _CellType:
+    default_parameters: dict[str, float] = {}
+    default_initial_values: dict[str, float] = {}
+    synapse: str = ""
+
+    def __init__(self, **parameters: Any) -> None:
+        unknown = set(parameters) - set(self.default_parameters)
+        if unknown:
+            raise ParameterError(
+                f"{type(self).__name__} has no parameters {sorted(unknown)}; it takes "
+                f"{sorted(self.default_parameters)}"
+            )
+        self.parameters = {**self.default_parameters, **parameters}
+
+
+_LIF = {
+    "v_rest": -65.0,
+    "cm": 1.0,
+    "tau_m": 20.0,
+    "tau_refrac": 0.1,
+    "i_offset": 0.0,
+    "v_reset": -65.0,
+    "v_thresh": -50.0,
+}
+
+
+class IF_curr_exp(_CellType):  # noqa: N801 - PyNN's name
+    """LIF with exponential current synapses (PyNN's parameters and defaults)."""
+
+    default_parameters = {**_LIF, "tau_syn_E": 5.0, "tau_syn_I": 5.0}
+    default_initial_values = {"v": -65.0}
+    synapse = "exp"
+
+
+class IF_curr_alpha(IF_curr_exp):  # noqa: N801
+    """LIF with alpha current synapses."""
+
+    default_parameters = {**_LIF, "tau_syn_E": 0.5, "tau_syn_I": 0.5}
+    synapse = "alpha"
+
+
+class IF_curr_delta(_CellType):  # noqa: N801
+    """LIF whose synapses jump v (weights in mV)."""
+
+    default_parameters = dict(_LIF)
+    default_initial_values = {"v": -65.0}
+    synapse = "delta"
+
+
+class IF_cond_exp(_CellType):  # noqa: N801
+    """LIF with exponential conductance synapses (weights in µS)."""
+
+    default_parameters = {**_LIF, "tau_syn_E": 5.0, "tau_syn_I": 5.0, "e_rev_E": 0.0, "e_rev_I": -70.0}
+    default_initial_values = {"v": -65.0}
+    synapse = "cond_exp"
+
+
+class IF_cond_alpha(IF_cond_exp):  # noqa: N801
+    """LIF with alpha conductance synapses."""
+
+    default_parameters = {**IF_cond_exp.default_parameters, "tau_syn_E": 0.3, "tau_syn_I": 0.5}
+    synapse = "cond_alpha"
+
+
+class Izhikevich(_CellType):
+    """Izhikevich (2003) cell; delta synapses onto v (weights in mV), ``i_offset`` in nA."""
+
+    default_parameters = {"a": 0.02, "b": 0.2, "c": -65.0, "d": 2.0, "i_offset": 0.0}
+    default_initial_values = {"v": -70.0, "u": -14.0}
+    synapse = "delta"
+
+
+class SpikeSourcePoisson(_CellType):
+    """Poisson spike trains of a constant ``rate`` (Hz)."""
+
+    default_parameters = {"rate": 1.0}
+
+
+class SpikeSourceArray(_CellType):
+    """Spikes at given times (ms): ``spike_times`` a list of times, or one list per neuron."""
+
+    default_parameters = {"spike_times": ()}  # type: ignore[dict-item]
+
+
+class StaticSynapse:
+    """A fixed weight (nA, µS or mV by cell type) and delay (ms, >= one step)."""
+
+    def __init__(self, weight: float = 0.0, delay: float | None = None) -> None:
+        self.weight, self.delay = weight, delay
+
+
+class AllToAllConnector:
+    def __init__(self, allow_self_connections: bool = True) -> None:
+        self.allow_self_connections = allow_self_connections
+
+    def pairs(self, n_pre: int, n_post: int, same: bool, gen: torch.Generator) -> tuple[np.ndarray, ...]:
+        pre, post = np.meshgrid(np.arange(n_pre), np.arange(n_post), indexing="ij")
+        keep = np.ones_like(pre, dtype=bool) if (self.allow_self_connections or not same) else pre != post
+        return pre[keep], post[keep]
+
+
+class OneToOneConnector:
+    def pairs(self, n_pre: int, n_post: int, same: bool, gen: torch.Generator) -> tuple[np.ndarray, ...]:
+        if n_pre != n_post:
+            raise ParameterError(
+                f"OneToOneConnector needs populations of equal size, got {n_pre} and {n_post}"
+            )
+        return np.arange(n_pre), np.arange(n_pre)
+
+
+class FixedProbabilityConnector:
+    def __init__(self, p_connect: float, allow_self_connections: bool = True, rng: Any = None) -> None:
+        if not 0.0 <= float(p_connect) <= 1.0:
+            raise ParameterError(f"p_connect must be in [0, 1], got {p_connect!r}")
+        self.p_connect, self.allow_self_connections = float(p_connect), allow_self_connections
+
+    def pairs(self, n_pre: int, n_post: int, same: bool, gen: torch.Generator) -> tuple[np.ndarray, ...]:
+        mask = (torch.rand(n_pre, n_post, generator=gen, dtype=torch.float64) < self.p_connect).numpy()
+        if same and not self.allow_self_connections:
+            np.fill_diagonal(mask, False)
+        pre, post = np.nonzero(mask)
+        return pre, post
+
+
+class FromListConnector:
+    def __init__(self, conn_list: Any, column_names: Any = None) -> None:
+        self.conn = np.asarray(conn_list, dtype=np.float64).reshape(len(conn_list), -1)
+        self.columns = (
+            list(column_names) if column_names is not None else ["weight", "delay"][: self.conn.shape[1] - 2]
+        )
+
+    def pairs(self, n_pre: int, n_post: int, same: bool, gen: torch.Generator) -> tuple[np.ndarray, ...]:
+        out = [self.conn[:, 0].astype(np.int64), self.conn[:, 1].astype(np.int64)]
+        for key in ("weight", "delay"):
+            out.append(self.conn[:, 2 + self.columns.index(key)] if key in self.columns else None)  # type: ignore[arg-type]
+        return tuple(out)
+
+
+class _State:
+    def __init__(self, dt: float) -> None:
+        self.dt = dt
+        self.populations: list[Population] = []
+        self.projections: list[Projection] = []
+        self.net: Network | None = None
+        self.t = 0.0
+
+
+_state: _State | None = None
+
+
+def _current() -> _State:
+    if _state is None:
+        raise ParameterError("call spikeforge.pynn.setup(timestep=...) first")
+    return _state
+
+
+def setup(timestep: float = 0.1, min_delay: Any = "auto", **extra: Any) -> int:
+    """Start a new simulation with step ``timestep`` (ms); other PyNN arguments are ignored."""
+    global _state
+    _state = _State(float(timestep))
+    return 0
+
+
+def get_time_step() -> float:
+    return _current().dt
+
+
+def get_current_time() -> float:
+    return _current().t
+
+
+def end() -> None:
+    global _state
+    _state = None
+
+
+class Population:
+    """``size`` neurons of a cell type (PyNN's ``Population``)."""
+
+    def __init__(
+        self,
+        size: int,
+        cellclass: Any,
+        cellparams: dict[str, Any] | None = None,
+        label: str | None = None,
+        **kw: Any,
+    ) -> None:
+        st = _current()
+        if st.net is not None:
+            raise ParameterError(
+                "spikeforge.pynn builds the network at the first run: create populations before"
+            )
+        self.size = int(size)
+        self.celltype = cellclass(**(cellparams or {})) if isinstance(cellclass, type) else cellclass
+        if not isinstance(self.celltype, _CellType):
+            raise UnsupportedExportError(f"cell type {cellclass!r} is not supported by spikeforge.pynn")
+        self.label = label or f"population{len(st.populations)}"
+        self.initial = dict(self.celltype.default_initial_values)
+        self.recorded: set[str] = set()
+        self._monitors: dict[str, Any] = {}
+        st.populations.append(self)
+
+    def __len__(self) -> int:
+        return self.size
+
+    def initialize(self, **values: Any) -> None:
+        self.initial.update(values)
+
+    def record(self, variables: Any) -> None:
+        names = [variables] if isinstance(variables, str) else list(variables)
+        for v in names:
+            if v not in ("spikes", "v"):
+                raise UnsupportedExportError(f"spikeforge.pynn records 'spikes' and 'v', got {v!r}")
+        self.recorded.update(names)
+
+    def spike_times(self) -> list[np.ndarray]:
+        """Spike times (ms, PyNN's stamps) of each neuron."""
+        mon = self._monitors.get("spikes")
+        if mon is None:
+            raise ParameterError(f"population {self.label!r}: call record('spikes') before run")
+        t, i = np.asarray(mon.t) + _current().dt, np.asarray(mon.i)
+        return [np.sort(t[i == k]) for k in range(self.size)]
+
+    def get_data(self, variables: Any = "all", clear: bool = False) -> Any:
+        """The recorded data as a Neo ``Block`` (one segment), as PyNN returns it."""
+        try:
+            import neo
+            import quantities as pq
+        except ImportError as e:
+            raise MissingDependencyError("get_data needs neo: pip install 'spikeforge[pynn]'") from e
+        seg = neo.Segment()
+        t_stop = _current().t
+        if "spikes" in self._monitors:
+            for k, times in enumerate(self.spike_times()):
+                seg.spiketrains.append(
+                    neo.SpikeTrain(times, t_stop=t_stop + _current().dt, units=pq.ms, source_index=k)
+                )
+        if "v" in self._monitors:
+            mon = self._monitors["v"]
+            values = np.asarray(mon.values)  # [T, n]
+            seg.analogsignals.append(
+                neo.AnalogSignal(values, units=pq.mV, sampling_period=_current().dt * pq.ms, name="v")
+            )
+        block = neo.Block(name=self.label)
+        block.segments.append(seg)
+        return block
+
+
+class Projection:
+    """Synapses from ``pre`` to ``post`` made by ``connector`` (PyNN's ``Projection``)."""
+
+    def __init__(
+        self,
+        presynaptic_population: Population,
+        postsynaptic_population: Population,
+        connector: Any,
+        synapse_type: StaticSynapse | None = None,
+        receptor_type: str | None = None,
+        label: str | None = None,
+        **kw: Any,
+    ) -> None:
+        st = _current()
+        if st.net is not None:
+            raise ParameterError(
+                "spikeforge.pynn builds the network at the first run: create projections before"
+            )
+        if synapse_type is not None and not isinstance(synapse_type, StaticSynapse):
+            raise UnsupportedExportError(
+                f"synapse type {type(synapse_type).__name__} is not supported by spikeforge.pynn "
+                "(StaticSynapse is)"
+            )
+        self.pre, self.post, self.connector = presynaptic_population, postsynaptic_population, connector
+        self.synapse = synapse_type or StaticSynapse()
+        self.receptor_type = receptor_type or "excitatory"
+        if self.receptor_type not in ("excitatory", "inhibitory"):
+            raise UnsupportedExportError(
+                f"receptor_type must be 'excitatory' or 'inhibitory', got {receptor_type!r}"
+            )
+        self.label = label or f"{self.pre.label}->{self.post.label}#{len(st.projections)}"
+        st.projections.append(self)
+
+
+def _lif_kwargs(p: dict[str, Any], dt: float) -> dict[str, Any]:
+    return dict(
+        tau_mem=p["tau_m"],
+        r=p["tau_m"] / p["cm"],
+        v_leak=p["v_rest"],
+        v_th=p["v_thresh"],
+        v_reset=p["v_reset"],
+        t_ref=p["tau_refrac"],
+        dt=dt,
+    )
+
+
+def _build(st: _State) -> Network:
+    dt = st.dt
+    net = Network(dt=dt, seed=0, dtype=torch.float64)
+    for pop in st.populations:
+        c, p = pop.celltype, pop.celltype.parameters
+        if isinstance(c, SpikeSourcePoisson):
+            net.add_poisson(pop.label, pop.size, float(p["rate"]) / 1000.0)
+            continue
+        if isinstance(c, SpikeSourceArray):
+            trains = p["spike_times"]
+            if len(trains) and np.ndim(trains[0]) == 0:
+                trains = [trains] * pop.size
+            parts = [np.asarray(t, dtype=np.float64).reshape(-1) for t in trains]
+            times = np.concatenate(parts or [np.empty(0)])
+            index = np.concatenate([np.full(len(t), k) for k, t in enumerate(parts)] or [np.empty(0)])
+            net.add_spike_source(pop.label, pop.size, times - dt, index)  # PyNN stamps: + dt
+            continue
+        if isinstance(c, Izhikevich):
+            module: Any = _IzhikevichNeuron(
+                pop.size, a=p["a"], b=p["b"], c=p["c"], d=p["d"], dt=dt, integrator="euler"
+            )
+            current = 1000.0 * float(p["i_offset"])
+        else:
+            module = LIF(pop.size, **_lif_kwargs(p, dt))
+            current = float(p["i_offset"])
+        net.add_population(pop.label, module, init={k: v for k, v in pop.initial.items() if k in ("v", "u")})
+        if current:
+            net.add_current(f"{pop.label}:i_offset", pop.label, current)
+    gen = net.generator
+    for prj in st.projections:
+        c = prj.post.celltype
+        suffix = "E" if prj.receptor_type == "excitatory" else "I"
+        if c.synapse == "delta":
+            synapse: Any = DeltaSynapse()
+        elif c.synapse in ("exp", "alpha"):
+            synapse = (ExpSynapse if c.synapse == "exp" else AlphaSynapse)(
+                tau=c.parameters[f"tau_syn_{suffix}"]
+            )
+        elif c.synapse in ("cond_exp", "cond_alpha"):
+            kind = ExpConductance if c.synapse == "cond_exp" else AlphaConductance
+            synapse = kind(tau=c.parameters[f"tau_syn_{suffix}"], e_rev=c.parameters[f"e_rev_{suffix}"])
+        else:
+            raise UnsupportedExportError(f"projection {prj.label!r}: {type(c).__name__} cannot be a target")
+        out = prj.connector.pairs(prj.pre.size, prj.post.size, prj.pre is prj.post, gen)
+        pre, post = out[0], out[1]
+        weight = (
+            out[2] if len(out) > 2 and out[2] is not None else np.full(len(pre), float(prj.synapse.weight))
+        )
+        d0 = prj.synapse.delay if prj.synapse.delay is not None else dt
+        delay = out[3] if len(out) > 3 and out[3] is not None else np.full(len(pre), float(d0))
+        if len(pre) and float(np.min(delay)) < dt - 1e-9:
+            raise ParameterError(f"projection {prj.label!r}: delays must be >= timestep = {dt} ms")
+        net.connect(
+            prj.pre.label,
+            prj.post.label,
+            rule=Explicit(torch.as_tensor(pre), torch.as_tensor(post)),
+            weight=torch.as_tensor(weight, dtype=torch.float64),
+            delay=torch.as_tensor(delay, dtype=torch.float64),
+            synapse=synapse,
+            storage="sparse",
+            name=prj.label,
+        )
+    for pop in st.populations:
+        if "spikes" in pop.recorded:
+            pop._monitors["spikes"] = net.record_spikes(pop.label)
+        if "v" in pop.recorded:
+            pop._monitors["v"] = net.record_state(pop.label, "v")
+    return net
+
+
+def run(simtime: float) -> float:
+    """Advance by ``simtime`` ms (building the network at the first call); returns the time."""
+    st = _current()
+    if st.net is None:
+        st.net = _build(st)
+    st.net.run(float(simtime), progress=False)
+    st.t = float(st.net.t)
+    return st.t
