@@ -1,0 +1,133 @@
+"""MkDocs hooks of the documentation site (``hooks:`` in mkdocs.yml).
+
+- The API reference: one generated page per public module of ``spikeforge`` (every module whose
+  dotted path has no part starting with ``_``), listed in the navigation where ``mkdocs.yml`` says
+  ``API_REFERENCE``. A new module gets its page without touching the docs.
+- MathJax 3 is served from the site itself (``assets/mathjax/``, copied from the
+  ``django-static-mathjax`` package of the ``docs`` extra), so pages render math offline.
+- The notebooks' own MathJax 2 loader (nbconvert's, from a CDN) is removed from their pages: the
+  site's MathJax typesets them.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from mkdocs.config.defaults import MkDocsConfig
+from mkdocs.exceptions import PluginError
+from mkdocs.structure.files import File, Files
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = "spikeforge"
+API_PLACEHOLDER = "API_REFERENCE"
+
+SUBPACKAGE_TITLES = {
+    "neurons": "neurons",
+    "surrogate": "surrogate",
+    "circuits": "circuits",
+    "plasticity": "plasticity",
+    "encoders": "encoders",
+    "data": "data",
+    "training": "training",
+    "hardware": "hardware",
+    "analysis": "analysis",
+}
+
+
+def public_modules() -> list[str]:
+    """Dotted names of the public modules of the package, sorted (packages before their modules)."""
+    names = []
+    for path in sorted((ROOT / PACKAGE).rglob("*.py")):
+        rel = path.relative_to(ROOT).with_suffix("")
+        parts = list(rel.parts)
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        if any(p.startswith("_") for p in parts[1:]) or parts[-1] == "__main__":
+            continue
+        names.append(".".join(parts))
+    return sorted(names, key=lambda n: (n.split(".")[:-1] if n.count(".") > 1 else [n], n))
+
+
+def _is_package(name: str) -> bool:
+    return (ROOT / Path(*name.split(".")) / "__init__.py").exists()
+
+
+def _page_uri(name: str) -> str:
+    parts = name.split(".")[1:]
+    if not parts:
+        return "api/index.md"
+    if _is_package(name):
+        return "api/" + "/".join(parts) + "/index.md"
+    return "api/" + "/".join(parts) + ".md"
+
+
+def _page_content(name: str) -> str:
+    if _is_package(name):
+        # the package page: its docstring (the overview table); members are on the module pages
+        options = "      members: false\n" if name != PACKAGE else "      members: [Sequential]\n"
+    else:
+        options = ""
+    return f"::: {name}\n    options:\n      show_root_heading: true\n{options}"
+
+
+def _api_nav(names: list[str]) -> list[Any]:
+    nav: list[Any] = [{f"{PACKAGE}": _page_uri(PACKAGE)}]
+    top = [n for n in names if n.count(".") == 1]
+    for name in top:
+        if _is_package(name):
+            children = [n for n in names if n.startswith(name + ".")]
+            section: list[Any] = [{name: _page_uri(name)}]
+            section += [{c: _page_uri(c)} for c in children]
+            nav.append({name.split(".")[1]: section})
+        else:
+            nav.append({name: _page_uri(name)})
+    return nav
+
+
+def on_config(config: MkDocsConfig, **kwargs: Any) -> MkDocsConfig:
+    names = public_modules()
+    nav = config.nav or []
+    for i, entry in enumerate(nav):
+        if isinstance(entry, dict) and API_PLACEHOLDER in entry.values():
+            (title,) = entry.keys()
+            nav[i] = {title: _api_nav(names)}
+            break
+    else:
+        raise PluginError(f"mkdocs.yml: no nav entry {API_PLACEHOLDER!r} for the API reference")
+    return config
+
+
+def _mathjax_dir() -> Path:
+    try:
+        import mathjax  # django-static-mathjax: MathJax 3 as package data
+    except ImportError as e:
+        raise PluginError("the docs need MathJax: pip install -e '.[docs]' (django-static-mathjax)") from e
+    return Path(mathjax.__file__).parent / "static" / "mathjax" / "es5"
+
+
+# what tex-chtml.js loads at run time: its fonts, and the TeX extensions it may autoload
+MATHJAX_PARTS = ("tex-chtml.js", "output/chtml/fonts/woff-v2", "input/tex/extensions")
+
+
+def on_files(files: Files, config: MkDocsConfig, **kwargs: Any) -> Files:
+    for name in public_modules():
+        files.append(File.generated(config, _page_uri(name), content=_page_content(name)))
+    es5 = _mathjax_dir()
+    for part in MATHJAX_PARTS:
+        src = es5 / part
+        paths = [src] if src.is_file() else sorted(p for p in src.rglob("*") if p.is_file())
+        for p in paths:
+            uri = "assets/mathjax/" + p.relative_to(es5).as_posix()
+            files.append(File.generated(config, uri, abs_src_path=str(p)))
+    return files
+
+
+NB_MATHJAX = re.compile(r"<!-- Load mathjax -->.*?<!-- End of mathjax configuration -->", re.S)
+
+
+def on_post_page(output: str, page: Any, config: MkDocsConfig, **kwargs: Any) -> str:
+    if page.file.src_uri.endswith(".ipynb"):
+        output = NB_MATHJAX.sub("", output)
+    return output
