@@ -2,7 +2,8 @@
 
 Per page, in one namespace and in page order (a page builds on its earlier blocks), in a temporary
 working folder: fenced ``pycon`` blocks (``>>>`` lines and their output) run as doctests, fenced
-``python`` blocks run as scripts. Other fences (``bash``, ``text``) are not run. So an example that
+``python`` blocks run as scripts. Other fences are not run: ``bash``, ``text``, and ``py`` for a
+sketch with elided parts (shown with Python highlighting). So an example that
 drifts from the code fails here, in ``make test``, before the site is built.
 """
 
