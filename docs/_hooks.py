@@ -7,6 +7,9 @@
   ``django-static-mathjax`` package of the ``docs`` extra), so pages render math offline.
 - The notebooks' own MathJax 2 loader (nbconvert's, from a CDN) is removed from their pages: the
   site's MathJax typesets them.
+- ``<!-- include FILE -->`` and ``<!-- include FILE "Heading" -->`` in a page are replaced by a
+  file of the repository (its headings one level down), or by one ``## Heading`` section of it, so
+  the benchmark tables are those of README.md and benchmarks/README.md, never a copy.
 """
 
 from __future__ import annotations
@@ -122,6 +125,35 @@ def on_files(files: Files, config: MkDocsConfig, **kwargs: Any) -> Files:
             uri = "assets/mathjax/" + p.relative_to(es5).as_posix()
             files.append(File.generated(config, uri, abs_src_path=str(p)))
     return files
+
+
+INCLUDE = re.compile(r'^<!-- include (?P<path>[^ ]+)(?: "(?P<section>[^"]+)")? -->$', re.M)
+
+
+def _include(m: re.Match[str]) -> str:
+    path = ROOT / m.group("path")
+    if not path.is_file():
+        raise PluginError(f"include: no file {m.group('path')}")
+    text = path.read_text(encoding="utf-8")
+    section = m.group("section")
+    if section is not None:
+        parts = re.split(r"^## ", text, flags=re.M)
+        found = [p for p in parts[1:] if p.split("\n", 1)[0].strip() == section]
+        if not found:
+            raise PluginError(f"include: no section '## {section}' in {m.group('path')}")
+        return found[0].split("\n", 1)[1]
+    lines = text.split("\n")
+    in_code = False
+    for i, line in enumerate(lines):
+        if line.startswith("```"):
+            in_code = not in_code
+        elif not in_code and line.startswith("#"):
+            lines[i] = "#" + line
+    return "\n".join(lines)
+
+
+def on_page_markdown(markdown: str, page: Any, config: MkDocsConfig, files: Files, **kwargs: Any) -> str:
+    return INCLUDE.sub(_include, markdown)
 
 
 NB_MATHJAX = re.compile(r"<!-- Load mathjax -->.*?<!-- End of mathjax configuration -->", re.S)
