@@ -1,7 +1,8 @@
 """A griffe extension that turns the reST constructs of spikeforge's Google-style docstrings into
 the Markdown that mkdocstrings renders (the package's own files are not changed):
 
-- ``.. math::`` blocks -> ``$$ ... $$`` and ``:math:`x``` -> ``$x$`` (MathJax, via arithmatex);
+- ``.. math::`` blocks -> ``$$ ... $$`` (lines with ``&`` or ``\\\\`` in an ``aligned``
+  environment, as Sphinx does) and ``:math:`x``` -> ``$x$`` (MathJax, via arithmatex);
 - ``:func:``, ``:class:``, ``:meth:``, ``:mod:``, ``:attr:``, ``:data:``, ``:exc:`` roles -> an
   autorefs cross-reference when the target is a public object of the package (resolved like
   Sphinx: absolute, then relative to the object's class and module, then the package), else a code
@@ -25,13 +26,37 @@ import griffe
 ROLE = re.compile(r":(func|class|meth|mod|attr|data|exc|obj):`(~?)([^`<]+?)(?:\s*<([^>]+)>)?`")
 MATH_ROLE = re.compile(r":math:`([^`]+)`")
 MATH_DIRECTIVE = re.compile(r"^(\s*)\.\. math::\s*(.*)$")
-ARGS_HEADER = re.compile(r"^\s*(Args|Arguments|Parameters|Params|Keyword Args|Keyword Arguments|Other Parameters):\s*$")
+ARGS_HEADER = re.compile(
+    r"^\s*(Args|Arguments|Parameters|Params|Keyword Args|Keyword Arguments|Other Parameters):\s*$"
+)
 GROUPED = re.compile(r"^([A-Za-z_*]\w*(?:\s*,\s*\**[A-Za-z_]\w*)+)\s*:(.*)$")
 TABLE_RULE = re.compile(r"^(\s*)(=+)((\s+=+)+)\s*$")
 
 
 def _public(path: str) -> bool:
     return not any(part.startswith("_") for part in path.split(".")[1:])
+
+
+def _cells(line: str, starts: list[int]) -> list[str]:
+    """The cells of a simple-table row, cut at the columns of the rule; where text runs across a
+    column boundary (which docutils would reject), the cut moves to the next run of two spaces."""
+    padded = line.ljust(starts[-1] + 1)
+    cuts = [0]
+    for b in starts[1:]:
+        b = max(b, cuts[-1])
+        if padded[b - 1] != " ":
+            m = re.compile(r" {2,}").search(padded, b)
+            b = m.end() if m else len(padded)
+        cuts.append(b)
+    return [padded[a:b].strip() for a, b in zip(cuts, [*cuts[1:], None])]
+
+
+def _pipes(cell: str) -> str:
+    """Escape the pipes of a table cell: ``\\vert`` inside math (``\\|`` is a norm in TeX)."""
+    parts = re.split(r"(:math:`[^`]*`)", cell)
+    return "".join(
+        p.replace("|", "\\vert ") if p.startswith(":math:") else p.replace("|", "\\|") for p in parts
+    )
 
 
 class RstToMarkdown(griffe.Extension):
@@ -118,13 +143,19 @@ class RstToMarkdown(griffe.Extension):
             indent, inline = m.group(1), m.group(2).strip()
             body: list[str] = [inline] if inline else []
             i += 1
-            while i < len(lines) and (not lines[i].strip() or len(lines[i]) - len(lines[i].lstrip()) > len(indent)):
+            while i < len(lines) and (
+                not lines[i].strip() or len(lines[i]) - len(lines[i].lstrip()) > len(indent)
+            ):
                 body.append(lines[i].strip())
                 i += 1
             while body and not body[-1]:
                 body.pop()
             # blank lines inside the block separate equations: keep them as one display
             eqs = [b for b in body if b]
+            joined = "\n".join(eqs)
+            if ("&" in joined or "\\\\" in joined) and "\\begin{" not in joined:
+                # Sphinx aligns a block of several lines (split); MathJax needs the environment
+                eqs = ["\\begin{aligned}", *eqs, "\\end{aligned}"]
             out.append(f"{indent}$$")
             out.extend(f"{indent}{e}" for e in eqs)
             out.append(f"{indent}$$")
@@ -148,18 +179,20 @@ class RstToMarkdown(griffe.Extension):
             j = i + 1
             rows: list[list[str]] = []
             closing = 0
+            n_header = 0
             while j < len(lines):
                 line = lines[j]
                 if TABLE_RULE.match(line):
                     closing += 1
                     j += 1
                     if closing == 1 and j < len(lines) and lines[j].strip():
+                        n_header = len(rows)
                         continue  # rule under a header row
                     break
                 if not line.strip():
                     j += 1
                     continue
-                cells = [line[a:b].strip() for a, b in zip(starts, [*starts[1:], None])]
+                cells = _cells(line, starts)
                 if rows and not cells[0]:  # continuation line
                     rows[-1] = [f"{p} {c}".strip() for p, c in zip(rows[-1], cells)]
                 else:
@@ -171,9 +204,12 @@ class RstToMarkdown(griffe.Extension):
                 continue
             ncol = len(starts)
             out.append("")
-            out.append(indent + "| " + " | ".join(rows[0]) + " |")
+            header = rows[0] if n_header else [""] * ncol  # a table without header: an empty one
+            out.append(indent + "| " + " | ".join(_pipes(c) for c in header) + " |")
             out.append(indent + "|" + "---|" * ncol)
-            out.extend(indent + "| " + " | ".join(c.replace("|", "\\|") for c in r) + " |" for r in rows[1:])
+            out.extend(
+                indent + "| " + " | ".join(_pipes(c) for c in r) + " |" for r in rows[bool(n_header) :]
+            )
             out.append("")
             i = j
         return "\n".join(out)
@@ -238,8 +274,12 @@ class RstToMarkdown(griffe.Extension):
             desc = m.group(2)
             i += 1
             cont: list[str] = []
-            while i < len(lines) and (not lines[i].strip() or len(lines[i]) - len(lines[i].lstrip()) > indent):
-                if not lines[i].strip() and (i + 1 >= len(lines) or len(lines[i + 1]) - len(lines[i + 1].lstrip()) <= indent):
+            while i < len(lines) and (
+                not lines[i].strip() or len(lines[i]) - len(lines[i].lstrip()) > indent
+            ):
+                if not lines[i].strip() and (
+                    i + 1 >= len(lines) or len(lines[i + 1]) - len(lines[i + 1].lstrip()) <= indent
+                ):
                     break
                 cont.append(lines[i])
                 i += 1

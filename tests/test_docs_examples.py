@@ -18,7 +18,9 @@ import pytest
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 PAGES = sorted(p for p in DOCS.rglob("*.md") if not p.name.startswith("_"))
-FENCE = re.compile(r"^(?P<indent>[ \t]*)```(?P<lang>[\w-]*)[^\n]*\n(?P<body>.*?)^(?P=indent)```[ \t]*$", re.M | re.S)
+FENCE = re.compile(
+    r"^(?P<indent>[ \t]*)```(?P<lang>[\w-]*)[^\n]*\n(?P<body>.*?)^(?P=indent)```[ \t]*$", re.M | re.S
+)
 FLAGS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
 
 
@@ -68,7 +70,16 @@ def run_page(page: Path, workdir: Path) -> None:
         plt.close("all")
 
 
-@pytest.mark.parametrize("page", PAGES_WITH_CODE, ids=lambda p: p.relative_to(DOCS).as_posix())
+# pages whose examples train or simulate for longer than a few seconds
+SLOW_PAGES = {"getting-started/first-network.md", "getting-started/first-circuit.md"}
+
+
+def _param(page: Path) -> object:
+    rel = page.relative_to(DOCS).as_posix()
+    return pytest.param(page, id=rel, marks=[pytest.mark.slow] if rel in SLOW_PAGES else [])
+
+
+@pytest.mark.parametrize("page", [_param(p) for p in PAGES_WITH_CODE])
 def test_page_examples_run(page: Path, tmp_path: Path) -> None:
     run_page(page, tmp_path)
     # the figures the page shows are committed next to it; its examples make the same files
