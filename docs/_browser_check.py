@@ -208,6 +208,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--site", type=Path, default=Path("site"))
     ap.add_argument("--shots", type=Path, default=Path("out/docs-screenshots"))
     ap.add_argument("--chromium", default=None, help="the browser executable (default: chromium on PATH)")
+    ap.add_argument("--only", default=None, help="check only the pages matching this glob (e.g. 'guide/*')")
     args = ap.parse_args(argv)
 
     exe = args.chromium or shutil.which("chromium") or shutil.which("chromium-browser")
@@ -219,6 +220,8 @@ def main(argv: list[str] | None = None) -> int:
     if "index.html" not in pages:
         print(f"docs-check: no index.html in {site}: run `make docs` first", file=sys.stderr)
         return 1
+    if args.only:
+        pages = [p for p in pages if Path(p).match(args.only)]
     server, base = serve(site)
     args.shots.mkdir(parents=True, exist_ok=True)
     failures: dict[str, list[str]] = {}
@@ -257,7 +260,9 @@ def main(argv: list[str] | None = None) -> int:
                 failures.setdefault(rel, []).append(f"broken link: {href[len(base) :]}")
             elif url.fragment and target in ids and urllib.parse.unquote(url.fragment) not in ids[target]:
                 failures.setdefault(rel, []).append(f"broken anchor: {href[len(base) :]}")
-    missing_shots = [s for s, p in SCREENSHOTS.items() if not (args.shots / s).exists()]
+    missing_shots = [
+        s for s, p in SCREENSHOTS.items() if (not args.only or p in pages) and not (args.shots / s).exists()
+    ]
     for shot in missing_shots:
         failures.setdefault(SCREENSHOTS[shot], []).append(f"page for screenshot {shot} is missing")
     for rel, problems in sorted(failures.items()):

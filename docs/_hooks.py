@@ -7,6 +7,9 @@
   ``django-static-mathjax`` package of the ``docs`` extra), so pages render math offline.
 - The notebooks' own MathJax 2 loader (nbconvert's, from a CDN) is removed from their pages: the
   site's MathJax typesets them.
+- After the build, every name in the ``__all__`` of every public module must have its entry (an
+  anchor) in the reference: a module's names on its page, a package's re-exports on the page of
+  one of its modules. A missing one fails the build.
 - ``<!-- include FILE -->`` and ``<!-- include FILE "Heading" -->`` in a page are replaced by a
   file of the repository (its headings one level down), or by one ``## Heading`` section of it, so
   the benchmark tables are those of README.md and benchmarks/README.md, never a copy.
@@ -14,6 +17,7 @@
 
 from __future__ import annotations
 
+import ast
 import re
 from pathlib import Path
 from typing import Any
@@ -163,3 +167,35 @@ def on_post_page(output: str, page: Any, config: MkDocsConfig, **kwargs: Any) ->
     if page.file.src_uri.endswith(".ipynb"):
         output = NB_MATHJAX.sub("", output)
     return output
+
+
+def _all_names(name: str) -> list[str]:
+    path = ROOT / Path(*name.split("."))
+    path = path / "__init__.py" if path.is_dir() else path.with_suffix(".py")
+    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "__all__" for t in node.targets):
+            return [elt.value for elt in node.value.elts if isinstance(elt, ast.Constant)]  # type: ignore[attr-defined]
+    return []
+
+
+ANCHOR = re.compile(r'id="(spikeforge(?:\.[A-Za-z_][A-Za-z0-9_]*)+)"')
+
+
+def on_post_build(config: MkDocsConfig, **kwargs: Any) -> None:
+    site = Path(config.site_dir)
+    anchors: set[str] = set()
+    for page in (site / "api").rglob("*.html"):
+        anchors.update(ANCHOR.findall(page.read_text(encoding="utf-8")))
+    missing = []
+    for name in public_modules():
+        for member in _all_names(name):
+            if member.startswith("__"):
+                continue
+            if _is_package(name):
+                found = any(a.startswith(name + ".") and a.endswith("." + member) for a in anchors)
+            else:
+                found = f"{name}.{member}" in anchors
+            if not found:
+                missing.append(f"{name}.{member}")
+    if missing:
+        raise PluginError(f"{len(missing)} public names have no entry in the API reference: {missing}")
