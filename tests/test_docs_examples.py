@@ -71,7 +71,7 @@ def run_page(page: Path, workdir: Path) -> None:
 
 
 # pages whose examples train or simulate for longer than a few seconds
-SLOW_PAGES = {"getting-started/first-network.md", "getting-started/first-circuit.md"}
+SLOW_PAGES = {"getting-started/first-network.md", "getting-started/first-circuit.md", "guide/analyses.md"}
 
 
 def _param(page: Path) -> object:
