@@ -8,7 +8,7 @@ PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed
 OUT ?= out
 
-.PHONY: demo test lint typecheck unit bench clean
+.PHONY: demo test lint typecheck unit bench docs docs-check clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -37,5 +37,20 @@ bench: $(STAMP)
 	$(PIP) install -q -c constraints.txt -e '.[bench]'
 	$(PY) benchmarks/lif_training.py
 
+# the documentation site: mkdocs build --strict into site/ (broken cross-references, missing pages
+# and docstring warnings fail it); docs-check opens every page in headless Chromium (Debian's
+# chromium package) and saves screenshots in $(OUT)/docs-screenshots
+DOCS_STAMP := $(VENV)/.installed-docs
+
+$(DOCS_STAMP): $(STAMP)
+	$(PIP) install -q -c constraints.txt -e '.[docs]'
+	touch $@
+
+docs: $(DOCS_STAMP)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
+
+docs-check: $(DOCS_STAMP)
+	$(PY) docs/_browser_check.py --site site --shots $(OUT)/docs-screenshots
+
 clean:
-	rm -rf $(VENV) $(OUT) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(OUT) site .cache .pytest_cache .mypy_cache .ruff_cache

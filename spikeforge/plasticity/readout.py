@@ -306,7 +306,7 @@ class ErrorGatedReadout(nn.Module):
         return batch, state
 
     def output(self, w: Tensor, state: ReadoutState | None) -> Tensor:
-        """The readout activity :math:`y = W (x - \bar x)` from the state's presynaptic filter and
+        r"""The readout activity :math:`y = W (x - \bar x)` from the state's presynaptic filter and
         baseline, ``[*batch, n_post]`` (zeros for ``state=None``)."""
         if state is None:
             return w.new_zeros(w.shape[:-1])
