@@ -532,6 +532,7 @@ def izhikevich2003(
     noise_seed: int | Sequence[int] | None = None,
     dtype: torch.dtype | None = None,
     device: torch.device | str | None = None,
+    compiled: bool | None = None,
 ) -> Network:
     r"""The heterogeneous Izhikevich (2003) network: 800 excitatory and 200 inhibitory neurons,
     all-to-all, driven by random thalamic input; alpha (~10 Hz) and gamma (~40 Hz) rhythms emerge.
@@ -558,8 +559,8 @@ def izhikevich2003(
     Populations ``"exc"`` (Dale excitatory) and ``"inh"`` (inhibitory) of
     :class:`~spikeforge.neurons.Izhikevich`, starting at v = -65, u = b v; projections
     ``exc->exc``, ``exc->inh``, ``inh->exc``, ``inh->inh`` (dense); the current inputs
-    ``"thalamic_exc"`` and ``"thalamic_inh"``. Runs on the PyTorch path (the compiled kernel
-    runs LIF only).
+    ``"thalamic_exc"`` and ``"thalamic_inh"``. Runs on the compiled kernel where it can (see
+    :class:`~spikeforge.circuits.Network`).
 
     Args:
         n_exc: number of excitatory neurons (800).
@@ -573,7 +574,7 @@ def izhikevich2003(
         thalamic: instead of the generated noise, the full input table ``[T, n_exc + n_inh]``
             (row k held over step k, clipped to the last row), e.g. the random arrays of a
             reference implementation; the noise amplitudes are then ignored.
-        batch, noise_seed, dtype, device: as for :class:`~spikeforge.circuits.Network`; each copy
+        batch, noise_seed, dtype, device, compiled: as for :class:`~spikeforge.circuits.Network`; each copy
             draws its own thalamic noise (a :class:`GaussianCurrent` seeded by the copy's noise
             seed).
 
@@ -590,7 +591,7 @@ def izhikevich2003(
     n_inh = _check_int("n_inh", n_inh, 1)
     _check_nonnegative("noise_exc", noise_exc)
     _check_nonnegative("noise_inh", noise_inh)
-    net = _network(dt, seed, batch, noise_seed, dtype, device, False)
+    net = _network(dt, seed, batch, noise_seed, dtype, device, compiled)
     gen = net.generator
     exc = Izhikevich.heterogeneous(n_exc, 0, generator=gen, dt=dt, integrator=integrator)
     inh = Izhikevich.heterogeneous(0, n_inh, generator=gen, dt=dt, integrator=integrator)
@@ -746,6 +747,7 @@ def reservoir(
     noise_seed: int | Sequence[int] | None = None,
     dtype: torch.dtype | None = None,
     device: torch.device | str | None = None,
+    compiled: bool | None = None,
 ) -> Network:
     r"""A heterogeneous Izhikevich reservoir with an input group and a learnable readout.
 
@@ -775,7 +777,9 @@ def reservoir(
         input_rate: input rate per ms.
         w_readout: initial readout weight (> 0).
         dt: step in ms (<= 0.5, Euler).
-        batch, noise_seed, dtype, device: as for :class:`~spikeforge.circuits.Network`.
+        batch, noise_seed, dtype, device, compiled: as for :class:`~spikeforge.circuits.Network`
+            (the learnable readout runs compiled only without gradients, e.g. under
+            ``torch.no_grad()``).
 
     Returns:
         the network: populations ``"exc"``, ``"inh"``, ``"readout"``, input group ``"input"``;
@@ -797,7 +801,7 @@ def reservoir(
         _check_nonnegative(name, value)
     _check_positive("w_readout", w_readout)
     n_e = min(n - 1, max(1, int(round(frac_exc * n))))
-    net = _network(dt, seed, batch, noise_seed, dtype, device, False)
+    net = _network(dt, seed, batch, noise_seed, dtype, device, compiled)
     gen = net.generator
     net.add_population("exc", Izhikevich.heterogeneous(n_e, 0, generator=gen, dt=dt), sign="excitatory")
     net.add_population("inh", Izhikevich.heterogeneous(0, n - n_e, generator=gen, dt=dt), sign="inhibitory")
