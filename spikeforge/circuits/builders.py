@@ -252,11 +252,22 @@ class GaussianCurrent:
     def __call__(self, t: torch.Tensor) -> torch.Tensor:
         steps = torch.round(t.to(torch.float64) / self.dt).to(torch.int64)
         out = torch.empty(len(self.seeds), steps.numel(), self.n, dtype=torch.float64)
-        for b in range(len(self.seeds)):
-            for k in torch.unique(steps // self.block).tolist():
-                sel = (steps // self.block) == k
-                out[b, sel] = self._block(b, int(k))[steps[sel] - k * self.block]
-        out = out * self.amplitude
+        first = int(steps[0]) if steps.numel() else 0
+        if steps.numel() and bool((steps == torch.arange(first, first + steps.numel())).all()):
+            # consecutive steps (the network's chunks): copy whole slices of the blocks
+            for b in range(len(self.seeds)):
+                pos = 0
+                while pos < steps.numel():
+                    k, r = divmod(first + pos, self.block)
+                    m = min(self.block - r, steps.numel() - pos)
+                    out[b, pos : pos + m] = self._block(b, k)[r : r + m]
+                    pos += m
+        else:
+            for b in range(len(self.seeds)):
+                for k in torch.unique(steps // self.block).tolist():
+                    sel = (steps // self.block) == k
+                    out[b, sel] = self._block(b, int(k))[steps[sel] - k * self.block]
+        out.mul_(self.amplitude)
         return out.permute(1, 0, 2) if self.batched else out[0]
 
     def __repr__(self) -> str:
