@@ -313,7 +313,7 @@ class _CompiledPathMixin(_NetworkBase):
                         ns if bs > 1 else 0,
                         1 if ns > 1 else 0,
                     )
-                    cur_parts.append(vals.reshape(-1).numpy().astype(npdt))
+                    cur_parts.append(vals.reshape(-1).numpy().astype(npdt, copy=False))
                     off += vals.numel()
                 cur_data = np.concatenate(cur_parts) if cur_parts else np.zeros(1, npdt)
                 pin_meta = np.zeros((len(self._drives), 4), np.int64)

@@ -252,11 +252,22 @@ class GaussianCurrent:
     def __call__(self, t: torch.Tensor) -> torch.Tensor:
         steps = torch.round(t.to(torch.float64) / self.dt).to(torch.int64)
         out = torch.empty(len(self.seeds), steps.numel(), self.n, dtype=torch.float64)
-        for b in range(len(self.seeds)):
-            for k in torch.unique(steps // self.block).tolist():
-                sel = (steps // self.block) == k
-                out[b, sel] = self._block(b, int(k))[steps[sel] - k * self.block]
-        out = out * self.amplitude
+        first = int(steps[0]) if steps.numel() else 0
+        if steps.numel() and bool((steps == torch.arange(first, first + steps.numel())).all()):
+            # consecutive steps (the network's chunks): copy whole slices of the blocks
+            for b in range(len(self.seeds)):
+                pos = 0
+                while pos < steps.numel():
+                    k, r = divmod(first + pos, self.block)
+                    m = min(self.block - r, steps.numel() - pos)
+                    out[b, pos : pos + m] = self._block(b, k)[r : r + m]
+                    pos += m
+        else:
+            for b in range(len(self.seeds)):
+                for k in torch.unique(steps // self.block).tolist():
+                    sel = (steps // self.block) == k
+                    out[b, sel] = self._block(b, int(k))[steps[sel] - k * self.block]
+        out.mul_(self.amplitude)
         return out.permute(1, 0, 2) if self.batched else out[0]
 
     def __repr__(self) -> str:
@@ -532,6 +543,7 @@ def izhikevich2003(
     noise_seed: int | Sequence[int] | None = None,
     dtype: torch.dtype | None = None,
     device: torch.device | str | None = None,
+    compiled: bool | None = None,
 ) -> Network:
     r"""The heterogeneous Izhikevich (2003) network: 800 excitatory and 200 inhibitory neurons,
     all-to-all, driven by random thalamic input; alpha (~10 Hz) and gamma (~40 Hz) rhythms emerge.
@@ -558,8 +570,8 @@ def izhikevich2003(
     Populations ``"exc"`` (Dale excitatory) and ``"inh"`` (inhibitory) of
     :class:`~spikeforge.neurons.Izhikevich`, starting at v = -65, u = b v; projections
     ``exc->exc``, ``exc->inh``, ``inh->exc``, ``inh->inh`` (dense); the current inputs
-    ``"thalamic_exc"`` and ``"thalamic_inh"``. Runs on the PyTorch path (the compiled kernel
-    runs LIF only).
+    ``"thalamic_exc"`` and ``"thalamic_inh"``. Runs on the compiled kernel where it can (see
+    :class:`~spikeforge.circuits.Network`).
 
     Args:
         n_exc: number of excitatory neurons (800).
@@ -573,7 +585,7 @@ def izhikevich2003(
         thalamic: instead of the generated noise, the full input table ``[T, n_exc + n_inh]``
             (row k held over step k, clipped to the last row), e.g. the random arrays of a
             reference implementation; the noise amplitudes are then ignored.
-        batch, noise_seed, dtype, device: as for :class:`~spikeforge.circuits.Network`; each copy
+        batch, noise_seed, dtype, device, compiled: as for :class:`~spikeforge.circuits.Network`; each copy
             draws its own thalamic noise (a :class:`GaussianCurrent` seeded by the copy's noise
             seed).
 
@@ -590,7 +602,7 @@ def izhikevich2003(
     n_inh = _check_int("n_inh", n_inh, 1)
     _check_nonnegative("noise_exc", noise_exc)
     _check_nonnegative("noise_inh", noise_inh)
-    net = _network(dt, seed, batch, noise_seed, dtype, device, False)
+    net = _network(dt, seed, batch, noise_seed, dtype, device, compiled)
     gen = net.generator
     exc = Izhikevich.heterogeneous(n_exc, 0, generator=gen, dt=dt, integrator=integrator)
     inh = Izhikevich.heterogeneous(0, n_inh, generator=gen, dt=dt, integrator=integrator)
@@ -746,6 +758,7 @@ def reservoir(
     noise_seed: int | Sequence[int] | None = None,
     dtype: torch.dtype | None = None,
     device: torch.device | str | None = None,
+    compiled: bool | None = None,
 ) -> Network:
     r"""A heterogeneous Izhikevich reservoir with an input group and a learnable readout.
 
@@ -775,7 +788,9 @@ def reservoir(
         input_rate: input rate per ms.
         w_readout: initial readout weight (> 0).
         dt: step in ms (<= 0.5, Euler).
-        batch, noise_seed, dtype, device: as for :class:`~spikeforge.circuits.Network`.
+        batch, noise_seed, dtype, device, compiled: as for :class:`~spikeforge.circuits.Network`
+            (the learnable readout runs compiled only without gradients, e.g. under
+            ``torch.no_grad()``).
 
     Returns:
         the network: populations ``"exc"``, ``"inh"``, ``"readout"``, input group ``"input"``;
@@ -797,7 +812,7 @@ def reservoir(
         _check_nonnegative(name, value)
     _check_positive("w_readout", w_readout)
     n_e = min(n - 1, max(1, int(round(frac_exc * n))))
-    net = _network(dt, seed, batch, noise_seed, dtype, device, False)
+    net = _network(dt, seed, batch, noise_seed, dtype, device, compiled)
     gen = net.generator
     net.add_population("exc", Izhikevich.heterogeneous(n_e, 0, generator=gen, dt=dt), sign="excitatory")
     net.add_population("inh", Izhikevich.heterogeneous(0, n - n_e, generator=gen, dt=dt), sign="inhibitory")

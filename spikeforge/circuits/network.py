@@ -59,11 +59,13 @@ So a run split in two equals one run bitwise, copy ``b`` of a batched network eq
 unbatched one built with the same ``seed`` and ``noise_seed=noise_seed[b]``, all generator states
 are in ``state_dict()``, and the global RNG is never used.
 
-**Execution paths.** Without gradients on the CPU, LIF networks run in a compiled kernel
-(:mod:`spikeforge.circuits._kernel`, numba): many steps per call, event-driven propagation, no
-allocation per step. Everything else (other neuron models, CUDA, gradients, numba absent) runs
-the PyTorch path, step by step. Both give the same spikes (up to floating-point summation order);
-``compiled=False`` forces the PyTorch path, ``compiled=True`` requires the kernel.
+**Execution paths.** Without gradients on the CPU, networks of LIF, ALIF, Izhikevich and IF
+populations run in a compiled kernel (:mod:`spikeforge.circuits._kernel`, numba): many steps per
+call, event-driven propagation, no allocation per step. Everything else (other neuron models such
+as ``ProbabilisticNeuron`` or a module of one's own, CUDA, gradients, numba absent) runs the
+PyTorch path, step by step; ``last_run_info["why_not_compiled"]`` names the reason. Both give
+the same spikes (up to floating-point summation order); ``compiled=False`` forces the PyTorch
+path, ``compiled=True`` requires the kernel.
 A network with a plastic projection always runs the PyTorch path (the kernel has fixed weights).
 
 **Plasticity.** ``connect(pre, post, weight=..., plasticity=rule)`` makes a projection learn during

@@ -254,19 +254,35 @@ def test_izhikevich2003_builder_runs_compiled_with_the_same_spikes():
     torch.testing.assert_close(out[True][2].v, out[False][2].v, rtol=0, atol=1e-9)
 
 
-def test_float32_runs_in_float32_and_agrees():
-    net32 = {}
+@pytest.mark.parametrize(
+    "factory, drive",
+    [
+        (lambda: izhikevich(0.5, "izhikevich2003"), 10.0),
+        (lambda: alif(0.5, "subtract"), 1.5),
+        (lambda: sf.neurons.IF(N, v_th=1.0, r=torch.linspace(0.05, 0.2, N), dt=0.5), 1.0),
+    ],
+    ids=["izhikevich", "alif", "if"],
+)
+def test_float32_runs_in_float32_and_agrees(factory, drive):
+    out = {}
     for compiled in (True, False):
         net = Network(dt=0.5, seed=0, dtype=torch.float32, compiled=compiled)
-        net.add_population("x", izhikevich(0.5, "izhikevich2003"))
-        net.add_current("drive", "x", 10.0)
+        net.add_population("x", factory().float())
+        net.add_current("drive", "x", drive)
         mon = net.record_spikes("x")
         net.run(50.0, progress=False)
         assert net.state("x").v.dtype == torch.float32
-        net32[compiled] = (mon.t, net.state("x"))
-    assert net32[True][0].size > 10
-    np.testing.assert_array_equal(net32[True][0], net32[False][0])
-    assert_same_state(net32[True][1], net32[False][1], exact=True)
+        assert net.last_run_info["path"] == ("compiled" if compiled else "torch")
+        out[compiled] = (mon.t, mon.i, net.state("x"))
+    assert out[True][0].size > 10
+    np.testing.assert_array_equal(out[True][0], out[False][0])
+    np.testing.assert_array_equal(out[True][1], out[False][1])
+    exact = not isinstance(net.neurons["x"], sf.neurons.ALIF)  # ALIF: torch.lerp's fused multiply-add
+    for f1, f2 in zip(out[True][2], out[False][2]):
+        if exact or not f1.is_floating_point():
+            assert torch.equal(f1, f2)
+        else:
+            torch.testing.assert_close(f1, f2)
 
 
 class _MyIzhikevich(sf.neurons.Izhikevich):
