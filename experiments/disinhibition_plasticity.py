@@ -81,7 +81,9 @@ def build(
     return net, proj
 
 
-def run_arm(seed: int, topdown_rate: float, *, ablate: bool = False, duration: float = 1000.0, **kw: Any) -> dict:
+def run_arm(
+    seed: int, topdown_rate: float, *, ablate: bool = False, duration: float = 1000.0, **kw: Any
+) -> dict:
     """Mean weight change of the plastic input and the population rates (Hz) of one run."""
     net, proj = build(seed, topdown_rate, ablate=ablate, **kw)
     mons = {k: net.record_spikes(k) for k in ("exc", "sst", "vip")}
@@ -120,8 +122,12 @@ def main(out: Path, seeds: int = 5, duration: float = 1000.0, figure: bool = Tru
     t0 = time.time()
     res: dict[str, Any] = {
         "config": dict(
-            dt=DT, sizes=SIZES, background_hz=BACKGROUND * 1e3, topdown_on_hz=TOPDOWN_ON * 1e3,
-            duration_ms=duration, seeds=list(range(seeds)),
+            dt=DT,
+            sizes=SIZES,
+            background_hz=BACKGROUND * 1e3,
+            topdown_on_hz=TOPDOWN_ON * 1e3,
+            duration_ms=duration,
+            seeds=list(range(seeds)),
             rule="TripletSTDP visual_cortex_all_to_all_minimal, bounds [0, 10] mV",
         )
     }
@@ -135,8 +141,11 @@ def main(out: Path, seeds: int = 5, duration: float = 1000.0, figure: bool = Tru
         for a, rows in per_seed.items()
     }
     sweep = {  # the off and on arms are the sweep's ends: reuse them
-        td: per_seed["off"] if td == 0.0 else per_seed["on"] if td == TOPDOWN_ON else
-        [run_arm(s, td, duration=duration) for s in range(seeds)]
+        td: per_seed["off"]
+        if td == 0.0
+        else per_seed["on"]
+        if td == TOPDOWN_ON
+        else [run_arm(s, td, duration=duration) for s in range(seeds)]
         for td in SWEEP
     }
     res["sweep"] = {
