@@ -18,7 +18,9 @@ Arms (same network seed, same noise seed, same duration, same rule; only the top
 * ``on``: top-down 100 Hz onto VIP;
 * ``on_ablated``: top-down 100 Hz, VIP -> SST weights set to 0 (disinhibition removed);
 * a sweep of the top-down rate (0, 25, 50, 100 Hz);
-* a time course: top-down switched off / on / off / on in blocks of 1 s.
+* a time course: top-down switched off / on / off / on in blocks of 1 s;
+* a teacher-gated discrimination: two input groups A and B take turns (250 ms each, 20 vs 2 Hz)
+  for 4 s, the top-down on while A is shown (``teacher``) or never (``no_teacher``).
 
 Tuning (stated, as the issue asks): the background rate (17 Hz) and the SST and VIP sizes were
 picked by hand, in five 1-s runs of seed 0, so that the E rate without top-down lies below the
@@ -109,6 +111,30 @@ def time_course(seed: int, block: float = 1000.0, n_blocks: int = 4, chunk: floa
     return trace
 
 
+def discrimination(seed: int, *, teacher: bool = True, n_blocks: int = 16, block: float = 250.0) -> dict:
+    """Teacher-gated learning of which of two input patterns should drive E.
+
+    The 50 plastic trains form two groups, A (first 25) and B. Blocks of ``block`` ms alternate
+    A shown (A at 20 Hz, B at 2 Hz) and B shown (the reverse). With ``teacher`` the top-down is on
+    while A is shown and off while B is; without it the top-down stays off (same inputs, same
+    duration). Returns the mean weight change of the synapses from A and from B.
+    """
+    from spikeforge.circuits import TimedArray
+
+    hi, lo = 20e-3, 2e-3
+    a_shown = torch.tensor([k % 2 == 0 for k in range(n_blocks)])
+    rates = torch.empty(n_blocks, 50, dtype=torch.float64)
+    rates[:, :25] = torch.where(a_shown, hi, lo)[:, None]
+    rates[:, 25:] = torch.where(a_shown, lo, hi)[:, None]
+    td = torch.where(a_shown & teacher, TOPDOWN_ON, 0.0).to(torch.float64)
+    net, proj = build(seed, TimedArray(td, dt=block), plastic_rate=TimedArray(rates, dt=block))
+    w0 = proj.weights().detach().clone()
+    net.run(block * n_blocks, progress=False)
+    dw = proj.weights().detach() - w0
+    from_a = proj.pre_indices.to(dw.device) < 25
+    return {"dw_A": float(dw[from_a].mean()), "dw_B": float(dw[~from_a].mean())}
+
+
 def _stats(xs: list[float]) -> dict[str, float]:
     return {
         "mean": statistics.fmean(xs),
@@ -172,6 +198,19 @@ def main(out: Path, seeds: int = 5, duration: float = 1000.0, figure: bool = Tru
         "on_positive_all_seeds": all(x > 0 for x in on),
         "ablated_negative_all_seeds": all(x < 0 for x in abl),
     }
+    disc = {
+        arm: [discrimination(s, teacher=arm == "teacher") for s in range(seeds)]
+        for arm in ("teacher", "no_teacher")
+    }
+    res["discrimination"] = {
+        arm: {
+            "dw_A_minus_B": _stats([r["dw_A"] - r["dw_B"] for r in rows])
+            | {"per_seed": [r["dw_A"] - r["dw_B"] for r in rows]},
+            "dw_A": _stats([r["dw_A"] for r in rows]),
+            "dw_B": _stats([r["dw_B"] for r in rows]),
+        }
+        for arm, rows in disc.items()
+    }
     res["seconds"] = time.time() - t0
     out.mkdir(parents=True, exist_ok=True)
     (out / "disinhibition_plasticity.json").write_text(json.dumps(res, indent=1))
@@ -186,7 +225,7 @@ def _figure(res: dict, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(1, 3, figsize=(12, 3.6))
+    fig, ax = plt.subplots(1, 4, figsize=(16, 3.6))
     names = ["off", "on", "on_ablated"]
     labels = ["top-down off", "top-down on", "on, VIP->SST cut"]
     for i, a in enumerate(names):
@@ -197,7 +236,8 @@ def _figure(res: dict, path: Path) -> None:
     ax[0].set_xticks(range(3), labels, fontsize=8)
     ax[0].set_ylabel("mean weight change (10^-3 mV) in 1 s")
     n = len(res["arms"]["off"]["dw_mean"]["per_seed"])
-    ax[0].set_title(f"sign of plasticity ({n} seeds; dots: seeds)", fontsize=9)
+    pos = [sum(x > 0 for x in res["arms"][a]["dw_mean"]["per_seed"]) for a in names]
+    ax[0].set_title(f"seeds with dw > 0: {pos[0]}/{n}, {pos[1]}/{n}, {pos[2]}/{n}", fontsize=9)
     sw = res["sweep"]
     x = [sw[k]["rate_exc"]["mean"] for k in sw]
     y = [1e3 * sw[k]["dw_mean"]["mean"] for k in sw]
@@ -218,7 +258,19 @@ def _figure(res: dict, path: Path) -> None:
         ax[2].axvspan(k * tc["block_ms"] / 1000, (k + 1) * tc["block_ms"] / 1000, color="C3", alpha=0.1)
     ax[2].set_xlabel("time (s); shaded: top-down on")
     ax[2].set_ylabel("mean plastic weight (mV)")
-    ax[2].set_title("switching the top-down signal (one line per seed)", fontsize=9)
+    ax[2].set_title(
+        f"top-down switched; block sign as expected in {tc['blocks_with_expected_sign']}/{tc['blocks']}",
+        fontsize=9,
+    )
+    dc = res["discrimination"]
+    for i, a in enumerate(("teacher", "no_teacher")):
+        ys = dc[a]["dw_A_minus_B"]["per_seed"]
+        ax[3].scatter([i] * len(ys), [1e3 * y for y in ys], color="k", s=12)
+        ax[3].bar(i, 1e3 * dc[a]["dw_A_minus_B"]["mean"], color=["C3", "C7"][i], alpha=0.6)
+    ax[3].axhline(0, color="k", lw=0.5)
+    ax[3].set_xticks(range(2), ["top-down with A", "top-down off"], fontsize=8)
+    ax[3].set_ylabel("dw(A) - dw(B) (10^-3 mV) in 4 s")
+    ax[3].set_title("two input patterns A, B alternating (dots: seeds)", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -51,3 +51,12 @@ def test_ablation_zeroes_only_vip_to_sst(exp):
     assert float(net.projections["vip->sst"].weights().abs().sum()) == 0.0
     assert float(net.projections["sst->exc"].weights().abs().sum()) > 0.0
     assert proj.plasticity is not None and float(proj.weights().min()) == 1.0
+
+
+@pytest.mark.slow
+def test_teacher_gated_pattern_gets_stronger(exp):
+    kw = dict(n_blocks=8)
+    taught = exp.discrimination(0, teacher=True, **kw)
+    untaught = exp.discrimination(0, teacher=False, **kw)
+    assert taught["dw_A"] - taught["dw_B"] > 0
+    assert taught["dw_A"] - taught["dw_B"] > untaught["dw_A"] - untaught["dw_B"]
