@@ -34,11 +34,12 @@ def first_distinct(cand, k, n, exclude_self, row0, out, short):  # pragma: no co
 
 
 @njit(cache=True, nogil=True)
-def canonical_order(pre, post, n_pre, n_post):  # pragma: no cover - compiled
+def canonical_order(pre, post, n_pre, n_post, want_order):  # pragma: no cover - compiled
     """``(order, post_sorted)``: the permutation that sorts synapses by (pre, post), stable (ties
     keep their order), as the stable argsort of ``pre * n_post + post`` (empty when they are
-    already sorted), and ``post[order]`` as int32. Two counting-sort passes (by post, then by
-    pre), the first skipped when post is already non-decreasing; O(n_synapses + n_pre + n_post)."""
+    already sorted, or when not ``want_order``), and ``post[order]`` as int32. Two counting-sort
+    passes (by post, then by pre), the first skipped when post is already non-decreasing (as a
+    fixed in-degree makes it); O(n_synapses + n_pre + n_post)."""
     nnz = pre.size
     in_order = True
     post_rising = True
@@ -53,11 +54,9 @@ def canonical_order(pre, post, n_pre, n_post):  # pragma: no cover - compiled
             break
     if in_order:
         return np.zeros(0, np.int64), post.astype(np.int32)
-    first = np.empty(nnz, np.int64)
-    if post_rising:
-        for s in range(nnz):
-            first[s] = s
-    else:
+    first = np.zeros(0, np.int64)
+    if not post_rising:
+        first = np.empty(nnz, np.int64)
         start = np.zeros(n_post + 1, np.int64)
         for s in range(nnz):
             start[post[s] + 1] += 1
@@ -72,12 +71,13 @@ def canonical_order(pre, post, n_pre, n_post):  # pragma: no cover - compiled
         start[pre[s] + 1] += 1
     for i in range(n_pre):
         start[i + 1] += start[i]
-    order = np.empty(nnz, np.int64)
+    order = np.empty(nnz if want_order else 0, np.int64)
     post_sorted = np.empty(nnz, np.int32)
     for t in range(nnz):
-        s = first[t]
+        s = t if post_rising else first[t]
         q = pre[s]
-        order[start[q]] = s
+        if want_order:
+            order[start[q]] = s
         post_sorted[start[q]] = post[s]
         start[q] += 1
     return order, post_sorted

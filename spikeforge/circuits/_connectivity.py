@@ -55,19 +55,20 @@ def first_distinct(
 
 
 def canonical_order(
-    pre: Tensor, post: Tensor, n_pre: int, n_post: int, use_compiled: bool = True
+    pre: Tensor, post: Tensor, n_pre: int, n_post: int, want_order: bool = True, use_compiled: bool = True
 ) -> tuple[Tensor | None, Tensor]:
     """``(order, post_sorted)``: the permutation sorting synapses by (pre, post), stable
     (multapses keep their order), i.e. ``argsort(pre * n_post + post, stable=True)``, or None when
-    they are already in that order; and the sorted post indices as int32."""
+    they are already in that order (or when not ``want_order``: only the sorted indices are
+    needed); and the sorted post indices as int32."""
     kern = compiled() if use_compiled and pre.device.type == "cpu" and post.device.type == "cpu" else None
     if kern is not None and pre.numel() > 1:
         order, post_sorted = kern.canonical_order(
-            pre.contiguous().numpy(), post.contiguous().numpy(), n_pre, n_post
+            pre.contiguous().numpy(), post.contiguous().numpy(), n_pre, n_post, want_order
         )
         return (torch.from_numpy(order) if order.size else None), torch.from_numpy(post_sorted)
     key = pre * max(n_post, 1) + post
     if bool((key[1:] >= key[:-1]).all()):
         return None, post.to(torch.int32)
     order = torch.argsort(key, stable=True)
-    return order, post[order].to(torch.int32)
+    return (order if want_order else None), post[order].to(torch.int32)

@@ -632,7 +632,8 @@ class Projection(nn.Module):
         if storage == "dense":
             order = None
         else:  # post_idx becomes int32; pre_idx only serves counts below
-            order, post_idx = _connectivity.canonical_order(pre_idx, post_idx, n_pre, n_post)
+            want = weight.dim() > 0 or delay.dim() > 0
+            order, post_idx = _connectivity.canonical_order(pre_idx, post_idx, n_pre, n_post, want)
         if order is not None:
             if weight.dim():
                 weight = weight[order]

@@ -105,12 +105,14 @@ def test_weights_and_delays_follow_their_synapses_after_sorting():
     W = torch.rand(n_post, n_pre, generator=g, dtype=torch.float64)
     D = torch.randint(0, 30, (n_post, n_pre), generator=g).double() * 0.1
     for rule in (FixedInDegree(17), FixedOutDegree(11)):
-        proj = net.connect("a", "b", rule=rule, weight=W, delay=D)
-        pre, post = proj.pre_indices, proj.post_indices
-        key = pre * n_post + post
-        assert bool((key[1:] > key[:-1]).all())  # sorted by (pre, post), no multapses
-        torch.testing.assert_close(proj.weights().double(), W[post, pre], rtol=0, atol=1e-7)
-        torch.testing.assert_close(proj.delays(), D[post, pre], rtol=0, atol=1e-9)
+        for weight in (W, 0.5):  # with a shared weight, only the delays need the permutation
+            proj = net.connect("a", "b", rule=rule, weight=weight, delay=D)
+            pre, post = proj.pre_indices, proj.post_indices
+            key = pre * n_post + post
+            assert bool((key[1:] > key[:-1]).all())  # sorted by (pre, post), no multapses
+            w_want = W[post, pre] if isinstance(weight, torch.Tensor) else torch.full((len(pre),), 0.5)
+            torch.testing.assert_close(proj.weights().double(), w_want.double(), rtol=0, atol=1e-7)
+            torch.testing.assert_close(proj.delays(), D[post, pre], rtol=0, atol=1e-9)
 
 
 def test_drawn_weights_and_delays_have_their_distributions():
@@ -176,14 +178,18 @@ def test_canonical_order_compiled_equals_stable_argsort():
     for p, q in ((pre, post), (pre, post_sorted_first), (torch.sort(pre).values, post_sorted_first)):
         want = torch.argsort(p * n_post + q, stable=True)
         for compiled in (True, False):
-            order, post_s = _connectivity.canonical_order(p, q, n_pre, n_post, use_compiled=compiled)
+            order, post_s = _connectivity.canonical_order(p, q, n_pre, n_post, True, use_compiled=compiled)
             got = torch.arange(p.numel()) if order is None else order
             assert torch.equal(got, want)
             assert post_s.dtype == torch.int32 and torch.equal(post_s.long(), q[want])
+            no_order, post_s2 = _connectivity.canonical_order(
+                p, q, n_pre, n_post, False, use_compiled=compiled
+            )
+            assert no_order is None and torch.equal(post_s2, post_s)
     key = pre * n_post + post
     s = torch.argsort(key, stable=True)
     for compiled in (True, False):
-        order, _ = _connectivity.canonical_order(pre[s], post[s], n_pre, n_post, use_compiled=compiled)
+        order, _ = _connectivity.canonical_order(pre[s], post[s], n_pre, n_post, True, use_compiled=compiled)
         assert order is None  # already in order
 
 
@@ -211,3 +217,20 @@ def test_connectivity_does_not_depend_on_numba(monkeypatch):
     for a, b in zip(compiled, plain):
         for x, y in zip(a, b):
             np.testing.assert_array_equal(x, y)
+
+
+@numba_only
+def test_compiled_run_stores_target_indices_once():
+    """After a compiled run, the sparse projections' target indices are views of the kernel's
+    concatenated array (not a second copy), with the same values, and a second run still works."""
+    net = net_of(200, 150, seed=1)
+    a = net.connect("a", "b", in_degree=20, weight=0.5, delay=0.3)
+    b = net.connect("b", "a", p=0.1, weight=0.2)
+    before = [a.post_idx.clone(), b.post_idx.clone()]
+    net.run(1.0, progress=False)
+    cache = net._csr_cache[1][1]
+    start, stop = cache.ctypes.data, cache.ctypes.data + cache.nbytes
+    for proj, old in zip((a, b), before):
+        assert start <= proj.post_idx.data_ptr() < stop
+        assert torch.equal(proj.post_idx, old)
+    net.run(1.0, progress=False)
