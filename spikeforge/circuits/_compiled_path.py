@@ -158,20 +158,23 @@ class _CompiledPathMixin(_NetworkBase):
         if self._csr_cache is not None and self._csr_cache[0] == key:
             return self._csr_cache[1]  # type: ignore[no-any-return]
         ips, posts, ws, ds = [], [], [], []
-        ip_off, has_w, nsyn = [], [], 0
+        ip_off, nsyn = [], 0
         rows = 0
-        for p in projs:
-            ip, po, wv, dv = p.csr_arrays(np.dtype(npdt))
+        arrays = [p.csr_arrays(np.dtype(npdt)) for p in projs]
+        # per-synapse weights and delays only where some projection has them (a shared value is
+        # stored once: no zeros per synapse)
+        any_w = any(a[2].size > 0 for a in arrays)
+        any_d = any(p.shared_delay_steps() < 0 for p in projs)
+        for ip, po, wv, dv in arrays:
             ip_off.append(rows)
             rows += ip.size
             ips.append(ip + nsyn)
             posts.append(po)
-            has_w.append(wv.size > 0)
-            ws.append(wv if wv.size else np.zeros(po.size, npdt))
-            ds.append(dv if dv.size else np.zeros(po.size, np.int16))
+            if any_w:
+                ws.append(wv if wv.size else np.zeros(po.size, npdt))
+            if any_d:
+                ds.append(dv if dv.size else np.zeros(po.size, np.int16))
             nsyn += po.size
-        any_w = any(has_w)
-        any_d = any(p.shared_delay_steps() < 0 for p in projs)
         out = (
             np.concatenate(ips) if ips else np.zeros(1, np.int64),
             np.concatenate(posts) if posts else np.zeros(1, np.int32),
@@ -179,6 +182,12 @@ class _CompiledPathMixin(_NetworkBase):
             np.concatenate(ds).astype(np.int16, copy=False) if any_d else np.zeros(1, np.int16),
             np.array(ip_off, np.int64),
         )
+        # store the target indices once: sparse projections keep views of the concatenation
+        start = 0
+        for p, (_, po, _, _) in zip(projs, arrays):
+            if p.storage == "sparse" and po.size and posts:
+                p.post_idx = torch.from_numpy(out[1][start : start + po.size])
+            start += po.size
         self._csr_cache = (key, out)
         return out
 
