@@ -31,6 +31,7 @@ from ._triton_lif import (
     triton_cdiv,
 )
 
+
 def alif_scan_function(x: Tensor, surrogate: Surrogate, *, interpret: bool = False) -> Any:
     """:class:`TritonALIFScan` where the kernels can run the scan of ``x``, else None.
 

@@ -101,7 +101,13 @@ def scan_function(x: Tensor, surrogate: Surrogate, fallback: Any, *, interpret: 
 
 
 def kernels_usable(
-    x: Tensor, surrogate: Surrogate, available: bool, *, interpret: bool, model: str = "LIF", per_step: int = 4
+    x: Tensor,
+    surrogate: Surrogate,
+    available: bool,
+    *,
+    interpret: bool,
+    model: str = "LIF",
+    per_step: int = 4,
 ) -> bool:
     """Whether the kernels (``available``: Triton is installed) can run the scan of ``x``: float32
     or float64 and a built-in surrogate. Without Triton it warns on CUDA (``model``'s scan costs

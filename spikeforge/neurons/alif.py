@@ -189,7 +189,9 @@ def alif_scan(
 
         fused = alif_scan_function(x, spike_fn, interpret=_interpret and not x.is_cuda)
         if fused is not None:
-            return _fused_scan(fused, x, state, params, rho, record=record, **kw)
+            return _fused_scan(
+                fused, x, state, params, rho, record, dt, spike_fn, reset, integrator, detach_reset
+            )
     outs, states = [], []
     for t in range(x.shape[0]):
         z, state = _step(x[t], state, params, rho, **kw)
@@ -206,7 +208,6 @@ def _fused_scan(
     state: ALIFState,
     params: ALIFParams,
     rho: Tensor,
-    *,
     record: bool,
     dt: float,
     spike_fn: Surrogate,
