@@ -1,4 +1,4 @@
-"""Triton kernels of the fused LIF and ALIF scans (imported only where Triton is installed).
+"""Triton kernels of the fused LIF, ALIF and IF scans (imported only where Triton is installed).
 
 One program runs a block of ``BLOCK`` elements of the flattened ``[*batch, *shape]`` state through
 all ``T`` steps, the state kept in registers: one launch forward, one backward, whatever ``T``.
@@ -506,3 +506,113 @@ def alif_backward_kernel(
         tl.store(gp_ptr + 5 * N + offs, g_reset, mask=mask)
         tl.store(gp_ptr + 6 * N + offs, g_rho, mask=mask)
         tl.store(gp_ptr + 7 * N + offs, g_beta, mask=mask)
+
+
+# ---------------------------------------------------------------------------------------------
+# IF (spikeforge.neurons.integrate_fire): v <- v + r x, spike against v_th, reset; no leak, no
+# refractoriness, no synaptic state. Parameters as rows of prm ([3, n_par]): r, v_th, v_reset.
+
+
+@triton.jit
+def if_forward_kernel(
+    x_ptr,  # [T, N] input
+    v0_ptr,  # [N]
+    prm_ptr,  # [3, n_par]
+    z_ptr,  # out [T, N] spikes in x's dtype
+    vpre_ptr,  # out [T, N] membrane before reset
+    T,
+    N,
+    n_par,
+    SUBTRACT: tl.constexpr,
+    BLOCK: tl.constexpr,
+):
+    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    mask = offs < N
+    j = offs % n_par
+    r = tl.load(prm_ptr + j, mask=mask)
+    v_th = tl.load(prm_ptr + n_par + j, mask=mask)
+    v_reset = tl.load(prm_ptr + 2 * n_par + j, mask=mask)
+    gap = v_th - v_reset
+    v = tl.load(v0_ptr + offs, mask=mask)
+    off_t = offs.to(tl.int64)
+    for _t in range(T):
+        vt = v + r * tl.load(x_ptr + off_t, mask=mask)  # two roundings, as if_step's
+        z = vt - v_th > 0.0  # the surrogate's forward H(v - v_th)
+        tl.store(vpre_ptr + off_t, vt, mask=mask)
+        tl.store(z_ptr + off_t, z.to(vt.dtype), mask=mask)
+        if SUBTRACT:
+            v = tl.where(z, vt - gap, vt)
+        else:
+            v = tl.where(z, v_reset, vt)
+        off_t += N
+
+
+@triton.jit
+def if_backward_kernel(
+    vpre_ptr,  # [T, N]
+    z_ptr,  # [T, N]
+    x_ptr,  # [T, N]
+    prm_ptr,  # [3, n_par]
+    sur_ptr,  # [2] surrogate constants
+    gz_ptr,  # [T, N] dL/dz
+    gv_ptr,  # [T, N] dL/dv_pre (HAS_GV)
+    gx_ptr,  # out [T, N] dL/dx
+    gv0_ptr,  # out [N]
+    gp_ptr,  # out [3, N] per-element parameter gradients summed over time (NEED_P)
+    last,  # (T - 1) * N, the offset of the last step
+    T,
+    N,
+    n_par,
+    SUBTRACT: tl.constexpr,
+    DETACH: tl.constexpr,
+    SURR: tl.constexpr,
+    HAS_GV: tl.constexpr,
+    NEED_P: tl.constexpr,
+    BLOCK: tl.constexpr,
+):
+    """The LIF backward with k = 1 and v_leak = 0 folded in: dv_{t+1}/dv'_t = 1."""
+    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    mask = offs < N
+    j = offs % n_par
+    r = tl.load(prm_ptr + j, mask=mask, other=0.0)
+    v_th = tl.load(prm_ptr + n_par + j, mask=mask, other=0.0)
+    v_reset = tl.load(prm_ptr + 2 * n_par + j, mask=mask, other=0.0)
+    c0 = tl.load(sur_ptr)
+    c1 = tl.load(sur_ptr + 1)
+    zero = tl.full(r.shape, 0.0, r.dtype)  # not tl.zeros: a @jit helper (see the module docstring)
+    gvp = zero  # dL/dv'_t = dL/dv_{t+1}
+    if NEED_P:
+        g_r = zero
+        g_th = zero
+        g_reset = zero
+    off_t = offs.to(tl.int64) + last
+    for _tt in range(T):
+        vpre = tl.load(vpre_ptr + off_t, mask=mask, other=0.0)
+        z = tl.load(z_ptr + off_t, mask=mask, other=0.0)
+        sg = _surrogate(vpre - v_th, c0, c1, SURR)
+        gz_total = tl.load(gz_ptr + off_t, mask=mask, other=0.0)
+        if SUBTRACT:  # v'_t = v_t - z_t (v_th - v_reset)
+            if not DETACH:
+                gz_total = tl.fma(gvp, v_reset - v_th, gz_total)
+            gv = tl.fma(gz_total, sg, gvp)
+        else:  # v'_t = v_reset where z_t, else v_t
+            if not DETACH:
+                gz_total = tl.fma(gvp, v_reset - vpre, gz_total)
+            gv = tl.fma(gz_total, sg, gvp * (1.0 - z))
+        if HAS_GV:
+            gv = gv + tl.load(gv_ptr + off_t, mask=mask, other=0.0)
+        tl.store(gx_ptr + off_t, gv * r, mask=mask)
+        if NEED_P:
+            g_r += gv * tl.load(x_ptr + off_t, mask=mask, other=0.0)
+            g_thr = -(gz_total * sg)
+            if SUBTRACT:
+                g_thr = g_thr - gvp * z
+            g_th += g_thr
+            g_reset += gvp * z
+        gvp = gv
+        off_t -= N
+    tl.store(gv0_ptr + offs, gvp, mask=mask)
+    if NEED_P:
+        tl.store(gp_ptr + offs, g_r, mask=mask)
+        tl.store(gp_ptr + N + offs, g_th, mask=mask)
+        tl.store(gp_ptr + 2 * N + offs, g_reset, mask=mask)
