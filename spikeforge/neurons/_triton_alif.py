@@ -38,7 +38,7 @@ def alif_scan_function(x: Tensor, surrogate: Surrogate, *, interpret: bool = Fal
     ``interpret=True`` (test-only) runs the kernels on CPU tensors through Triton's interpreter.
     """
     available = kernel_module(interpret) is not None
-    if not kernels_usable(x, surrogate, available, interpret=interpret, model="ALIF", per_step=8):
+    if not kernels_usable(x, surrogate, available, interpret=interpret, model="ALIF", per_step=20):
         return None
     return _InterpretedALIFScan if interpret else TritonALIFScan
 

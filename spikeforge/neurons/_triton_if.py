@@ -34,7 +34,7 @@ def if_scan_function(x: Tensor, surrogate: Surrogate, *, interpret: bool = False
     ``interpret=True`` (test-only) runs the kernels on CPU tensors through Triton's interpreter.
     """
     available = kernel_module(interpret) is not None
-    if not kernels_usable(x, surrogate, available, interpret=interpret, model="IF", per_step=4):
+    if not kernels_usable(x, surrogate, available, interpret=interpret, model="IF", per_step=6):
         return None
     return _InterpretedIFScan if interpret else TritonIFScan
 
