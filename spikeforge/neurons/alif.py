@@ -248,7 +248,7 @@ def _fused_scan(
     if cfg.refractory:
         ref_trace = _ref_trace(z.detach(), state.ref, n_ref)
     else:
-        ref_trace = state.ref.expand(v_pre.shape).to(torch.int32)
+        ref_trace = state.ref.to(torch.int32).expand(v_pre.shape).clone()
     trace = ALIFState(v_post, i_seq, ref_trace, a_seq)
     return ScanResult(z, ALIFState(v_post[-1], i_seq[-1], ref, a_seq[-1]), trace)
 
@@ -262,7 +262,9 @@ class ALIF(_LIFModule):
         \tau_{adapt} \frac{da}{dt} = -a, \quad a \leftarrow a + 1 \text{ at a spike}, \qquad
         z = H(v - v_{th} - \beta\,a)
 
-    See :mod:`spikeforge.neurons.alif` for the discrete step and its order of operations.
+    See :mod:`spikeforge.neurons.alif` for the discrete step and its order of operations. On a
+    CUDA tensor with Triton installed, ``forward``/``scan`` run one fused kernel per direction
+    (:func:`alif_scan`).
 
     Args:
         n: number of neurons, or a shape such as ``(C, H, W)``.

@@ -133,6 +133,9 @@ def if_scan(
 class IF(NeuronModule):
     """A population of integrate-and-fire neurons without leak (see the module docstring).
 
+    On a CUDA tensor with Triton installed, ``forward``/``scan`` run one fused kernel per
+    direction (:func:`if_scan`).
+
     Args:
         n: number of neurons (or a shape).
         v_th: threshold.
