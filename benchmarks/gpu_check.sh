@@ -45,7 +45,8 @@ import triton; print(\"triton\", triton.__version__)'"
 
 # the interpreter tests, the CUDA ones in the same file, then every test marked cuda
 step tests 100 "$PY" -m pytest -q -p no:randomly -p no:cacheprovider --continue-on-collection-errors \
-  tests/neurons/test_triton_lif.py -m "not slow or cuda" --junitxml="$OUT/tests_triton_lif.xml"
+  tests/neurons/test_triton_lif.py tests/neurons/test_triton_alif.py tests/neurons/test_triton_if.py \
+  -m "not slow or cuda" --junitxml="$OUT/tests_triton_lif.xml"
 step cuda_tests 100 "$PY" -m pytest -q -p no:randomly -p no:cacheprovider --continue-on-collection-errors \
   -m cuda tests --junitxml="$OUT/tests_cuda.xml"
 

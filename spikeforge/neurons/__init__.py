@@ -13,7 +13,7 @@
 
 from .alif import ALIF, ALIFParams, ALIFState, adaptation_decay, alif_init_state, alif_scan, alif_step
 from .base import NeuronModule, ScanResult
-from .integrate_fire import IF, IFParams, IFState, if_step
+from .integrate_fire import IF, IFParams, IFState, if_scan, if_step
 from .izhikevich import Izhikevich, IzhikevichParams, IzhikevichState, izhikevich_init_state, izhikevich_step
 from .li import LI, LIState, li_step
 from .lif import LIF, LIFParams, LIFState, lif_init_state, lif_scan, lif_step
@@ -30,6 +30,7 @@ __all__ = [
     "IFParams",
     "IFState",
     "if_step",
+    "if_scan",
     "li_step",
     "LIFParams",
     "LIFState",

@@ -50,9 +50,15 @@ def surrogate_constants(surrogate: Surrogate) -> tuple[int, float, float] | None
     return None
 
 
-@cache
 def _kernels(interpret: bool) -> tuple[Any, Any] | None:
-    """The forward and backward kernels, or None without Triton.
+    """The LIF forward and backward kernels, or None without Triton."""
+    kern = kernel_module(interpret)
+    return None if kern is None else (kern.lif_forward_kernel, kern.lif_backward_kernel)
+
+
+@cache
+def kernel_module(interpret: bool) -> Any:
+    """The module of the LIF and ALIF kernels, or None without Triton.
 
     ``interpret=True`` loads a second copy of the kernel module with ``TRITON_INTERPRET=1`` set
     while its functions are decorated, so they run on CPU tensors through Triton's interpreter;
@@ -75,7 +81,7 @@ def _kernels(interpret: bool) -> tuple[Any, Any] | None:
                 del os.environ["TRITON_INTERPRET"]
             else:
                 os.environ["TRITON_INTERPRET"] = before
-    return kern.lif_forward_kernel, kern.lif_backward_kernel
+    return kern
 
 
 def scan_function(x: Tensor, surrogate: Surrogate, fallback: Any, *, interpret: bool = False) -> Any:
@@ -88,33 +94,53 @@ def scan_function(x: Tensor, surrogate: Surrogate, fallback: Any, *, interpret: 
     ``interpret=True`` (test-only, never a default) runs the kernels on CPU tensors through
     Triton's interpreter, as ``TRITON_INTERPRET=1`` does.
     """
-    if surrogate_constants(surrogate) is None or x.dtype not in (torch.float32, torch.float64):
-        return fallback
-    if _kernels(interpret) is None:
-        if interpret:
-            raise MissingDependencyError(
-                "the interpreted LIF kernels need triton: pip install 'spikeforge[gpu]'"
-            )
-        warnings.warn(
-            "spikeforge: Triton is not installed, so LIF.scan on CUDA runs the PyTorch scan: about "
-            "4 kernel launches per time step and layer instead of one fused kernel per layer and "
-            "direction, slower for small layers; install it with pip install 'spikeforge[gpu]'",
-            RuntimeWarning,
-            stacklevel=4,
-        )
+    usable = kernels_usable(x, surrogate, _kernels(interpret) is not None, interpret=interpret)
+    if not usable:
         return fallback
     return _InterpretedLIFScan if interpret else TritonLIFScan
+
+
+def kernels_usable(
+    x: Tensor,
+    surrogate: Surrogate,
+    available: bool,
+    *,
+    interpret: bool,
+    model: str = "LIF",
+    per_step: int = 4,
+) -> bool:
+    """Whether the kernels (``available``: Triton is installed) can run the scan of ``x``: float32
+    or float64 and a built-in surrogate. Without Triton it warns on CUDA (``model``'s scan costs
+    ``per_step`` launches per step there) and raises under ``interpret``."""
+    if surrogate_constants(surrogate) is None or x.dtype not in (torch.float32, torch.float64):
+        return False
+    if not available:
+        if interpret:
+            raise MissingDependencyError(
+                f"the interpreted {model} kernels need triton: pip install 'spikeforge[gpu]'"
+            )
+        warnings.warn(
+            f"spikeforge: Triton is not installed, so {model}.scan on CUDA runs the PyTorch scan: "
+            f"about {per_step} kernel launches per time step and layer instead of one fused kernel "
+            "per layer and direction, slower for small layers; install it with "
+            "pip install 'spikeforge[gpu]'",
+            RuntimeWarning,
+            stacklevel=5,
+        )
+        return False
+    return True
 
 
 def _flat_params(
     x: Tensor, k: Tensor, alpha: Tensor | None, rest: tuple[Tensor, ...], n_ref: Tensor
 ) -> tuple[Tensor, Tensor, int]:
-    """Parameters packed as ``[6, n_par]`` rows in x's dtype, and ``n_ref`` as ``[n_par]``, where
-    ``n_par`` covers the trailing dimensions of the state over which they vary."""
+    """Parameters (``k``, ``alpha`` or ``k`` again, then ``rest``) packed as rows of
+    ``[2 + len(rest), n_par]`` in x's dtype, and ``n_ref`` as ``[n_par]``, where ``n_par`` covers
+    the trailing dimensions of the state over which they vary."""
     params = (k, k if alpha is None else alpha, *rest)
     dims = max(max(p.dim() for p in params), n_ref.dim())
     tail = tuple(x.shape[x.dim() - dims :]) if dims else ()
-    prm = torch.stack([p.to(x.dtype).expand(tail) for p in params]).reshape(6, -1)
+    prm = torch.stack([p.to(x.dtype).expand(tail) for p in params]).reshape(len(params), -1)
     nref = n_ref.to(device=x.device, dtype=torch.int32).expand(tail).reshape(-1).contiguous()
     return prm.contiguous(), nref, prm.shape[1]
 

@@ -56,9 +56,14 @@ from .lif import (
     Reset,
     SpikeFn,
     _LIFModule,
+    _ref_trace,
+    _reset,
+    _ScanConfig,
     _short,
+    lif_coefficients,
     lif_init_state,
     lif_step,
+    refractory_steps,
 )
 
 __all__ = ["ALIF", "ALIFParams", "ALIFState", "alif_init_state", "alif_step", "alif_scan", "adaptation_decay"]
@@ -159,8 +164,14 @@ def alif_scan(
     integrator: Integrator = "exact",
     detach_reset: bool = True,
     record: bool = False,
+    _interpret: bool = False,
 ) -> ScanResult:
     """:func:`alif_step` over ``x`` of shape ``[T, *batch, *shape]`` (a plain loop, same results).
+
+    On a CUDA tensor with Triton installed and a :class:`~spikeforge.surrogate.Surrogate` of
+    :mod:`spikeforge.surrogate`, the sequence runs as one Triton kernel forward and one backward
+    (:mod:`spikeforge.neurons._triton_alif`) with the loop's results; ``_interpret=True`` runs
+    those kernels on CPU tensors through Triton's interpreter (for tests only).
 
     Returns:
         ``ScanResult(output, state, trace)``; with ``record=True`` the trace is an
@@ -173,6 +184,14 @@ def alif_scan(
         raise ShapeError(f"x must have at least one time step, got shape {list(x.shape)}")
     rho = adaptation_decay(params.tau_adapt, dt, integrator)  # once per run, not per step
     kw = dict(dt=dt, spike_fn=spike_fn, reset=reset, integrator=integrator, detach_reset=detach_reset)
+    if isinstance(spike_fn, Surrogate) and (x.is_cuda or _interpret):
+        from ._triton_alif import alif_scan_function
+
+        fused = alif_scan_function(x, spike_fn, interpret=_interpret and not x.is_cuda)
+        if fused is not None:
+            return _fused_scan(
+                fused, x, state, params, rho, record, dt, spike_fn, reset, integrator, detach_reset
+            )
     outs, states = [], []
     for t in range(x.shape[0]):
         z, state = _step(x[t], state, params, rho, **kw)
@@ -181,6 +200,57 @@ def alif_scan(
             states.append(state)
     trace = ALIFState(*(torch.stack(f) for f in zip(*states))) if record else None
     return ScanResult(torch.stack(outs), state, trace)
+
+
+def _fused_scan(
+    fused: Any,
+    x: Tensor,
+    state: ALIFState,
+    params: ALIFParams,
+    rho: Tensor,
+    record: bool,
+    dt: float,
+    spike_fn: Surrogate,
+    reset: Reset,
+    integrator: Integrator,
+    detach_reset: bool,
+) -> ScanResult:
+    """The scan by the autograd function ``fused`` (:class:`._triton_alif.TritonALIFScan`); the
+    states after reset are rebuilt here from its outputs with the step's own operations."""
+    k, alpha = lif_coefficients(_lif_params(params, params.v_th), dt, integrator)
+    n_ref = refractory_steps(params.t_ref, dt).to(x.device)
+    cfg = _ScanConfig(spike_fn, reset, detach_reset, alpha is not None, bool((n_ref > 0).any()))
+    z, v_pre, i_seq, a_seq, ref = fused.apply(
+        x,
+        state.v,
+        state.i,
+        state.a,
+        k,
+        alpha,
+        params.v_leak,
+        params.r,
+        params.v_th,
+        params.v_reset,
+        rho,
+        params.beta,
+        state.ref,
+        n_ref,
+        cfg,
+    )
+    i_seq = i_seq if alpha is not None else x
+    if not record:
+        a_before = a_seq[-2] if x.shape[0] > 1 else state.a
+        threshold = params.v_th + params.beta * a_before
+        v_last = _reset(v_pre[-1], z[-1], threshold, params.v_reset, reset, detach_reset)
+        return ScanResult(z, ALIFState(v_last, i_seq[-1], ref, a_seq[-1]), None)
+    threshold = params.v_th + params.beta * torch.cat([state.a.expand_as(a_seq[:1]), a_seq[:-1]])
+    v_post = _reset(v_pre, z, threshold, params.v_reset, reset, detach_reset)
+    if cfg.refractory:
+        ref_trace = _ref_trace(z.detach(), state.ref, n_ref)
+    else:
+        ref_trace = state.ref.to(torch.int32).expand(v_pre.shape).clone()
+    trace = ALIFState(v_post, i_seq, ref_trace, a_seq)
+    return ScanResult(z, ALIFState(v_post[-1], i_seq[-1], ref, a_seq[-1]), trace)
 
 
 class ALIF(_LIFModule):
@@ -192,7 +262,9 @@ class ALIF(_LIFModule):
         \tau_{adapt} \frac{da}{dt} = -a, \quad a \leftarrow a + 1 \text{ at a spike}, \qquad
         z = H(v - v_{th} - \beta\,a)
 
-    See :mod:`spikeforge.neurons.alif` for the discrete step and its order of operations.
+    See :mod:`spikeforge.neurons.alif` for the discrete step and its order of operations. On a
+    CUDA tensor with Triton installed, ``forward``/``scan`` run one fused kernel per direction
+    (:func:`alif_scan`).
 
     Args:
         n: number of neurons, or a shape such as ``(C, H, W)``.

@@ -24,12 +24,12 @@ import torch
 from torch import Tensor
 
 from .._checks import ParamLike, as_param, check_choice
-from ..errors import ParameterError
+from ..errors import ParameterError, ShapeError
 from ..surrogate import Surrogate
-from .base import NeuronModule
+from .base import NeuronModule, ScanResult
 from .lif import DEFAULT_SURROGATE, Reset, SpikeFn, _reset
 
-__all__ = ["IF", "IFParams", "IFState", "if_step"]
+__all__ = ["IF", "IFParams", "IFState", "if_step", "if_scan"]
 
 
 class IFParams(NamedTuple):
@@ -73,8 +73,68 @@ def if_step(
     return z, IFState(_reset(v, z, params.v_th, params.v_reset, reset, detach_reset))
 
 
+def if_scan(
+    x: Tensor,
+    state: IFState,
+    params: IFParams,
+    *,
+    spike_fn: SpikeFn = DEFAULT_SURROGATE,
+    reset: Reset = "to_value",
+    detach_reset: bool = True,
+    record: bool = False,
+    _interpret: bool = False,
+) -> ScanResult:
+    """:func:`if_step` over ``x`` of shape ``[T, *batch, *shape]`` (a loop; same results).
+
+    On a CUDA tensor with Triton installed and a :class:`~spikeforge.surrogate.Surrogate` of
+    :mod:`spikeforge.surrogate`, the sequence runs as one Triton kernel forward and one backward
+    (:mod:`spikeforge.neurons._triton_if`) with the loop's results; ``_interpret=True`` runs those
+    kernels on CPU tensors through Triton's interpreter (for tests only).
+
+    Returns:
+        ``ScanResult(output, state, trace)``; with ``record=True`` the trace is an
+        :class:`IFState` whose ``v`` is ``[T, *batch, *shape]`` (after reset).
+
+    Raises:
+        ShapeError: ``x`` has no time step.
+
+    Example:
+        >>> import torch
+        >>> p = IFParams(torch.tensor(1.0), torch.tensor(0.0), torch.tensor(1.0))
+        >>> res = if_scan(torch.full((6, 1), 0.4), IFState(torch.zeros(1)), p)
+        >>> res.output.flatten().tolist()
+        [0.0, 0.0, 1.0, 0.0, 0.0, 1.0]
+    """
+    if x.dim() == 0 or x.shape[0] == 0:
+        raise ShapeError(f"x must have at least one time step, got shape {list(x.shape)}")
+    if isinstance(spike_fn, Surrogate) and (x.is_cuda or _interpret):
+        from ._triton_if import if_scan_function
+
+        fused = if_scan_function(x, spike_fn, interpret=_interpret and not x.is_cuda)
+        if fused is not None:
+            z, v_pre = fused.apply(
+                x, state.v, params.r, params.v_th, params.v_reset, spike_fn, reset, detach_reset
+            )
+            if not record:
+                v_last = _reset(v_pre[-1], z[-1], params.v_th, params.v_reset, reset, detach_reset)
+                return ScanResult(z, IFState(v_last), None)
+            v_post = _reset(v_pre, z, params.v_th, params.v_reset, reset, detach_reset)
+            return ScanResult(z, IFState(v_post[-1]), IFState(v_post))
+    outs, states = [], []
+    for t in range(x.shape[0]):
+        z, state = if_step(x[t], state, params, spike_fn=spike_fn, reset=reset, detach_reset=detach_reset)
+        outs.append(z)
+        if record:
+            states.append(state)
+    trace = IFState(torch.stack([s.v for s in states])) if record else None
+    return ScanResult(torch.stack(outs), state, trace)
+
+
 class IF(NeuronModule):
     """A population of integrate-and-fire neurons without leak (see the module docstring).
+
+    On a CUDA tensor with Triton installed, ``forward``/``scan`` run one fused kernel per
+    direction (:func:`if_scan`).
 
     Args:
         n: number of neurons (or a shape).
@@ -156,6 +216,20 @@ class IF(NeuronModule):
             spike_fn=self.surrogate,
             reset=self.reset,
             detach_reset=self.detach_reset,
+        )
+
+    def scan(self, x: Tensor, state: IFState | None = None, *, record: bool = False) -> ScanResult:
+        """Run over ``x`` of shape ``[T, *batch, *shape]`` (:func:`if_scan`)."""
+        x = self._check_input(x, sequence=True)
+        state = self._prepare(x, state, tuple(x.shape[1 : x.dim() - len(self.shape)]))
+        return if_scan(
+            x,
+            state,
+            self.params(x.dtype),
+            spike_fn=self.surrogate,
+            reset=self.reset,
+            detach_reset=self.detach_reset,
+            record=record,
         )
 
     def extra_repr(self) -> str:
