@@ -380,7 +380,7 @@ def quantize(
         a :class:`QuantizedModel` (an ``nn.Module``) running the integer simulation.
 
     Raises:
-        ParameterError: an unknown target or timing.
+        ParameterError: an unknown target or timing, a NaN or infinite weight or parameter.
         UnsupportedExportError: a target without integer simulation, or a model that is not a
             chain of Linear -> LIF pairs (the message names the module).
     """
@@ -393,6 +393,12 @@ def quantize(
     if timing not in ("chip", "model"):
         raise ParameterError(f"timing must be 'chip' or 'model', got {timing!r}")
     pairs = _chain(model)
+    for i, (lin, neu) in enumerate(pairs):  # NaN or inf would round to INT64_MIN without a word
+        for pname, value in [*lin.named_parameters(), *neu.named_parameters(), *neu.named_buffers()]:
+            flat = value.detach().flatten()
+            if flat.is_floating_point() and not bool(torch.isfinite(flat).all()):
+                bad = flat[~torch.isfinite(flat)][0].item()
+                raise ParameterError(f"quantize: layer {i} {pname} must be finite, got {bad!r}")
     floats = [_float_layer(lin, neu) for lin, neu in pairs]
     layers: list[dict[str, Tensor]] = []
     shifts: list[int] = []

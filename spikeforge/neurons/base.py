@@ -16,7 +16,16 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .._checks import ParamLike, as_param, as_shape, check_dt, check_floating
+from .._checks import (
+    ParamLike,
+    as_param,
+    as_shape,
+    check_dt,
+    check_floating,
+    check_nonnegative,
+    check_positive,
+    check_refractory,
+)
 from ..errors import ParameterError, ShapeError
 
 __all__ = ["ScanResult", "NeuronModule"]
@@ -42,7 +51,7 @@ def _inverse_softplus(t: Tensor) -> Tensor:
 
 
 # constraint kinds: "real" (no transform), "positive" (softplus), "unit" (sigmoid, in (0, 1)),
-# ("above", other) (other + softplus)
+# ("above", other) (other + softplus); "nonnegative" (>= 0, buffers only: never learnable)
 Constraint = str | tuple[str, str]
 
 
@@ -75,6 +84,7 @@ class NeuronModule(nn.Module):
             )
         self.learnable: tuple[str, ...] = tuple(learnable)
         self._constrained: dict[str, Constraint] = {}
+        self._kinds: dict[str, Constraint] = {}  # every parameter's constraint, checked on assignment
 
     @property
     def n(self) -> int:
@@ -90,6 +100,7 @@ class NeuronModule(nn.Module):
         constrained value either way.
         """
         t = as_param(name, value, self.shape)  # validates tensors too (shape, finiteness)
+        self._kinds[name] = constraint
         if name not in self.learnable:
             self.register_buffer(name, t.detach().clone())
             return t
@@ -128,6 +139,71 @@ class NeuronModule(nn.Module):
         if constrained is not None and name in constrained:
             return self._constrained_value(name)
         return super().__getattr__(name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        """``module.v_th = 100.0`` between runs (as in Brian2): a parameter or ``dt`` takes plain
+        numbers, sequences or tensors, validated as in the constructor; learnable parameters keep
+        their ``nn.Parameter`` (updated in place), so an optimizer holding them still sees them."""
+        kinds = self.__dict__.get("_kinds")
+        if kinds is not None and name in kinds and not isinstance(value, nn.Parameter):
+            self._set_param(name, value)
+        elif name == "dt" and "dt" in self.__dict__:
+            dt = check_dt(value)
+            if "t_ref" in self._kinds:
+                check_refractory(self._buffers["t_ref"], dt)  # type: ignore[arg-type]
+            for tau in ("tau_mem", "tau_syn"):
+                check = getattr(type(self), "_check_time_constant", None)
+                if tau in self._kinds and check is not None and getattr(self, "integrator", "") == "euler":
+                    old, self.__dict__["dt"] = self.__dict__["dt"], dt
+                    try:
+                        check(self, tau, getattr(self, tau).detach())
+                    finally:
+                        self.__dict__["dt"] = old
+            self.__dict__["dt"] = dt
+        else:
+            super().__setattr__(name, value)
+
+    def _set_param(self, name: str, value: Any) -> None:
+        """Validate ``value`` for parameter ``name`` against its own constraint and those of the
+        parameters bound to it (``v_th > v_reset``), then store it; nothing changes on error."""
+        t = as_param(name, value, self.shape)
+        kind = self._kinds[name]
+        if kind == "positive" or name.startswith("tau_"):
+            check_positive(name, t, "ms" if name.startswith("tau_") else "")
+        elif kind == "nonnegative":
+            check_nonnegative(name, t, "ms" if name == "t_ref" else "")
+        elif kind == "unit" and not bool(((t > 0) & (t < 1)).all()):
+            raise ParameterError(f"{name} must be in (0, 1), got {value!r}")
+        elif isinstance(kind, tuple) and not bool((t > getattr(self, kind[1]).detach()).all()):
+            raise ParameterError(f"{name} must be > {kind[1]}, got {name}={value!r}")
+        for other, k in self._kinds.items():
+            if isinstance(k, tuple) and k[1] == name and not bool((getattr(self, other).detach() > t).all()):
+                raise ParameterError(f"{name} must be < {other}, got {name}={value!r}")
+        if name == "t_ref":
+            check_refractory(t, self.dt)
+        check = getattr(type(self), "_check_time_constant", None)
+        if name.startswith("tau_") and check is not None:
+            check(self, name, t)
+        old: Tensor = self._buffers[name] if name in self._buffers else getattr(self, name)  # type: ignore[assignment]
+        t = t.to(dtype=old.dtype, device=old.device)
+        if name in self._buffers:
+            self._buffers[name] = t.clone()
+            return
+        with torch.no_grad():
+            if name in self._constrained:
+                kind = self._constrained[name]
+                raw: Tensor = self._parameters[f"{name}_raw"]  # type: ignore[assignment]
+                t = t.expand(self.shape)
+                if kind == "positive":
+                    raw.copy_(_inverse_softplus(t))
+                elif kind == "unit":
+                    raw.copy_(torch.logit(t.clamp(1e-6, 1 - 1e-6)))
+                else:
+                    assert isinstance(kind, tuple)
+                    raw.copy_(_inverse_softplus(t - getattr(self, kind[1]).detach()))
+            else:
+                param: Tensor = self._parameters[name]  # type: ignore[assignment]
+                param.copy_(t.expand(param.shape))
 
     # ----------------------------------------------------------------- checks
     def _check_input(self, x: Any, *, sequence: bool, name: str = "x") -> Tensor:

@@ -36,7 +36,14 @@ from typing import Any, Literal, NamedTuple
 import torch
 from torch import Tensor
 
-from .._checks import ParamLike, as_param, check_choice, check_nonnegative, check_positive
+from .._checks import (
+    ParamLike,
+    as_param,
+    check_choice,
+    check_nonnegative,
+    check_positive,
+    check_refractory,
+)
 from ..errors import ParameterError
 from ..surrogate import FastSigmoid, Surrogate
 from .base import NeuronModule, ScanResult
@@ -116,8 +123,11 @@ def refractory_steps(t_ref: Tensor, dt: float) -> Tensor:
         >>> import torch
         >>> refractory_steps(torch.tensor([0.0, 2.0, 2.04]), 0.1).tolist()
         [0, 20, 20]
+
+    A count beyond the int32 counter saturates at 2147483520 steps instead of wrapping (the
+    modules refuse such a ``t_ref`` at construction).
     """
-    return torch.round(t_ref / dt).to(torch.int32)
+    return torch.round(t_ref / dt).clamp(max=2147483520.0).to(torch.int32)
 
 
 def lif_step(
@@ -534,7 +544,8 @@ class _LIFModule(NeuronModule):
         self._add_param("v_reset", v_reset_t)
         self._add_param("v_th", v_th_t, ("above", "v_reset"))
         self._add_param("r", r)
-        self._add_param("t_ref", t_ref_t)
+        check_refractory(t_ref_t, self.dt)
+        self._add_param("t_ref", t_ref_t, "nonnegative")
 
     def _check_time_constant(self, name: str, tau: Tensor) -> None:
         """``tau`` > 0, and below the Euler integrator's stability limit ``dt < 2 tau``."""
