@@ -58,7 +58,9 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--no-progress", action="store_true")
 
     export = sub.add_parser("export", help="export a trained model (the demo's model.pt, or a .nir file)")
-    export.add_argument("model", help="model.pt written by `spikeforge demo`, or a .nir file")
+    export.add_argument(
+        "model", help="model.pt written by `spikeforge train` or `spikeforge demo`, or a .nir file"
+    )
     export.add_argument(
         "--target",
         default="nir",
@@ -90,8 +92,9 @@ def _parser() -> argparse.ArgumentParser:
 def _export(model_path: str, target: str, out: str, importer: str | None, strict: bool = False) -> Path:
     """``spikeforge export``: the demo's ``model.pt`` or a ``.nir`` file, written as NIR or for a chip.
 
-    A ``.nir`` input keeps its own dt (the graph's metadata); a ``model.pt`` is the state_dict of
-    :func:`~spikeforge.demo.build_demo_model` (dt = 10 ms), as ``spikeforge demo`` saves it."""
+    A ``.nir`` input keeps its own dt (the graph's metadata); a ``model.pt`` of ``spikeforge
+    train`` or ``demo`` carries its sizes and dt (see :mod:`spikeforge.modelfile`); a bare
+    state_dict is taken as the demo network's (dt = 10 ms)."""
     if target != "nir":
         if target not in CHIP_TARGETS:
             raise ParameterError(
@@ -111,13 +114,10 @@ def _export(model_path: str, target: str, out: str, importer: str | None, strict
         raise ParameterError(f"MODEL {model_path!r}: no such file")
     if src.suffix == ".nir":
         model = from_nir(src)
-        dt = None  # the graph's own step, which from_nir gave every neuron
     else:
-        from .demo import DT
-
         model = _load_demo_model(src)
-        dt = DT
-    graph = to_nir(model, dt=dt, importer=importer)  # type: ignore[arg-type]
+    # dt=None: every neuron's own step (the .nir graph's, or the model file's description)
+    graph = to_nir(model, dt=None, importer=importer)  # type: ignore[arg-type]
     dest = Path(out)
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
@@ -198,18 +198,26 @@ def _export_chip(model_path: str, target: str, out: str, strict: bool) -> Path:
 
 
 def _load_demo_model(path: Path) -> torch.nn.Module:
-    """The demo network with the weights of ``path`` (a ``state_dict`` saved by ``torch.save``)."""
+    """The model of ``path``: a model file that describes itself (``spikeforge train`` and
+    ``demo``, see :mod:`spikeforge.modelfile`), rebuilt with its own sizes and dt; or a bare
+    ``state_dict`` of the demo network (dt = 10 ms), as older versions of ``demo`` saved it."""
     import torch
 
     from .demo import build_demo_model
+    from .modelfile import MODEL_FORMAT, ModelFileError, load_model
 
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # torch.load raises pickle, zip and runtime errors of many kinds
         raise ParameterError(
-            f"MODEL {str(path)!r} is neither a .nir file nor a state_dict saved with torch.save "
-            f"({type(e).__name__}: {e})"
+            f"MODEL {str(path)!r} is neither a .nir file nor a state_dict or model file "
+            f"saved with torch.save ({type(e).__name__}: {e})"
         ) from e
+    if isinstance(state, Mapping) and state.get("format") == MODEL_FORMAT:
+        try:
+            return load_model(path)[0]
+        except ModelFileError as e:
+            raise ParameterError(f"MODEL {str(path)!r}: {e}") from None
     model = build_demo_model()
     if not isinstance(state, Mapping):
         raise ParameterError(f"MODEL {str(path)!r} holds a {type(state).__name__}, not a state_dict")

@@ -17,6 +17,7 @@ from torch import nn
 
 from . import data
 from .errors import ParameterError
+from .modelfile import save_model
 from .neurons import LIF
 from .sequential import Sequential
 from .surrogate import FastSigmoid
@@ -114,7 +115,9 @@ def train_command(
 ) -> tuple[float, History]:
     """Train a feedforward LIF network on ``dataset``; returns (test accuracy, history).
 
-    Saves ``learning_curve.png``, ``model.pt`` and checkpoints (``checkpoints/last.pt``) in ``out``.
+    Saves ``learning_curve.png``, ``model.pt`` (the weights with their description: sizes, dt =
+    ``bin_ms``, neuron parameters, the dataset's binning; see :mod:`spikeforge.modelfile`, read it
+    back with ``spikeforge.modelfile.load``) and checkpoints (``checkpoints/last.pt``) in ``out``.
     """
     if dataset not in DATASETS:
         raise ParameterError(f"dataset must be one of {sorted(DATASETS)}, got {dataset!r}")
@@ -145,7 +148,16 @@ def train_command(
     history.plot(
         out / "learning_curve.png", title=f"{dataset}, LIF {'-'.join(map(str, [n_in, *hidden, n_classes]))}"
     )
-    torch.save(model.state_dict(), out / "model.pt")
+    save_model(
+        model,
+        out / "model.pt",
+        data={
+            "dataset": dataset,
+            "bin_ms": bin_ms,
+            "duration_ms": _DURATION_MS[dataset],
+            "n_classes": n_classes,
+        },
+    )
     print(f"test accuracy: {100 * accuracy:.1f}%")
     print(f"saved {out / 'model.pt'}, {out / 'learning_curve.png'}")
     return accuracy, history

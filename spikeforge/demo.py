@@ -21,6 +21,7 @@ import torch
 
 from . import data
 from .commands import feedforward_snn
+from .modelfile import save_model
 from .sequential import Sequential
 from .training import History, Trainer, make_loader
 
@@ -61,9 +62,10 @@ def train_demo(
     the trained network as a NIR graph.
 
     Args:
-        out_dir: folder for ``learning_curve.png``, ``raster.png``, ``model.pt`` (the state_dict),
-            ``model.nir`` (the faithful NIR graph of :func:`spikeforge.hardware.to_nir`, written
-            when nir is installed) and checkpoints. Each file's path is printed.
+        out_dir: folder for ``learning_curve.png``, ``raster.png``, ``model.pt`` (the weights with
+            their description, see :mod:`spikeforge.modelfile`), ``model.nir`` (the faithful NIR
+            graph of :func:`spikeforge.hardware.to_nir`, written when nir is installed) and
+            checkpoints. Each file's path is printed.
         epochs: training epochs (about 4 s each on two CPU cores).
         seed: seed of the weight initialisation and the data order.
         progress: show a tqdm progress bar.
@@ -107,7 +109,7 @@ def train_demo(
         "raster": _raster_plot(model, test, out / "raster.png"),
         "model": out / "model.pt",
     }
-    torch.save(model.state_dict(), files["model"])
+    save_model(model, files["model"], data={"dataset": "ndigits", "bin_ms": DT, "duration_ms": 300.0})
     try:
         import nir
 
