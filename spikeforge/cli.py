@@ -26,6 +26,7 @@ CHIP_TARGETS = ("loihi2", "xylo-audio2", "xylo-audio3", "xylo-imu", "speck", "sp
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="spikeforge", description="spikeforge: spiking networks in PyTorch")
+    parser.add_argument("--debug", action="store_true", help="show the Python traceback of an error")
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="train an SNN on the embedded event digits (NDigits)")
     demo.add_argument("--out", default="out", help="output folder (default: out)")
@@ -281,9 +282,23 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             path = neuron_tour(args.out, seed=args.seed)
             print(f"figure saved to {path}")
-    except (SpikeforgeError, FileNotFoundError) as e:
+    except (SpikeforgeError, OSError) as e:  # a user's mistake: bad values, files, folders
+        if args.debug:
+            raise
         print(f"spikeforge {args.command}: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"spikeforge {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:  # a bug of ours: one line, the traceback with --debug
+        if args.debug:
+            raise
+        print(
+            f"spikeforge {args.command}: internal error ({type(e).__name__}: {e}); rerun with "
+            f"--debug for the traceback and report it",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 

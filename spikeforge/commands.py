@@ -123,8 +123,15 @@ def train_command(
         raise ParameterError(f"dataset must be one of {sorted(DATASETS)}, got {dataset!r}")
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
         raise ParameterError(f"epochs must be an int >= 1, got {epochs!r}")
-    if not bin_ms > 0:
-        raise ParameterError(f"bin_ms must be > 0 ms, got {bin_ms!r}")
+    if not (bin_ms > 0 and bin_ms <= _DURATION_MS.get(dataset, math.inf)):
+        raise ParameterError(
+            f"bin_ms must be > 0 ms and at most the sample duration "
+            f"({_DURATION_MS.get(dataset, math.inf):g} ms for {dataset}), got {bin_ms!r}"
+        )
+    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not (math.isfinite(lr) and lr > 0):
+        raise ParameterError(f"lr must be a finite number > 0, got {lr!r}")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ParameterError(f"batch_size must be an int >= 1, got {batch_size!r}")
     n_in, n_classes, _ = DATASETS[dataset]
     train, test = _datasets(dataset, root, bin_ms)
     model = feedforward_snn([n_in, *hidden, n_classes], dt=bin_ms, seed=seed)

@@ -64,6 +64,7 @@ import copy
 import math
 import os
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -334,6 +335,8 @@ class Trainer:
         self._epoch_time = 0.0
         self._epoch_rng: list[Tensor] | None = None  # train-loader generator states at epoch start
         self._resume_rng: list[Tensor] | None = None
+        self._epoch_output_spikes = 0.0  # spikes of the output layer this epoch (a silent one is warned of)
+        self._warned_silent = False
         self._resume_meters: list[list[float]] | None = None
         self._train_gens: list[torch.Generator] = []
         self._last_saved_step = -1
@@ -572,10 +575,24 @@ class Trainer:
         self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
         correct = int((predict(out.detach(), readout=self.readout) == y).sum())
+        if self.readout != "max_membrane":
+            self._epoch_output_spikes += float(out.detach().sum())
         return value, correct, int(y.shape[0])
 
     def _end_epoch(self, val_loader: DataLoader[Any] | None, epochs: int) -> None:
         start = time.perf_counter()
+        silent = self.readout != "max_membrane" and self._epoch_output_spikes == 0
+        if silent and not self._warned_silent and self.is_main:
+            self._warned_silent = True
+            warnings.warn(
+                f"the output layer did not spike in epoch {self.epoch + 1}: readout={self.readout!r} "
+                f"sees no spikes and the loss stays at chance (ln(n_classes)); raise the input weights "
+                f"or lower v_th, check that dt is the bin width of the data, or use "
+                f"readout='max_membrane'",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+        self._epoch_output_spikes = 0.0
         sums = torch.tensor(
             [self._loss_meter.total, self._loss_meter.count, self._acc_meter.total, self._acc_meter.count],
             dtype=torch.float64,
