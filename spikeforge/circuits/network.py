@@ -205,8 +205,10 @@ class Network(_PlasticMixin, _TorchPathMixin, _CompiledPathMixin):
         if compiled not in (None, True, False):
             raise ParameterError(f"compiled must be None, True or False, got {compiled!r}")
         self.compiled = compiled
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-            raise ParameterError(f"seed must be an int or None, got {seed!r}")
+        if seed is not None and (
+            isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63
+        ):
+            raise ParameterError(f"seed must be an int in [0, 2**63) or None, got {seed!r}")
         self.generator = torch.Generator()
         if seed is None:
             seed = int(self.generator.seed() % (1 << 62))

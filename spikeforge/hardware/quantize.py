@@ -140,8 +140,8 @@ class QuantizedModel(nn.Module):
             x = x.unsqueeze(1)
         if x.dim() != 3 or x.shape[-1] != self.n_in:
             raise ShapeError(f"QuantizedModel expects x of shape [T, B, {self.n_in}], got {list(x.shape)}")
-        if bool((x < 0).any()):
-            raise ParameterError("QuantizedModel takes spike counts >= 0")
+        if bool((x < 0).any()) or (x.is_floating_point() and not bool(torch.isfinite(x).all())):
+            raise ParameterError("QuantizedModel takes finite spike counts >= 0 (NaN would become INT64_MIN)")
         s = x.detach().round().to(torch.int64)
         lag = self.latency
         if lag:  # run the pipeline `lag` steps longer so the last inputs reach the readout

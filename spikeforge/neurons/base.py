@@ -26,7 +26,7 @@ from .._checks import (
     check_positive,
     check_refractory,
 )
-from ..errors import ParameterError, ShapeError
+from ..errors import DTypeError, ParameterError, ShapeError
 
 __all__ = ["ScanResult", "NeuronModule"]
 
@@ -216,9 +216,20 @@ class NeuronModule(nn.Module):
                 f"{type(self).__name__}({', '.join(map(str, self.shape))}) expects {name} of shape "
                 f"{what}{', '.join(map(str, self.shape))}], got {list(x.shape)}"
             )
+        if sequence and x.shape[0] == 0:
+            raise ShapeError(f"{name} must have at least one time step, got shape {list(x.shape)}")
         return x
 
     def _check_state(self, state: Any, batch_shape: tuple[int, ...], x: Tensor) -> None:
+        kind = self.__dict__.get("_state_type")
+        if kind is None:  # the type of this model's state, found once
+            kind = type(self.init_state((), dtype=x.dtype, device="cpu"))
+            self.__dict__["_state_type"] = kind
+        if type(state) is not kind:
+            raise ParameterError(
+                f"state must be a {kind.__name__} (the state {type(self).__name__} returns), got "
+                f"{type(state).__name__}"
+            )
         expected = batch_shape + self.shape
         for field, value in zip(state._fields, state):
             if isinstance(value, Tensor) and tuple(value.shape) != expected:
@@ -226,6 +237,10 @@ class NeuronModule(nn.Module):
                     f"state.{field} must have shape {list(expected)} to match the input, "
                     f"got {list(value.shape)}"
                 )
+            if isinstance(value, Tensor) and value.is_floating_point() and value.dtype != x.dtype:
+                raise DTypeError(f"state.{field} has dtype {value.dtype}, the input {x.dtype}: use one dtype")
+            if isinstance(value, Tensor) and value.device != x.device:
+                raise ParameterError(f"state.{field} is on {value.device}, the input on {x.device}")
 
     def _prepare(self, x: Tensor, state: Any, batch_shape: tuple[int, ...]) -> Any:
         """``state``, checked against ``x`` and ``batch_shape``, or the resting state if None."""
