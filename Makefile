@@ -8,7 +8,7 @@ PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed
 OUT ?= out
 
-.PHONY: demo test lint typecheck unit bench clean
+.PHONY: demo test lint typecheck unit bench mutation clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,10 @@ test: lint typecheck unit
 bench: $(STAMP)
 	$(PIP) install -q -c constraints.txt -e '.[bench]'
 	$(PY) benchmarks/lif_training.py
+
+# plants one-line bugs one at a time and reports the kill rate (minutes; not part of `make test`)
+mutation: $(STAMP)
+	$(PY) tools/mutation_check.py
 
 clean:
 	rm -rf $(VENV) $(OUT) .pytest_cache .mypy_cache .ruff_cache

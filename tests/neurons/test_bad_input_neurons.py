@@ -162,3 +162,19 @@ def test_pure_step_with_huge_refractory_parameter_does_not_wrap():
     state = lif.init_state((1,))._replace(v=torch.ones(1, 1))  # above threshold: it spikes now
     z, state = lif_step(torch.zeros(1, 1), state, p, dt=1.0)
     assert bool(z.all()) and int(state.ref[0, 0]) > 2**30
+
+
+@pytest.mark.parametrize("dt", [0.5, 0.1, 1.0])
+def test_refractory_steps_round_non_integer_periods(dt):
+    """t_ref / dt not whole: the count is the nearest step (an integer t_ref/dt hid a floor)."""
+    t_ref = torch.tensor([0.26, 0.74, 1.26, 2.7, 3.1]) * (dt / 0.5)
+    expected = [round(float(t) / dt) for t in t_ref]
+    assert refractory_steps(t_ref, dt).tolist() == expected
+    assert expected != [int(float(t) // dt) for t in t_ref]  # floor would differ
+
+
+def test_refractory_period_of_2_7_steps_holds_for_3():
+    lif = LIF(1, t_ref=2.7, dt=1.0, v_th=0.5, tau_mem=1.0)
+    z, _ = lif(torch.full((12, 1), 50.0))
+    times = torch.nonzero(z[:, 0]).flatten().tolist()
+    assert times[1] - times[0] == 4  # the spike's step, 3 held steps, then the next spike
