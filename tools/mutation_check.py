@@ -38,14 +38,14 @@ MUTANTS: list[Mutant] = [
         "encoders/poisson.py",
         "return _scan(rates.detach() * dt, tuple(rates.shape[1:]), rates.shape[0], n_ref, generator)",
         "return _scan(rates.detach(), tuple(rates.shape[1:]), rates.shape[0], n_ref, generator)",
-        ("tests/encoders/test_poisson.py",),
+        ("tests/encoders/test_poisson.py", "tests/encoders/test_poisson_dt.py"),
     ),
     M(
         "reward-modulated STDP without * dt",
         "plasticity/three_factor.py",
         "dw = (cast(self.lr, c) * self.dt) * c * level",
         "dw = cast(self.lr, c) * c * level",
-        ("tests/plasticity/test_three_factor.py",),
+        ("tests/plasticity/test_three_factor.py", "tests/plasticity/test_dt_dependence.py"),
     ),
     M(
         "refractory round -> floor",
