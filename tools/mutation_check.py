@@ -62,11 +62,18 @@ MUTANTS: list[Mutant] = [
         ("tests/data/test_binning.py",),
     ),
     M(
-        "Xylo weight mantissa lower bound",
+        "Xylo weight scale from the largest positive weight",
         "hardware/quantize.py",
-        "weight = torch.round(w * s / 2**shift).clamp(-128, 127)",
-        "weight = torch.round(w * s / 2**shift).clamp(-127, 127)",
-        ("tests/hardware/test_quantize.py",),
+        "wmax = float(w.abs().max()) or 1.0",
+        "wmax = float(w.max()) or 1.0",
+        ("tests/hardware/test_quantize.py", "tests/hardware/test_quantize_signs.py"),
+    ),
+    M(
+        "Loihi weight scale from the largest positive weight",
+        "hardware/quantize.py",
+        'wmax = float(f["w"].abs().max())',
+        'wmax = float(f["w"].max())',
+        ("tests/hardware/test_quantize.py", "tests/hardware/test_quantize_signs.py"),
     ),
     # ------------------------------------------------ the dynamics, where dt = 1 hides a bug
     M(
