@@ -59,7 +59,7 @@ MUTANTS: list[Mutant] = [
         "data/binning.py",
         "outside = (t < start) | (t >= start + duration)",
         "outside = (t < start) | (t > start + duration)",
-        ("tests/data/test_binning.py",),
+        ("tests/data/test_binning.py", "tests/data/test_bad_input_data.py"),
     ),
     M(
         "Xylo weight scale from the largest positive weight",

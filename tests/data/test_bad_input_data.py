@@ -118,3 +118,16 @@ def test_pad_collate_mismatched_features():
 def test_ndigits_bad_bins(bins):
     with pytest.raises(ParameterError, match="n_time_bins must be a positive int"):
         D.NDigits("train", n_time_bins=bins)
+
+
+@pytest.mark.parametrize("start", [0, 7])
+def test_event_on_the_window_edge_is_outside(start):
+    """The window is [start, start + duration): an event at its end is dropped with crop=True and
+    refused without (tests without an event on the edge hid a > for >=)."""
+    ev = D.make_events([1, 2, 3], [0, 0, 0], [start, start + 99, start + 100], [1, 1, 1])
+    frames = D.to_frames(ev, (4, 1, 2), bin_us=10, duration_us=100, start_us=start, crop=True)
+    assert frames.shape[0] == 10 and float(frames.sum()) == 2 and float(frames[9].sum()) == 1
+    chans = D.to_channels(ev, 4, bin_us=10, duration_us=100, start_us=start, crop=True)
+    assert float(chans.sum()) == 2
+    with pytest.raises(ParameterError, match=r"1 event\(s\) lie outside the window"):
+        D.to_frames(ev, (4, 1, 2), bin_us=10, duration_us=100, start_us=start)
