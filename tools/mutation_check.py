@@ -241,7 +241,8 @@ def run(mutant: Mutant, copy: Path, timeout: float) -> tuple[str, float]:
             text=True,
             timeout=timeout,
         )
-        verdict = "survived" if proc.returncode == 0 else "killed"
+        failed = [ln.split(" ")[1] for ln in proc.stdout.splitlines() if ln.startswith(("FAILED", "ERROR"))]
+        verdict = "survived" if proc.returncode == 0 else "killed" + (f" by {failed[0]}" if failed else "")
     except subprocess.TimeoutExpired:
         verdict = "killed (timeout)"
     finally:
@@ -274,13 +275,13 @@ def main() -> int:
         for m in chosen:
             verdict, seconds = run(m, copy, args.timeout)
             results.append((m, verdict))
-            print(f"{verdict:>16}  {seconds:6.1f} s  {m.name}", flush=True)
+            print(f"{seconds:6.1f} s  {m.name}: {verdict}", flush=True)
     counted = [(m, v) for m, v in results if v != "missing"]
     killed = sum(v.startswith("killed") for _, v in counted)
     rate = killed / len(counted) if counted else 0.0
     print(f"\nkill rate: {killed}/{len(counted)} = {100 * rate:.0f}%")
     for m, v in results:
-        if v != "killed" and not v.startswith("killed"):
+        if not v.startswith("killed"):
             print(f"  {v}: {m.name} ({m.path})")
     return 0 if rate >= args.min_rate and all(v != "missing" for _, v in results) else 1
 
