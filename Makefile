@@ -8,7 +8,7 @@ PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed
 OUT ?= out
 
-.PHONY: demo test lint typecheck unit bench docs docs-check clean
+.PHONY: demo test lint typecheck unit bench docs docs-check mutation clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,10 @@ docs: $(DOCS_STAMP)
 
 docs-check: $(DOCS_STAMP)
 	$(PY) docs/_browser_check.py --site site --shots $(OUT)/docs-screenshots
+
+# plants one-line bugs one at a time and reports the kill rate (minutes; not part of `make test`)
+mutation: $(STAMP)
+	$(PY) tools/mutation_check.py
 
 clean:
 	rm -rf $(VENV) $(OUT) site .cache .pytest_cache .mypy_cache .ruff_cache

@@ -20,6 +20,7 @@ from . import (
     training,
     units,
 )
+from .modelfile import load
 from .sequential import Sequential
 
 __version__ = "0.1.0"
@@ -37,5 +38,6 @@ __all__ = [
     "training",
     "units",
     "Sequential",
+    "load",
     "__version__",
 ]

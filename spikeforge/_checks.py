@@ -38,6 +38,20 @@ def check_dt(dt: Any) -> float:
     return float(dt)
 
 
+INT32_MAX = 2**31 - 1
+
+
+def check_refractory(t_ref: Tensor, dt: float) -> None:
+    """``round(t_ref / dt)`` must fit the int32 refractory counter (it would wrap, and switch
+    refractoriness off, otherwise)."""
+    steps = torch.round(t_ref.detach().to(torch.float64) / dt)
+    if steps.numel() and float(steps.max()) > INT32_MAX:
+        raise ParameterError(
+            f"t_ref / dt must be at most {INT32_MAX} steps (the refractory counter is int32), got "
+            f"t_ref={float(t_ref.max())!r} ms at dt={dt!r} ms ({float(steps.max()):.3g} steps)"
+        )
+
+
 def as_param(name: str, value: ParamLike, shape: tuple[int, ...]) -> Tensor:
     """A parameter as a floating tensor that broadcasts to the population ``shape``."""
     if isinstance(value, bool):

@@ -27,6 +27,7 @@ CHIP_TARGETS = ("loihi2", "xylo-audio2", "xylo-audio3", "xylo-imu", "speck", "sp
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="spikeforge", description="spikeforge: spiking networks in PyTorch")
+    parser.add_argument("--debug", action="store_true", help="show the Python traceback of an error")
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="train an SNN on the embedded event digits (NDigits)")
     demo.add_argument("--out", default="out", help="output folder (default: out)")
@@ -62,7 +63,9 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     export = sub.add_parser("export", help="export a trained model (the demo's model.pt, or a .nir file)")
-    export.add_argument("model", help="model.pt written by `spikeforge demo`, or a .nir file")
+    export.add_argument(
+        "model", help="model.pt written by `spikeforge train` or `spikeforge demo`, or a .nir file"
+    )
     export.add_argument(
         "--target",
         default="nir",
@@ -115,8 +118,9 @@ def _export(
 ) -> Path:
     """``spikeforge export``: the demo's ``model.pt`` or a ``.nir`` file, written as NIR or for a chip.
 
-    A ``.nir`` input keeps its own dt (the graph's metadata); a ``model.pt`` is the state_dict of
-    :func:`~spikeforge.demo.build_demo_model` (dt = 10 ms), as ``spikeforge demo`` saves it."""
+    A ``.nir`` input keeps its own dt (the graph's metadata); a ``model.pt`` of ``spikeforge
+    train`` or ``demo`` carries its sizes and dt (see :mod:`spikeforge.modelfile`); a bare
+    state_dict is taken as the demo network's (dt = 10 ms)."""
     if target != "nir":
         if target not in CHIP_TARGETS:
             raise ParameterError(
@@ -131,22 +135,13 @@ def _export(
         import nir
     except ImportError as e:
         raise MissingDependencyError("export needs the nir package: pip install 'spikeforge[nir]'") from e
-    from .hardware import from_nir, to_nir
+    from .hardware import to_nir
 
-    src = Path(model_path)
-    if not src.is_file():
-        raise ParameterError(f"MODEL {model_path!r}: no such file")
-    if src.suffix == ".nir":
-        model = from_nir(src)
-        dt = None  # the graph's own step, which from_nir gave every neuron
-    else:
-        from .demo import DT
-
-        model = _load_demo_model(src)
-        dt = DT
+    model = _load_any(model_path)
     if metrics:
         _metrics(model)
-    graph = to_nir(model, dt=dt, importer=importer)  # type: ignore[arg-type]
+    # dt=None: every neuron's own step (the .nir graph's, or the model file's description)
+    graph = to_nir(model, dt=None, importer=importer)  # type: ignore[arg-type]
     dest = Path(out)
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
@@ -270,18 +265,26 @@ def _export_chip(
 
 
 def _load_demo_model(path: Path) -> torch.nn.Module:
-    """The demo network with the weights of ``path`` (a ``state_dict`` saved by ``torch.save``)."""
+    """The model of ``path``: a model file that describes itself (``spikeforge train`` and
+    ``demo``, see :mod:`spikeforge.modelfile`), rebuilt with its own sizes and dt; or a bare
+    ``state_dict`` of the demo network (dt = 10 ms), as older versions of ``demo`` saved it."""
     import torch
 
     from .demo import build_demo_model
+    from .modelfile import MODEL_FORMAT, ModelFileError, load_model
 
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # torch.load raises pickle, zip and runtime errors of many kinds
         raise ParameterError(
-            f"MODEL {str(path)!r} is neither a .nir file nor a state_dict saved with torch.save "
-            f"({type(e).__name__}: {e})"
+            f"MODEL {str(path)!r} is neither a .nir file nor a state_dict or model file "
+            f"saved with torch.save ({type(e).__name__}: {e})"
         ) from e
+    if isinstance(state, Mapping) and state.get("format") == MODEL_FORMAT:
+        try:
+            return load_model(path)[0]
+        except ModelFileError as e:
+            raise ParameterError(f"MODEL {str(path)!r}: {e}") from None
     model = build_demo_model()
     if not isinstance(state, Mapping):
         raise ParameterError(f"MODEL {str(path)!r} holds a {type(state).__name__}, not a state_dict")
@@ -346,9 +349,23 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             path = neuron_tour(args.out, seed=args.seed)
             print(f"figure saved to {path}")
-    except (SpikeforgeError, FileNotFoundError) as e:
+    except (SpikeforgeError, OSError) as e:  # a user's mistake: bad values, files, folders
+        if args.debug:
+            raise
         print(f"spikeforge {args.command}: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"spikeforge {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:  # a bug of ours: one line, the traceback with --debug
+        if args.debug:
+            raise
+        print(
+            f"spikeforge {args.command}: internal error ({type(e).__name__}: {e}); rerun with "
+            f"--debug for the traceback and report it",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 

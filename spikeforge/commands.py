@@ -17,6 +17,7 @@ from torch import nn
 
 from . import data
 from .errors import ParameterError
+from .modelfile import save_model
 from .neurons import LIF
 from .sequential import Sequential
 from .surrogate import FastSigmoid
@@ -114,14 +115,23 @@ def train_command(
 ) -> tuple[float, History]:
     """Train a feedforward LIF network on ``dataset``; returns (test accuracy, history).
 
-    Saves ``learning_curve.png``, ``model.pt`` and checkpoints (``checkpoints/last.pt``) in ``out``.
+    Saves ``learning_curve.png``, ``model.pt`` (the weights with their description: sizes, dt =
+    ``bin_ms``, neuron parameters, the dataset's binning; see :mod:`spikeforge.modelfile`, read it
+    back with ``spikeforge.modelfile.load``) and checkpoints (``checkpoints/last.pt``) in ``out``.
     """
     if dataset not in DATASETS:
         raise ParameterError(f"dataset must be one of {sorted(DATASETS)}, got {dataset!r}")
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
         raise ParameterError(f"epochs must be an int >= 1, got {epochs!r}")
-    if not bin_ms > 0:
-        raise ParameterError(f"bin_ms must be > 0 ms, got {bin_ms!r}")
+    if not (bin_ms > 0 and bin_ms <= _DURATION_MS.get(dataset, math.inf)):
+        raise ParameterError(
+            f"bin_ms must be > 0 ms and at most the sample duration "
+            f"({_DURATION_MS.get(dataset, math.inf):g} ms for {dataset}), got {bin_ms!r}"
+        )
+    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not (math.isfinite(lr) and lr > 0):
+        raise ParameterError(f"lr must be a finite number > 0, got {lr!r}")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ParameterError(f"batch_size must be an int >= 1, got {batch_size!r}")
     n_in, n_classes, _ = DATASETS[dataset]
     train, test = _datasets(dataset, root, bin_ms)
     model = feedforward_snn([n_in, *hidden, n_classes], dt=bin_ms, seed=seed)
@@ -145,7 +155,16 @@ def train_command(
     history.plot(
         out / "learning_curve.png", title=f"{dataset}, LIF {'-'.join(map(str, [n_in, *hidden, n_classes]))}"
     )
-    torch.save(model.state_dict(), out / "model.pt")
+    save_model(
+        model,
+        out / "model.pt",
+        data={
+            "dataset": dataset,
+            "bin_ms": bin_ms,
+            "duration_ms": _DURATION_MS[dataset],
+            "n_classes": n_classes,
+        },
+    )
     print(f"test accuracy: {100 * accuracy:.1f}%")
     print(f"saved {out / 'model.pt'}, {out / 'learning_curve.png'}")
     return accuracy, history

@@ -21,8 +21,10 @@ import torch
 
 from . import data
 from .commands import feedforward_snn
+from .modelfile import save_model
 from .sequential import Sequential
 from .training import History, Trainer, make_loader
+from .training.metrics import predict
 
 __all__ = ["DemoResult", "build_demo_model", "train_demo"]
 
@@ -61,9 +63,10 @@ def train_demo(
     the trained network as a NIR graph.
 
     Args:
-        out_dir: folder for ``learning_curve.png``, ``raster.png``, ``model.pt`` (the state_dict),
-            ``model.nir`` (the faithful NIR graph of :func:`spikeforge.hardware.to_nir`, written
-            when nir is installed) and checkpoints. Each file's path is printed.
+        out_dir: folder for ``learning_curve.png``, ``raster.png``, ``model.pt`` (the weights with
+            their description, see :mod:`spikeforge.modelfile`), ``model.nir`` (the faithful NIR
+            graph of :func:`spikeforge.hardware.to_nir`, written when nir is installed) and
+            checkpoints. Each file's path is printed.
         epochs: training epochs (about 4 s each on two CPU cores).
         seed: seed of the weight initialisation and the data order.
         progress: show a tqdm progress bar.
@@ -107,7 +110,7 @@ def train_demo(
         "raster": _raster_plot(model, test, out / "raster.png"),
         "model": out / "model.pt",
     }
-    torch.save(model.state_dict(), files["model"])
+    save_model(model, files["model"], data={"dataset": "ndigits", "bin_ms": DT, "duration_ms": 300.0})
     try:
         import nir
 
@@ -145,8 +148,16 @@ def _raster_plot(model: Sequential, dataset: data.NDigits, path: Path) -> Path:
         ax.scatter(times[t_idx], n_idx, s=4, marker="|", c="k")
         ax.set_ylabel(name)
     counts = z_out[:, 0].sum(0)
+    predicted = int(predict(z_out, readout="spike_count")[0])  # as the accuracy counts it
+    axes[2].axhspan(predicted - 0.5, predicted + 0.5, color="tab:orange", alpha=0.25, lw=0)
+    axes[2].axhspan(int(label) - 0.5, int(label) + 0.5, fill=False, ec="tab:green", lw=1.5)
     axes[2].set_ylim(-0.5, z_out.shape[-1] - 0.5)
     axes[2].set_xlabel("time (ms)")
-    axes[0].set_title(f"test digit {int(label)}: output spike counts {counts.int().tolist()}")
+    verdict = "right" if predicted == int(label) else "wrong"
+    axes[0].set_title(
+        f"test digit: true {int(label)} (green box), predicted {predicted} (orange, {verdict}); "
+        f"output spike counts {counts.int().tolist()}",
+        fontsize=9,
+    )
     fig.savefig(path, dpi=110)
     return path

@@ -39,7 +39,7 @@ def test_demo_trains_and_reports(tmp_path, capsys):
     from spikeforge.hardware import from_nir
 
     trained = build_demo_model()
-    trained.load_state_dict(torch.load(tmp_path / "model.pt", weights_only=True))
+    trained.load_state_dict(torch.load(tmp_path / "model.pt", weights_only=True)["state_dict"])
     exported = from_nir(tmp_path / "model.nir")
     assert exported[1].dt == trained[1].dt == 10.0
     test = data.NDigits("test", n_time_bins=30, flatten=True)

@@ -57,13 +57,28 @@ def _axes(ax: Axes | None) -> Axes:
     return new
 
 
-def raster(times_ms: Any, indices: Any, ax: Axes | None = None, **scatter_kw: Any) -> Axes:
+def _label(ax: Axes, xlabel: str, ylabel: str) -> None:
+    """Name the axes where they have no name yet: a helper drawing on shared axes leaves the
+    labels the caller (or another population's plot) set alone."""
+    if not ax.get_xlabel():
+        ax.set_xlabel(xlabel)
+    if not ax.get_ylabel():
+        ax.set_ylabel(ylabel)
+
+
+def raster(
+    times_ms: Any, indices: Any, ax: Axes | None = None, *, offset: int = 0, **scatter_kw: Any
+) -> Axes:
     """Spike raster: one dot per spike, time against neuron index.
+
+    Several populations share one axes with ``offset`` (the first row of this one), and each
+    call's ``label=`` names its population in the legend; axis labels already set are kept.
 
     Args:
         times_ms: spike times in ms, 1-D (numpy or torch).
         indices: neuron index of each spike, 1-D, same length.
         ax: axes to draw on (default: a new figure).
+        offset: added to every index (an int), to stack populations on one axes.
         **scatter_kw: passed to ``ax.scatter`` (default a small black marker).
 
     Returns:
@@ -80,6 +95,10 @@ def raster(times_ms: Any, indices: Any, ax: Axes | None = None, **scatter_kw: An
         >>> ax = raster(*spike_events(spikes, dt=1.0))
         >>> ax.get_ylabel()
         'neuron'
+        >>> _ = ax.set_ylabel("exc (0-29) | inh (30-)")
+        >>> ax = raster([5.0], [0], ax=ax, offset=30, label="inh")  # stacked; the label is kept
+        >>> ax.get_ylabel(), ax.collections[-1].get_offsets()[0].tolist()
+        ('exc (0-29) | inh (30-)', [5.0, 30.0])
     """
     t = as_array("times_ms", times_ms, ndim=1)
     i = as_array("indices", indices, ndim=1)
@@ -88,9 +107,10 @@ def raster(times_ms: Any, indices: Any, ax: Axes | None = None, **scatter_kw: An
     ax = _axes(ax)
     kw: dict[str, Any] = {"s": 2.0, "c": "k", "marker": "|" if t.size < 5000 else ".", "linewidths": 0.8}
     kw.update(scatter_kw)
-    ax.scatter(t, i, **kw)
-    ax.set_xlabel("time (ms)")
-    ax.set_ylabel("neuron")
+    if isinstance(offset, bool) or not isinstance(offset, (int, np.integer)):
+        raise ParameterError(f"offset must be an int (a row index), got {offset!r}")
+    ax.scatter(t, i + int(offset), **kw)
+    _label(ax, "time (ms)", "neuron")
     return ax
 
 
@@ -117,8 +137,7 @@ def plot_population_rate(
     )
     ax = _axes(ax)
     ax.stairs(rate / Hz, edges, fill=True, alpha=0.7)
-    ax.set_xlabel("time (ms)")
-    ax.set_ylabel("population rate (Hz)")
+    _label(ax, "time (ms)", "population rate (Hz)")
     return ax
 
 
@@ -138,8 +157,7 @@ def plot_rate_distribution(rates: Any, *, bins: int = 30, ax: Axes | None = None
         raise ParameterError(f"bins must be an int >= 1, got {bins!r}")
     ax = _axes(ax)
     ax.hist(r / Hz, bins=bins, color="0.4")
-    ax.set_xlabel("firing rate (Hz)")
-    ax.set_ylabel("neurons")
+    _label(ax, "firing rate (Hz)", "neurons")
     return ax
 
 
@@ -158,8 +176,7 @@ def plot_isi_histogram(
     edges, density = isi_histogram(spike_times_ms, bin_ms=bin_ms, max_ms=max_ms)
     ax = _axes(ax)
     ax.stairs(density, edges, fill=True, alpha=0.7)
-    ax.set_xlabel("inter-spike interval (ms)")
-    ax.set_ylabel("density (1/ms)")
+    _label(ax, "inter-spike interval (ms)", "density (1/ms)")
     return ax
 
 
@@ -190,8 +207,7 @@ def plot_spectrum(W: Any, *, circle: bool = True, ax: Axes | None = None) -> Axe
         phi = np.linspace(0.0, 2.0 * np.pi, 256)
         ax.plot(radius * np.cos(phi), radius * np.sin(phi), "r-", lw=1.0, label="circular law")
     ax.set_aspect("equal")
-    ax.set_xlabel("Re λ")
-    ax.set_ylabel("Im λ")
+    _label(ax, "Re λ", "Im λ")
     return ax
 
 
@@ -213,8 +229,7 @@ def plot_weight_matrix(
     im = ax.imshow(w, cmap=cmap, vmin=-lim, vmax=lim, interpolation="nearest", aspect="auto")
     if colorbar:
         ax.figure.colorbar(im, ax=ax, label="weight")
-    ax.set_xlabel("presynaptic")
-    ax.set_ylabel("postsynaptic")
+    _label(ax, "presynaptic", "postsynaptic")
     return ax
 
 
@@ -260,8 +275,7 @@ def plot_learning_curve(
         ax.plot(x, y, label=label or None)
     if log:
         ax.set_yscale("log")
-    ax.set_xlabel("step" if steps is None else "training step")
-    ax.set_ylabel(ylabel)
+    _label(ax, "step" if steps is None else "training step", ylabel)
     if any(data):
         ax.legend(frameon=False)
     return ax

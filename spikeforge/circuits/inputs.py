@@ -157,6 +157,42 @@ def _constant(name: str, value: Any, n: int, batch: int, device: torch.device) -
     return t.to(device)
 
 
+def as_indices(name: str, value: Any) -> Tensor:
+    """Whole-number indices as a flat int64 tensor; fractional, non-finite or non-numeric values
+    are refused (never truncated)."""
+    try:
+        a = np.asarray(value)
+        if a.dtype == object or not (np.issubdtype(a.dtype, np.number) or a.dtype == np.bool_):
+            raise TypeError
+    except (TypeError, ValueError):
+        raise ParameterError(f"{name} must be whole numbers (indices), got {value!r}") from None
+    if np.issubdtype(a.dtype, np.bool_) or np.issubdtype(a.dtype, np.complexfloating):
+        raise ParameterError(f"{name} must be whole numbers (indices), got dtype {a.dtype}")
+    if np.issubdtype(a.dtype, np.floating):
+        bad = ~np.isfinite(a) | (a != np.round(a))
+        if bad.any():
+            raise ParameterError(
+                f"{name} must be whole numbers, got {float(a.reshape(-1)[bad.reshape(-1)][0])!r}"
+            )
+        if a.size and np.abs(a).max() >= 2.0**62:
+            raise ParameterError(f"{name} must be below 2**62, got {float(np.abs(a).max())!r}")
+    return torch.as_tensor(a.astype(np.int64)).reshape(-1)
+
+
+def _check_rate(name: str, rate: Tensor, dt: float) -> None:
+    """A train's rate is >= 0 and at most one spike per step: ``rate * dt <= 1`` (rates are per
+    ms, so a rate meant in Hz, ``rate=12``, is caught at the usual dt)."""
+    if bool((rate < 0).any()):
+        raise ParameterError(f"rate of {name!r} must be >= 0 per ms, got min {float(rate.min())!r}")
+    top = float(rate.max()) * dt
+    if top > 1.0:
+        raise ParameterError(
+            f"rate of {name!r} must be <= 1/dt = {1 / dt:g} per ms (one spike per step), got "
+            f"{float(rate.max())!r} per ms ({float(rate.max()) / 1e-3:g} Hz); rates are per ms: "
+            f"write rate=40 * sf.units.Hz"
+        )
+
+
 class PoissonGroup:
     """``n`` independent Poisson spike trains (see the module docstring); made by
     :meth:`Network.add_poisson <spikeforge.circuits.Network.add_poisson>`."""
@@ -168,15 +204,7 @@ class PoissonGroup:
             self._check(self.rate)
 
     def _check(self, rate: Tensor) -> None:
-        if bool((rate < 0).any()):
-            raise ParameterError(f"rate of {self.name!r} must be >= 0 per ms, got min {float(rate.min())!r}")
-        top = float(rate.max()) * self.dt
-        if top > 1.0:
-            raise ParameterError(
-                f"rate of {self.name!r} must be <= 1/dt = {1 / self.dt:g} per ms (one spike per step), got "
-                f"{float(rate.max())!r} per ms ({float(rate.max()) / 1e-3:g} Hz); rates are per ms: "
-                f"write rate=40 * sf.units.Hz"
-            )
+        _check_rate(self.name, rate, self.dt)
 
     def probabilities(self, t: Tensor, dtype: torch.dtype) -> Tensor:
         """Spike probabilities ``rate(t) * dt`` as ``[C|1, B|1, n|1]``."""
@@ -194,8 +222,11 @@ class SpikeSource:
         self, name: str, n: int, times: Any, indices: Any, batch_indices: Any, *, dt: float, batch: int
     ) -> None:
         self.name, self.n, self.dt, self.batch = name, n, dt, batch
-        t = torch.as_tensor(np.asarray(times, dtype=np.float64)).reshape(-1)
-        i = torch.as_tensor(np.asarray(indices)).reshape(-1)
+        try:
+            t = torch.as_tensor(np.asarray(times, dtype=np.float64)).reshape(-1)
+        except (TypeError, ValueError):
+            raise ParameterError(f"times must be numbers (ms), got {times!r}") from None
+        i = as_indices("indices", indices)
         if t.numel() != i.numel():
             raise ShapeError(f"times and indices must have the same length, got {t.numel()} and {i.numel()}")
         if i.numel() and (i.is_floating_point() and bool((i != i.round()).any())):
@@ -204,6 +235,10 @@ class SpikeSource:
         if t.numel():
             if not bool(torch.isfinite(t).all()) or float(t.min()) < 0:
                 raise ParameterError(f"times must be finite and >= 0 ms, got min {float(t.min())!r}")
+            if float(t.max()) / dt >= 2.0**62:  # the step index is int64: it would wrap
+                raise ParameterError(
+                    f"times must be below 2**62 steps of dt={dt} ms, got max {float(t.max())!r} ms"
+                )
             if int(i.min()) < 0 or int(i.max()) >= n:
                 raise ParameterError(
                     f"indices must be in [0, {n}), got range [{int(i.min())}, {int(i.max())}]"
@@ -213,7 +248,7 @@ class SpikeSource:
             b = torch.arange(batch).repeat_interleave(steps.numel())
             steps, i = steps.repeat(batch), i.repeat(batch)
         else:
-            b = torch.as_tensor(np.asarray(batch_indices)).reshape(-1).to(torch.int64)
+            b = as_indices("batch", batch_indices)
             if b.numel() != steps.numel():
                 raise ShapeError(
                     f"batch must have one copy index per spike ({steps.numel()}), got {b.numel()}"
@@ -281,8 +316,7 @@ class PoissonInput:
             self._check(self.rate)
 
     def _check(self, rate: Tensor) -> None:
-        if bool((rate < 0).any()):
-            raise ParameterError(f"rate of {self.name!r} must be >= 0 per ms, got min {float(rate.min())!r}")
+        _check_rate(self.name, rate, self.dt)  # per train, as for a Poisson group
 
     def means(self, t: Tensor) -> Tensor:
         """Mean counts ``n * rate(t) * dt`` as ``[C|1, B|1, n_target|1]`` (float64)."""

@@ -114,7 +114,7 @@ from ._plastic import _PlasticMixin
 from ._populations import PopRef, Population, Sign, _bad_n
 from ._state import _derived_seed
 from ._torch_path import _TorchPathMixin
-from .inputs import CurrentInput, PoissonGroup, PoissonInput, SpikeSource
+from .inputs import CurrentInput, PoissonGroup, PoissonInput, SpikeSource, as_indices
 from .monitors import RateMonitor, SpikeMonitor, StateMonitor
 from .projection import (
     _DENSE_AUTO_LIMIT,
@@ -131,6 +131,23 @@ from .projection import (
 )
 
 __all__ = ["Network", "Population"]
+
+
+MAX_RUN_STEPS = 2**31 - 1  # one run's steps: beyond it a typo (run(1e300)) would run for ever
+
+
+def _check_representable(name: str, t: torch.Tensor, dtype: torch.dtype) -> None:
+    """``t`` is finite and fits ``dtype`` (a float64 weight of 1e39 would become inf in float32)."""
+    if not t.numel():
+        return
+    if not bool(torch.isfinite(t).all()):
+        raise ParameterError(f"{name} must be finite, got a non-finite value ({float(t.abs().max())!r})")
+    top = float(t.abs().max())
+    if top > torch.finfo(dtype).max:
+        raise ParameterError(
+            f"{name} must fit the network's dtype {dtype} (|{name}| <= {torch.finfo(dtype).max:.4g}), "
+            f"got {top!r}"
+        )
 
 
 class Network(_PlasticMixin, _TorchPathMixin, _CompiledPathMixin):
@@ -189,8 +206,10 @@ class Network(_PlasticMixin, _TorchPathMixin, _CompiledPathMixin):
         if compiled not in (None, True, False):
             raise ParameterError(f"compiled must be None, True or False, got {compiled!r}")
         self.compiled = compiled
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-            raise ParameterError(f"seed must be an int or None, got {seed!r}")
+        if seed is not None and (
+            isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63
+        ):
+            raise ParameterError(f"seed must be an int in [0, 2**63) or None, got {seed!r}")
         self.generator = torch.Generator()
         if seed is None:
             seed = int(self.generator.seed() % (1 << 62))
@@ -424,8 +443,9 @@ class Network(_PlasticMixin, _TorchPathMixin, _CompiledPathMixin):
         docstring): the same input, in distribution, as ``add_poisson(..., n * n_target, rate)``
         with each train connected to one neuron, but one draw per neuron and step instead of ``n``
         and no synapses (see :mod:`spikeforge.circuits.inputs` for the draws, from the copies'
-        noise generators). Unlike a Poisson group, the count per step is not limited to one
-        spike per train and step (``rate * dt`` may exceed 1). It runs on both execution paths.
+        noise generators). The rate of each train is checked as a Poisson group's is (``rate * dt
+        <= 1``, so ``rate=12`` meant as Hz is caught), but the drawn count is not limited to ``n``.
+        It runs on both execution paths.
 
         Args:
             name: unique name.
@@ -441,9 +461,10 @@ class Network(_PlasticMixin, _TorchPathMixin, _CompiledPathMixin):
             the :class:`~spikeforge.circuits.inputs.PoissonInput`.
 
         Raises:
-            ParameterError: an unknown population, ``n`` not a positive int, a negative rate, a
-                non-finite weight, a synapse other than a ``DeltaSynapse`` or one whose target is
-                not a state field of the population.
+            ParameterError: an unknown population, ``n`` not a positive int, a negative rate or
+                one above ``1/dt`` per train (as :meth:`add_poisson`), a non-finite weight, a synapse
+                other than a ``DeltaSynapse`` or one whose target is not a state field of the
+                population.
 
         Example:
             >>> import spikeforge as sf
@@ -621,6 +642,7 @@ class Network(_PlasticMixin, _TorchPathMixin, _CompiledPathMixin):
         w, _ = resolve_values("weight", weight, pre_idx, post_idx, src.n, dst.n, self.generator)
         d_ms, drawn = resolve_values("delay", delay, pre_idx, post_idx, src.n, dst.n, self.generator)
         d_steps = delay_steps(d_ms, self.dt, drawn)
+        _check_representable("weight", w, self.dtype)
         if src.sign > 0 and w.numel() and float(w.min()) < 0:
             raise ParameterError(
                 f"weight from excitatory {src.name!r} must be >= 0 (Dale's law), got min {float(w.min())!r}"
@@ -714,11 +736,19 @@ class Network(_PlasticMixin, _TorchPathMixin, _CompiledPathMixin):
             n = pop.n
         if var not in allowed:
             raise ParameterError(f"var must be one of {list(allowed)} for {pname!r}, got {var!r}")
-        idx = np.arange(n) if indices is None else np.asarray(indices, dtype=np.int64).reshape(-1)
+        idx = np.arange(n) if indices is None else as_indices("indices", indices).numpy()
         if idx.size and (idx.min() < 0 or idx.max() >= n):
             raise ParameterError(f"indices must be in [0, {n}), got range [{idx.min()}, {idx.max()}]")
         every = 1
         if interval is not None:
+            if (
+                isinstance(interval, bool)
+                or not isinstance(interval, (int, float))
+                or not (math.isfinite(interval) and 0 < interval / self.dt < 2**62)
+            ):
+                raise ParameterError(
+                    f"interval must be a positive multiple of dt={self.dt} ms, got {interval!r}"
+                )
             every = int(round(float(interval) / self.dt))
             if every < 1 or abs(every * self.dt - float(interval)) > 1e-9 * max(1.0, float(interval)):
                 raise ParameterError(
@@ -759,6 +789,12 @@ class Network(_PlasticMixin, _TorchPathMixin, _CompiledPathMixin):
             or not (math.isfinite(duration) and duration >= 0)
         ):
             raise ParameterError(f"duration must be a finite number >= 0 ms, got {duration!r}")
+        if duration / self.dt > MAX_RUN_STEPS:
+            raise ParameterError(
+                f"duration={duration!r} ms is {duration / self.dt:.3g} steps of dt={self.dt} ms; one run "
+                f"takes at most {MAX_RUN_STEPS} steps ({MAX_RUN_STEPS * self.dt:g} ms): split it into "
+                f"several runs"
+            )
         n_steps = int(round(duration / self.dt))
         if abs(n_steps * self.dt - duration) > 1e-6 * self.dt:
             raise ParameterError(f"duration must be a multiple of dt={self.dt} ms, got {duration!r}")

@@ -88,12 +88,21 @@ def _time_bins(
     return idx.astype(np.int64), keep, n_bins
 
 
+MAX_DENSE_BYTES = 16 * 2**30  # a binned sample above this is a unit slip (bin_us=1 over hours)
+
+
 def _accumulate(
     flat: np.ndarray, size: int, shape: tuple[int, ...], binary: bool, dtype: torch.dtype | None
 ) -> Tensor:
     dt = torch.get_default_dtype() if dtype is None else dtype
     if not dt.is_floating_point:
         raise DTypeError(f"dtype must be a floating dtype, got {dt}")
+    nbytes = size * (torch.finfo(dt).bits // 8)
+    if nbytes > MAX_DENSE_BYTES:
+        raise ParameterError(
+            f"the dense tensor {list(shape)} would take {nbytes / 2**30:.3g} GiB (limit "
+            f"{MAX_DENSE_BYTES / 2**30:g} GiB); use wider bins (bin_us), fewer bins or a shorter duration_us"
+        )
     out = torch.zeros(size, dtype=dt)
     if flat.size:
         index = torch.from_numpy(flat)

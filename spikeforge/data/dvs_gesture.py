@@ -68,6 +68,9 @@ _URLS = (
 _USER = re.compile(r"user(\d+)_(.+)")
 
 
+_MAX_T_MS = (2**63 - 1) // 1000 - 1  # the largest time (ms) whose microseconds fit int64
+
+
 def read_dvs_gesture(
     path: str | os.PathLike[str], *, sensor_size: Sequence[int] | None = DVS_GESTURE_SENSOR_SIZE
 ) -> np.ndarray:
@@ -83,7 +86,8 @@ def read_dvs_gesture(
     Raises:
         FileNotFoundError: no such file.
         EventFileError: not a numeric ``[N, 4]`` array, no events, non-integer coordinates,
-            polarities other than 0/1, or negative or non-finite times.
+            polarities other than 0/1, negative or non-finite times, or times whose microseconds
+            overflow int64.
         ShapeError: events outside ``sensor_size``.
 
     Example:
@@ -124,6 +128,12 @@ def read_dvs_gesture(
         raise EventFileError(f"{name}: polarities (column 2) must be 0 or 1")
     if a[:, 3].min() < 0:
         raise EventFileError(f"{name}: times (column 3) must be >= 0 ms")
+    if float(a[:, 3].max()) > _MAX_T_MS or (a.dtype.kind == "u" and int(a[:, :3].max()) > _MAX_T_MS):
+        # t * 1000 (us) would overflow int64 and wrap (and huge unsigned coordinates would wrap too)
+        raise EventFileError(
+            f"{name}: times (column 3) must be at most {_MAX_T_MS} ms (int64 microseconds), got max "
+            f"{a[:, 3].max().item()!r}"
+        )
     if np.issubdtype(a.dtype, np.integer):
         t = a[:, 3].astype(np.int64) * 1000
     else:

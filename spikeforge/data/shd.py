@@ -98,6 +98,8 @@ def _sample(times: Any, units: Any, path: str, i: int, n_channels: int) -> np.nd
     t = times.astype(np.float64) * 1e6
     if not np.isfinite(t).all() or t.min() < 0:
         raise EventFileError(f"{where}: spike times must be finite and >= 0 s")
+    if t.max() >= 2.0**63:  # floor(t) would wrap in int64
+        raise EventFileError(f"{where}: spike times must be below 2**63 us, got max {float(times.max())!r} s")
     if units.min() < 0 or units.max() >= n_channels:
         raise EventFileError(
             f"{where}: channels must be in [0, {n_channels}), got [{units.min()}, {units.max()}]"

@@ -214,7 +214,7 @@ def read_netx(
         UnsupportedExportError: a layer or neuron spikeforge cannot represent; the message names
             the layer index and type.
         MissingDependencyError: h5py is not installed.
-        ParameterError: not a netx file.
+        ParameterError: not a netx file (or not a readable HDF5 file).
 
     Example:
         >>> import torch, tempfile, os, spikeforge as sf
@@ -226,7 +226,11 @@ def read_netx(
         ['Linear', 'LIF']
     """
     h5py = _h5py()
-    with h5py.File(path, "r") as f:
+    try:
+        fh = h5py.File(path, "r")
+    except OSError as e:  # h5py's error for a missing, truncated or non-HDF5 file
+        raise ParameterError(f"read_netx: {str(path)!r} is not a readable HDF5 netx file ({e})") from None
+    with fh as f:
         if "layer" not in f:
             raise ParameterError(f"{str(path)!r} is not a netx file: it has no 'layer' group")
         indices = sorted(int(k) for k in f["layer"].keys())

@@ -148,8 +148,8 @@ class QuantizedModel(nn.Module):
             x = x.unsqueeze(1)
         if x.dim() != 3 or x.shape[-1] != self.n_in:
             raise ShapeError(f"QuantizedModel expects x of shape [T, B, {self.n_in}], got {list(x.shape)}")
-        if bool((x < 0).any()):
-            raise ParameterError("QuantizedModel takes spike counts >= 0")
+        if bool((x < 0).any()) or (x.is_floating_point() and not bool(torch.isfinite(x).all())):
+            raise ParameterError("QuantizedModel takes finite spike counts >= 0 (NaN would become INT64_MIN)")
         s = x.detach().round().to(torch.int64)
         lag = self.latency
         if lag:  # run the pipeline `lag` steps longer so the last inputs reach the readout
@@ -417,7 +417,7 @@ def quantize(
         a :class:`QuantizedModel` (an ``nn.Module``) running the integer simulation.
 
     Raises:
-        ParameterError: an unknown target or timing.
+        ParameterError: an unknown target or timing, a NaN or infinite weight or parameter.
         UnsupportedExportError: a target without integer simulation, or a model that is not a
             chain of Linear -> LIF pairs (the message names the module).
 
@@ -434,6 +434,12 @@ def quantize(
     if timing not in ("chip", "model"):
         raise ParameterError(f"timing must be 'chip' or 'model', got {timing!r}")
     pairs = _chain(model)
+    for i, (lin, neu) in enumerate(pairs):  # NaN or inf would round to INT64_MIN without a word
+        for pname, value in [*lin.named_parameters(), *neu.named_parameters(), *neu.named_buffers()]:
+            flat = value.detach().flatten()
+            if flat.is_floating_point() and not bool(torch.isfinite(flat).all()):
+                bad = flat[~torch.isfinite(flat)][0].item()
+                raise ParameterError(f"quantize: layer {i} {pname} must be finite, got {bad!r}")
     delays = _delays(model)
     if t.name != "loihi2" and any(d is not None for d in delays):
         raise UnsupportedExportError(f"{t.name} has no synaptic delays; remove the FixedDelay layers")

@@ -16,8 +16,17 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .._checks import ParamLike, as_param, as_shape, check_dt, check_floating
-from ..errors import ParameterError, ShapeError
+from .._checks import (
+    ParamLike,
+    as_param,
+    as_shape,
+    check_dt,
+    check_floating,
+    check_nonnegative,
+    check_positive,
+    check_refractory,
+)
+from ..errors import DTypeError, ParameterError, ShapeError
 
 __all__ = ["ScanResult", "NeuronModule"]
 
@@ -42,7 +51,7 @@ def _inverse_softplus(t: Tensor) -> Tensor:
 
 
 # constraint kinds: "real" (no transform), "positive" (softplus), "unit" (sigmoid, in (0, 1)),
-# ("above", other) (other + softplus)
+# ("above", other) (other + softplus); "nonnegative" (>= 0, buffers only: never learnable)
 Constraint = str | tuple[str, str]
 
 
@@ -75,6 +84,7 @@ class NeuronModule(nn.Module):
             )
         self.learnable: tuple[str, ...] = tuple(learnable)
         self._constrained: dict[str, Constraint] = {}
+        self._kinds: dict[str, Constraint] = {}  # every parameter's constraint, checked on assignment
 
     @property
     def n(self) -> int:
@@ -90,6 +100,7 @@ class NeuronModule(nn.Module):
         constrained value either way.
         """
         t = as_param(name, value, self.shape)  # validates tensors too (shape, finiteness)
+        self._kinds[name] = constraint
         if name not in self.learnable:
             self.register_buffer(name, t.detach().clone())
             return t
@@ -129,6 +140,71 @@ class NeuronModule(nn.Module):
             return self._constrained_value(name)
         return super().__getattr__(name)
 
+    def __setattr__(self, name: str, value: Any) -> None:
+        """``module.v_th = 100.0`` between runs (as in Brian2): a parameter or ``dt`` takes plain
+        numbers, sequences or tensors, validated as in the constructor; learnable parameters keep
+        their ``nn.Parameter`` (updated in place), so an optimizer holding them still sees them."""
+        kinds = self.__dict__.get("_kinds")
+        if kinds is not None and name in kinds and not isinstance(value, nn.Parameter):
+            self._set_param(name, value)
+        elif name == "dt" and "dt" in self.__dict__:
+            dt = check_dt(value)
+            if "t_ref" in self._kinds:
+                check_refractory(self._buffers["t_ref"], dt)  # type: ignore[arg-type]
+            for tau in ("tau_mem", "tau_syn"):
+                check = getattr(type(self), "_check_time_constant", None)
+                if tau in self._kinds and check is not None and getattr(self, "integrator", "") == "euler":
+                    old, self.__dict__["dt"] = self.__dict__["dt"], dt
+                    try:
+                        check(self, tau, getattr(self, tau).detach())
+                    finally:
+                        self.__dict__["dt"] = old
+            self.__dict__["dt"] = dt
+        else:
+            super().__setattr__(name, value)
+
+    def _set_param(self, name: str, value: Any) -> None:
+        """Validate ``value`` for parameter ``name`` against its own constraint and those of the
+        parameters bound to it (``v_th > v_reset``), then store it; nothing changes on error."""
+        t = as_param(name, value, self.shape)
+        kind = self._kinds[name]
+        if kind == "positive" or name.startswith("tau_"):
+            check_positive(name, t, "ms" if name.startswith("tau_") else "")
+        elif kind == "nonnegative":
+            check_nonnegative(name, t, "ms" if name == "t_ref" else "")
+        elif kind == "unit" and not bool(((t > 0) & (t < 1)).all()):
+            raise ParameterError(f"{name} must be in (0, 1), got {value!r}")
+        elif isinstance(kind, tuple) and not bool((t > getattr(self, kind[1]).detach()).all()):
+            raise ParameterError(f"{name} must be > {kind[1]}, got {name}={value!r}")
+        for other, k in self._kinds.items():
+            if isinstance(k, tuple) and k[1] == name and not bool((getattr(self, other).detach() > t).all()):
+                raise ParameterError(f"{name} must be < {other}, got {name}={value!r}")
+        if name == "t_ref":
+            check_refractory(t, self.dt)
+        check = getattr(type(self), "_check_time_constant", None)
+        if name.startswith("tau_") and check is not None:
+            check(self, name, t)
+        old: Tensor = self._buffers[name] if name in self._buffers else getattr(self, name)  # type: ignore[assignment]
+        t = t.to(dtype=old.dtype, device=old.device)
+        if name in self._buffers:
+            self._buffers[name] = t.clone()
+            return
+        with torch.no_grad():
+            if name in self._constrained:
+                kind = self._constrained[name]
+                raw: Tensor = self._parameters[f"{name}_raw"]  # type: ignore[assignment]
+                t = t.expand(self.shape)
+                if kind == "positive":
+                    raw.copy_(_inverse_softplus(t))
+                elif kind == "unit":
+                    raw.copy_(torch.logit(t.clamp(1e-6, 1 - 1e-6)))
+                else:
+                    assert isinstance(kind, tuple)
+                    raw.copy_(_inverse_softplus(t - getattr(self, kind[1]).detach()))
+            else:
+                param: Tensor = self._parameters[name]  # type: ignore[assignment]
+                param.copy_(t.expand(param.shape))
+
     # ----------------------------------------------------------------- checks
     def _check_input(self, x: Any, *, sequence: bool, name: str = "x") -> Tensor:
         x = check_floating(name, x)
@@ -140,9 +216,20 @@ class NeuronModule(nn.Module):
                 f"{type(self).__name__}({', '.join(map(str, self.shape))}) expects {name} of shape "
                 f"{what}{', '.join(map(str, self.shape))}], got {list(x.shape)}"
             )
+        if sequence and x.shape[0] == 0:
+            raise ShapeError(f"{name} must have at least one time step, got shape {list(x.shape)}")
         return x
 
     def _check_state(self, state: Any, batch_shape: tuple[int, ...], x: Tensor) -> None:
+        kind = self.__dict__.get("_state_type")
+        if kind is None:  # the type of this model's state, found once
+            kind = type(self.init_state((), dtype=x.dtype, device="cpu"))
+            self.__dict__["_state_type"] = kind
+        if type(state) is not kind:
+            raise ParameterError(
+                f"state must be a {kind.__name__} (the state {type(self).__name__} returns), got "
+                f"{type(state).__name__}"
+            )
         expected = batch_shape + self.shape
         for field, value in zip(state._fields, state):
             if isinstance(value, Tensor) and tuple(value.shape) != expected:
@@ -150,6 +237,10 @@ class NeuronModule(nn.Module):
                     f"state.{field} must have shape {list(expected)} to match the input, "
                     f"got {list(value.shape)}"
                 )
+            if isinstance(value, Tensor) and value.is_floating_point() and value.dtype != x.dtype:
+                raise DTypeError(f"state.{field} has dtype {value.dtype}, the input {x.dtype}: use one dtype")
+            if isinstance(value, Tensor) and value.device != x.device:
+                raise ParameterError(f"state.{field} is on {value.device}, the input on {x.device}")
 
     def _prepare(self, x: Tensor, state: Any, batch_shape: tuple[int, ...]) -> Any:
         """``state``, checked against ``x`` and ``batch_shape``, or the resting state if None."""

@@ -29,6 +29,7 @@ only the membrane before reset and the spikes.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
@@ -36,7 +37,14 @@ from typing import Any, Literal, NamedTuple
 import torch
 from torch import Tensor
 
-from .._checks import ParamLike, as_param, check_choice, check_nonnegative, check_positive
+from .._checks import (
+    ParamLike,
+    as_param,
+    check_choice,
+    check_nonnegative,
+    check_positive,
+    check_refractory,
+)
 from ..errors import ParameterError
 from ..surrogate import FastSigmoid, Surrogate
 from .base import NeuronModule, ScanResult
@@ -116,8 +124,11 @@ def refractory_steps(t_ref: Tensor, dt: float) -> Tensor:
         >>> import torch
         >>> refractory_steps(torch.tensor([0.0, 2.0, 2.04]), 0.1).tolist()
         [0, 20, 20]
+
+    A count beyond the int32 counter saturates at 2147483520 steps instead of wrapping (the
+    modules refuse such a ``t_ref`` at construction).
     """
-    return torch.round(t_ref / dt).to(torch.int32)
+    return torch.round(t_ref / dt).clamp(max=2147483520.0).to(torch.int32)
 
 
 def lif_step(
@@ -543,7 +554,8 @@ class _LIFModule(NeuronModule):
         self._add_param("v_reset", v_reset_t)
         self._add_param("v_th", v_th_t, ("above", "v_reset"))
         self._add_param("r", r)
-        self._add_param("t_ref", t_ref_t)
+        check_refractory(t_ref_t, self.dt)
+        self._add_param("t_ref", t_ref_t, "nonnegative")
 
     def _check_time_constant(self, name: str, tau: Tensor) -> None:
         """``tau`` > 0, and below the Euler integrator's stability limit ``dt < 2 tau``."""
@@ -628,7 +640,10 @@ class LIF(_LIFModule):
         v_leak: resting potential; the state starts here.
         r: input gain (resistance).
         t_ref: refractory period in ms (>= 0), rounded to whole steps.
-        dt: time step in ms (> 0).
+        dt: time step in ms (> 0). For binned event data it is the **bin width**: NDigits'
+            300 ms in 30 bins needs ``dt=10``; with ``dt=1`` on 20 ms bins the membrane forgets
+            20 times too slowly (``exp(-dt/tau_mem)`` per bin) and training suffers. snntorch's
+            ``beta`` is ``exp(-dt/tau_mem)``: see :meth:`from_beta`.
         reset: ``"to_value"`` or ``"subtract"``.
         integrator: ``"exact"`` (exponential, default) or ``"euler"`` (needs dt < 2 tau).
         surrogate: a :class:`~spikeforge.surrogate.Surrogate`; default ``FastSigmoid(25.0)``.
@@ -692,6 +707,34 @@ class LIF(_LIFModule):
             surrogate=surrogate,
             detach_reset=detach_reset,
         )
+
+    @classmethod
+    def from_beta(cls, n: int | tuple[int, ...], beta: float, *, dt: float = 1.0, **kwargs: Any) -> LIF:
+        """snntorch's ``Leaky(beta=...)`` parameterisation: ``tau_mem = -dt / ln(beta)``.
+
+        snntorch's ``mem = beta * mem + input`` is this LIF with ``tau_syn=None`` and ``r`` such
+        that one step adds the input: ``r = 1 / (1 - beta)`` (the exact step scales the input by
+        ``1 - beta``); ``threshold`` is ``v_th`` and ``reset_mechanism="subtract"`` is
+        ``reset="subtract"``.
+
+        Args:
+            n: number of neurons or a shape.
+            beta: decay per step, in (0, 1).
+            dt: the step in ms the decay is meant for (the bin width for binned data).
+            **kwargs: other :class:`LIF` arguments (``r`` defaults to ``1 / (1 - beta)``).
+
+        Raises:
+            ParameterError: ``beta`` outside (0, 1).
+
+        Example:
+            >>> lif = LIF.from_beta(4, 0.9, dt=1.0, reset="subtract")
+            >>> round(float(lif.tau_mem), 4), round(float(lif.r), 4)
+            (9.4912, 10.0)
+        """
+        if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not 0.0 < beta < 1.0:
+            raise ParameterError(f"beta must be a number in (0, 1) (the decay per step), got {beta!r}")
+        kwargs.setdefault("r", 1.0 / (1.0 - beta))
+        return cls(n, tau_mem=-dt / math.log(beta), dt=dt, **kwargs)
 
     def params(self, dtype: torch.dtype | None = None) -> LIFParams:
         """The constrained parameter values (differentiable for learnable ones)."""

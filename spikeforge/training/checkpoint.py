@@ -3,16 +3,24 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import pickle
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from ..errors import SpikeforgeError
+from ..errors import ParameterError, SpikeforgeError
 
-__all__ = ["load_checkpoint", "CHECKPOINT_FORMAT", "CHECKPOINT_VERSION", "CHECKPOINT_NAME"]
+__all__ = [
+    "load_checkpoint",
+    "tensors_checksum",
+    "CHECKPOINT_FORMAT",
+    "CHECKPOINT_VERSION",
+    "CHECKPOINT_NAME",
+]
 
 CHECKPOINT_FORMAT = "spikeforge.training.checkpoint"
 CHECKPOINT_VERSION = 1
@@ -52,12 +60,94 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise SpikeforgeError(
             f"{p} is not a spikeforge training checkpoint (no format {CHECKPOINT_FORMAT!r})"
         )
-    if int(ckpt.get("version", -1)) > CHECKPOINT_VERSION:
+    version = ckpt.get("version", -1)
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise SpikeforgeError(f"{p}: the checkpoint's version must be an int, got {version!r}")
+    if version > CHECKPOINT_VERSION:
         raise SpikeforgeError(
             f"{p} is a checkpoint of version {ckpt['version']}; this spikeforge reads versions up to "
             f"{CHECKPOINT_VERSION}: upgrade spikeforge"
         )
+    _check_fields(ckpt, p)
     return ckpt
+
+
+_INT_FIELDS = ("epoch", "batch", "step", "world_size")
+
+
+def _check_fields(ckpt: dict[str, Any], p: Path) -> None:
+    """Every field a resume reads, with its type and range, and the weights' checksum."""
+    need = ("epoch", "batch", "step", "model", "optimizer", "scheduler", "rng", "meters", "history")
+    missing = [k for k in (*need, "world_size", "readout") if k not in ckpt]
+    if missing:
+        raise SpikeforgeError(f"{p}: the checkpoint lacks the field(s) {missing}")
+    for key in _INT_FIELDS:
+        v = ckpt[key]
+        low = 1 if key == "world_size" else 0
+        if isinstance(v, bool) or not isinstance(v, int) or v < low:
+            raise SpikeforgeError(f"{p}: the checkpoint's {key} must be an int >= {low}, got {v!r}")
+    if not isinstance(ckpt["model"], Mapping) or not all(
+        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in ckpt["model"].items()
+    ):
+        raise SpikeforgeError(f"{p}: the checkpoint's model must be a state_dict (names -> tensors)")
+    if not isinstance(ckpt["optimizer"], Mapping):
+        raise SpikeforgeError(f"{p}: the checkpoint's optimizer must be a state_dict")
+    rng = ckpt["rng"]
+    if (
+        not isinstance(rng, Mapping)
+        or not isinstance(rng.get("trainer"), torch.Tensor)
+        or rng["trainer"].dtype != torch.uint8
+        or not isinstance(rng.get("epoch_start"), (list, tuple))
+        or not all(isinstance(g, torch.Tensor) and g.dtype == torch.uint8 for g in rng["epoch_start"])
+    ):
+        raise SpikeforgeError(f"{p}: the checkpoint's rng must hold generator states (uint8 tensors)")
+    hist = ckpt["history"]
+    if not isinstance(hist, Mapping) or not all(isinstance(v, list) for v in hist.values()):
+        raise SpikeforgeError(f"{p}: the checkpoint's history must map names to lists")
+    if not isinstance(ckpt["meters"], list):
+        raise SpikeforgeError(f"{p}: the checkpoint's meters must be a list")
+    stored = ckpt.get("checksum")
+    if stored is not None and stored != tensors_checksum(ckpt["model"]):
+        raise SpikeforgeError(
+            f"{p}: the model weights do not match the checkpoint's checksum (the file is corrupt)"
+        )
+
+
+def tensors_checksum(state: Mapping[str, torch.Tensor]) -> str:
+    """SHA-256 of a state_dict's names, dtypes, shapes and bytes (what a checkpoint stores beside
+    the weights, so a flipped byte is found before anything is loaded).
+
+    Example:
+        >>> a = tensors_checksum({"w": torch.zeros(2)})
+        >>> a == tensors_checksum({"w": torch.zeros(2)}), a == tensors_checksum({"w": torch.ones(2)})
+        (True, False)
+    """
+    h = hashlib.sha256()
+    for name in sorted(state):
+        t = state[name].detach().to("cpu").contiguous()
+        h.update(f"{name}|{t.dtype}|{list(t.shape)}|".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return h.hexdigest()
+
+
+def check_state_dict(model: torch.nn.Module, state: Mapping[str, torch.Tensor], what: str) -> None:
+    """``state`` fits ``model`` exactly (names, shapes, dtypes kinds) and its floats are finite;
+    raises ParameterError naming the first difference, before anything is loaded."""
+    own = model.state_dict()
+    missing = sorted(set(own) - set(state))
+    extra = sorted(set(state) - set(own))
+    if missing or extra:
+        raise ParameterError(f"{what} does not fit the model: missing {missing[:5]}, unexpected {extra[:5]}")
+    for name, mine in own.items():
+        theirs = state[name]
+        if tuple(theirs.shape) != tuple(mine.shape):
+            raise ParameterError(
+                f"{what}: {name} has shape {list(theirs.shape)}, the model's is {list(mine.shape)}"
+            )
+        if theirs.is_floating_point() != mine.is_floating_point():
+            raise ParameterError(f"{what}: {name} has dtype {theirs.dtype}, the model's is {mine.dtype}")
+        if theirs.is_floating_point() and not bool(torch.isfinite(theirs).all()):
+            raise ParameterError(f"{what}: {name} holds NaN or infinite values")
 
 
 def _atomic_save(obj: Any, path: Path) -> None:

@@ -60,9 +60,11 @@ Example:
 
 from __future__ import annotations
 
+import copy
 import math
 import os
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -76,7 +78,15 @@ from .._checks import check_choice
 from ..errors import DTypeError, ParameterError, ShapeError, SpikeforgeError
 from ..neurons.base import NeuronModule
 from ..sequential import Sequential
-from .checkpoint import CHECKPOINT_FORMAT, CHECKPOINT_NAME, CHECKPOINT_VERSION, _atomic_save, load_checkpoint
+from .checkpoint import (
+    CHECKPOINT_FORMAT,
+    CHECKPOINT_NAME,
+    CHECKPOINT_VERSION,
+    _atomic_save,
+    check_state_dict,
+    load_checkpoint,
+    tensors_checksum,
+)
 from .distributed import is_distributed, rank_and_world_size
 from .history import History
 from .loaders import _bind, _generators, _iterate, _length, _samplers, _set_epoch
@@ -325,6 +335,8 @@ class Trainer:
         self._epoch_time = 0.0
         self._epoch_rng: list[Tensor] | None = None  # train-loader generator states at epoch start
         self._resume_rng: list[Tensor] | None = None
+        self._epoch_output_spikes = 0.0  # spikes of the output layer this epoch (a silent one is warned of)
+        self._warned_silent = False
         self._resume_meters: list[list[float]] | None = None
         self._train_gens: list[torch.Generator] = []
         self._last_saved_step = -1
@@ -563,10 +575,24 @@ class Trainer:
         self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
         correct = int((predict(out.detach(), readout=self.readout) == y).sum())
+        if self.readout != "max_membrane":
+            self._epoch_output_spikes += float(out.detach().sum())
         return value, correct, int(y.shape[0])
 
     def _end_epoch(self, val_loader: DataLoader[Any] | None, epochs: int) -> None:
         start = time.perf_counter()
+        silent = self.readout != "max_membrane" and self._epoch_output_spikes == 0
+        if silent and not self._warned_silent and self.is_main:
+            self._warned_silent = True
+            warnings.warn(
+                f"the output layer did not spike in epoch {self.epoch + 1}: readout={self.readout!r} "
+                f"sees no spikes and the loss stays at chance (ln(n_classes)); raise the input weights "
+                f"or lower v_th, check that dt is the bin width of the data, or use "
+                f"readout='max_membrane'",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+        self._epoch_output_spikes = 0.0
         sums = torch.tensor(
             [self._loss_meter.total, self._loss_meter.count, self._acc_meter.total, self._acc_meter.count],
             dtype=torch.float64,
@@ -707,6 +733,7 @@ class Trainer:
             epoch_rng = [g.get_state() for g in self._train_gens]
         import spikeforge
 
+        model_state = self.model.state_dict()
         state = {
             "format": CHECKPOINT_FORMAT,
             "version": CHECKPOINT_VERSION,
@@ -715,7 +742,8 @@ class Trainer:
             "epoch": self.epoch,
             "batch": self.batch_in_epoch,
             "step": self.step,
-            "model": self.model.state_dict(),
+            "model": model_state,
+            "checksum": tensors_checksum(model_state),
             "optimizer": self.optimizer.state_dict(),
             "scheduler": None if self.scheduler is None else self.scheduler.state_dict(),
             "rng": {"trainer": self.generator.get_state(), "epoch_start": list(epoch_rng)},
@@ -741,11 +769,13 @@ class Trainer:
 
         Raises:
             FileNotFoundError: no checkpoint there.
-            SpikeforgeError: not a spikeforge training checkpoint.
-            ParameterError: a mid-epoch checkpoint of a run with another number of processes,
+            SpikeforgeError: not a spikeforge training checkpoint, a field of the wrong type or
+                range (a negative epoch), or weights that fail the checkpoint's checksum.
+            ParameterError: weights whose names, shapes or dtypes differ from the model's, or
+                that hold NaN; a mid-epoch checkpoint of a run with another number of processes,
                 or a checkpoint with a scheduler state and no scheduler here.
         """
-        ckpt = load_checkpoint(path)
+        ckpt = load_checkpoint(path)  # checks every field's type and range, and the checksum
         if ckpt["batch"] and int(ckpt["world_size"]) != self.world_size:
             raise ParameterError(
                 f"the checkpoint is in the middle of an epoch of a run on {ckpt['world_size']} process(es); "
@@ -755,18 +785,40 @@ class Trainer:
             raise ParameterError(
                 f"the checkpoint was trained with readout={ckpt['readout']!r}, not {self.readout!r}"
             )
-        self.model.load_state_dict(ckpt["model"])
-        self.optimizer.load_state_dict(ckpt["optimizer"])
-        if ckpt["scheduler"] is not None:
-            if self.scheduler is None:
-                raise ParameterError(
-                    "the checkpoint holds a scheduler state: pass the same scheduler to the Trainer"
-                )
-            self.scheduler.load_state_dict(ckpt["scheduler"])
+        if ckpt["scheduler"] is not None and self.scheduler is None:
+            raise ParameterError(
+                "the checkpoint holds a scheduler state: pass the same scheduler to the Trainer"
+            )
+        # validate everything before changing anything: a bad checkpoint leaves the trainer as it was
+        check_state_dict(self.model, ckpt["model"], f"the checkpoint {path}")
+        history = History.from_dict(ckpt["history"])
+        try:
+            torch.Generator().set_state(ckpt["rng"]["trainer"])
+        except RuntimeError as e:
+            raise ParameterError(f"the checkpoint {path}: its generator state is invalid ({e})") from None
+        before = (
+            {k: v.clone() for k, v in self.model.state_dict().items()},
+            copy.deepcopy(self.optimizer.state_dict()),
+            None if self.scheduler is None else copy.deepcopy(self.scheduler.state_dict()),
+        )
+        try:
+            self.model.load_state_dict(ckpt["model"])
+            self.optimizer.load_state_dict(ckpt["optimizer"])
+            if ckpt["scheduler"] is not None and self.scheduler is not None:
+                self.scheduler.load_state_dict(ckpt["scheduler"])
+        except (RuntimeError, ValueError, KeyError, TypeError, IndexError) as e:
+            self.model.load_state_dict(before[0])
+            self.optimizer.load_state_dict(before[1])
+            if self.scheduler is not None and before[2] is not None:
+                self.scheduler.load_state_dict(before[2])
+            raise ParameterError(
+                f"the checkpoint {path} does not fit this trainer's optimizer or scheduler "
+                f"({type(e).__name__}: {e}); nothing was changed"
+            ) from None
         self.epoch = int(ckpt["epoch"])
         self.batch_in_epoch = int(ckpt["batch"])
         self.step = int(ckpt["step"])
-        self.history = History.from_dict(ckpt["history"])
+        self.history = history
         self.generator.set_state(ckpt["rng"]["trainer"])
         self._resume_rng = list(ckpt["rng"]["epoch_start"])
         meters = ckpt["meters"]
