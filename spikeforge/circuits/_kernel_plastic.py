@@ -394,6 +394,15 @@ def _update(q, syn, i, j, w, B, meta, val, tr, sp, mod):  # type: ignore[no-unty
 
 
 @njit(cache=True, nogil=True)
+def _decay(tr, B, off, n, f):  # type: ignore[no-untyped-def]
+    """``tr[:, off:off + n] *= f``."""
+    for b in range(B):
+        x = tr[b, off : off + n]
+        for k in range(n):
+            x[k] *= f
+
+
+@njit(cache=True, nogil=True)
 def learn(t, B, P, G, pop_meta, ch_meta, spk, spk_n, ext_ptr, ext_id, indptr, post, w, meta, val, tr, sp, act, ptr, syn_by_post, pre_by_post, mod):  # type: ignore[no-untyped-def]
     """Phase 6 of step ``t`` of the caller's block for every plastic projection, after all copies
     ran phases 1-5 (``spk``/``spk_n``: the spikes of each copy; ``ext_*``: of the input groups)."""
@@ -413,15 +422,10 @@ def learn(t, B, P, G, pop_meta, ch_meta, spk, spk_n, ext_ptr, ext_id, indptr, po
         n_tr_pre = npre if rule == _STDP else 2 * npre
         n_tr_post = npost if rule == _STDP else 2 * npost
         # 1. the traces decay
-        for b in range(B):
-            for k in range(n_tr_pre):
-                tr[b, to + k] *= val[q, 0 if rule == _STDP or k < npre else 1]
-            po = to + n_tr_pre
-            for k in range(n_tr_post):
-                if rule == _STDP:
-                    tr[b, po + k] *= val[q, 1]
-                else:
-                    tr[b, po + k] *= val[q, 2 if k < npost else 3]
+        for r in range(2 if rule == _TRIPLET else 1):
+            _decay(tr, B, to + r * npre, npre, val[q, r])
+            po = to + n_tr_pre + r * npost
+            _decay(tr, B, po, npost, val[q, 2 + r if rule == _TRIPLET else 1])
         # 2. the spikes: flags per copy, and the neurons that spiked in any copy (listed once)
         n_act_pre = 0
         n_act_post = 0
