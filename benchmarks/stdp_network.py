@@ -81,7 +81,9 @@ def build_spikeforge(
     return net, proj, mon
 
 
-def build_brian2(b2: Any, n: int, proj: sf.circuits.Projection, target: str = "cython") -> tuple[Any, Any, Any]:
+def build_brian2(
+    b2: Any, n: int, proj: sf.circuits.Projection, target: str = "cython"
+) -> tuple[Any, Any, Any]:
     ms, Hz = b2.ms, b2.Hz
     if target == "cython":
         b2.prefs.codegen.target = "cython"
@@ -155,7 +157,9 @@ def run(n: int, repeats: int, duration: float, skip: set[str], compiled: bool | 
         out["rate"]["brian2 cython"] = len(b2_mon.t) / n / (total_ms / 1000.0)
         out["w_mean_cython"] = float(np.mean(syn.w[:]))
     if "standalone" not in skip:
-        out.update(run_standalone(b2, n, proj, w0, repeats, duration, lambda: sf_round("spikeforge/standalone")))
+        out.update(
+            run_standalone(b2, n, proj, w0, repeats, duration, lambda: sf_round("spikeforge/standalone"))
+        )
     times["spikeforge"] = times["spikeforge/cython"] + times["spikeforge/standalone"]
     if not times["spikeforge"]:
         for _ in range(repeats):
@@ -166,7 +170,13 @@ def run(n: int, repeats: int, duration: float, skip: set[str], compiled: bool | 
 
 
 def run_standalone(
-    b2: Any, n: int, proj: sf.circuits.Projection, w0: np.ndarray, repeats: int, duration: float, sf_round: Any
+    b2: Any,
+    n: int,
+    proj: sf.circuits.Projection,
+    w0: np.ndarray,
+    repeats: int,
+    duration: float,
+    sf_round: Any,
 ) -> dict[str, Any]:
     """Build and compile once, then run the binary ``repeats`` times, each after a spikeforge round."""
     times: list[float] = []
@@ -229,13 +239,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             else float("nan")
         )
         r_sa = (
-            statistics.median(sa["times"]) / statistics.median(t["spikeforge/standalone"]) if sa else float("nan")
+            statistics.median(sa["times"]) / statistics.median(t["spikeforge/standalone"])
+            if sa
+            else float("nan")
         )
         comp = res["compile"]
         rates = res["rate"]
         print(
             f"{n:6d} {res['synapses']:9d} {res['path']:>8s} {_cell(t['spikeforge'])} "
-            f"{_cell(t.get('brian2 cython', []))} {r_cy:6.2f} {_cell(sa['times'] if sa else [])} {r_sa:6.2f}  "
+            f"{_cell(t.get('brian2 cython', []))} {r_cy:6.2f} "
+            f"{_cell(sa['times'] if sa else [])} {r_sa:6.2f}  "
             f"{comp['spikeforge']:.2f} / {comp.get('brian2 cython', float('nan')):.2f} / "
             f"{sa['compile'] if sa else float('nan'):.2f}; "
             f"rate {rates['spikeforge']:.1f} / {rates.get('brian2 cython', float('nan')):.1f} / "

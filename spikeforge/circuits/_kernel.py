@@ -34,6 +34,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+# numba's cache of run_steps does not see edits of _kernel_plastic.py (it checks this file's time
+# stamp only): after editing that file, touch this one
 from ._kernel_plastic import learn
 
 # kind codes: see synapses.py

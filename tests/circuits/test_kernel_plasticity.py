@@ -58,7 +58,9 @@ def build(
         net.add_poisson("exc", 40, rate=60 * sf.units.Hz, sign="excitatory")
     projs, mons = [], []
     for name, rule in rules.items():
-        net.add_population(name, sf.neurons.LIF(12, tau_mem=10.0, v_th=1.0, t_ref=0.6, dt=DT), sign="excitatory")
+        net.add_population(
+            name, sf.neurons.LIF(12, tau_mem=10.0, v_th=1.0, t_ref=0.6, dt=DT), sign="excitatory"
+        )
         projs.append(
             net.connect(
                 "in",
@@ -224,7 +226,12 @@ def test_state_dict_mid_run_and_engines_mixed() -> None:
 def test_first_step_of_a_run_takes_every_synapse() -> None:
     # weights set beyond the bounds before a run are clipped at its first step, spikes or not
     for storage in ("sparse", "dense"):
-        a, b = both(lambda: {"o": stdp(), "p": RULES["soft_bound"]()}, ms=20.0, weight=Uniform(0.0, 0.6), storage=storage)
+        a, b = both(
+            lambda: {"o": stdp(), "p": RULES["soft_bound"]()},
+            ms=20.0,
+            weight=Uniform(0.0, 0.6),
+            storage=storage,
+        )
         assert_same(a, b)
         assert float(b[1][0].weight.max()) == 0.3
 
