@@ -36,6 +36,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+# numba's cache of run_steps does not see edits of _kernel_models.py or _kernel_plastic.py (it
+# checks this file's time stamp only): after editing those, touch this one
 from ._kernel_models import _NPRM, _alif, _integrate_fire, _izhikevich
 from ._kernel_plastic import learn
 

@@ -83,7 +83,9 @@ def unsupported(proj: Projection, batch: int, dtype: torch.dtype) -> str:
         return f"projection {proj.name!r} learns with {name} (the kernel runs STDP and TripletSTDP)"
     for key, t in rule.named_buffers():
         if t.numel() != 1:
-            return f"projection {proj.name!r}: {name}.{key} is not a scalar (the kernel takes scalar parameters)"
+            return (
+                f"projection {proj.name!r}: {name}.{key} is not a scalar (the kernel takes scalar parameters)"
+            )
     m = proj.modulator
     if callable(m):
         return f"projection {proj.name!r} has a callable modulator (evaluated in Python each step)"
@@ -94,7 +96,7 @@ def unsupported(proj: Projection, batch: int, dtype: torch.dtype) -> str:
         except ShapeError:
             return ""  # the PyTorch path and the kernel raise the same error
         if f.dim() > 3 or f.shape[-1] != 1:
-            return f"projection {proj.name!r} has a modulator per synapse (the kernel takes one per copy or target)"
+            return f"projection {proj.name!r} has a modulator per synapse (the kernel: per copy or target)"
     return ""
 
 
@@ -249,11 +251,11 @@ def _by_post(
         np.concatenate(pres) if pres else np.zeros(1, np.int64),
         ranges,
     )
-    net._kernel_plastic_cache = (key, list(names), out)  # type: ignore[attr-defined]
+    net._kernel_plastic_cache = (key, list(names), out)  # type: ignore[attr-defined,assignment]
     return out
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _factor(base, kind, mu):  # type: ignore[no-untyped-def]
     """torch.pow(base, mu) as the PyTorch path computes it (base >= 0)."""
     if kind == 1:
@@ -265,7 +267,7 @@ def _factor(base, kind, mu):  # type: ignore[no-untyped-def]
     return base**mu
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _change(q, i, j, w0, B, meta, val, tr, sp, mod):  # type: ignore[no-untyped-def]
     """The rule's change of the synapse ``j -> i`` (weight ``w0``) of plastic projection ``q``."""
     npre = meta[q, _NPRE]
@@ -364,7 +366,7 @@ def _change(q, i, j, w0, B, meta, val, tr, sp, mod):  # type: ignore[no-untyped-
     return d * val[q, _MODV] if mod_kind == 1 else d
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _update(q, syn, i, j, w, B, meta, val, tr, sp, mod):  # type: ignore[no-untyped-def]
     """Synapse ``syn`` (``j -> i``) takes its change within the bounds and Dale's sign."""
     w0 = w[syn]
@@ -394,7 +396,39 @@ def _update(q, syn, i, j, w, B, meta, val, tr, sp, mod):  # type: ignore[no-unty
 
 
 @njit(cache=True, nogil=True)
-def learn(t, B, P, G, pop_meta, ch_meta, spk, spk_n, ext_ptr, ext_id, indptr, post, w, meta, val, tr, sp, act, ptr, syn_by_post, pre_by_post, mod):  # type: ignore[no-untyped-def]
+def _decay(tr, B, off, n, f):  # type: ignore[no-untyped-def]
+    """``tr[:, off:off + n] *= f``."""
+    for b in range(B):
+        x = tr[b, off : off + n]
+        for k in range(n):
+            x[k] *= f
+
+
+@njit(cache=True, nogil=True)
+def learn(
+    t,
+    B,
+    P,
+    G,
+    pop_meta,
+    ch_meta,
+    spk,
+    spk_n,
+    ext_ptr,
+    ext_id,
+    indptr,
+    post,
+    w,
+    meta,
+    val,
+    tr,
+    sp,
+    act,
+    ptr,
+    syn_by_post,
+    pre_by_post,
+    mod,
+):  # type: ignore[no-untyped-def]
     """Phase 6 of step ``t`` of the caller's block for every plastic projection, after all copies
     ran phases 1-5 (``spk``/``spk_n``: the spikes of each copy; ``ext_*``: of the input groups)."""
     for q in range(meta.shape[0]):
@@ -411,17 +445,11 @@ def learn(t, B, P, G, pop_meta, ch_meta, spk, spk_n, ext_ptr, ext_id, indptr, po
         tgt = ch_meta[c, _CH_POST]
         ipo = ch_meta[c, _CH_IPOFF]
         n_tr_pre = npre if rule == _STDP else 2 * npre
-        n_tr_post = npost if rule == _STDP else 2 * npost
         # 1. the traces decay
-        for b in range(B):
-            for k in range(n_tr_pre):
-                tr[b, to + k] *= val[q, 0 if rule == _STDP or k < npre else 1]
-            po = to + n_tr_pre
-            for k in range(n_tr_post):
-                if rule == _STDP:
-                    tr[b, po + k] *= val[q, 1]
-                else:
-                    tr[b, po + k] *= val[q, 2 if k < npost else 3]
+        for r in range(2 if rule == _TRIPLET else 1):
+            _decay(tr, B, to + r * npre, npre, val[q, r])
+            po = to + n_tr_pre + r * npost
+            _decay(tr, B, po, npost, val[q, 2 + r if rule == _TRIPLET else 1])
         # 2. the spikes: flags per copy, and the neurons that spiked in any copy (listed once)
         n_act_pre = 0
         n_act_post = 0

@@ -66,7 +66,9 @@ as ``ProbabilisticNeuron`` or a module of one's own, CUDA, gradients, numba abse
 PyTorch path, step by step; ``last_run_info["why_not_compiled"]`` names the reason. Both give
 the same spikes (up to floating-point summation order); ``compiled=False`` forces the PyTorch
 path, ``compiled=True`` requires the kernel.
-A network with a plastic projection always runs the PyTorch path (the kernel has fixed weights).
+Plastic projections learn in the kernel too (:mod:`spikeforge.circuits._kernel_plastic`) when their
+rule is ``STDP`` or ``TripletSTDP`` with scalar parameters and a modulator that is not a callable;
+any other rule runs the PyTorch path, and ``last_run_info["why_not_compiled"]`` says which.
 
 **Plasticity.** ``connect(pre, post, weight=..., plasticity=rule)`` makes a projection learn during
 :meth:`Network.run` with any :class:`~spikeforge.plasticity.PlasticityRule` (``STDP``,

@@ -38,6 +38,7 @@ spikeforge with ``same_step="skip"`` in the CI setting ends at 1.5 Hz and not bi
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import NamedTuple
@@ -96,6 +97,8 @@ def run_spikeforge(s: Setup, seed: int, same_step: str) -> Result:
     )
     mon = net.record_spikes("out")
     net.run(s.duration, progress=False)
+    if importlib.util.find_spec("numba") is not None:  # the learning runs in the compiled kernel
+        assert net.last_run_info["path"] == "compiled", net.last_run_info["why_not_compiled"]
     t = np.asarray(mon.t)
     rate = float(np.sum(t >= 0.8 * s.duration)) / (0.2 * s.duration) * 1000.0
     return Result(proj.weights().double().numpy().reshape(-1) / gmax, rate)
