@@ -66,7 +66,9 @@ as ``ProbabilisticNeuron`` or a module of one's own, CUDA, gradients, numba abse
 PyTorch path, step by step; ``last_run_info["why_not_compiled"]`` names the reason. Both give
 the same spikes (up to floating-point summation order); ``compiled=False`` forces the PyTorch
 path, ``compiled=True`` requires the kernel.
-A network with a plastic projection always runs the PyTorch path (the kernel has fixed weights).
+Plastic projections learning with ``STDP`` or ``TripletSTDP`` (scalar parameters, a constant
+modulator) learn inside the kernel (:mod:`spikeforge.circuits._kernel_plastic`); other rules run the
+PyTorch path.
 
 **Plasticity.** ``connect(pre, post, weight=..., plasticity=rule)`` makes a projection learn during
 :meth:`Network.run` with any :class:`~spikeforge.plasticity.PlasticityRule` (``STDP``,
