@@ -1,5 +1,6 @@
 """The ``spikeforge`` command line.
 
+```text
 spikeforge demo [--out DIR]                  train an SNN on the embedded event digits (the main job)
 spikeforge train DATASET [--root DIR] ...    train a feedforward LIF network on an event dataset
 spikeforge simulate BUILDER [--duration MS]  run a circuit builder and save a raster plot [--export-pynn PATH]
@@ -7,6 +8,7 @@ spikeforge export MODEL --target nir --out PATH [--importer snntorch|norse] [--m
 spikeforge export MODEL --target loihi2|xylo-audio2|xylo-audio3|xylo-imu|speck|... --out PATH [--force]
                                              (refuses a model that breaks the chip's limits unless --force)
 spikeforge tour [--out DIR]                  simulate each neuron model and save a figure
+```
 """
 
 from __future__ import annotations
