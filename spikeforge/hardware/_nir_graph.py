@@ -14,6 +14,7 @@ from ..neurons.base import NeuronModule
 from ..neurons.li import LI
 from ..neurons.lif import LIF
 from ._nir_common import _import_nir, _np
+from ._nir_export import _export_dt, _graph_metadata, _neuron_of, _write_neuron, _write_stateless
 
 __all__ = ["NIRGraphModule", "NIRGraphState"]
 
@@ -153,8 +154,6 @@ class NIRGraphModule(nn.Module):
 
     def to_nir(self, dt: float | None = None) -> Any:
         """Export back to NIR (the faithful mapping, same node names and edges)."""
-        from .nir import _export_dt, _graph_metadata, _neuron_of, _write_neuron, _write_stateless
-
         nir_lib = _import_nir()
         named = [(n, self.module(n)) for n in self.order]
         dt = _export_dt(named, dt)
