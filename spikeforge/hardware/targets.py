@@ -15,11 +15,19 @@ figure we could find (the source says which).
 ``"xylo-imu"``      SynSense Xylo IMU, SYNS63300 (rockpool): 16 inputs, 496 hidden,
                     16 outputs, same neuron as Xylo Audio 2
 ``"speck"``         SynSense Speck / DynapCNN (sinabs, samna): IAF only, 9 convolutional
-                    layers, 8-bit weights, 16-bit state, no recurrence
+                    layers, 8-bit weights, 16-bit state, no recurrence; limits only, not
+                    supported otherwise (sinabs' dynapcnn backend needs samna)
 ``"spinnaker2"``    SpiNNaker2 (py-spinnaker2): ARM cores, LIF in software; mostly
-                    unverified
-``"brainscales2"``  BrainScaleS-2 (hxtorch): 512 analog AdEx/LIF neurons, 6-bit weights
+                    unverified; circuits go through the PyNN export
+``"brainscales2"``  BrainScaleS-2 (hxtorch): 512 analog AdEx/LIF neurons, 6-bit weights;
+                    circuits go through the PyNN export
 ==================  ==================================================================
+
+Only Loihi 2 and the Xylo targets have an integer simulation (:func:`~spikeforge.hardware.quantize`).
+SpiNNaker2 and BrainScaleS-2 are reached through the PyNN export of a
+:class:`~spikeforge.circuits.Network` (``Network.to_pynn(sim)``, ``Network.to_pynn_script(path)``,
+:mod:`spikeforge.circuits.pynn_export`); Speck is not supported beyond :func:`check`.
+:attr:`ChipTarget.simulation` says which, and what it was checked against.
 
 Example:
     >>> from spikeforge.hardware.targets import targets
@@ -77,7 +85,7 @@ class ChipTarget:
         sources: ``(field, source)`` pairs; see :meth:`source`.
         simulation: what :func:`~spikeforge.hardware.quantize` simulates for this chip and what
             that simulation was checked against (vendor simulator, vendor source, documents),
-            or why there is none.
+            or why there is none and which route to the chip remains (the PyNN export), if any.
     """
 
     name: str
@@ -322,8 +330,9 @@ _SPECK = ChipTarget(
         ("max_neurons_per_core", "neuron memory per core; figure unverified"),
     ),
     simulation=(
-        "none: check() only; sinabs' DynapCNN model classes need samna, which does not install "
-        "here, so no simulation was checked against the vendor"
+        "none: not supported beyond check(); sinabs' dynapcnn backend (sinabs.backend.dynapcnn) "
+        "imports samna, which cannot be installed here, so spikeforge has no Speck simulation, no "
+        "sinabs-compatible export, and nothing was checked against the vendor"
     ),
 )
 
@@ -361,7 +370,11 @@ _SPINNAKER2 = ChipTarget(
         ("decay", "py-spinnaker2 runs LIF in floating point on the ARM cores; unverified"),
     ),
     simulation=(
-        "none: check() only (the chip runs LIF in software; a PyNN export is the route, not an integer model)"
+        "none: no integer model (the chip runs LIF in software); circuits go through the PyNN export: "
+        "Network.to_pynn(sim) / Network.to_pynn_script(path) (spikeforge.circuits.pynn_export), "
+        "checked with PyNN's NEST backend only; pyNN.spiNNaker (sPyNNaker) runs SpiNNaker 1 and "
+        "py-spinnaker2's own API is not PyNN, so nothing was run on SpiNNaker2 or its software; "
+        "Sequential (trained) models have no route"
     ),
 )
 
@@ -400,7 +413,14 @@ _BRAINSCALES2 = ChipTarget(
         ("resets", "hxtorch LIF: reset to a reset potential (here v_leak)"),
         ("bias", "no per-neuron bias current in hxtorch's LIF layers; unverified"),
     ),
-    simulation="none: check() only (analog neurons: no bit-exact model exists)",
+    simulation=(
+        "none: analog neurons, no bit-exact model exists; circuits go through the PyNN export: "
+        "Network.to_pynn(sim) / Network.to_pynn_script(path) (spikeforge.circuits.pynn_export), "
+        "checked with PyNN's NEST backend only; BrainScaleS-2's PyNN (pynn_brainscales.brainscales2) "
+        "runs its own cell types (HXNeuron, CalibHXNeuronCuba), not the exported IF_curr_exp, so "
+        "the cells need mapping by hand and nothing was run on the chip; Sequential (trained) models "
+        "have no route (hxtorch is not supported)"
+    ),
 )
 
 _ALL = (_LOIHI2, _XYLO_AUDIO2, _XYLO_AUDIO3, _XYLO_IMU, _SPECK, _SPINNAKER2, _BRAINSCALES2)

@@ -80,3 +80,26 @@ def test_xylo_audio3_has_32_outputs_as_rockpools_mapper():
     t = targets("xylo-audio3")
     assert (t.max_hidden, t.max_outputs, t.max_neurons) == (992, 32, 1024)
     assert "32 output neurons" in t.source("max_outputs")
+
+
+def test_spinnaker2_and_brainscales2_name_the_pynn_route_and_speck_is_not_supported():
+    import importlib
+
+    from spikeforge.circuits import Network
+
+    for name in ("spinnaker2", "brainscales2"):
+        sim = targets(name).simulation
+        for api in (
+            "Network.to_pynn(sim)",
+            "Network.to_pynn_script(path)",
+            "spikeforge.circuits.pynn_export",
+        ):
+            assert api in sim, (name, api)
+        assert "NEST" in sim and "nothing was run on" in sim and "Sequential" in sim
+    # the route the texts name exists
+    assert callable(Network.to_pynn) and callable(Network.to_pynn_script)
+    assert hasattr(importlib.import_module("spikeforge.circuits.pynn_export"), "to_pynn_script")
+    speck = targets("speck").simulation
+    assert "not supported" in speck and "samna" in speck and "sinabs.backend.dynapcnn" in speck
+    doc = importlib.import_module("spikeforge.hardware.targets").__doc__ or ""
+    assert doc.count("circuits go through the PyNN export") == 2 and "Speck is not supported" in doc
