@@ -20,10 +20,9 @@ from . import (
     training,
     units,
 )
+from ._version import __version__
 from .modelfile import load
 from .sequential import Sequential
-
-__version__ = "0.1.0"
 
 __all__ = [
     "analysis",

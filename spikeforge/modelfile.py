@@ -119,7 +119,7 @@ def save_model(
     Returns:
         The path.
     """
-    from . import __version__
+    from ._version import __version__
     from .training.checkpoint import tensors_checksum
 
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}

@@ -45,7 +45,7 @@ class _Neuron:
 
 
 def _graph_metadata(dt: float, integrator: str, importer: str | None) -> dict[str, Any]:
-    from .. import __version__
+    from .._version import __version__
 
     meta: dict[str, Any] = {
         "producer": "spikeforge",

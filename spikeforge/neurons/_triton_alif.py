@@ -145,7 +145,7 @@ def _forward(
 def _backward(
     ctx: Any, g_z: Tensor | None, g_v: Tensor | None, g_i: Tensor | None, g_a: Tensor | None
 ) -> tuple[Tensor | None, ...]:
-    from .lif import _reduce_to
+    from ._reduce import _reduce_to
 
     v_pre, z, act, drive, a_seq, v0f, i0f, a0f, prm = ctx.saved_tensors
     need = ctx.needs_input_grad

@@ -110,7 +110,7 @@ def _forward(
 
 
 def _backward(ctx: Any, g_z: Tensor | None, g_v: Tensor | None) -> tuple[Tensor | None, ...]:
-    from .lif import _reduce_to
+    from ._reduce import _reduce_to
 
     v_pre, z, x, prm = ctx.saved_tensors
     need = ctx.needs_input_grad

@@ -244,7 +244,7 @@ def _forward(
 def _backward(
     ctx: Any, g_z: Tensor | None, g_v: Tensor | None, g_i: Tensor | None
 ) -> tuple[Tensor | None, ...]:
-    from .lif import _reduce_to
+    from ._reduce import _reduce_to
 
     v_pre, z, act, drive, v0f, i0f, prm = ctx.saved_tensors
     cfg = ctx.cfg

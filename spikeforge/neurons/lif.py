@@ -47,6 +47,7 @@ from .._checks import (
 )
 from ..errors import ParameterError
 from ..surrogate import FastSigmoid, Surrogate
+from ._reduce import _reduce_to
 from .base import NeuronModule, ScanResult
 
 __all__ = [
@@ -187,16 +188,6 @@ class _ScanConfig:
     detach_reset: bool
     synaptic: bool
     refractory: bool
-
-
-def _reduce_to(g: Tensor, like: Tensor) -> Tensor:
-    """Sum a broadcast gradient back to the shape of ``like``."""
-    if g.shape == like.shape:
-        return g
-    lead = g.dim() - like.dim()
-    g = g.sum(dim=tuple(range(lead))) if lead > 0 else g
-    dims = tuple(d for d, s in enumerate(like.shape) if s == 1 and g.shape[d] != 1)
-    return g.sum(dim=dims, keepdim=True) if dims else g
 
 
 def _forward_kernel(

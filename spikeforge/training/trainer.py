@@ -731,13 +731,13 @@ class Trainer:
             epoch_rng = self._epoch_rng if self._epoch_rng is not None else []
         else:
             epoch_rng = [g.get_state() for g in self._train_gens]
-        import spikeforge
+        from .._version import __version__
 
         model_state = self.model.state_dict()
         state = {
             "format": CHECKPOINT_FORMAT,
             "version": CHECKPOINT_VERSION,
-            "spikeforge_version": getattr(spikeforge, "__version__", "unknown"),
+            "spikeforge_version": __version__,
             "torch_version": str(torch.__version__),
             "epoch": self.epoch,
             "batch": self.batch_in_epoch,

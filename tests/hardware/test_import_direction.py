@@ -19,8 +19,6 @@ ROOT = Path(spikeforge.__file__).parent
 #: circles the package has today (strongly connected modules), none inside spikeforge.hardware's
 #: own imports: a new module joining one of them, or a new circle, fails
 KNOWN_CIRCLES = (
-    # lif.py runs the Triton kernel lazily; _triton_lif takes lif's step function back
-    frozenset({"spikeforge.neurons.lif", "spikeforge.neurons._triton_lif"}),
     # the network engine and its private parts import each other lazily
     frozenset(
         "spikeforge.circuits." + m
@@ -35,24 +33,6 @@ KNOWN_CIRCLES = (
             "_state",
             "_torch_path",
         )
-    ),
-    # `from .. import __version__` (lazily, in hardware._nir_export, modelfile and
-    # training.trainer) goes back to the package's __init__, which imports them all
-    frozenset(
-        {
-            "spikeforge",
-            "spikeforge.hardware",
-            "spikeforge.hardware._nir_export",
-            "spikeforge.hardware._nir_graph",
-            "spikeforge.hardware._nir_import",
-            "spikeforge.hardware.check",
-            "spikeforge.hardware.nir",
-            "spikeforge.hardware.quantize",
-            "spikeforge.hardware.xylo_vendor",
-            "spikeforge.modelfile",
-            "spikeforge.training",
-            "spikeforge.training.trainer",
-        }
     ),
 )
 
