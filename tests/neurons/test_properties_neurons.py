@@ -4,8 +4,8 @@ inputs and ``t_ref/dt`` whole or not (issue 16, item 4: tests that used one valu
 The references are those of ``tests/reference/test_lif_analytic.py`` and
 ``tests/neurons/test_integrate_fire.py``, written from the equations:
 
-- LIF subthreshold from rest: :math:`v(t) = v_{leak} + r I (1 - e^{-t/\tau})`, to rounding with
-  the exact integrator at any dt;
+- LIF subthreshold (and LI, for any input) from rest:
+  :math:`v(t) = v_{leak} + r I (1 - e^{-t/\tau})`, to rounding with the exact integrator at any dt;
 - LIF firing: every interspike interval lasts ``round(t_ref/dt) + floor(T_free/dt) + 1`` steps,
   :math:`T_{free} = \tau \ln\frac{v_\infty - v_{reset}}{v_\infty - v_{th}}` (t_ref rounded to
   whole steps, as documented);
@@ -20,7 +20,7 @@ import torch
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from spikeforge.neurons import IF, LIF
+from spikeforge.neurons import IF, LI, LIF
 from spikeforge.neurons.lif import refractory_steps
 
 F64 = torch.float64
@@ -130,3 +130,21 @@ def test_if_period_is_whole_steps_to_threshold(x, v_th, gap, r):
     times = torch.nonzero(z[:, 0]).flatten()
     assert int(times[0]) == n - 1
     assert bool((times.diff() == n).all())
+
+
+@FAST
+@given(
+    dt=dts,
+    tau=taus,
+    v_leak=st.floats(min_value=-1.0, max_value=1.0),
+    r=st.floats(min_value=0.1, max_value=5.0),
+    current=st.floats(min_value=-10.0, max_value=10.0),
+)
+def test_leaky_integrator_equals_the_closed_form(dt, tau, v_leak, r, current):
+    """LI (no threshold): the output is ``v_leak + r I (1 - exp(-t/tau))`` for any constant input."""
+    li = LI(1, tau_mem=_t(tau), v_leak=_t(v_leak), r=_t(r), dt=dt).double()
+    steps = min(max(1, round(3 * tau / dt)), 2000)
+    v, _ = li(torch.full((steps, 1), current, dtype=F64))
+    t = dt * torch.arange(1, steps + 1, dtype=F64)
+    exact = v_leak + r * current * -torch.expm1(-t / tau)
+    assert (v[:, 0] - exact).abs().max().item() <= 1e-11 * (1 + abs(r * current))
