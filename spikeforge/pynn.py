@@ -67,6 +67,9 @@ __all__ = [
     "OneToOneConnector",
     "FixedProbabilityConnector",
     "FromListConnector",
+    "FixedNumberPreConnector",
+    "FixedNumberPostConnector",
+    "DCSource",
 ]
 
 
@@ -194,6 +197,109 @@ class FixedProbabilityConnector:
         return pre, post
 
 
+def _fixed_number(
+    name: str, n: int, n_from: int, n_to: int, no_self: bool, with_replacement: bool, gen: torch.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` sources out of ``n_from`` for each of ``n_to`` targets: (source, target) index arrays."""
+    pool = n_from - 1 if no_self else n_from
+    if not with_replacement and n > pool:
+        raise ParameterError(
+            f"{name}: n = {n} connections per neuron without replacement need at least {n} candidates, "
+            f"but there are {pool}" + (" (self-connections excluded)" if no_self else "")
+        )
+    if n == 0 or n_to == 0:
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+    if pool <= 0:
+        raise ParameterError(f"{name}: no candidates to draw n = {n} connections from")
+    target = torch.arange(n_to).unsqueeze(1).expand(n_to, n)
+    if with_replacement:
+        src = torch.randint(pool, (n_to, n), generator=gen)
+    else:
+        src = torch.rand(n_to, pool, generator=gen, dtype=torch.float64).argsort(dim=1)[:, :n]
+    if no_self:  # drawn among the pool without the target itself: shift past it
+        src = src + (src >= target).long()
+    return src.reshape(-1).numpy(), target.reshape(-1).numpy()
+
+
+class FixedNumberPreConnector:
+    """Each postsynaptic neuron gets ``n`` presynaptic partners drawn at random (PyNN's).
+
+    Drawn by spikeforge's generator, so not the same draw as another backend's: scripts agree with
+    them in distribution (exactly where the sources are alike).
+    """
+
+    def __init__(
+        self, n: int, allow_self_connections: bool = True, with_replacement: bool = False, rng: Any = None
+    ) -> None:
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
+            raise ParameterError(f"FixedNumberPreConnector: n must be an int >= 0, got {n!r}")
+        self.n, self.allow_self_connections, self.with_replacement = (
+            int(n),
+            allow_self_connections,
+            with_replacement,
+        )
+
+    def pairs(self, n_pre: int, n_post: int, same: bool, gen: torch.Generator) -> tuple[np.ndarray, ...]:
+        no_self = same and not self.allow_self_connections
+        pre, post = _fixed_number(
+            "FixedNumberPreConnector", self.n, n_pre, n_post, no_self, self.with_replacement, gen
+        )
+        return pre, post
+
+
+class FixedNumberPostConnector(FixedNumberPreConnector):
+    """Each presynaptic neuron gets ``n`` postsynaptic partners drawn at random (PyNN's)."""
+
+    def __init__(
+        self, n: int, allow_self_connections: bool = True, with_replacement: bool = False, rng: Any = None
+    ) -> None:
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
+            raise ParameterError(f"FixedNumberPostConnector: n must be an int >= 0, got {n!r}")
+        super().__init__(n, allow_self_connections, with_replacement)
+
+    def pairs(self, n_pre: int, n_post: int, same: bool, gen: torch.Generator) -> tuple[np.ndarray, ...]:
+        no_self = same and not self.allow_self_connections
+        post, pre = _fixed_number(
+            "FixedNumberPostConnector", self.n, n_post, n_pre, no_self, self.with_replacement, gen
+        )
+        return pre, post
+
+
+class DCSource:
+    """A constant current ``amplitude`` (nA) from ``start`` to ``stop`` (ms; ``None``: to the end).
+
+    It acts in the steps that start at ``t`` with ``start <= t < stop``, as NEST's ``dc_generator``
+    through ``pyNN.nest``. Inject it with ``source.inject_into(population)`` or
+    ``population.inject(source)``.
+    """
+
+    def __init__(self, amplitude: float = 1.0, start: float = 0.0, stop: float | None = None) -> None:
+        for key, value in (("amplitude", amplitude), ("start", start), ("stop", stop)):
+            if value is None and key == "stop":
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value):
+                raise ParameterError(f"DCSource: {key} must be a finite number, got {value!r}")
+        if start < 0 or (stop is not None and stop < start):
+            raise ParameterError(
+                f"DCSource: need 0 <= start <= stop (ms), got start={start!r}, stop={stop!r}"
+            )
+        self.amplitude, self.start, self.stop = float(amplitude), float(start), stop
+
+    def inject_into(self, cells: Any) -> None:
+        """Inject this current into every neuron of ``cells`` (a population)."""
+        cells.inject(self)
+
+    def current(self, scale: float) -> Any:
+        """The current as a function of the step start times ``t`` (ms), times ``scale``."""
+        amp, start = self.amplitude * scale, self.start
+        stop = float("inf") if self.stop is None else float(self.stop)
+
+        def value(t: torch.Tensor) -> torch.Tensor:
+            return amp * ((t >= start - 1e-9) & (t < stop - 1e-9)).to(torch.float64)
+
+        return value
+
+
 class FromListConnector:
     def __init__(self, conn_list: Any, column_names: Any = None) -> None:
         self.conn = np.asarray(conn_list, dtype=np.float64).reshape(len(conn_list), -1)
@@ -269,6 +375,7 @@ class Population:
         self.label = label or f"population{len(st.populations)}"
         self.initial = dict(self.celltype.default_initial_values)
         self.recorded: set[str] = set()
+        self.sources: list[DCSource] = []
         self._monitors: dict[str, Any] = {}
         st.populations.append(self)
 
@@ -277,6 +384,22 @@ class Population:
 
     def initialize(self, **values: Any) -> None:
         self.initial.update(values)
+
+    def inject(self, current_source: DCSource) -> None:
+        """Inject a current source (``DCSource``) into every neuron of this population."""
+        if _current().net is not None:
+            raise ParameterError("spikeforge.pynn builds the network at the first run: inject before")
+        if not isinstance(current_source, DCSource):
+            raise UnsupportedExportError(
+                f"current source {type(current_source).__name__} is not supported by spikeforge.pynn "
+                "(DCSource is)"
+            )
+        if isinstance(self.celltype, (SpikeSourcePoisson, SpikeSourceArray)):
+            raise UnsupportedExportError(
+                f"population {self.label!r}: a current cannot be injected into a spike source "
+                f"({type(self.celltype).__name__})"
+            )
+        self.sources.append(current_source)
 
     def record(self, variables: Any) -> None:
         names = [variables] if isinstance(variables, str) else list(variables)
@@ -392,6 +515,9 @@ def _build(st: _State) -> Network:
         net.add_population(pop.label, module, init={k: v for k, v in pop.initial.items() if k in ("v", "u")})
         if current:
             net.add_current(f"{pop.label}:i_offset", pop.label, current)
+        scale = 1000.0 if isinstance(c, Izhikevich) else 1.0
+        for k, source in enumerate(pop.sources):
+            net.add_current(f"{pop.label}:DCSource{k}", pop.label, source.current(scale))
     gen = net.generator
     for prj in st.projections:
         c = prj.post.celltype
