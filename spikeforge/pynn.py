@@ -70,7 +70,51 @@ __all__ = [
     "FixedNumberPreConnector",
     "FixedNumberPostConnector",
     "DCSource",
+    "Assembly",
 ]
+
+
+# PyNN names this module does not implement: a script using one stops with a clear message
+_NOT_IMPLEMENTED = frozenset(
+    {
+        "EIF_cond_exp_isfa_ista",
+        "EIF_cond_alpha_isfa_ista",
+        "IF_cond_exp_gsfa_grr",
+        "HH_cond_exp",
+        "IF_facets_hardware1",
+        "SpikeSourceGamma",
+        "SpikeSourceInhGamma",
+        "ACSource",
+        "StepCurrentSource",
+        "NoisyCurrentSource",
+        "DistanceDependentProbabilityConnector",
+        "ArrayConnector",
+        "CSAConnector",
+        "FixedTotalNumberConnector",
+        "IndexBasedProbabilityConnector",
+        "SmallWorldConnector",
+        "CloneConnector",
+        "DisplacementDependentProbabilityConnector",
+        "STDPMechanism",
+        "TsodyksMarkramSynapse",
+        "SpikePairRule",
+        "Assembly",
+        "PopulationView",
+        "NumpyRNG",
+        "GSLRNG",
+        "NativeRNG",
+        "RandomDistribution",
+    }
+)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _NOT_IMPLEMENTED:
+        raise AttributeError(
+            f"spikeforge.pynn does not implement PyNN's {name} (see the table of covered features "
+            "in the docs, 'Coming from NEST and PyNN')"
+        )
+    raise AttributeError(f"module 'spikeforge.pynn' has no attribute {name!r}")
 
 
 class _CellType:
@@ -428,7 +472,13 @@ class Population:
         if "spikes" in self._monitors:
             for k, times in enumerate(self.spike_times()):
                 seg.spiketrains.append(
-                    neo.SpikeTrain(times, t_stop=t_stop + _current().dt, units=pq.ms, source_index=k)
+                    neo.SpikeTrain(
+                        times,
+                        t_stop=t_stop + _current().dt,
+                        units=pq.ms,
+                        source_index=k,
+                        source_population=self.label,
+                    )
                 )
         if "v" in self._monitors:
             mon = self._monitors["v"]
@@ -440,14 +490,81 @@ class Population:
         block.segments.append(seg)
         return block
 
+    def __add__(self, other: Population | Assembly) -> Assembly:
+        return Assembly(self, other)
+
+
+class Assembly:
+    """Populations taken together (PyNN's ``Assembly``; also ``pop1 + pop2``).
+
+    Neuron ``k`` of the assembly is neuron ``k - offset`` of the population it falls in (in the
+    order given). It can be recorded, injected into and be the source or target of a
+    ``Projection`` (the connector draws over the whole assembly, split into one projection per
+    pair of populations); ``get_data`` merges the populations' blocks, as PyNN does.
+    """
+
+    def __init__(self, *populations: Population | Assembly, label: str | None = None) -> None:
+        flat: list[Population] = []
+        for p in populations:
+            if isinstance(p, Assembly):
+                flat.extend(p.populations)
+            elif isinstance(p, Population):
+                flat.append(p)
+            else:
+                raise ParameterError(
+                    f"Assembly takes spikeforge.pynn populations or assemblies, got {type(p).__name__}"
+                )
+        if len(set(map(id, flat))) != len(flat):
+            raise ParameterError("Assembly: a population appears twice")
+        self.populations: list[Population] = flat
+        self.label = label or "+".join(p.label for p in flat)
+
+    @property
+    def size(self) -> int:
+        return sum(p.size for p in self.populations)
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __add__(self, other: Population | Assembly) -> Assembly:
+        return Assembly(self, other)
+
+    def record(self, variables: Any) -> None:
+        for p in self.populations:
+            p.record(variables)
+
+    def inject(self, current_source: DCSource) -> None:
+        for p in self.populations:
+            p.inject(current_source)
+
+    def get_data(self, variables: Any = "all", clear: bool = False) -> Any:
+        """The populations' recorded data merged into one Neo ``Block``."""
+        blocks = [p.get_data(variables) for p in self.populations]
+        merged = blocks[0]
+        for block in blocks[1:]:
+            merged.merge(block)
+        merged.name = self.label
+        return merged
+
+
+def _parts(cells: Population | Assembly) -> list[tuple[Population, int]]:
+    """(population, offset of its first neuron) of a population or an assembly."""
+    if isinstance(cells, Population):
+        return [(cells, 0)]
+    out, offset = [], 0
+    for p in cells.populations:
+        out.append((p, offset))
+        offset += p.size
+    return out
+
 
 class Projection:
     """Synapses from ``pre`` to ``post`` made by ``connector`` (PyNN's ``Projection``)."""
 
     def __init__(
         self,
-        presynaptic_population: Population,
-        postsynaptic_population: Population,
+        presynaptic_population: Population | Assembly,
+        postsynaptic_population: Population | Assembly,
         connector: Any,
         synapse_type: StaticSynapse | None = None,
         receptor_type: str | None = None,
@@ -464,6 +581,15 @@ class Projection:
                 f"synapse type {type(synapse_type).__name__} is not supported by spikeforge.pynn "
                 "(StaticSynapse is)"
             )
+        for role, cells in (
+            ("presynaptic", presynaptic_population),
+            ("postsynaptic", postsynaptic_population),
+        ):
+            if not isinstance(cells, (Population, Assembly)):
+                raise ParameterError(
+                    f"Projection: the {role} population must be a Population or an Assembly, "
+                    f"got {type(cells).__name__}"
+                )
         self.pre, self.post, self.connector = presynaptic_population, postsynaptic_population, connector
         self.synapse = synapse_type or StaticSynapse()
         self.receptor_type = receptor_type or "excitatory"
@@ -484,6 +610,22 @@ def _lif_kwargs(p: dict[str, Any], dt: float) -> dict[str, Any]:
         v_reset=p["v_reset"],
         t_ref=p["tau_refrac"],
         dt=dt,
+    )
+
+
+def _synapse(prj: Projection, target: Population) -> Any:
+    """The spikeforge synapse of ``prj`` onto the cells of ``target``."""
+    c = target.celltype
+    suffix = "E" if prj.receptor_type == "excitatory" else "I"
+    if c.synapse == "delta":
+        return DeltaSynapse()
+    if c.synapse in ("exp", "alpha"):
+        return (ExpSynapse if c.synapse == "exp" else AlphaSynapse)(tau=c.parameters[f"tau_syn_{suffix}"])
+    if c.synapse in ("cond_exp", "cond_alpha"):
+        kind = ExpConductance if c.synapse == "cond_exp" else AlphaConductance
+        return kind(tau=c.parameters[f"tau_syn_{suffix}"], e_rev=c.parameters[f"e_rev_{suffix}"])
+    raise UnsupportedExportError(
+        f"projection {prj.label!r}: {type(c).__name__} ({target.label!r}) cannot be a target"
     )
 
 
@@ -520,38 +662,38 @@ def _build(st: _State) -> Network:
             net.add_current(f"{pop.label}:DCSource{k}", pop.label, source.current(scale))
     gen = net.generator
     for prj in st.projections:
-        c = prj.post.celltype
-        suffix = "E" if prj.receptor_type == "excitatory" else "I"
-        if c.synapse == "delta":
-            synapse: Any = DeltaSynapse()
-        elif c.synapse in ("exp", "alpha"):
-            synapse = (ExpSynapse if c.synapse == "exp" else AlphaSynapse)(
-                tau=c.parameters[f"tau_syn_{suffix}"]
-            )
-        elif c.synapse in ("cond_exp", "cond_alpha"):
-            kind = ExpConductance if c.synapse == "cond_exp" else AlphaConductance
-            synapse = kind(tau=c.parameters[f"tau_syn_{suffix}"], e_rev=c.parameters[f"e_rev_{suffix}"])
-        else:
-            raise UnsupportedExportError(f"projection {prj.label!r}: {type(c).__name__} cannot be a target")
         out = prj.connector.pairs(prj.pre.size, prj.post.size, prj.pre is prj.post, gen)
-        pre, post = out[0], out[1]
-        weight = (
-            out[2] if len(out) > 2 and out[2] is not None else np.full(len(pre), float(prj.synapse.weight))
+        pre_all, post_all = np.asarray(out[0]), np.asarray(out[1])
+        weight_all = (
+            out[2]
+            if len(out) > 2 and out[2] is not None
+            else np.full(len(pre_all), float(prj.synapse.weight))
         )
         d0 = prj.synapse.delay if prj.synapse.delay is not None else dt
-        delay = out[3] if len(out) > 3 and out[3] is not None else np.full(len(pre), float(d0))
-        if len(pre) and float(np.min(delay)) < dt - 1e-9:
+        delay_all = out[3] if len(out) > 3 and out[3] is not None else np.full(len(pre_all), float(d0))
+        if len(pre_all) and float(np.min(delay_all)) < dt - 1e-9:
             raise ParameterError(f"projection {prj.label!r}: delays must be >= timestep = {dt} ms")
-        net.connect(
-            prj.pre.label,
-            prj.post.label,
-            rule=Explicit(torch.as_tensor(pre), torch.as_tensor(post)),
-            weight=torch.as_tensor(weight, dtype=torch.float64),
-            delay=torch.as_tensor(delay, dtype=torch.float64),
-            synapse=synapse,
-            storage="sparse",
-            name=prj.label,
-        )
+        pre_parts, post_parts = _parts(prj.pre), _parts(prj.post)
+        for a, oa in pre_parts:
+            for b, ob in post_parts:
+                keep = (pre_all >= oa) & (pre_all < oa + a.size) & (post_all >= ob) & (post_all < ob + b.size)
+                if len(pre_parts) * len(post_parts) > 1 and not keep.any():
+                    continue
+                name = (
+                    prj.label
+                    if len(pre_parts) * len(post_parts) == 1
+                    else f"{prj.label}[{a.label}->{b.label}]"
+                )
+                net.connect(
+                    a.label,
+                    b.label,
+                    rule=Explicit(torch.as_tensor(pre_all[keep] - oa), torch.as_tensor(post_all[keep] - ob)),
+                    weight=torch.as_tensor(weight_all[keep], dtype=torch.float64),
+                    delay=torch.as_tensor(delay_all[keep], dtype=torch.float64),
+                    synapse=_synapse(prj, b),
+                    storage="sparse",
+                    name=name,
+                )
     for pop in st.populations:
         if "spikes" in pop.recorded:
             pop._monitors["spikes"] = net.record_spikes(pop.label)

@@ -128,6 +128,10 @@ def test_bad_input_is_named() -> None:
     gen = torch.Generator().manual_seed(0)
     with pytest.raises(ParameterError, match="n = 10 .* there are 9 \\(self-connections excluded\\)"):
         sfsim.FixedNumberPreConnector(10, allow_self_connections=False).pairs(10, 10, True, gen)
+    with pytest.raises(AttributeError, match="spikeforge.pynn does not implement PyNN's ACSource"):
+        _ = sfsim.ACSource  # type: ignore[attr-defined]
+    with pytest.raises(AttributeError, match="has no attribute 'Nonsense'"):
+        _ = sfsim.Nonsense  # type: ignore[attr-defined]
     with pytest.raises(ParameterError, match="amplitude must be a finite number, got nan"):
         sfsim.DCSource(amplitude=float("nan"))
     with pytest.raises(ParameterError, match="start <= stop"):
@@ -142,4 +146,72 @@ def test_bad_input_is_named() -> None:
     sfsim.run(1.0)
     with pytest.raises(ParameterError, match="inject before"):
         cells.inject(sfsim.DCSource())
+    sfsim.end()
+
+
+def _assembly_script(sim: Any, **setup: Any) -> dict[tuple[str, int], np.ndarray]:
+    """An assembly of two cell types as target (FromList with assembly indices) and as source,
+    recorded and read through the assembly."""
+    sim.setup(timestep=0.1, **setup)
+    src = sim.Population(
+        3, sim.SpikeSourceArray(spike_times=[[5.0, 6.0, 30.0], [12.0, 13.0], [20.0, 40.0, 41.0]]), label="src"
+    )
+    a = sim.Population(2, sim.IF_curr_exp(tau_m=10.0, cm=0.25, v_thresh=-58.0, tau_refrac=2.0), label="a")
+    b = sim.Population(3, sim.IF_curr_alpha(tau_m=12.0, cm=0.25, v_thresh=-58.0, tau_syn_E=1.0), label="b")
+    iz = sim.Population(1, sim.Izhikevich(), label="iz")
+    ab = a + b
+    conn = [
+        (0, 0, 1.5, 1.0),
+        (1, 1, 1.5, 2.0),
+        (0, 2, 1.0, 1.0),
+        (1, 3, 1.2, 0.5),
+        (2, 4, 1.5, 1.5),
+        (2, 0, 1.5, 1.0),
+    ]
+    sim.Projection(src, ab, sim.FromListConnector(conn, column_names=["weight", "delay"]))
+    sim.Projection(ab, iz, sim.AllToAllConnector(), sim.StaticSynapse(weight=8.0, delay=1.0))
+    ab.inject(sim.DCSource(amplitude=0.05, start=0.0))
+    everything = ab + iz
+    everything.record("spikes")
+    sim.run(60.0)
+    trains = everything.get_data().segments[0].spiketrains
+    out = {
+        (t.annotations["source_population"], int(t.annotations["source_index"])): np.asarray(t)
+        for t in trains
+    }
+    sim.end()
+    return out
+
+
+def test_assembly_gives_nests_spikes() -> None:
+    nest = _nest()
+    ours = _assembly_script(sfsim)
+    theirs = _assembly_script(nest, spike_precision="on_grid", min_delay=0.1)
+    assert (
+        sorted(ours)
+        == sorted(theirs)
+        == sorted([("a", 0), ("a", 1), ("b", 0), ("b", 1), ("b", 2), ("iz", 0)])
+    )
+    for key in ours:
+        np.testing.assert_allclose(ours[key], theirs[key], rtol=0, atol=1e-9, err_msg=str(key))
+    assert all(len(t) > 0 for t in ours.values())
+
+
+def test_assembly_bad_input() -> None:
+    sfsim.setup(timestep=0.1)
+    a = sfsim.Population(2, sfsim.IF_curr_exp(), label="a")
+    with pytest.raises(ParameterError, match="a population appears twice"):
+        _ = a + a
+    with pytest.raises(
+        ParameterError, match="Assembly takes spikeforge.pynn populations or assemblies, got int"
+    ):
+        sfsim.Assembly(a, 3)  # type: ignore[arg-type]
+    with pytest.raises(
+        ParameterError, match="the postsynaptic population must be a Population or an Assembly"
+    ):
+        sfsim.Projection(a, [a], sfsim.AllToAllConnector())  # type: ignore[arg-type]
+    src = sfsim.Population(1, sfsim.SpikeSourcePoisson(rate=5.0), label="noise")
+    sfsim.Projection(a, a + src, sfsim.AllToAllConnector())
+    with pytest.raises(UnsupportedExportError, match="SpikeSourcePoisson \\('noise'\\) cannot be a target"):
+        sfsim.run(1.0)
     sfsim.end()
