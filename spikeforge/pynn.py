@@ -6,17 +6,21 @@ time conventions (mV, ms, nA, nF, µS, Hz; a PyNN spike time is spikeforge's plu
 * ``setup(timestep=...)``, ``run(t)``, ``end()``, ``get_time_step()``, ``get_current_time()``;
 * cells ``IF_curr_exp``, ``IF_curr_alpha``, ``IF_curr_delta``, ``IF_cond_exp``, ``IF_cond_alpha``
   (a :class:`~spikeforge.neurons.LIF` with ``r = tau_m / cm``), ``Izhikevich``, and the sources
-  ``SpikeSourcePoisson`` (constant ``rate``) and ``SpikeSourceArray``;
+  ``SpikeSourcePoisson`` (constant ``rate``) and ``SpikeSourceArray``; ``DCSource`` currents
+  (``inject_into``, ``Population.inject``);
 * ``Population(size, celltype, label=...)`` with ``initialize``, ``record("spikes"`` or ``"v")``
   and ``get_data()`` (a Neo ``Block``, as PyNN returns; needs ``neo``, installed with PyNN);
 * ``Projection(pre, post, connector, synapse_type=StaticSynapse(weight, delay),
   receptor_type=...)`` with ``AllToAllConnector``, ``OneToOneConnector``,
   ``FixedProbabilityConnector`` (drawn by spikeforge's generator, so not the same draw as
-  another backend's) and ``FromListConnector``.
+  another backend's), ``FixedNumberPreConnector``, ``FixedNumberPostConnector`` (drawn the same
+  way) and ``FromListConnector``;
+* ``Assembly`` (also ``pop1 + pop2``): recorded, injected into, source or target of projections.
 
 The network is built at the first ``run`` (a :class:`~spikeforge.circuits.Network`, exact
 integration), so populations and projections must come before it. Unsupported features raise
-:class:`~spikeforge.errors.UnsupportedExportError` naming them. Like PyNN itself this module keeps
+:class:`~spikeforge.errors.UnsupportedExportError` naming them; a PyNN name this module lacks
+(``ACSource``, ``STDPMechanism``, ...) raises ``AttributeError`` saying so. Like PyNN itself this module keeps
 one simulation state, reset by ``setup``.
 
 Example:
