@@ -6,17 +6,21 @@ time conventions (mV, ms, nA, nF, µS, Hz; a PyNN spike time is spikeforge's plu
 * ``setup(timestep=...)``, ``run(t)``, ``end()``, ``get_time_step()``, ``get_current_time()``;
 * cells ``IF_curr_exp``, ``IF_curr_alpha``, ``IF_curr_delta``, ``IF_cond_exp``, ``IF_cond_alpha``
   (a :class:`~spikeforge.neurons.LIF` with ``r = tau_m / cm``), ``Izhikevich``, and the sources
-  ``SpikeSourcePoisson`` (constant ``rate``) and ``SpikeSourceArray``;
+  ``SpikeSourcePoisson`` (constant ``rate``) and ``SpikeSourceArray``; ``DCSource`` currents
+  (``inject_into``, ``Population.inject``);
 * ``Population(size, celltype, label=...)`` with ``initialize``, ``record("spikes"`` or ``"v")``
   and ``get_data()`` (a Neo ``Block``, as PyNN returns; needs ``neo``, installed with PyNN);
 * ``Projection(pre, post, connector, synapse_type=StaticSynapse(weight, delay),
   receptor_type=...)`` with ``AllToAllConnector``, ``OneToOneConnector``,
   ``FixedProbabilityConnector`` (drawn by spikeforge's generator, so not the same draw as
-  another backend's) and ``FromListConnector``.
+  another backend's), ``FixedNumberPreConnector``, ``FixedNumberPostConnector`` (drawn the same
+  way) and ``FromListConnector``;
+* ``Assembly`` (also ``pop1 + pop2``): recorded, injected into, source or target of projections.
 
 The network is built at the first ``run`` (a :class:`~spikeforge.circuits.Network`, exact
 integration), so populations and projections must come before it. Unsupported features raise
-:class:`~spikeforge.errors.UnsupportedExportError` naming them. Like PyNN itself this module keeps
+:class:`~spikeforge.errors.UnsupportedExportError` naming them; a PyNN name this module lacks
+(``ACSource``, ``STDPMechanism``, ...) raises ``AttributeError`` saying so. Like PyNN itself this module keeps
 one simulation state, reset by ``setup``.
 
 Example:
@@ -67,7 +71,54 @@ __all__ = [
     "OneToOneConnector",
     "FixedProbabilityConnector",
     "FromListConnector",
+    "FixedNumberPreConnector",
+    "FixedNumberPostConnector",
+    "DCSource",
+    "Assembly",
 ]
+
+
+# PyNN names this module does not implement: a script using one stops with a clear message
+_NOT_IMPLEMENTED = frozenset(
+    {
+        "EIF_cond_exp_isfa_ista",
+        "EIF_cond_alpha_isfa_ista",
+        "IF_cond_exp_gsfa_grr",
+        "HH_cond_exp",
+        "IF_facets_hardware1",
+        "SpikeSourceGamma",
+        "SpikeSourceInhGamma",
+        "ACSource",
+        "StepCurrentSource",
+        "NoisyCurrentSource",
+        "DistanceDependentProbabilityConnector",
+        "ArrayConnector",
+        "CSAConnector",
+        "FixedTotalNumberConnector",
+        "IndexBasedProbabilityConnector",
+        "SmallWorldConnector",
+        "CloneConnector",
+        "DisplacementDependentProbabilityConnector",
+        "STDPMechanism",
+        "TsodyksMarkramSynapse",
+        "SpikePairRule",
+        "Assembly",
+        "PopulationView",
+        "NumpyRNG",
+        "GSLRNG",
+        "NativeRNG",
+        "RandomDistribution",
+    }
+)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _NOT_IMPLEMENTED:
+        raise AttributeError(
+            f"spikeforge.pynn does not implement PyNN's {name} (see the table of covered features "
+            "in the docs, 'Coming from NEST and PyNN')"
+        )
+    raise AttributeError(f"module 'spikeforge.pynn' has no attribute {name!r}")
 
 
 class _CellType:
@@ -194,6 +245,109 @@ class FixedProbabilityConnector:
         return pre, post
 
 
+def _fixed_number(
+    name: str, n: int, n_from: int, n_to: int, no_self: bool, with_replacement: bool, gen: torch.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` sources out of ``n_from`` for each of ``n_to`` targets: (source, target) index arrays."""
+    pool = n_from - 1 if no_self else n_from
+    if not with_replacement and n > pool:
+        raise ParameterError(
+            f"{name}: n = {n} connections per neuron without replacement need at least {n} candidates, "
+            f"but there are {pool}" + (" (self-connections excluded)" if no_self else "")
+        )
+    if n == 0 or n_to == 0:
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+    if pool <= 0:
+        raise ParameterError(f"{name}: no candidates to draw n = {n} connections from")
+    target = torch.arange(n_to).unsqueeze(1).expand(n_to, n)
+    if with_replacement:
+        src = torch.randint(pool, (n_to, n), generator=gen)
+    else:
+        src = torch.rand(n_to, pool, generator=gen, dtype=torch.float64).argsort(dim=1)[:, :n]
+    if no_self:  # drawn among the pool without the target itself: shift past it
+        src = src + (src >= target).long()
+    return src.reshape(-1).numpy(), target.reshape(-1).numpy()
+
+
+class FixedNumberPreConnector:
+    """Each postsynaptic neuron gets ``n`` presynaptic partners drawn at random (PyNN's).
+
+    Drawn by spikeforge's generator, so not the same draw as another backend's: scripts agree with
+    them in distribution (exactly where the sources are alike).
+    """
+
+    def __init__(
+        self, n: int, allow_self_connections: bool = True, with_replacement: bool = False, rng: Any = None
+    ) -> None:
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
+            raise ParameterError(f"FixedNumberPreConnector: n must be an int >= 0, got {n!r}")
+        self.n, self.allow_self_connections, self.with_replacement = (
+            int(n),
+            allow_self_connections,
+            with_replacement,
+        )
+
+    def pairs(self, n_pre: int, n_post: int, same: bool, gen: torch.Generator) -> tuple[np.ndarray, ...]:
+        no_self = same and not self.allow_self_connections
+        pre, post = _fixed_number(
+            "FixedNumberPreConnector", self.n, n_pre, n_post, no_self, self.with_replacement, gen
+        )
+        return pre, post
+
+
+class FixedNumberPostConnector(FixedNumberPreConnector):
+    """Each presynaptic neuron gets ``n`` postsynaptic partners drawn at random (PyNN's)."""
+
+    def __init__(
+        self, n: int, allow_self_connections: bool = True, with_replacement: bool = False, rng: Any = None
+    ) -> None:
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
+            raise ParameterError(f"FixedNumberPostConnector: n must be an int >= 0, got {n!r}")
+        super().__init__(n, allow_self_connections, with_replacement)
+
+    def pairs(self, n_pre: int, n_post: int, same: bool, gen: torch.Generator) -> tuple[np.ndarray, ...]:
+        no_self = same and not self.allow_self_connections
+        post, pre = _fixed_number(
+            "FixedNumberPostConnector", self.n, n_post, n_pre, no_self, self.with_replacement, gen
+        )
+        return pre, post
+
+
+class DCSource:
+    """A constant current ``amplitude`` (nA) from ``start`` to ``stop`` (ms; ``None``: to the end).
+
+    It acts in the steps that start at ``t`` with ``start <= t < stop``, as NEST's ``dc_generator``
+    through ``pyNN.nest``. Inject it with ``source.inject_into(population)`` or
+    ``population.inject(source)``.
+    """
+
+    def __init__(self, amplitude: float = 1.0, start: float = 0.0, stop: float | None = None) -> None:
+        for key, value in (("amplitude", amplitude), ("start", start), ("stop", stop)):
+            if value is None and key == "stop":
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value):
+                raise ParameterError(f"DCSource: {key} must be a finite number, got {value!r}")
+        if start < 0 or (stop is not None and stop < start):
+            raise ParameterError(
+                f"DCSource: need 0 <= start <= stop (ms), got start={start!r}, stop={stop!r}"
+            )
+        self.amplitude, self.start, self.stop = float(amplitude), float(start), stop
+
+    def inject_into(self, cells: Any) -> None:
+        """Inject this current into every neuron of ``cells`` (a population)."""
+        cells.inject(self)
+
+    def current(self, scale: float) -> Any:
+        """The current as a function of the step start times ``t`` (ms), times ``scale``."""
+        amp, start = self.amplitude * scale, self.start
+        stop = float("inf") if self.stop is None else float(self.stop)
+
+        def value(t: torch.Tensor) -> torch.Tensor:
+            return amp * ((t >= start - 1e-9) & (t < stop - 1e-9)).to(torch.float64)
+
+        return value
+
+
 class FromListConnector:
     def __init__(self, conn_list: Any, column_names: Any = None) -> None:
         self.conn = np.asarray(conn_list, dtype=np.float64).reshape(len(conn_list), -1)
@@ -269,6 +423,7 @@ class Population:
         self.label = label or f"population{len(st.populations)}"
         self.initial = dict(self.celltype.default_initial_values)
         self.recorded: set[str] = set()
+        self.sources: list[DCSource] = []
         self._monitors: dict[str, Any] = {}
         st.populations.append(self)
 
@@ -277,6 +432,22 @@ class Population:
 
     def initialize(self, **values: Any) -> None:
         self.initial.update(values)
+
+    def inject(self, current_source: DCSource) -> None:
+        """Inject a current source (``DCSource``) into every neuron of this population."""
+        if _current().net is not None:
+            raise ParameterError("spikeforge.pynn builds the network at the first run: inject before")
+        if not isinstance(current_source, DCSource):
+            raise UnsupportedExportError(
+                f"current source {type(current_source).__name__} is not supported by spikeforge.pynn "
+                "(DCSource is)"
+            )
+        if isinstance(self.celltype, (SpikeSourcePoisson, SpikeSourceArray)):
+            raise UnsupportedExportError(
+                f"population {self.label!r}: a current cannot be injected into a spike source "
+                f"({type(self.celltype).__name__})"
+            )
+        self.sources.append(current_source)
 
     def record(self, variables: Any) -> None:
         names = [variables] if isinstance(variables, str) else list(variables)
@@ -305,7 +476,13 @@ class Population:
         if "spikes" in self._monitors:
             for k, times in enumerate(self.spike_times()):
                 seg.spiketrains.append(
-                    neo.SpikeTrain(times, t_stop=t_stop + _current().dt, units=pq.ms, source_index=k)
+                    neo.SpikeTrain(
+                        times,
+                        t_stop=t_stop + _current().dt,
+                        units=pq.ms,
+                        source_index=k,
+                        source_population=self.label,
+                    )
                 )
         if "v" in self._monitors:
             mon = self._monitors["v"]
@@ -317,14 +494,81 @@ class Population:
         block.segments.append(seg)
         return block
 
+    def __add__(self, other: Population | Assembly) -> Assembly:
+        return Assembly(self, other)
+
+
+class Assembly:
+    """Populations taken together (PyNN's ``Assembly``; also ``pop1 + pop2``).
+
+    Neuron ``k`` of the assembly is neuron ``k - offset`` of the population it falls in (in the
+    order given). It can be recorded, injected into and be the source or target of a
+    ``Projection`` (the connector draws over the whole assembly, split into one projection per
+    pair of populations); ``get_data`` merges the populations' blocks, as PyNN does.
+    """
+
+    def __init__(self, *populations: Population | Assembly, label: str | None = None) -> None:
+        flat: list[Population] = []
+        for p in populations:
+            if isinstance(p, Assembly):
+                flat.extend(p.populations)
+            elif isinstance(p, Population):
+                flat.append(p)
+            else:
+                raise ParameterError(
+                    f"Assembly takes spikeforge.pynn populations or assemblies, got {type(p).__name__}"
+                )
+        if len(set(map(id, flat))) != len(flat):
+            raise ParameterError("Assembly: a population appears twice")
+        self.populations: list[Population] = flat
+        self.label = label or "+".join(p.label for p in flat)
+
+    @property
+    def size(self) -> int:
+        return sum(p.size for p in self.populations)
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __add__(self, other: Population | Assembly) -> Assembly:
+        return Assembly(self, other)
+
+    def record(self, variables: Any) -> None:
+        for p in self.populations:
+            p.record(variables)
+
+    def inject(self, current_source: DCSource) -> None:
+        for p in self.populations:
+            p.inject(current_source)
+
+    def get_data(self, variables: Any = "all", clear: bool = False) -> Any:
+        """The populations' recorded data merged into one Neo ``Block``."""
+        blocks = [p.get_data(variables) for p in self.populations]
+        merged = blocks[0]
+        for block in blocks[1:]:
+            merged.merge(block)
+        merged.name = self.label
+        return merged
+
+
+def _parts(cells: Population | Assembly) -> list[tuple[Population, int]]:
+    """(population, offset of its first neuron) of a population or an assembly."""
+    if isinstance(cells, Population):
+        return [(cells, 0)]
+    out, offset = [], 0
+    for p in cells.populations:
+        out.append((p, offset))
+        offset += p.size
+    return out
+
 
 class Projection:
     """Synapses from ``pre`` to ``post`` made by ``connector`` (PyNN's ``Projection``)."""
 
     def __init__(
         self,
-        presynaptic_population: Population,
-        postsynaptic_population: Population,
+        presynaptic_population: Population | Assembly,
+        postsynaptic_population: Population | Assembly,
         connector: Any,
         synapse_type: StaticSynapse | None = None,
         receptor_type: str | None = None,
@@ -341,6 +585,15 @@ class Projection:
                 f"synapse type {type(synapse_type).__name__} is not supported by spikeforge.pynn "
                 "(StaticSynapse is)"
             )
+        for role, cells in (
+            ("presynaptic", presynaptic_population),
+            ("postsynaptic", postsynaptic_population),
+        ):
+            if not isinstance(cells, (Population, Assembly)):
+                raise ParameterError(
+                    f"Projection: the {role} population must be a Population or an Assembly, "
+                    f"got {type(cells).__name__}"
+                )
         self.pre, self.post, self.connector = presynaptic_population, postsynaptic_population, connector
         self.synapse = synapse_type or StaticSynapse()
         self.receptor_type = receptor_type or "excitatory"
@@ -361,6 +614,22 @@ def _lif_kwargs(p: dict[str, Any], dt: float) -> dict[str, Any]:
         v_reset=p["v_reset"],
         t_ref=p["tau_refrac"],
         dt=dt,
+    )
+
+
+def _synapse(prj: Projection, target: Population) -> Any:
+    """The spikeforge synapse of ``prj`` onto the cells of ``target``."""
+    c = target.celltype
+    suffix = "E" if prj.receptor_type == "excitatory" else "I"
+    if c.synapse == "delta":
+        return DeltaSynapse()
+    if c.synapse in ("exp", "alpha"):
+        return (ExpSynapse if c.synapse == "exp" else AlphaSynapse)(tau=c.parameters[f"tau_syn_{suffix}"])
+    if c.synapse in ("cond_exp", "cond_alpha"):
+        kind = ExpConductance if c.synapse == "cond_exp" else AlphaConductance
+        return kind(tau=c.parameters[f"tau_syn_{suffix}"], e_rev=c.parameters[f"e_rev_{suffix}"])
+    raise UnsupportedExportError(
+        f"projection {prj.label!r}: {type(c).__name__} ({target.label!r}) cannot be a target"
     )
 
 
@@ -392,40 +661,43 @@ def _build(st: _State) -> Network:
         net.add_population(pop.label, module, init={k: v for k, v in pop.initial.items() if k in ("v", "u")})
         if current:
             net.add_current(f"{pop.label}:i_offset", pop.label, current)
+        scale = 1000.0 if isinstance(c, Izhikevich) else 1.0
+        for k, source in enumerate(pop.sources):
+            net.add_current(f"{pop.label}:DCSource{k}", pop.label, source.current(scale))
     gen = net.generator
     for prj in st.projections:
-        c = prj.post.celltype
-        suffix = "E" if prj.receptor_type == "excitatory" else "I"
-        if c.synapse == "delta":
-            synapse: Any = DeltaSynapse()
-        elif c.synapse in ("exp", "alpha"):
-            synapse = (ExpSynapse if c.synapse == "exp" else AlphaSynapse)(
-                tau=c.parameters[f"tau_syn_{suffix}"]
-            )
-        elif c.synapse in ("cond_exp", "cond_alpha"):
-            kind = ExpConductance if c.synapse == "cond_exp" else AlphaConductance
-            synapse = kind(tau=c.parameters[f"tau_syn_{suffix}"], e_rev=c.parameters[f"e_rev_{suffix}"])
-        else:
-            raise UnsupportedExportError(f"projection {prj.label!r}: {type(c).__name__} cannot be a target")
         out = prj.connector.pairs(prj.pre.size, prj.post.size, prj.pre is prj.post, gen)
-        pre, post = out[0], out[1]
-        weight = (
-            out[2] if len(out) > 2 and out[2] is not None else np.full(len(pre), float(prj.synapse.weight))
+        pre_all, post_all = np.asarray(out[0]), np.asarray(out[1])
+        weight_all = (
+            out[2]
+            if len(out) > 2 and out[2] is not None
+            else np.full(len(pre_all), float(prj.synapse.weight))
         )
         d0 = prj.synapse.delay if prj.synapse.delay is not None else dt
-        delay = out[3] if len(out) > 3 and out[3] is not None else np.full(len(pre), float(d0))
-        if len(pre) and float(np.min(delay)) < dt - 1e-9:
+        delay_all = out[3] if len(out) > 3 and out[3] is not None else np.full(len(pre_all), float(d0))
+        if len(pre_all) and float(np.min(delay_all)) < dt - 1e-9:
             raise ParameterError(f"projection {prj.label!r}: delays must be >= timestep = {dt} ms")
-        net.connect(
-            prj.pre.label,
-            prj.post.label,
-            rule=Explicit(torch.as_tensor(pre), torch.as_tensor(post)),
-            weight=torch.as_tensor(weight, dtype=torch.float64),
-            delay=torch.as_tensor(delay, dtype=torch.float64),
-            synapse=synapse,
-            storage="sparse",
-            name=prj.label,
-        )
+        pre_parts, post_parts = _parts(prj.pre), _parts(prj.post)
+        for a, oa in pre_parts:
+            for b, ob in post_parts:
+                keep = (pre_all >= oa) & (pre_all < oa + a.size) & (post_all >= ob) & (post_all < ob + b.size)
+                if len(pre_parts) * len(post_parts) > 1 and not keep.any():
+                    continue
+                name = (
+                    prj.label
+                    if len(pre_parts) * len(post_parts) == 1
+                    else f"{prj.label}[{a.label}->{b.label}]"
+                )
+                net.connect(
+                    a.label,
+                    b.label,
+                    rule=Explicit(torch.as_tensor(pre_all[keep] - oa), torch.as_tensor(post_all[keep] - ob)),
+                    weight=torch.as_tensor(weight_all[keep], dtype=torch.float64),
+                    delay=torch.as_tensor(delay_all[keep], dtype=torch.float64),
+                    synapse=_synapse(prj, b),
+                    storage="sparse",
+                    name=name,
+                )
     for pop in st.populations:
         if "spikes" in pop.recorded:
             pop._monitors["spikes"] = net.record_spikes(pop.label)
