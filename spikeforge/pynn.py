@@ -15,13 +15,21 @@ time conventions (mV, ms, nA, nF, µS, Hz; a PyNN spike time is spikeforge's plu
   ``FixedProbabilityConnector`` (drawn by spikeforge's generator, so not the same draw as
   another backend's), ``FixedNumberPreConnector``, ``FixedNumberPostConnector`` (drawn the same
   way) and ``FromListConnector``;
-* ``Assembly`` (also ``pop1 + pop2``): recorded, injected into, source or target of projections.
+* ``Assembly`` (also ``pop1 + pop2``): recorded, injected into, source or target of projections;
+* ``STDPMechanism(timing_dependence=SpikePairRule(...), weight_dependence=...)`` with
+  ``AdditiveWeightDependence``, ``MultiplicativeWeightDependence`` and ``GutigWeightDependence``
+  (``w_min = 0``): a :class:`~spikeforge.plasticity.STDP` on the projection, the inverse of the
+  export's mapping (:func:`~spikeforge.circuits.pynn_export.stdp_amplitude_scale`: ``a_plus =
+  A_plus * w_max ** (1 - mu_plus)``); only the default ``dendritic_delay_fraction = 1`` (NEST's
+  convention; spikeforge pairs the post spike without the delay, so a pair at lag ``t`` changes the
+  weight as NEST's at ``t + delay``: within 3% at delay = dt <= 0.5 ms and tau >= 15 ms);
+  ``Projection.get("weight"`` or ``"delay", format="array"`` or ``"list")`` reads them back.
 
 The network is built at the first ``run`` (a :class:`~spikeforge.circuits.Network`, exact
 integration), so populations and projections must come before it. Unsupported features raise
 :class:`~spikeforge.errors.UnsupportedExportError` naming them; a PyNN name this module lacks
-(``ACSource``, ``STDPMechanism``, ...) raises ``AttributeError`` saying so. Like PyNN itself this module keeps
-one simulation state, reset by ``setup``.
+(``ACSource``, ``Vogels2011Rule``, ...) raises ``AttributeError`` saying so. Like PyNN itself this
+module keeps one simulation state, reset by ``setup``.
 
 Example:
     >>> import spikeforge.pynn as sim
@@ -46,9 +54,11 @@ import torch
 
 from .circuits import AlphaConductance, AlphaSynapse, DeltaSynapse, ExpConductance, ExpSynapse, Network
 from .circuits.projection import Explicit
+from .circuits.pynn_export import stdp_amplitude_scale
 from .errors import MissingDependencyError, ParameterError, UnsupportedExportError
 from .neurons import LIF
 from .neurons import Izhikevich as _IzhikevichNeuron
+from .plasticity import STDP
 
 __all__ = [
     "setup",
@@ -75,6 +85,11 @@ __all__ = [
     "FixedNumberPostConnector",
     "DCSource",
     "Assembly",
+    "STDPMechanism",
+    "SpikePairRule",
+    "AdditiveWeightDependence",
+    "MultiplicativeWeightDependence",
+    "GutigWeightDependence",
 ]
 
 
@@ -99,9 +114,9 @@ _NOT_IMPLEMENTED = frozenset(
         "SmallWorldConnector",
         "CloneConnector",
         "DisplacementDependentProbabilityConnector",
-        "STDPMechanism",
         "TsodyksMarkramSynapse",
-        "SpikePairRule",
+        "Vogels2011Rule",
+        "AdditivePotentiationMultiplicativeDepression",
         "Assembly",
         "PopulationView",
         "NumpyRNG",
@@ -210,6 +225,154 @@ class StaticSynapse:
 
     def __init__(self, weight: float = 0.0, delay: float | None = None) -> None:
         self.weight, self.delay = weight, delay
+
+
+def _finite(owner: str, key: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
+        raise ParameterError(f"{owner}: {key} must be a number, got {value!r}")
+    if not np.isfinite(value):
+        raise ParameterError(f"{owner}: {key} must be finite, got {value!r}")
+    return float(value)
+
+
+class SpikePairRule:
+    """PyNN's pair-based timing dependence: amplitudes ``A_plus``, ``A_minus`` (PyNN's, relative to
+    ``w_max``), time constants ``tau_plus``, ``tau_minus`` (ms), all spikes paired."""
+
+    def __init__(
+        self, tau_plus: float = 20.0, tau_minus: float = 20.0, A_plus: float = 0.01, A_minus: float = 0.01
+    ) -> None:
+        p = {"tau_plus": tau_plus, "tau_minus": tau_minus, "A_plus": A_plus, "A_minus": A_minus}
+        self.parameters = {k: _finite("SpikePairRule", k, v) for k, v in p.items()}
+        for k in ("tau_plus", "tau_minus"):
+            if self.parameters[k] <= 0:
+                raise ParameterError(f"SpikePairRule: {k} must be > 0 ms, got {p[k]!r}")
+
+
+class _WeightDependence:
+    weight_dependence = ""
+    mu = (0.0, 0.0)
+
+    def __init__(self, w_min: float = 0.0, w_max: float = 1.0) -> None:
+        name = type(self).__name__
+        self.w_min, self.w_max = _finite(name, "w_min", w_min), _finite(name, "w_max", w_max)
+        if self.w_max <= 0 or not self.w_min <= self.w_max:
+            raise ParameterError(
+                f"{name}: need 0 < w_max and w_min <= w_max, got w_min={w_min!r}, w_max={w_max!r}"
+            )
+
+
+class AdditiveWeightDependence(_WeightDependence):
+    """Weight changes independent of the weight, clipped to ``[w_min, w_max]``."""
+
+    weight_dependence = "additive"
+
+
+class MultiplicativeWeightDependence(_WeightDependence):
+    """Potentiation by ``A_plus (w_max - w)``, depression by ``A_minus (w - w_min)`` (PyNN's)."""
+
+    weight_dependence = "multiplicative"
+    mu = (1.0, 1.0)
+
+
+class GutigWeightDependence(_WeightDependence):
+    """Gütig et al. (2003): ``A_plus w_max^(1-mu_plus) (w_max - w)^mu_plus``, ``A_minus
+    w_max^(1-mu_minus) w^mu_minus``; only ``w_min = 0``, as in NEST."""
+
+    weight_dependence = "soft"
+
+    def __init__(
+        self, w_min: float = 0.0, w_max: float = 1.0, mu_plus: float = 0.5, mu_minus: float = 0.5
+    ) -> None:
+        super().__init__(w_min, w_max)
+        if self.w_min != 0:
+            raise UnsupportedExportError(
+                f"GutigWeightDependence: w_min={w_min!r}; spikeforge.pynn (as NEST and the export) "
+                "takes only w_min = 0, the soft bound being relative to w_max"
+            )
+        name = "GutigWeightDependence"
+        self.mu = (_finite(name, "mu_plus", mu_plus), _finite(name, "mu_minus", mu_minus))
+        if min(self.mu) < 0:
+            raise ParameterError(
+                f"GutigWeightDependence: mu_plus and mu_minus must be >= 0, got {mu_plus!r}, {mu_minus!r}"
+            )
+
+
+class STDPMechanism(StaticSynapse):
+    """Pair-based STDP (PyNN's): a :class:`~spikeforge.plasticity.STDP` on the projection.
+
+    ``timing_dependence`` must be a :class:`SpikePairRule`, ``weight_dependence`` one of
+    :class:`AdditiveWeightDependence`, :class:`MultiplicativeWeightDependence`,
+    :class:`GutigWeightDependence` (all of this module); ``weight`` (initial, in
+    ``[w_min, w_max]``) and ``delay`` (ms) as in :class:`StaticSynapse`. Only the default
+    ``dendritic_delay_fraction = 1`` and no ``voltage_dependence``.
+
+    Example:
+        >>> import spikeforge.pynn as sim
+        >>> stdp = sim.STDPMechanism(
+        ...     timing_dependence=sim.SpikePairRule(A_plus=0.02, A_minus=0.024),
+        ...     weight_dependence=sim.AdditiveWeightDependence(w_max=0.5), weight=0.25, delay=1.0)
+        >>> rule = stdp.rule(dt=0.1)
+        >>> round(float(rule.a_plus), 6), round(float(rule.a_minus), 6)  # A * w_max
+        (0.01, 0.012)
+    """
+
+    def __init__(
+        self,
+        timing_dependence: Any = None,
+        weight_dependence: Any = None,
+        voltage_dependence: Any = None,
+        dendritic_delay_fraction: float = 1.0,
+        weight: float = 0.0,
+        delay: float | None = None,
+    ) -> None:
+        if not isinstance(timing_dependence, SpikePairRule):
+            raise UnsupportedExportError(
+                f"STDPMechanism: timing_dependence {type(timing_dependence).__name__} is not supported "
+                "by spikeforge.pynn (spikeforge.pynn.SpikePairRule is)"
+            )
+        if not isinstance(weight_dependence, _WeightDependence):
+            raise UnsupportedExportError(
+                f"STDPMechanism: weight_dependence {type(weight_dependence).__name__} is not supported "
+                "by spikeforge.pynn (AdditiveWeightDependence, MultiplicativeWeightDependence and "
+                "GutigWeightDependence of spikeforge.pynn are)"
+            )
+        if voltage_dependence is not None:
+            raise UnsupportedExportError(
+                f"STDPMechanism: voltage_dependence={voltage_dependence!r} is not supported by "
+                "spikeforge.pynn (None is)"
+            )
+        if isinstance(dendritic_delay_fraction, bool) or dendritic_delay_fraction != 1.0:
+            raise UnsupportedExportError(
+                f"STDPMechanism: dendritic_delay_fraction={dendritic_delay_fraction!r} is not supported "
+                "by spikeforge.pynn; only the default 1.0 (NEST's convention, the one the export writes)"
+            )
+        weight = _finite("STDPMechanism", "weight", weight)
+        wd = weight_dependence
+        if not wd.w_min <= weight <= wd.w_max:
+            raise ParameterError(
+                f"STDPMechanism: weight={weight!r} must lie in [w_min, w_max] = [{wd.w_min}, {wd.w_max}]"
+            )
+        super().__init__(weight, delay)
+        self.timing_dependence, self.weight_dependence = timing_dependence, weight_dependence
+
+    def rule(self, dt: float) -> STDP:
+        """The spikeforge rule: ``a_plus = A_plus * w_max ** (1 - mu_plus)`` (the same for minus)."""
+        t, wd = self.timing_dependence.parameters, self.weight_dependence
+        mu_p, mu_m = wd.mu
+        soft = wd.weight_dependence == "soft"
+        return STDP(
+            tau_plus=t["tau_plus"],
+            tau_minus=t["tau_minus"],
+            a_plus=t["A_plus"] * stdp_amplitude_scale(wd.w_max, mu_p),
+            a_minus=t["A_minus"] * stdp_amplitude_scale(wd.w_max, mu_m),
+            w_min=wd.w_min,
+            w_max=wd.w_max,
+            weight_dependence=wd.weight_dependence,
+            mu_plus=mu_p if soft else None,
+            mu_minus=mu_m if soft else None,
+            dt=dt,
+        )
 
 
 class AllToAllConnector:
@@ -602,7 +765,80 @@ class Projection:
                 f"receptor_type must be 'excitatory' or 'inhibitory', got {receptor_type!r}"
             )
         self.label = label or f"{self.pre.label}->{self.post.label}#{len(st.projections)}"
+        self._parts: list[tuple[str, int, int]] = []  # (spikeforge projection, pre offset, post offset)
         st.projections.append(self)
+
+    def __len__(self) -> int:
+        net = _current().net
+        if net is None:
+            return 0
+        subs: list[Any] = [net.projections[name] for name, _, _ in self._parts]
+        return sum(int(sub.weights().numel()) for sub in subs)
+
+    def get(
+        self,
+        attribute_names: str | list[str],
+        format: str = "list",  # noqa: A002 - PyNN's name
+        gather: bool = True,
+        with_address: bool = True,
+        multiple_synapses: str = "sum",
+    ) -> Any:
+        """The synapses' ``"weight"`` (learned ones after ``run``) or ``"delay"`` (ms), as PyNN returns.
+
+        ``format="list"``: ``(i, j, value)`` tuples (``(value,)`` without the address) in the order
+        the synapses were made; ``"array"``: an ``[n_pre, n_post]`` array, ``nan`` where no synapse,
+        several synapses of one pair combined by ``multiple_synapses`` (``"sum"``, ``"min"``,
+        ``"max"``, ``"first"``, ``"last"``). A list of names gives one value (list) or a list of
+        arrays (array) per name. The network is built at the first ``run`` (``run(0)`` builds it).
+        """
+        names = [attribute_names] if isinstance(attribute_names, str) else list(attribute_names)
+        for a in names:
+            if a not in ("weight", "delay"):
+                raise UnsupportedExportError(
+                    f"Projection.get: attribute {a!r} is not supported by spikeforge.pynn ('weight' and "
+                    "'delay' are)"
+                )
+        if format not in ("list", "array"):
+            raise ParameterError(f"Projection.get: format must be 'list' or 'array', got {format!r}")
+        combine = {"sum": np.add, "min": np.fmin, "max": np.fmax}
+        if multiple_synapses not in (*combine, "first", "last"):
+            raise ParameterError(
+                "Projection.get: multiple_synapses must be 'sum', 'min', 'max', 'first' or 'last', got "
+                f"{multiple_synapses!r}"
+            )
+        net = _current().net
+        if net is None:
+            raise ParameterError(
+                f"projection {self.label!r}: spikeforge.pynn builds the network at the first run; call "
+                "run (run(0) builds it) before get"
+            )
+        pre, post = [], []
+        values: dict[str, list[np.ndarray]] = {a: [] for a in names}
+        for name, oa, ob in self._parts:
+            sub: Any = net.projections[name]
+            pre.append(sub.pre_indices.cpu().numpy() + oa)
+            post.append(sub.post_indices.cpu().numpy() + ob)
+            for a in names:
+                v = sub.weights() if a == "weight" else sub.delays()
+                values[a].append(v.detach().cpu().numpy().astype(np.float64))
+        i = np.concatenate(pre or [np.empty(0, np.int64)]).astype(np.int64)
+        j = np.concatenate(post or [np.empty(0, np.int64)]).astype(np.int64)
+        cols = [np.concatenate(values[a] or [np.empty(0)]) for a in names]
+        if format == "list":
+            head = [i.tolist(), j.tolist()] if with_address else []
+            rows = list(zip(*head, *(c.tolist() for c in cols)))
+            return rows
+        arrays = []
+        for c in cols:
+            out = np.full((self.pre.size, self.post.size), np.nan)
+            for k in range(len(i)) if multiple_synapses != "last" else reversed(range(len(i))):
+                old = out[i[k], j[k]]
+                if np.isnan(old):
+                    out[i[k], j[k]] = c[k]
+                elif multiple_synapses in combine:
+                    out[i[k], j[k]] = combine[multiple_synapses](old, c[k])
+            arrays.append(out)
+        return arrays[0] if isinstance(attribute_names, str) else arrays
 
 
 def _lif_kwargs(p: dict[str, Any], dt: float) -> dict[str, Any]:
@@ -688,6 +924,15 @@ def _build(st: _State) -> Network:
                     if len(pre_parts) * len(post_parts) == 1
                     else f"{prj.label}[{a.label}->{b.label}]"
                 )
+                if isinstance(prj.synapse, STDPMechanism):
+                    wd = prj.synapse.weight_dependence
+                    w_keep = weight_all[keep]
+                    if len(w_keep) and not (wd.w_min <= w_keep.min() and w_keep.max() <= wd.w_max):
+                        raise ParameterError(
+                            f"projection {prj.label!r}: STDP weights must lie in [w_min, w_max] = "
+                            f"[{wd.w_min}, {wd.w_max}], got [{w_keep.min()}, {w_keep.max()}]"
+                        )
+                prj._parts.append((name, oa, ob))
                 net.connect(
                     a.label,
                     b.label,
@@ -697,6 +942,7 @@ def _build(st: _State) -> Network:
                     synapse=_synapse(prj, b),
                     storage="sparse",
                     name=name,
+                    plasticity=prj.synapse.rule(dt) if isinstance(prj.synapse, STDPMechanism) else None,
                 )
     for pop in st.populations:
         if "spikes" in pop.recorded:

@@ -367,6 +367,20 @@ def _projection_channel(net: Network, proj: Any) -> _Channel:
     )
 
 
+def stdp_amplitude_scale(w_max: float, mu: float) -> float:
+    """spikeforge's STDP amplitude over PyNN's (``SpikePairRule``), :math:`w_{max}^{1 - \\mu}`.
+
+    spikeforge's :math:`A (w_{max} - w)^{\\mu}` is PyNN's :math:`A^{PyNN} w_{max}^{1-\\mu}
+    (w_{max} - w)^{\\mu}` (NEST's ``stdp_synapse``): ``A = A_pynn * stdp_amplitude_scale(w_max, mu)``.
+    Used by the export and by :mod:`spikeforge.pynn`.
+
+    Example:
+        >>> stdp_amplitude_scale(0.5, 0.0)  # additive: A = A_pynn * w_max
+        0.5
+    """
+    return float(w_max) ** (1.0 - float(mu))
+
+
 def _stdp(proj: Any) -> dict[str, Any]:
     from ..plasticity.stdp import STDP
 
@@ -408,8 +422,8 @@ def _stdp(proj: Any) -> dict[str, Any]:
     timing = {
         "tau_plus": p["tau_plus"],
         "tau_minus": p["tau_minus"],
-        "A_plus": p["a_plus"] / p["w_max"] ** (1.0 - mu_p),
-        "A_minus": p["a_minus"] / p["w_max"] ** (1.0 - mu_m),
+        "A_plus": p["a_plus"] / stdp_amplitude_scale(p["w_max"], mu_p),
+        "A_minus": p["a_minus"] / stdp_amplitude_scale(p["w_max"], mu_m),
     }
     return {"type": "stdp", "timing": timing, "weight_dependence": wd}
 

@@ -1,0 +1,196 @@
+"""``spikeforge.pynn``: ``STDPMechanism`` with ``SpikePairRule`` and the three weight dependences,
+one PyNN script run on spikeforge and on pyNN.nest, and ``Projection.get``.
+
+Tolerance: the learned weight change of every synapse agrees with NEST's within 3% (``rtol=0.03``,
+the tolerance of the export's STDP tests in ``tests/reference/test_nest_reference.py``). NEST's
+``stdp_synapse`` takes the whole delay as dendritic (PyNN's default ``dendritic_delay_fraction =
+1``): it sees each post spike one delay later than spikeforge's STDP does, so a pair's change differs
+by a factor ``exp(+-delay / tau)``; with ``delay = dt <= 0.25`` ms and ``tau >= 15`` ms that is
+<= ``exp(0.25 / 15) = 1.017``, under 3%. Everything else (the pairs, the amplitudes converted by
+``w_max ** (1 - mu)``, the bounds) is exact.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+import pytest
+
+import spikeforge.pynn as sfsim
+from spikeforge.errors import ParameterError, UnsupportedExportError
+
+logging.getLogger("PyNN").setLevel(logging.ERROR)
+
+W0, W_MAX = 0.25, 0.5
+LAGS = np.array([4.0, -6.0, 11.0, -13.0])  # about t_post - t_pre of each pre/post pair (ms)
+PAIRS = 5
+
+
+def _nest() -> Any:
+    return pytest.importorskip("pyNN.nest", reason="needs PyNN and NEST: pip install 'spikeforge[pynn]'")
+
+
+def _weight_dependence(sim: Any, kind: str) -> Any:
+    if kind == "additive":
+        return sim.AdditiveWeightDependence(w_min=0.0, w_max=W_MAX)
+    if kind == "multiplicative":
+        return sim.MultiplicativeWeightDependence(w_min=0.0, w_max=W_MAX)
+    wd = sim.GutigWeightDependence(w_min=0.0, w_max=W_MAX, mu_plus=0.3, mu_minus=0.7)
+    if getattr(sim, "__name__", "") == "pyNN.nest":
+        # pyNN.nest 0.13 drops mu_plus and mu_minus (its __init__ passes only w_min, w_max): set again
+        wd.parameter_space.update(mu_plus=0.3, mu_minus=0.7)
+    return wd
+
+
+def _stdp_script(sim: Any, dt: float, kind: str, **setup: Any) -> dict[str, Any]:
+    """Pair k: pre source k, post cell k forced to spike about ``LAGS[k]`` ms after each of the pre
+    source's first ``PAIRS`` spikes, through a plastic one-to-one projection (weights too small to
+    matter); a last pre spike 60 ms after the last pairing makes NEST apply its pending
+    potentiation (its stdp_synapse updates weights at presynaptic spikes only)."""
+    sim.setup(timestep=dt, **setup)
+    n = len(LAGS)
+    pairing = 30.0 + 60.0 * np.arange(PAIRS)
+    pre_t = [list(np.append(pairing, pairing[-1] + 60.0)) for _ in range(n)]
+    force_t = [list(pairing + lag - 1.0) for lag in LAGS]  # the forced spike follows by ~1 ms
+    pre = sim.Population(n, sim.SpikeSourceArray(spike_times=pre_t), label="pre")
+    force = sim.Population(n, sim.SpikeSourceArray(spike_times=force_t), label="force")
+    post = sim.Population(
+        n, sim.IF_curr_exp(tau_m=10.0, cm=1.0, tau_syn_E=1.0, tau_refrac=2.0, v_thresh=-50.0), label="post"
+    )
+    sim.Projection(force, post, sim.OneToOneConnector(), sim.StaticSynapse(weight=40.0, delay=dt))
+    stdp = sim.STDPMechanism(
+        timing_dependence=sim.SpikePairRule(tau_plus=20.0, tau_minus=15.0, A_plus=0.02, A_minus=0.024),
+        weight_dependence=_weight_dependence(sim, kind),
+        weight=W0,
+        delay=dt,
+    )
+    plastic = sim.Projection(pre, post, sim.OneToOneConnector(), stdp, receptor_type="excitatory")
+    post.record("spikes")
+    sim.run(pairing[-1] + 80.0)
+    trains = sorted(post.get_data().segments[0].spiketrains, key=lambda s: s.annotations["source_index"])
+    out = {
+        "post": [np.asarray(t.magnitude) for t in trains],
+        "w": np.asarray(plastic.get("weight", format="array"), dtype=np.float64),
+        "d": np.asarray(plastic.get("delay", format="array"), dtype=np.float64),
+        "list": plastic.get("weight", format="list"),
+        "pairing": pairing,
+    }
+    sim.end()
+    return out
+
+
+@pytest.mark.parametrize(
+    ("dt", "kind"),
+    [(0.1, "additive"), (0.25, "additive"), (0.1, "multiplicative"), (0.25, "gutig")],
+)
+def test_stdp_weight_changes_match_nest(dt: float, kind: str) -> None:
+    nest = _nest()
+    ours = _stdp_script(sfsim, dt, kind)
+    theirs = _stdp_script(nest, dt, kind, spike_precision="on_grid", min_delay=dt)
+    # the same pairs in both: one forced post spike per pairing, at the same times
+    for a, b in zip(ours["post"], theirs["post"]):
+        assert len(a) == PAIRS
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-9)
+    lags = np.array([a[0] for a in ours["post"]]) - ours["pairing"][0]
+    assert np.all(np.sign(lags) == np.sign(LAGS))  # both signs of lag are exercised
+    n = len(LAGS)
+    off = ~np.eye(n, dtype=bool)
+    assert np.all(np.isnan(ours["w"][off])) and np.all(np.isnan(theirs["w"][off]))  # one to one
+    dw_ours, dw_nest = np.diag(ours["w"]) - W0, np.diag(theirs["w"]) - W0
+    assert np.all(np.abs(dw_ours) > 0.005)  # it learned, in each pair
+    assert np.all(np.sign(dw_ours) == np.sign(LAGS))  # potentiation for post after pre
+    np.testing.assert_allclose(dw_ours, dw_nest, rtol=0.03)
+    np.testing.assert_allclose(np.diag(ours["d"]), np.diag(theirs["d"]), rtol=0, atol=1e-9)
+    # the list format holds the same synapses and values
+    assert sorted((int(i), int(j)) for i, j, _ in ours["list"]) == [(k, k) for k in range(n)]
+    for i, j, w in ours["list"]:
+        assert w == ours["w"][int(i), int(j)]
+
+
+def test_additive_change_is_the_pair_window() -> None:
+    """Without NEST: one pairing per synapse at lag +-t, additive: A * w_max * exp(-|t| / tau) per
+    pair, so spikeforge.pynn's amplitudes are PyNN's times w_max (the export's conversion)."""
+    dt = 0.1
+    sfsim.setup(timestep=dt)
+    pre = sfsim.Population(2, sfsim.SpikeSourceArray(spike_times=[[20.0], [30.0]]))
+    post = sfsim.Population(2, sfsim.IF_curr_exp(tau_m=10.0, tau_syn_E=1.0, tau_refrac=2.0, v_thresh=-50.0))
+    force = sfsim.Population(2, sfsim.SpikeSourceArray(spike_times=[[24.0], [22.0]]))
+    sfsim.Projection(force, post, sfsim.OneToOneConnector(), sfsim.StaticSynapse(weight=40.0, delay=dt))
+    rule = sfsim.SpikePairRule(tau_plus=20.0, tau_minus=15.0, A_plus=0.02, A_minus=0.024)
+    wd = sfsim.AdditiveWeightDependence(w_max=W_MAX)
+    prj = sfsim.Projection(
+        pre, post, sfsim.OneToOneConnector(), sfsim.STDPMechanism(rule, wd, weight=W0, delay=dt)
+    )
+    post.record("spikes")
+    sfsim.run(60.0)
+    t_post = np.array([t[0] for t in post.spike_times()]) - dt  # spikeforge's stamps
+    w = np.array([w for _, _, w in sorted(prj.get("weight", format="list"))])
+    sfsim.end()
+    lag = t_post - np.array([20.0, 30.0]) + dt
+    assert lag[0] > 0 > lag[1]
+    expected = np.array([0.02 * W_MAX * np.exp(-lag[0] / 20.0), -0.024 * W_MAX * np.exp(lag[1] / 15.0)])
+    np.testing.assert_allclose(w - W0, expected, rtol=1e-6)
+
+
+def _rule() -> Any:
+    return sfsim.SpikePairRule()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"timing_dependence": object(), "weight_dependence": None}, "timing_dependence object"),
+        ({"timing_dependence": "rule", "weight_dependence": "rule"}, "weight_dependence SpikePairRule"),
+        ({"dendritic_delay_fraction": 0.5}, r"dendritic_delay_fraction=0\.5"),
+        ({"dendritic_delay_fraction": 0.0}, r"dendritic_delay_fraction=0\.0"),
+        ({"voltage_dependence": "x"}, "voltage_dependence"),
+    ],
+)
+def test_unsupported_stdp_parts_are_named(kwargs: dict[str, Any], match: str) -> None:
+    args: dict[str, Any] = {
+        "timing_dependence": _rule(),
+        "weight_dependence": sfsim.AdditiveWeightDependence(),
+    }
+    args.update({k: (_rule() if v == "rule" else v) for k, v in kwargs.items()})
+    with pytest.raises(UnsupportedExportError, match=match):
+        sfsim.STDPMechanism(**args)
+
+
+def test_other_pynn_rules_are_refused_by_name() -> None:
+    for name in ("Vogels2011Rule", "AdditivePotentiationMultiplicativeDepression", "TsodyksMarkramSynapse"):
+        with pytest.raises(AttributeError, match=name):
+            getattr(sfsim, name)
+
+
+def test_bad_stdp_values_are_named() -> None:
+    with pytest.raises(UnsupportedExportError, match=r"GutigWeightDependence: w_min=0\.1"):
+        sfsim.GutigWeightDependence(w_min=0.1)
+    with pytest.raises(ParameterError, match=r"w_max=-1\.0"):
+        sfsim.AdditiveWeightDependence(w_max=-1.0)
+    with pytest.raises(ParameterError, match=r"tau_plus must be > 0 ms, got 0\.0"):
+        sfsim.SpikePairRule(tau_plus=0.0)
+    with pytest.raises(ParameterError, match=r"weight=0\.7 must lie in \[w_min, w_max\]"):
+        sfsim.STDPMechanism(_rule(), sfsim.AdditiveWeightDependence(w_max=0.5), weight=0.7)
+    sfsim.setup(timestep=0.1)
+    a = sfsim.Population(2, sfsim.SpikeSourceArray(spike_times=[1.0]))
+    b = sfsim.Population(2, sfsim.IF_curr_exp())
+    stdp = sfsim.STDPMechanism(_rule(), sfsim.AdditiveWeightDependence(w_max=0.5), weight=0.1)
+    prj = sfsim.Projection(a, b, sfsim.FromListConnector([(0, 0, 0.9, 1.0)], ["weight", "delay"]), stdp)
+    with pytest.raises(ParameterError, match="call run"):
+        prj.get("weight")
+    with pytest.raises(ParameterError, match=r"STDP weights must lie in \[w_min, w_max\]"):
+        sfsim.run(1.0)
+    sfsim.end()
+    sfsim.setup(timestep=0.1)
+    a = sfsim.Population(2, sfsim.SpikeSourceArray(spike_times=[1.0]))
+    b = sfsim.Population(2, sfsim.IF_curr_exp())
+    prj = sfsim.Projection(a, b, sfsim.AllToAllConnector(), stdp)
+    sfsim.run(0.0)
+    assert np.all(prj.get("weight", format="array") == 0.1) and len(prj) == 4
+    with pytest.raises(UnsupportedExportError, match="attribute 'tau_plus'"):
+        prj.get("tau_plus")
+    with pytest.raises(ParameterError, match="format must be 'list' or 'array', got 'csv'"):
+        prj.get("weight", format="csv")
+    sfsim.end()
