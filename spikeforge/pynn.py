@@ -785,11 +785,25 @@ class Projection:
     ) -> Any:
         """The synapses' ``"weight"`` (learned ones after ``run``) or ``"delay"`` (ms), as PyNN returns.
 
-        ``format="list"``: ``(i, j, value)`` tuples (``(value,)`` without the address) in the order
-        the synapses were made; ``"array"``: an ``[n_pre, n_post]`` array, ``nan`` where no synapse,
-        several synapses of one pair combined by ``multiple_synapses`` (``"sum"``, ``"min"``,
-        ``"max"``, ``"first"``, ``"last"``). A list of names gives one value (list) or a list of
-        arrays (array) per name. The network is built at the first ``run`` (``run(0)`` builds it).
+        ``format="list"``: ``(i, j, value)`` tuples (``(value,)`` without the address) in the
+        connector's order (for an assembly: pair of populations after pair); ``"array"``: an
+        ``[n_pre, n_post]`` array, ``nan`` where no synapse, several synapses of one pair combined by
+        ``multiple_synapses`` (``"sum"``, ``"min"``, ``"max"``, ``"first"``, ``"last"``). A list of
+        names gives one value (list) or a list of arrays (array) per name. The network is built at
+        the first ``run`` (``run(0)`` builds it).
+
+        Example:
+            >>> import spikeforge.pynn as sim
+            >>> _ = sim.setup(timestep=0.1)
+            >>> src = sim.Population(2, sim.SpikeSourceArray(spike_times=[1.0]))
+            >>> cell = sim.Population(1, sim.IF_curr_exp())
+            >>> prj = sim.Projection(src, cell, sim.AllToAllConnector(), sim.StaticSynapse(0.5, 1.0))
+            >>> _ = sim.run(0.0)
+            >>> prj.get("weight", format="list")
+            [(0, 0, 0.5), (1, 0, 0.5)]
+            >>> prj.get("delay", format="array").shape
+            (2, 1)
+            >>> sim.end()
         """
         names = [attribute_names] if isinstance(attribute_names, str) else list(attribute_names)
         for a in names:

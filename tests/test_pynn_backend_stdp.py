@@ -196,3 +196,26 @@ def test_bad_stdp_values_are_named() -> None:
     with pytest.raises(ParameterError, match="format must be 'list' or 'array', got 'csv'"):
         prj.get("weight", format="csv")
     sfsim.end()
+
+
+def test_get_over_an_assembly_and_repeated_pairs() -> None:
+    """``get`` indexes over the assembly, combines repeated pairs as asked and returns one array
+    per name for a list of names."""
+    sfsim.setup(timestep=0.1)
+    a = sfsim.Population(1, sfsim.SpikeSourceArray(spike_times=[1.0]), label="a")
+    b = sfsim.Population(2, sfsim.SpikeSourceArray(spike_times=[2.0]), label="b")
+    c = sfsim.Population(2, sfsim.IF_curr_exp(), label="c")
+    conn = [(0, 1, 0.1, 1.0), (2, 0, 0.2, 2.0), (2, 0, 0.3, 0.5), (1, 1, 0.4, 1.5)]
+    stdp = sfsim.STDPMechanism(_rule(), sfsim.AdditiveWeightDependence(w_max=0.5))
+    prj = sfsim.Projection(a + b, c, sfsim.FromListConnector(conn, ["weight", "delay"]), stdp)
+    sfsim.run(0.0)
+    assert len(prj) == 4
+    assert sorted(prj.get("weight")) == sorted((i, j, w) for i, j, w, _ in conn)
+    w, d = prj.get(["weight", "delay"], format="array")
+    assert w.shape == (3, 2) and np.isnan(w[0, 0]) and w[0, 1] == 0.1 and w[1, 1] == 0.4
+    assert w[2, 0] == pytest.approx(0.5) and d[2, 0] == pytest.approx(2.5)  # summed, as PyNN
+    assert prj.get("delay", format="array", multiple_synapses="min")[2, 0] == 0.5
+    assert prj.get("weight", format="array", multiple_synapses="first")[2, 0] == 0.2
+    assert prj.get("weight", format="array", multiple_synapses="last")[2, 0] == 0.3
+    assert prj.get("weight", with_address=False)[0] == (0.1,)
+    sfsim.end()
