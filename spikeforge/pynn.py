@@ -883,6 +883,25 @@ def _synapse(prj: Projection, target: Population) -> Any:
     )
 
 
+def _check_weight_signs(prj: Projection, target: Population, w: np.ndarray) -> None:
+    """PyNN's sign convention (``pyNN.standardmodels.base.check_weights``): weights onto
+    conductance-based cells and excitatory receptors are >= 0, onto current-based inhibitory
+    receptors <= 0 (the sign is the weight's; the receptor only picks the time constant)."""
+    if not len(w):
+        return
+    conductance = target.celltype.synapse in ("cond_exp", "cond_alpha")
+    if (conductance or prj.receptor_type == "excitatory") and float(w.min()) < 0:
+        raise ParameterError(
+            f"projection {prj.label!r}: weights onto {'conductance-based' if conductance else 'excitatory'} "
+            f"synapses of {target.label!r} must be >= 0 (PyNN's convention), got min {float(w.min())!r}"
+        )
+    if not conductance and prj.receptor_type == "inhibitory" and float(w.max()) > 0:
+        raise ParameterError(
+            f"projection {prj.label!r}: weights onto current-based inhibitory synapses of "
+            f"{target.label!r} must be <= 0 (PyNN's convention), got max {float(w.max())!r}"
+        )
+
+
 def _build(st: _State) -> Network:
     dt = st.dt
     net = Network(dt=dt, seed=0, dtype=torch.float64)
@@ -938,6 +957,7 @@ def _build(st: _State) -> Network:
                     if len(pre_parts) * len(post_parts) == 1
                     else f"{prj.label}[{a.label}->{b.label}]"
                 )
+                _check_weight_signs(prj, b, weight_all[keep])
                 if isinstance(prj.synapse, STDPMechanism):
                     wd = prj.synapse.weight_dependence
                     w_keep = weight_all[keep]

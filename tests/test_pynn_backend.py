@@ -102,3 +102,43 @@ def test_bad_input_is_named() -> None:
     with pytest.raises(ParameterError, match="delays must be >= timestep"):
         sfsim.run(1.0)
     sfsim.end()
+
+
+@pytest.mark.parametrize(
+    ("cell", "receptor", "weight", "message"),
+    [
+        ("IF_curr_exp", "inhibitory", 0.5, "current-based inhibitory synapses .* must be <= 0"),
+        ("IF_curr_exp", "excitatory", -0.5, "excitatory synapses .* must be >= 0"),
+        ("IF_cond_exp", "inhibitory", -0.01, "conductance-based synapses .* must be >= 0"),
+    ],
+)
+def test_weight_signs_follow_pynns_convention(cell: str, receptor: str, weight: float, message: str) -> None:
+    """A weight whose sign contradicts its receptor (PyNN's ``check_weights``) is refused by name,
+    not run with the wrong sign (a positive inhibitory weight onto a current-based cell would
+    excite)."""
+    sfsim.end()
+    sfsim.setup(timestep=0.1)
+    src = sfsim.Population(1, sfsim.SpikeSourceArray(spike_times=[1.0]), label="src")
+    post = sfsim.Population(1, getattr(sfsim, cell)(), label="post")
+    sfsim.Projection(
+        src,
+        post,
+        sfsim.OneToOneConnector(),
+        sfsim.StaticSynapse(weight=weight, delay=1.0),
+        receptor_type=receptor,
+    )
+    with pytest.raises(ParameterError, match=message):
+        sfsim.run(5.0)
+    sfsim.end()
+    sfsim.setup(timestep=0.1)  # the same projection with the sign PyNN expects runs
+    src = sfsim.Population(1, sfsim.SpikeSourceArray(spike_times=[1.0]), label="src")
+    post = sfsim.Population(1, getattr(sfsim, cell)(), label="post")
+    sfsim.Projection(
+        src,
+        post,
+        sfsim.OneToOneConnector(),
+        sfsim.StaticSynapse(weight=-weight, delay=1.0),
+        receptor_type=receptor,
+    )
+    assert sfsim.run(5.0) == pytest.approx(5.0)
+    sfsim.end()
