@@ -123,12 +123,12 @@ def _izhikevich_reference(a, b, c, d, current, dt, steps, integrator):
     spikes, vs = [], []
     for _ in range(steps):
         if integrator == "euler":
-            v_new = v + dt * (0.04 * v * v + 5.0 * v + 140.0 - u + current)
+            v_new = v + dt * (0.04 * (v * v) + 5.0 * v + 140.0 - u + current)
             u_new = u + dt * (a * (b * v - u))
         else:
             h = dt / 2
-            v_half = v + h * (0.04 * v * v + 5.0 * v + 140.0 - u + current)
-            v_new = v_half + h * (0.04 * v_half * v_half + 5.0 * v_half + 140.0 - u + current)
+            v_half = v + h * (0.04 * (v * v) + 5.0 * v + 140.0 - u + current)
+            v_new = v_half + h * (0.04 * (v_half * v_half) + 5.0 * v_half + 140.0 - u + current)
             u_new = u + dt * (a * (b * v_new - u))
         if v_new >= 30.0:
             spikes.append(1.0)
