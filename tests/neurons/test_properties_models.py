@@ -18,11 +18,17 @@ from __future__ import annotations
 import math
 
 import torch
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from spikeforge.neurons import ALIF, LIF
-from spikeforge.neurons.izhikevich import PRESETS, Izhikevich
+from spikeforge.neurons.izhikevich import (
+    PRESETS,
+    Izhikevich,
+    IzhikevichParams,
+    IzhikevichState,
+    izhikevich_step,
+)
 
 F64 = torch.float64
 FAST = settings(
@@ -169,3 +175,24 @@ def test_izhikevich_follows_its_documented_update(preset, integrator, dt_frac, c
     )  # mV, round-off of a different operation order
     if current >= 10.0:
         assert sum(spikes) > 0  # tonic input: the spiking branch is exercised
+
+
+@settings(max_examples=30, deadline=None, derandomize=True, database=None)
+@given(
+    v=st.floats(min_value=-80.0, max_value=29.0),
+    u=st.floats(min_value=-20.0, max_value=20.0),
+    dt=st.sampled_from([0.5, 0.25, 0.125, 0.0625]),
+    nudge=st.sampled_from([-1, 0, 1]),  # ulps of v' around v_peak
+)
+def test_izhikevich_spikes_at_v_peak_inclusive(v, u, dt, nudge):
+    """The edge: ``v' >= v_peak`` spikes (documented "including equality"); one ulp below does not."""
+    f0 = 0.04 * (v * v) + 5.0 * v + 140.0 - u
+    x = (30.0 - v) / dt - f0
+    v_new = v + dt * (f0 + x)  # the documented Euler update, in the same order
+    assume(v_new == 30.0)
+    x = x + nudge * math.ulp(x)
+    v_new = v + dt * (f0 + x)
+    params = IzhikevichParams(*(_t(p) for p in (0.02, 0.2, -65.0, 8.0, 30.0)))
+    z, state = izhikevich_step(_t(x), IzhikevichState(_t(v), _t(u)), params, dt=dt)
+    assert bool(z) == (v_new >= 30.0)
+    assert float(state.v) == (-65.0 if v_new >= 30.0 else v_new)
