@@ -132,6 +132,21 @@ def refractory_steps(t_ref: Tensor, dt: float) -> Tensor:
     return torch.round(t_ref / dt).clamp(max=2147483520.0).to(torch.int32)
 
 
+def has_refractory(n_ref: Tensor) -> bool:
+    """Whether a step must apply the refractory hold, decided without waiting for a device.
+
+    On the CPU: whether any count is above 0. Elsewhere (CUDA) always True, because reading the
+    answer back would stall the stream once per step; with every count 0 the hold changes nothing
+    (``ref`` stays 0, every neuron is active), so both answers give the same results.
+
+    Example:
+        >>> import torch
+        >>> has_refractory(torch.tensor([0, 0])), has_refractory(torch.tensor([0, 3]))
+        (False, True)
+    """
+    return n_ref.device.type != "cpu" or bool((n_ref > 0).any())
+
+
 def lif_step(
     x: Tensor,
     state: LIFState,
@@ -162,7 +177,7 @@ def lif_step(
     i = x if alpha is None else torch.addcmul(x, alpha, state.i)
     v = torch.lerp(state.v, params.v_leak + params.r * i, k)
     n_ref = refractory_steps(params.t_ref, dt)
-    refractory = bool((n_ref > 0).any())
+    refractory = has_refractory(n_ref)
     if refractory:
         active = state.ref == 0
         v = torch.where(active, v, state.v)
