@@ -10,8 +10,8 @@ from typing import Any
 from torch import Tensor
 
 from ..errors import ParameterError
-from ._state import _StateMixin
 from .projection import Projection
+from .state import _StateMixin
 
 
 class _PlasticMixin(_StateMixin):

@@ -23,8 +23,8 @@ from .monitors import RateMonitor, SpikeMonitor, StateMonitor
 from .projection import Projection, grid_positions
 
 if TYPE_CHECKING:
-    from ._compiled_path import _Packed
-    from ._state import _Sim
+    from .engines.compiled import _Packed
+    from .state import _Sim
 
 Sign = Literal["excitatory", "inhibitory"]
 _CHUNK = 1000  # steps per kernel call and per PyTorch-path block of inputs

@@ -111,11 +111,10 @@ from .._checks import as_shape, check_dt
 from ..errors import ParameterError, ShapeError
 from ..neurons.base import NeuronModule
 from . import synapses as syn
-from ._compiled_path import _CompiledPathMixin
 from ._plastic import _PlasticMixin
 from ._populations import PopRef, Population, Sign, _bad_n
-from ._state import _derived_seed
-from ._torch_path import _TorchPathMixin
+from .engines.compiled import _CompiledPathMixin
+from .engines.torch import _TorchPathMixin
 from .inputs import CurrentInput, PoissonGroup, PoissonInput, SpikeSource, as_indices
 from .monitors import RateMonitor, SpikeMonitor, StateMonitor
 from .projection import (
@@ -131,6 +130,7 @@ from .projection import (
     delay_steps,
     resolve_values,
 )
+from .state import _derived_seed
 
 __all__ = ["Network", "Population"]
 

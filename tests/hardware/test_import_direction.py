@@ -25,13 +25,13 @@ KNOWN_CIRCLES = (
         for m in (
             "network",
             "pynn_export",
-            "_compiled_path",
+            "engines.compiled",
             "_kernel",
             "_kernel_plastic",
             "_plastic",
             "_populations",
-            "_state",
-            "_torch_path",
+            "state",
+            "engines.torch",
         )
     ),
 )

@@ -12,21 +12,21 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ..errors import ParameterError
-from ..neurons.alif import ALIF, alif_step
-from ..neurons.izhikevich import Izhikevich, izhikevich_step
-from ..neurons.lif import LIF, lif_step
-from ..neurons.probabilistic import ProbabilisticNeuron, probabilistic_step
-from ..plasticity import Synapses
-from ..surrogate import heaviside
-from . import synapses as syn
-from ._events import _members, _PlasticEvents
-from ._populations import _CHUNK, Population, _NetworkBase, _spike_forward_is_heaviside
-from .monitors import RateMonitor, SpikeMonitor, StateMonitor
-from .projection import Projection
+from ...errors import ParameterError
+from ...neurons.alif import ALIF, alif_step
+from ...neurons.izhikevich import Izhikevich, izhikevich_step
+from ...neurons.lif import LIF, lif_step
+from ...neurons.probabilistic import ProbabilisticNeuron, probabilistic_step
+from ...plasticity import Synapses
+from ...surrogate import heaviside
+from .. import synapses as syn
+from .._events import _members, _PlasticEvents
+from .._populations import _CHUNK, Population, _NetworkBase, _spike_forward_is_heaviside
+from ..monitors import RateMonitor, SpikeMonitor, StateMonitor
+from ..projection import Projection
 
 if TYPE_CHECKING:
-    from ._state import _Sim
+    from ..state import _Sim
 
 
 def _jump(state: Any, field: str, amount: Tensor, held: Tensor | None) -> Any:

@@ -10,15 +10,15 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ..neurons.alif import ALIF, adaptation_decay
-from ..neurons.integrate_fire import IF
-from ..neurons.izhikevich import Izhikevich
-from ..neurons.lif import LIF, LIFParams, lif_coefficients, refractory_steps
-from ._populations import _CHUNK, Population, _as_bn, _NetworkBase, _spike_forward_is_heaviside
-from .monitors import RateMonitor, SpikeMonitor, StateMonitor
+from ...neurons.alif import ALIF, adaptation_decay
+from ...neurons.integrate_fire import IF
+from ...neurons.izhikevich import Izhikevich
+from ...neurons.lif import LIF, LIFParams, lif_coefficients, refractory_steps
+from .._populations import _CHUNK, Population, _as_bn, _NetworkBase, _spike_forward_is_heaviside
+from ..monitors import RateMonitor, SpikeMonitor, StateMonitor
 
 if TYPE_CHECKING:
-    from ._state import _Sim
+    from ..state import _Sim
 
 
 class _CompiledPathMixin(_NetworkBase):
@@ -111,7 +111,7 @@ class _CompiledPathMixin(_NetworkBase):
         refractory, variant)``, parameter tensors (per neuron or shared) and constants, in the
         slots of :data:`spikeforge.circuits._kernel_models._NPRM`. The coefficients come from the
         models' own helpers, computed as their step functions compute them."""
-        from . import _kernel
+        from .. import _kernel
 
         m = pop.module
         p = self._params(pop)
@@ -192,7 +192,7 @@ class _CompiledPathMixin(_NetworkBase):
         return out
 
     def _run_kernel(self, sim: _Sim, n_steps: int, bar: Any) -> None:
-        from . import _kernel, _kernel_plastic
+        from .. import _kernel, _kernel_plastic
 
         B = self._B
         npdt = np.float32 if self.dtype == torch.float32 else np.float64
