@@ -38,7 +38,7 @@ from ..plasticity import STDP, TripletSTDP
 from ..plasticity._common import as_third_factor
 
 if TYPE_CHECKING:
-    from .network import Network
+    from ._populations import _NetworkBase as Network
     from .projection import Projection
     from .state import _Sim
 

@@ -23,7 +23,6 @@ from .monitors import RateMonitor, SpikeMonitor, StateMonitor
 from .projection import Projection, grid_positions
 
 if TYPE_CHECKING:
-    from .engines.compiled import _Packed
     from .state import _Sim
 
 Sign = Literal["excitatory", "inhibitory"]
@@ -82,8 +81,7 @@ class _NetworkBase(nn.Module):
     _monitors: list[SpikeMonitor | StateMonitor | RateMonitor]
     _monitor_start: list[int]
     _sim: _Sim | None
-    _packed: _Packed | None
-    _csr_cache: tuple[Any, Any] | None
+    _engines: dict[str, Any]  # engine name -> the engine object that ran this network (its caches)
     last_run_info: dict[str, Any]
 
     def _check_name(self, name: Any) -> str:

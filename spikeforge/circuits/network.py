@@ -113,8 +113,6 @@ from ..neurons.base import NeuronModule
 from . import synapses as syn
 from ._plastic import _PlasticMixin
 from ._populations import PopRef, Population, Sign, _bad_n
-from .engines.compiled import _CompiledPathMixin
-from .engines.torch import _TorchPathMixin
 from .inputs import CurrentInput, PoissonGroup, PoissonInput, SpikeSource, as_indices
 from .monitors import RateMonitor, SpikeMonitor, StateMonitor
 from .projection import (
@@ -152,7 +150,7 @@ def _check_representable(name: str, t: torch.Tensor, dtype: torch.dtype) -> None
         )
 
 
-class Network(_PlasticMixin, _TorchPathMixin, _CompiledPathMixin):
+class Network(_PlasticMixin):
     r"""A network of neuron populations, input groups and projections, simulated with a fixed step.
 
     See the module docstring for the order of operations and the randomness.
@@ -237,8 +235,7 @@ class Network(_PlasticMixin, _TorchPathMixin, _CompiledPathMixin):
         self._monitors = []
         self._monitor_start = []
         self._sim = None
-        self._packed = None
-        self._csr_cache = None
+        self._engines = {}
         self.last_run_info = {}
 
     def add_population(
@@ -803,10 +800,9 @@ class Network(_PlasticMixin, _TorchPathMixin, _CompiledPathMixin):
         sim = self._ensure_state()
         if n_steps == 0:
             return
-        need_grad = torch.is_grad_enabled() and self._requires_grad()
-        use_kernel, why = self._kernel_usable(need_grad)
-        if self.compiled is True and not use_kernel:
-            raise ParameterError(f"compiled=True but the compiled kernel cannot run this network: {why}")
+        from .engines import choose_engine
+
+        engine, why = choose_engine(self, self._engines)
         bar = None
         if progress is not False:
             from tqdm.auto import tqdm
@@ -816,15 +812,13 @@ class Network(_PlasticMixin, _TorchPathMixin, _CompiledPathMixin):
             )
         t0 = time.perf_counter()
         try:
-            if use_kernel:
-                self._run_kernel(sim, n_steps, bar)
-            else:
-                self._run_torch(sim, n_steps, bar)
+            engine.prepare(self, sim)
+            engine.advance(n_steps, None if bar is None else bar.update)
         finally:
             if bar is not None:
                 bar.close()
         self.last_run_info = {
-            "path": "compiled" if use_kernel else "torch",
+            "path": engine.name,
             "steps": n_steps,
             "seconds": time.perf_counter() - t0,
             "why_not_compiled": why,
@@ -852,36 +846,3 @@ class Network(_PlasticMixin, _TorchPathMixin, _CompiledPathMixin):
         from .pynn_export import to_pynn_script
 
         return to_pynn_script(self, path, duration=duration)
-
-    def _kernel_usable(self, need_grad: bool) -> tuple[bool, str]:
-        if self.compiled is False:
-            return False, "compiled=False"
-        if need_grad:
-            return False, "gradients are needed (parameters or states require grad)"
-        if self.device.type != "cpu":
-            return False, f"the kernel runs on the CPU, the network is on {self.device}"
-        if self.dtype not in (torch.float32, torch.float64):
-            return False, f"dtype {self.dtype} (the kernel supports float32 and float64)"
-        for pop in self._groups.values():
-            if pop.kind != "neurons":
-                continue
-            why = self._kernel_cannot_run(pop)
-            if why:
-                return False, why
-        for proj in self._projs():
-            s = proj.synapse
-            if isinstance(s, syn.DeltaSynapse) and s.target not in ("v", "i"):
-                return False, f"projection {proj.name!r} jumps {s.target!r}"
-        for drv in self._drives:
-            if drv.field not in ("v", "i"):
-                return False, f"Poisson input {drv.name!r} jumps {drv.field!r}"
-        try:
-            from . import _kernel  # noqa: F401
-        except ImportError:
-            return False, "numba is not installed (pip install numba)"
-        from ._kernel_plastic import unsupported
-
-        for proj in self._projs():
-            if why := unsupported(proj, self._B, self.dtype):
-                return False, why
-        return True, ""

@@ -1,2 +1,62 @@
-"""The engines that run a :class:`~spikeforge.circuits.Network`: :mod:`.torch` (PyTorch, any
-device, gradients) and :mod:`.compiled` (numba kernels on the CPU)."""
+"""The engines that run a :class:`~spikeforge.circuits.Network`, behind one interface
+(:class:`~spikeforge.circuits.engines.base.Engine`), and the chooser ``Network.run`` asks.
+
+=========================================================  ========================================
+:class:`~spikeforge.circuits.engines.torch.TorchEngine`     PyTorch: any network, any device,
+                                                           gradients (the reference)
+:class:`~spikeforge.circuits.engines.compiled.CompiledEngine`  numba kernels on the CPU, without
+                                                           gradients
+=========================================================  ========================================
+
+Imports run one way: the engines import the description's parts and the state
+(:mod:`spikeforge.circuits.state`), never :mod:`spikeforge.circuits.network`; the network imports
+this package only inside ``Network.run``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ...errors import ParameterError
+from .base import Engine
+from .compiled import CompiledEngine
+from .torch import TorchEngine
+
+if TYPE_CHECKING:
+    from .._populations import _NetworkBase
+
+__all__ = ["Engine", "CompiledEngine", "TorchEngine", "choose_engine"]
+
+
+def choose_engine(network: _NetworkBase, engines: dict[str, Engine]) -> tuple[Engine, str]:
+    """The engine that runs ``network`` now, and why the compiled engine does not ("" when it
+    does): the compiled engine wherever it can (``network.compiled`` None or True), else the
+    PyTorch engine. ``engines`` keeps the network's engine objects (created here on first use), so
+    that their caches live as long as the network.
+
+    Raises:
+        ParameterError: ``compiled=True`` and the compiled engine cannot run the network; the
+            message names the reason.
+
+    Example:
+        >>> import spikeforge as sf
+        >>> from spikeforge.circuits.engines import choose_engine
+        >>> net = sf.circuits.Network(dt=0.1, seed=0)
+        >>> _ = net.add_population("p", sf.neurons.ProbabilisticNeuron(3, dt=0.1))
+        >>> engine, why = choose_engine(net, {})
+        >>> engine.name, why
+        ('torch', "population 'p' is a ProbabilisticNeuron (the kernel runs LIF, ALIF, Izhikevich and IF)")
+    """
+    if network.compiled is False:
+        why = "compiled=False"
+    else:
+        if "compiled" not in engines:
+            engines["compiled"] = CompiledEngine()
+        why = engines["compiled"].supports(network) or ""
+        if not why:
+            return engines["compiled"], ""
+        if network.compiled is True:
+            raise ParameterError(f"compiled=True but the compiled kernel cannot run this network: {why}")
+    if "torch" not in engines:
+        engines["torch"] = TorchEngine()
+    return engines["torch"], why
