@@ -146,6 +146,8 @@ def _derived_seed(seed: int, b: int) -> int:
 class _StateMixin(_NetworkBase):
     """Creating, reading, setting, saving and restoring the simulation state."""
 
+    _sim: _Sim | None  # created on first use (run, state, set_state, load_state_dict)
+
     @property
     def t(self) -> float:
         """Current time in ms (``step_count * dt``)."""
@@ -235,7 +237,7 @@ class _StateMixin(_NetworkBase):
         shape = (self._B,)
         kw: dict[str, Any] = dict(dtype=self.dtype, device=self.device)
         if proj.storage == "sparse" and getattr(rule, "takes_synapses", False):
-            kw["n_synapses"] = proj.n_synapses  # the rule works at the synapses (see _torch_path)
+            kw["n_synapses"] = proj.n_synapses  # the rule works at the synapses (see engines/torch.py)
         try:
             st = rule.init_state(shape, proj.n_pre, proj.n_post, **kw)
         except TypeError:
@@ -250,7 +252,7 @@ class _StateMixin(_NetworkBase):
     def state(self, name: PopRef | Projection) -> Any:
         """A copy of the current state of a population (its NamedTuple, fields ``[B, *shape]``, or
         ``[*shape]`` unbatched) or of a projection (a dict ``{"g": ..., "h": ...}`` ``[B, n_post]``).
-        Differentiable when the run was (PyTorch path with gradients)."""
+        Differentiable when the run was (the PyTorch engine with gradients)."""
         sim = self._ensure_state()
         if isinstance(name, Projection):
             name = name.name

@@ -1,4 +1,4 @@
-"""The compiled execution path of :class:`~spikeforge.circuits.Network`: the network packed into
+"""The compiled CPU engine of :class:`~spikeforge.circuits.Network`: the network packed into
 flat buffers (the state tensors become views of them), the CSR of all projections, and the calls
 to the numba kernel of :mod:`spikeforge.circuits._kernel`, chunk by chunk, with the monitors' records."""
 
@@ -16,8 +16,9 @@ from ...neurons.integrate_fire import IF
 from ...neurons.izhikevich import Izhikevich
 from ...neurons.lif import LIF, LIFParams, lif_coefficients, refractory_steps
 from .. import synapses as syn
-from .._populations import _CHUNK, Population, _as_bn, _NetworkBase, _spike_forward_is_heaviside
+from .._populations import Population, _as_bn, _NetworkBase, _spike_forward_is_heaviside
 from ..monitors import RateMonitor, SpikeMonitor, StateMonitor
+from ..schedule import CHUNK as _CHUNK
 
 if TYPE_CHECKING:
     from ..state import _Sim

@@ -1,7 +1,7 @@
-"""The PyTorch execution path of :class:`~spikeforge.circuits.Network`: step by step, on any
-device, differentiable; neuron steppers, synaptic delivery and scheduling (ring buffers, direct
+"""The PyTorch engine of :class:`~spikeforge.circuits.Network` (the reference): step by step, on
+any device, differentiable; neuron steppers, synaptic delivery and scheduling (ring buffers, direct
 delta-0 projections, event-driven sparse propagation) and the learning step of plastic projections
-(see :mod:`spikeforge.circuits.network` for the order of operations)."""
+(see :mod:`spikeforge.circuits.schedule` for the order of operations)."""
 
 from __future__ import annotations
 
@@ -21,9 +21,10 @@ from ...plasticity import Synapses
 from ...surrogate import heaviside
 from .. import synapses as syn
 from .._events import _members, _PlasticEvents
-from .._populations import _CHUNK, Population, _NetworkBase, _spike_forward_is_heaviside
+from .._populations import Population, _NetworkBase, _spike_forward_is_heaviside
 from ..monitors import RateMonitor, SpikeMonitor, StateMonitor
 from ..projection import Projection
+from ..schedule import CHUNK as _CHUNK
 
 if TYPE_CHECKING:
     from ..state import _Sim
