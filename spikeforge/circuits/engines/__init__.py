@@ -39,13 +39,18 @@ def choose_engine(network: _NetworkBase, engines: dict[str, Engine]) -> tuple[En
             message names the reason.
 
     Example:
+        >>> import torch
         >>> import spikeforge as sf
         >>> from spikeforge.circuits.engines import choose_engine
         >>> net = sf.circuits.Network(dt=0.1, seed=0)
-        >>> _ = net.add_population("p", sf.neurons.ProbabilisticNeuron(3, dt=0.1))
+        >>> _ = net.add_population("x", sf.neurons.LIF(3, dt=0.1))
+        >>> _ = net.connect("x", "x", weight=0.5, learnable=True)  # an nn.Parameter
         >>> engine, why = choose_engine(net, {})
         >>> engine.name, why
-        ('torch', "population 'p' is a ProbabilisticNeuron (the kernel runs LIF, ALIF, Izhikevich and IF)")
+        ('torch', 'gradients are needed (parameters or states require grad)')
+        >>> with torch.no_grad():  # no gradients: the compiled engine runs it (numba installed)
+        ...     choose_engine(net, {})[0].name
+        'compiled'
     """
     if network.compiled is False:
         why = "compiled=False"
