@@ -58,7 +58,7 @@ and ``_plastic`` (plasticity attachment). The engines of :mod:`spikeforge.circui
 ``_kernel_models`` and ``_kernel_plastic``), behind one interface
 (:class:`~spikeforge.circuits.engines.base.Engine`), import the description's parts and the
 state, never this module; :meth:`Network.run` asks
-:func:`~spikeforge.circuits.engines.choose_engine` which engine runs the network.
+:func:`~spikeforge.circuits.engines.choose.choose_engine` which engine runs the network.
 ``_events`` selects the synapses of the neurons that spiked, for propagation and plasticity.
 """
 
@@ -755,7 +755,7 @@ class Network(_PlasticMixin):
         sim = self._ensure_state()
         if n_steps == 0:
             return
-        from .engines import choose_engine
+        from .engines.choose import choose_engine
 
         engine, why = choose_engine(self, self._engines)
         bar = None

@@ -1,67 +1,21 @@
 """The engines that run a :class:`~spikeforge.circuits.Network`, behind one interface
 (:class:`~spikeforge.circuits.engines.base.Engine`), and the chooser ``Network.run`` asks.
 
-=========================================================  ========================================
-:class:`~spikeforge.circuits.engines.torch.TorchEngine`     PyTorch: any network, any device,
-                                                           gradients (the reference)
-:class:`~spikeforge.circuits.engines.compiled.CompiledEngine`  numba kernels on the CPU, without
-                                                           gradients
-=========================================================  ========================================
+- :class:`~spikeforge.circuits.engines.torch.TorchEngine`: PyTorch; any network, any device,
+  gradients (the reference).
+- :class:`~spikeforge.circuits.engines.compiled.CompiledEngine`: numba kernels on the CPU,
+  without gradients.
+- :func:`~spikeforge.circuits.engines.choose.choose_engine`: which engine runs a network, and why
+  the compiled one does not.
 
 Imports run one way: the engines import the description's parts and the state
-(:mod:`spikeforge.circuits.state`), never :mod:`spikeforge.circuits.network`; the network imports
-this package only inside ``Network.run``.
+(:mod:`spikeforge.circuits.state`), never :mod:`spikeforge.circuits.network` or the chooser; the
+network imports only the chooser, inside ``Network.run``.
 """
 
-from __future__ import annotations
-
-from typing import TYPE_CHECKING
-
-from ...errors import ParameterError
 from .base import Engine
+from .choose import choose_engine
 from .compiled import CompiledEngine
 from .torch import TorchEngine
 
-if TYPE_CHECKING:
-    from .._populations import _NetworkBase
-
 __all__ = ["Engine", "CompiledEngine", "TorchEngine", "choose_engine"]
-
-
-def choose_engine(network: _NetworkBase, engines: dict[str, Engine]) -> tuple[Engine, str]:
-    """The engine that runs ``network`` now, and why the compiled engine does not ("" when it
-    does): the compiled engine wherever it can (``network.compiled`` None or True), else the
-    PyTorch engine. ``engines`` keeps the network's engine objects (created here on first use), so
-    that their caches live as long as the network.
-
-    Raises:
-        ParameterError: ``compiled=True`` and the compiled engine cannot run the network; the
-            message names the reason.
-
-    Example:
-        >>> import torch
-        >>> import spikeforge as sf
-        >>> from spikeforge.circuits.engines import choose_engine
-        >>> net = sf.circuits.Network(dt=0.1, seed=0)
-        >>> _ = net.add_population("x", sf.neurons.LIF(3, dt=0.1))
-        >>> _ = net.connect("x", "x", weight=0.5, learnable=True)  # an nn.Parameter
-        >>> engine, why = choose_engine(net, {})
-        >>> engine.name, why
-        ('torch', 'gradients are needed (parameters or states require grad)')
-        >>> with torch.no_grad():  # no gradients: the compiled engine runs it (numba installed)
-        ...     choose_engine(net, {})[0].name
-        'compiled'
-    """
-    if network.compiled is False:
-        why = "compiled=False"
-    else:
-        if "compiled" not in engines:
-            engines["compiled"] = CompiledEngine()
-        why = engines["compiled"].supports(network) or ""
-        if not why:
-            return engines["compiled"], ""
-        if network.compiled is True:
-            raise ParameterError(f"compiled=True but the compiled kernel cannot run this network: {why}")
-    if "torch" not in engines:
-        engines["torch"] = TorchEngine()
-    return engines["torch"], why

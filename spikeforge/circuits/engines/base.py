@@ -2,9 +2,10 @@
 
 An engine runs a network's description (:mod:`spikeforge.circuits.network`) on its simulation
 state (:mod:`spikeforge.circuits.state`), step by step in the order of
-:mod:`spikeforge.circuits.schedule`. ``Network.run`` asks :func:`spikeforge.circuits.engines.choose_engine`
-which engine runs it; an engine reads the description and changes only the state, the monitors'
-records and, for plastic projections, the weights.
+:mod:`spikeforge.circuits.schedule`. ``Network.run`` asks
+:func:`~spikeforge.circuits.engines.choose.choose_engine` which engine runs it; an engine reads the
+description and changes only the state, the monitors' records and, for plastic projections, the
+weights.
 
 =============================  ==============================================================
 engine                         runs
