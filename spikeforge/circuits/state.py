@@ -1,6 +1,9 @@
-"""The simulation state of a :class:`~spikeforge.circuits.Network`: its creation (initial
-values, noise generators), reading and setting it between runs, and ``state_dict`` save and
-restore (``get_extra_state``/``set_extra_state``)."""
+"""The simulation state of a :class:`~spikeforge.circuits.Network`, an object of its own
+(``_Sim``: neuron and synaptic states, ring buffers, rule states, noise generators, the step)
+that an engine receives in ``prepare(network, state)`` and advances
+(:mod:`spikeforge.circuits.engines`): its creation (initial values, noise generators), reading
+and setting it between runs, and ``state_dict`` save and restore
+(``get_extra_state``/``set_extra_state``)."""
 
 from __future__ import annotations
 
