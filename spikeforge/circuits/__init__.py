@@ -10,7 +10,8 @@
 ``builders``                   ready-made circuits (``builders.cuba``)
 =============================  ============================================================
 
-See :mod:`spikeforge.circuits.network` for the order of operations within a step.
+See :mod:`spikeforge.circuits.schedule` for the order of operations within a step, and
+:mod:`spikeforge.circuits.engines` for the engines that run it.
 """
 
 from . import builders

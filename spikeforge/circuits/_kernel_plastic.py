@@ -38,9 +38,9 @@ from ..plasticity import STDP, TripletSTDP
 from ..plasticity._common import as_third_factor
 
 if TYPE_CHECKING:
-    from ._state import _Sim
-    from .network import Network
+    from ._populations import _NetworkBase as Network
     from .projection import Projection
+    from .state import _Sim
 
 # pl_meta columns
 (

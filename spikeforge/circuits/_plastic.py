@@ -1,6 +1,6 @@
 """Plasticity attachment of :class:`~spikeforge.circuits.Network`: the checks of a rule given to
 ``connect(..., plasticity=rule)``, the modulator (third factor) and the rule state (the learning
-step itself is phase 6 of the PyTorch path, :mod:`spikeforge.circuits._torch_path`)."""
+step itself is phase 6 of the PyTorch path, :mod:`spikeforge.circuits.engines.torch`)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from typing import Any
 from torch import Tensor
 
 from ..errors import ParameterError
-from ._state import _StateMixin
 from .projection import Projection
+from .state import _StateMixin
 
 
 class _PlasticMixin(_StateMixin):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, cast
+from typing import Any, Literal, cast
 
 import numpy as np
 import torch
@@ -22,12 +22,7 @@ from .inputs import CurrentInput, PoissonGroup, PoissonInput, SpikeSource
 from .monitors import RateMonitor, SpikeMonitor, StateMonitor
 from .projection import Projection, grid_positions
 
-if TYPE_CHECKING:
-    from ._compiled_path import _Packed
-    from ._state import _Sim
-
 Sign = Literal["excitatory", "inhibitory"]
-_CHUNK = 1000  # steps per kernel call and per PyTorch-path block of inputs
 
 
 @dataclass
@@ -81,10 +76,21 @@ class _NetworkBase(nn.Module):
     _drives: list[PoissonInput]  # Poisson inputs, in the order they were added
     _monitors: list[SpikeMonitor | StateMonitor | RateMonitor]
     _monitor_start: list[int]
-    _sim: _Sim | None
-    _packed: _Packed | None
-    _csr_cache: tuple[Any, Any] | None
+    _sim: Any  # the simulation state (a state._Sim, typed there: state.py imports this module) or None
+    _engines: dict[str, Any]  # engine name -> the engine object that ran this network (its caches)
     last_run_info: dict[str, Any]
+
+    @property
+    def population_names(self) -> tuple[str, ...]:
+        """Names of the neuron populations, in the order they were added (their modules are
+        ``net.neurons[name]``)."""
+        return tuple(p.name for p in self._neuron_pops())
+
+    @property
+    def input_names(self) -> tuple[str, ...]:
+        """Names of the input groups (Poisson groups and spike sources), in the order they were
+        added."""
+        return tuple(p.name for p in self._input_groups())
 
     def _check_name(self, name: Any) -> str:
         if not isinstance(name, str) or not name or "." in name:
@@ -185,7 +191,7 @@ class _NetworkBase(nn.Module):
         )
 
     def _inputs_chunk(
-        self, sim: _Sim, s0: int, s1: int
+        self, sim: Any, s0: int, s1: int
     ) -> tuple[dict[str, Tensor], dict[str, tuple[Tensor, Tensor, Tensor]], list[tuple[str, Tensor]]]:
         groups = [g.group for g in self._input_groups() if isinstance(g.group, PoissonGroup)]
         poisson = sim.noise.spikes(s0, s1, groups, self._drives, self.dt, self.dtype)  # type: ignore[arg-type]

@@ -7,47 +7,9 @@ kinetics from :mod:`spikeforge.circuits.synapses`) and monitors
 ``k`` goes from :math:`t_k = k\,\Delta t` to :math:`t_{k+1}`; time is the integer step count,
 never an accumulated float.
 
-**Order of operations within step k** (the same on both execution paths):
-
-1. *Deliver*: the weights of the spikes due now are taken from each projection's ring buffer
-   (summed per target neuron, times the projection's per-copy ``gain``) and added to its
-   synaptic state (``g``, or ``h`` of alpha kernels), or for a ``DeltaSynapse`` to the target
-   neuron's state field (``v``).
-2. *Sample*: state monitors record the state at :math:`t_k` (after the delivery, before the
-   integration; the first sample is the initial state).
-3. *Input*: each population's input current is ``x = sum(currents) + sum(synaptic currents)``,
-   computed from the synaptic states (and, for conductances, from ``v``) at :math:`t_k`; then the
-   synaptic states advance to :math:`t_{k+1}`.
-4. *Neurons*: each population takes one step with its model's pure step function
-   (:func:`~spikeforge.neurons.lif.lif_step`, :func:`~spikeforge.neurons.alif.alif_step`,
-   :func:`~spikeforge.neurons.izhikevich.izhikevich_step`, or the module's ``step``) and emits
-   its spikes; input groups emit theirs.
-5. *Schedule*: the spikes of this step are added to the ring buffers of their projections, each
-   synapse at slot ``k + 1 + D`` (``D = delay / dt``).
-   Then each Poisson input (:meth:`Network.add_poisson_input`) adds its values of step ``k`` to
-   its target field, as a delay-0 ``DeltaSynapse`` projection would.
-6. *Learn*: each plastic projection (``connect(..., plasticity=rule)``) calls
-   ``rule.step(pre, post, w, state, modulator=m)`` with the spikes of step ``k`` of its source and
-   target (``[B, n]``, emitted at :math:`t_k`, before any delay), the weight matrix
-   ``[n_post, n_pre]`` and the modulator ``m`` of time :math:`t_k`, and adds the returned change
-   (within the rule's bounds, keeping Dale's sign and the connectivity). The spikes of step ``k``
-   were scheduled in phase 5 with the weights before this change.
-7. *Record*: spike and rate monitors record the step's spikes at :math:`t_k`.
-
-This is Brian2's schedule (state update, thresholds, synaptic propagation, resets; a spike of
-step ``k`` is stamped ``t_k``, its ``on_pre`` runs in step ``k + D`` after the state update), with
-the propagation of step ``k + D`` written as the delivery at the start of step ``k + D + 1``:
-a spike of step ``k`` through a delay ``d`` first changes its target's synaptic state at
-:math:`t_{k+1} + d`, and through ``delay=0`` acts on the next step (the earliest possible).
-
-**Jumps of v on a held neuron are lost**, as in Brian2 (and Brunel's model, NEST): a
-``DeltaSynapse`` or Poisson-input jump of ``v`` delivered after step ``k`` (phase 5 of step ``k``
-or phase 1 of step ``k + 1``, i.e. Brian2's ``on_pre`` in step ``k``) is dropped for a LIF or
-ALIF neuron that in step ``k`` was refractory (its ``v`` held), spiked with a refractory period
-to follow, or spiked and was reset to a value (Brian2 resets after the synapses). After a
-subtractive reset without refractoriness the jump adds up. The networks keep, per population, a
-flag of the neurons so held in the last step (part of the simulation state and ``state_dict``).
-Jumps of other fields (``i``) and onto other models always add up.
+**Order of operations.** The seven phases of a step (deliver, sample, input, neurons, schedule,
+learn, record), how they follow Brian2's schedule, and what becomes of a jump of ``v`` on a held
+neuron are written once, in :mod:`spikeforge.circuits.schedule`: the contract every engine meets.
 
 **Randomness.** ``seed`` seeds the structure generator (:attr:`Network.generator`: connection
 rules, weight and delay distributions). Each batch copy has its own noise generator, seeded with
@@ -88,12 +50,16 @@ The third factor of modulated rules comes from ``connect(..., modulator=...)`` (
 a tensor, or a callable ``t_ms -> value`` evaluated once per step) or from
 :meth:`Network.set_modulator` (a value used from the next step on, saved in ``state_dict``).
 
-**Code layout.** :class:`Network` (this module: building, monitors, ``run``) is put together from
-parts in private modules: ``_populations`` (population handles, checks, lookups, pieces shared by
-both paths), ``_state`` (simulation state, noise generators, ``state_dict``), ``_plastic``
-(plasticity attachment), ``_torch_path`` (the PyTorch path: delivery, scheduling, learning),
-``_events`` (the synapses of the neurons that spiked, for propagation and plasticity) and
-``_compiled_path`` (packing for and calling the numba kernel of ``_kernel``).
+**Code layout.** Imports run one way. :class:`Network` (this module: building, monitors, ``run``)
+is the description, with parts in ``_populations`` (population handles, checks, lookups),
+:mod:`~spikeforge.circuits.state` (the simulation state: tensors, noise generators, ``state_dict``)
+and ``_plastic`` (plasticity attachment). The engines of :mod:`spikeforge.circuits.engines`
+(``torch``: the PyTorch path; ``compiled``: packing for and calling the numba kernels of ``_kernel``,
+``_kernel_models`` and ``_kernel_plastic``), behind one interface
+(:class:`~spikeforge.circuits.engines.base.Engine`), import the description's parts and the
+state, never this module; :meth:`Network.run` asks
+:func:`~spikeforge.circuits.engines.choose.choose_engine` which engine runs the network.
+``_events`` selects the synapses of the neurons that spiked, for propagation and plasticity.
 """
 
 from __future__ import annotations
@@ -111,11 +77,8 @@ from .._checks import as_shape, check_dt
 from ..errors import ParameterError, ShapeError
 from ..neurons.base import NeuronModule
 from . import synapses as syn
-from ._compiled_path import _CompiledPathMixin
 from ._plastic import _PlasticMixin
 from ._populations import PopRef, Population, Sign, _bad_n
-from ._state import _derived_seed
-from ._torch_path import _TorchPathMixin
 from .inputs import CurrentInput, PoissonGroup, PoissonInput, SpikeSource, as_indices
 from .monitors import RateMonitor, SpikeMonitor, StateMonitor
 from .projection import (
@@ -131,6 +94,7 @@ from .projection import (
     delay_steps,
     resolve_values,
 )
+from .state import _derived_seed
 
 __all__ = ["Network", "Population"]
 
@@ -152,10 +116,11 @@ def _check_representable(name: str, t: torch.Tensor, dtype: torch.dtype) -> None
         )
 
 
-class Network(_PlasticMixin, _TorchPathMixin, _CompiledPathMixin):
+class Network(_PlasticMixin):
     r"""A network of neuron populations, input groups and projections, simulated with a fixed step.
 
-    See the module docstring for the order of operations and the randomness.
+    See :mod:`spikeforge.circuits.schedule` for the order of operations and the module docstring
+    for the randomness.
 
     Args:
         dt: time step in ms (> 0); every population's module must have this ``dt``.
@@ -237,8 +202,7 @@ class Network(_PlasticMixin, _TorchPathMixin, _CompiledPathMixin):
         self._monitors = []
         self._monitor_start = []
         self._sim = None
-        self._packed = None
-        self._csr_cache = None
+        self._engines = {}
         self.last_run_info = {}
 
     def add_population(
@@ -760,18 +724,6 @@ class Network(_PlasticMixin, _TorchPathMixin, _CompiledPathMixin):
         self._monitors.append(mon)
         return mon
 
-    @property
-    def population_names(self) -> tuple[str, ...]:
-        """Names of the neuron populations, in the order they were added (their modules are
-        ``net.neurons[name]``)."""
-        return tuple(p.name for p in self._neuron_pops())
-
-    @property
-    def input_names(self) -> tuple[str, ...]:
-        """Names of the input groups (Poisson groups and spike sources), in the order they were
-        added."""
-        return tuple(p.name for p in self._input_groups())
-
     def run(self, duration: float, *, progress: bool | None = None) -> None:
         """Advance the network by ``duration`` ms (a multiple of dt), continuing from where the
         last run stopped.
@@ -803,10 +755,9 @@ class Network(_PlasticMixin, _TorchPathMixin, _CompiledPathMixin):
         sim = self._ensure_state()
         if n_steps == 0:
             return
-        need_grad = torch.is_grad_enabled() and self._requires_grad()
-        use_kernel, why = self._kernel_usable(need_grad)
-        if self.compiled is True and not use_kernel:
-            raise ParameterError(f"compiled=True but the compiled kernel cannot run this network: {why}")
+        from .engines.choose import choose_engine
+
+        engine, why = choose_engine(self, self._engines)
         bar = None
         if progress is not False:
             from tqdm.auto import tqdm
@@ -816,15 +767,13 @@ class Network(_PlasticMixin, _TorchPathMixin, _CompiledPathMixin):
             )
         t0 = time.perf_counter()
         try:
-            if use_kernel:
-                self._run_kernel(sim, n_steps, bar)
-            else:
-                self._run_torch(sim, n_steps, bar)
+            engine.prepare(self, sim)
+            engine.advance(n_steps, None if bar is None else bar.update)
         finally:
             if bar is not None:
                 bar.close()
         self.last_run_info = {
-            "path": "compiled" if use_kernel else "torch",
+            "path": engine.name,
             "steps": n_steps,
             "seconds": time.perf_counter() - t0,
             "why_not_compiled": why,
@@ -852,36 +801,3 @@ class Network(_PlasticMixin, _TorchPathMixin, _CompiledPathMixin):
         from .pynn_export import to_pynn_script
 
         return to_pynn_script(self, path, duration=duration)
-
-    def _kernel_usable(self, need_grad: bool) -> tuple[bool, str]:
-        if self.compiled is False:
-            return False, "compiled=False"
-        if need_grad:
-            return False, "gradients are needed (parameters or states require grad)"
-        if self.device.type != "cpu":
-            return False, f"the kernel runs on the CPU, the network is on {self.device}"
-        if self.dtype not in (torch.float32, torch.float64):
-            return False, f"dtype {self.dtype} (the kernel supports float32 and float64)"
-        for pop in self._groups.values():
-            if pop.kind != "neurons":
-                continue
-            why = self._kernel_cannot_run(pop)
-            if why:
-                return False, why
-        for proj in self._projs():
-            s = proj.synapse
-            if isinstance(s, syn.DeltaSynapse) and s.target not in ("v", "i"):
-                return False, f"projection {proj.name!r} jumps {s.target!r}"
-        for drv in self._drives:
-            if drv.field not in ("v", "i"):
-                return False, f"Poisson input {drv.name!r} jumps {drv.field!r}"
-        try:
-            from . import _kernel  # noqa: F401
-        except ImportError:
-            return False, "numba is not installed (pip install numba)"
-        from ._kernel_plastic import unsupported
-
-        for proj in self._projs():
-            if why := unsupported(proj, self._B, self.dtype):
-                return False, why
-        return True, ""

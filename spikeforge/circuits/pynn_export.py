@@ -114,7 +114,8 @@ from . import synapses as syn
 from .inputs import PoissonGroup, SpikeSource
 
 if TYPE_CHECKING:
-    from .network import Network
+    # the description and its state; not .network, which imports this module for Network.to_pynn
+    from .state import _StateMixin as Network
 
 __all__ = ["describe", "to_pynn", "to_pynn_script", "PyNNNetwork"]
 

@@ -228,7 +228,7 @@ def test_compiled_run_stores_target_indices_once():
     b = net.connect("b", "a", p=0.1, weight=0.2)
     before = [a.post_idx.clone(), b.post_idx.clone()]
     net.run(1.0, progress=False)
-    cache = net._csr_cache[1][1]
+    cache = net._engines["compiled"]._csr_cache[1][1]
     start, stop = cache.ctypes.data, cache.ctypes.data + cache.nbytes
     for proj, old in zip((a, b), before):
         assert start <= proj.post_idx.data_ptr() < stop

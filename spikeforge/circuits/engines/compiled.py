@@ -1,41 +1,93 @@
-"""The compiled execution path of :class:`~spikeforge.circuits.Network`: the network packed into
+"""The compiled CPU engine of :class:`~spikeforge.circuits.Network`: the network packed into
 flat buffers (the state tensors become views of them), the CSR of all projections, and the calls
 to the numba kernel of :mod:`spikeforge.circuits._kernel`, chunk by chunk, with the monitors' records."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 from torch import Tensor
 
-from ..neurons.alif import ALIF, adaptation_decay
-from ..neurons.integrate_fire import IF
-from ..neurons.izhikevich import Izhikevich
-from ..neurons.lif import LIF, LIFParams, lif_coefficients, refractory_steps
-from ._populations import _CHUNK, Population, _as_bn, _NetworkBase, _spike_forward_is_heaviside
-from .monitors import RateMonitor, SpikeMonitor, StateMonitor
+from ...neurons.alif import ALIF, adaptation_decay
+from ...neurons.integrate_fire import IF
+from ...neurons.izhikevich import Izhikevich
+from ...neurons.lif import LIF, LIFParams, lif_coefficients, refractory_steps
+from .. import synapses as syn
+from .._populations import Population, _as_bn, _NetworkBase, _spike_forward_is_heaviside
+from ..monitors import RateMonitor, SpikeMonitor, StateMonitor
+from ..schedule import CHUNK as _CHUNK
 
 if TYPE_CHECKING:
-    from ._state import _Sim
+    from ..state import _Sim
 
 
-class _CompiledPathMixin(_NetworkBase):
-    """Running a network of LIF, ALIF, Izhikevich and IF populations without gradients on the CPU
-    in the compiled kernel."""
+class CompiledEngine:
+    """Runs a network of LIF, ALIF, Izhikevich and IF populations without gradients on the CPU in
+    the compiled kernel (see :class:`~spikeforge.circuits.engines.base.Engine`). It keeps the
+    packed buffers and the CSR of the projections between runs while they stay valid."""
+
+    name = "compiled"
+    net: _NetworkBase
+    sim: _Sim
+
+    def __init__(self) -> None:
+        self._packed: _Packed | None = None
+        self._csr_cache: tuple[Any, Any] | None = None
+
+    def supports(self, network: _NetworkBase) -> str | None:
+        """None when the kernel can run ``network``, else the reason, naming the part it cannot
+        run."""
+        if torch.is_grad_enabled() and network._requires_grad():
+            return "gradients are needed (parameters or states require grad)"
+        if network.device.type != "cpu":
+            return f"the kernel runs on the CPU, the network is on {network.device}"
+        if network.dtype not in (torch.float32, torch.float64):
+            return f"dtype {network.dtype} (the kernel supports float32 and float64)"
+        for pop in network._neuron_pops():
+            why = self._kernel_cannot_run(pop)
+            if why:
+                return why
+        for proj in network._projs():
+            s = proj.synapse
+            if isinstance(s, syn.DeltaSynapse) and s.target not in ("v", "i"):
+                return f"projection {proj.name!r} jumps {s.target!r}"
+        for drv in network._drives:
+            if drv.field not in ("v", "i"):
+                return f"Poisson input {drv.name!r} jumps {drv.field!r}"
+        try:
+            from .. import _kernel  # noqa: F401
+        except ImportError:
+            return "numba is not installed (pip install numba)"
+        from .._kernel_plastic import unsupported
+
+        for proj in network._projs():
+            if why := unsupported(proj, network._B, network.dtype):
+                return why
+        return None
+
+    def prepare(self, network: _NetworkBase, state: _Sim) -> None:
+        """Bind the network and its simulation state."""
+        self.net, self.sim = network, state
+
+    def advance(self, n_steps: int, progress: Callable[[int], object] | None = None) -> None:
+        """Run ``n_steps`` steps in the kernel, chunk by chunk (see :mod:`spikeforge.circuits.schedule`)."""
+        self._run_kernel(self.sim, n_steps, progress)
 
     def _pack(self, sim: _Sim) -> _Packed:
         """Flat buffers for the kernel, with the simulation state moved into them (the state
         tensors become views of the buffers). Reused while the state tensors stay those views."""
+        net = self.net
         packed = self._packed
         if packed is not None and packed.valid(sim):
             return packed
-        B, dtype = self._B, self.dtype
-        pops = self._neuron_pops()
-        order = self._channel_order()
+        B, dtype = net._B, net.dtype
+        pops = net._neuron_pops()
+        order = net._channel_order()
         N = sum(p.n for p in pops)
-        projs = [self._proj(k) for k in order]
+        projs = [net._proj(k) for k in order]
         NG = sum(p.n_post for p in projs)
         NH = sum(p.n_post for p in projs if len(p.synapse.state_names) > 1)
         NR = sum(p.n_post * (p.max_delay_steps + 1) for p in projs)
@@ -111,14 +163,15 @@ class _CompiledPathMixin(_NetworkBase):
         refractory, variant)``, parameter tensors (per neuron or shared) and constants, in the
         slots of :data:`spikeforge.circuits._kernel_models._NPRM`. The coefficients come from the
         models' own helpers, computed as their step functions compute them."""
-        from . import _kernel
+        from .. import _kernel
 
+        net = self.net
         m = pop.module
-        p = self._params(pop)
+        p = net._params(pop)
         if isinstance(m, (LIF, ALIF)):
             lp = LIFParams(p.tau_mem, p.tau_syn, p.v_leak, p.v_th, p.v_reset, p.r, p.t_ref)
-            kk, alpha = lif_coefficients(lp, self.dt, m.integrator)
-            n_ref = refractory_steps(lp.t_ref, self.dt)
+            kk, alpha = lif_coefficients(lp, net.dt, m.integrator)
+            n_ref = refractory_steps(lp.t_ref, net.dt)
             values = [
                 kk,
                 alpha if alpha is not None else torch.zeros(()),
@@ -131,7 +184,7 @@ class _CompiledPathMixin(_NetworkBase):
             flags = (int(alpha is not None), int(m.reset == "subtract"), int(bool((n_ref > 0).any())), 0)
             if isinstance(m, LIF):
                 return _kernel._M_LIF, flags, values, []
-            values += [adaptation_decay(p.tau_adapt, self.dt, m.integrator), p.beta]
+            values += [adaptation_decay(p.tau_adapt, net.dt, m.integrator), p.beta]
             return _kernel._M_ALIF, flags, values, [1.0]
         if isinstance(m, Izhikevich):
             dt = m.dt
@@ -143,7 +196,8 @@ class _CompiledPathMixin(_NetworkBase):
 
     def _csr(self, order: list[str], npdt: Any) -> tuple[np.ndarray, ...]:
         """All projections' CSR in one set of arrays (cached while weights and delays are unchanged)."""
-        projs = [self._proj(k) for k in order]
+        net = self.net
+        projs = [net._proj(k) for k in order]
         key = tuple(
             (
                 id(p),
@@ -191,18 +245,19 @@ class _CompiledPathMixin(_NetworkBase):
         self._csr_cache = (key, out)
         return out
 
-    def _run_kernel(self, sim: _Sim, n_steps: int, bar: Any) -> None:
-        from . import _kernel, _kernel_plastic
+    def _run_kernel(self, sim: _Sim, n_steps: int, progress: Callable[[int], object] | None) -> None:
+        from .. import _kernel, _kernel_plastic
 
-        B = self._B
-        npdt = np.float32 if self.dtype == torch.float32 else np.float64
-        pops = self._neuron_pops()
-        inputs = self._input_groups()
+        net = self.net
+        B = net._B
+        npdt = np.float32 if net.dtype == torch.float32 else np.float64
+        pops = net._neuron_pops()
+        inputs = net._input_groups()
         P, G = len(pops), len(inputs)
         pop_index = {p.name: k for k, p in enumerate(pops)}
         src_index = {p.name: k for k, p in enumerate(pops + inputs)}
         S = P + G
-        order = self._channel_order()
+        order = net._channel_order()
         C = len(order)
         with torch.no_grad():
             packed = self._pack(sim)
@@ -214,8 +269,7 @@ class _CompiledPathMixin(_NetworkBase):
             for k, pop in enumerate(pops):
                 model, flags, pvalues, consts = self._kernel_params(pop)
                 arrays = [
-                    _as_bn(t.detach().to(self.dtype), B, pop.shape).cpu().numpy().astype(npdt)
-                    for t in pvalues
+                    _as_bn(t.detach().to(net.dtype), B, pop.shape).cpu().numpy().astype(npdt) for t in pvalues
                 ]
                 shared = all(a.shape[1] == 1 for a in arrays)
                 arrays += [np.array([[c]], npdt) for c in consts]  # one value, whatever `shared`
@@ -228,7 +282,7 @@ class _CompiledPathMixin(_NetworkBase):
                 pop_meta[k] = (pop.n, packed.pop_off[pop.name], *flags[:3], int(shared), model, flags[3])
             prm = np.concatenate(prm_parts) if prm_parts else np.zeros(1, npdt)
             # channels
-            coefs = self._coefficients()
+            coefs = net._coefficients()
             ch_meta = np.zeros((C, 14), np.int64)
             ch_val = np.zeros((C, 5), npdt)
             ch_gain = np.ones((C, B), npdt)
@@ -237,7 +291,7 @@ class _CompiledPathMixin(_NetworkBase):
             coef_off = 0
             indptr, post, wl, dl, ip_off = self._csr(order, npdt)
             for c, name in enumerate(order):
-                proj = self._proj(name)
+                proj = net._proj(name)
                 co = coefs[name]
                 goff, hoff, roff = packed.ch_off[name]
                 target = getattr(proj.synapse, "target", "v")
@@ -271,7 +325,7 @@ class _CompiledPathMixin(_NetworkBase):
                     coef_parts.append(a.reshape(-1))
                     coef_off += a.size
             coef = np.concatenate(coef_parts) if coef_parts else np.zeros(1, npdt)
-            plastic = _kernel_plastic.Plastic(self, sim, order, npdt)  # type: ignore[arg-type]
+            plastic = _kernel_plastic.Plastic(net, sim, order, npdt)
             V, I, REF, HELD = packed.V.numpy(), packed.I.numpy(), packed.REF.numpy(), packed.HELD.numpy()
             GS, HS, R = packed.GS.numpy(), packed.HS.numpy(), packed.R.numpy()
             spk = np.zeros((B, V.shape[1]), np.int32)
@@ -280,16 +334,16 @@ class _CompiledPathMixin(_NetworkBase):
             zb = np.zeros(_kernel._BLOCK, np.bool_)
             # monitors
             mon_src = np.zeros(max(S, 1), np.uint8)
-            for m_ in self._monitors:
+            for m_ in net._monitors:
                 if isinstance(m_, SpikeMonitor):
                     mon_src[src_index[m_.source]] = 1
             sizes = [p.n for p in pops + inputs]
             mon_total = int(sum(sizes[k] for k in range(S) if mon_src[k]))
             cap = max(4 * mon_total, 1 << 16)
-            state_mons = [m_ for m_ in self._monitors if isinstance(m_, StateMonitor)]
+            state_mons = [m_ for m_ in net._monitors if isinstance(m_, StateMonitor)]
             cols = []
             for mi, sm in enumerate(state_mons):
-                if sm.source in self.projections:
+                if sm.source in net.projections:
                     goff, hoff, _ = packed.ch_off[sm.source]
                     kind, base = (3, goff) if sm.var == "g" else (4, hoff)
                 else:
@@ -298,7 +352,7 @@ class _CompiledPathMixin(_NetworkBase):
                 for col, j in enumerate(sm.indices):
                     cols.append((mi, kind, base + int(j), col))
             sm_cols = np.array(cols, np.int64).reshape(-1, 4)
-            rate_sources = {m_.source for m_ in self._monitors if isinstance(m_, RateMonitor)}
+            rate_sources = {m_.source for m_ in net._monitors if isinstance(m_, RateMonitor)}
             end = sim.step + n_steps
             out_step = np.zeros((B, cap), np.int64)
             out_src = np.zeros((B, cap), np.int32)
@@ -307,13 +361,13 @@ class _CompiledPathMixin(_NetworkBase):
                 s0 = sim.step
                 s1 = min(end, s0 + _CHUNK)
                 n_chunk = s1 - s0
-                poisson, sources, currents = self._inputs_chunk(sim, s0, s1)
+                poisson, sources, currents = net._inputs_chunk(sim, s0, s1)
                 ext_ptr, ext_id = _external_events(inputs, poisson, sources, s0, n_chunk, B)
                 cur_meta = np.zeros((len(currents), 5), np.int64)
                 cur_parts = []
                 off = 0
                 for q, (target, values) in enumerate(currents):
-                    vals = values.cpu().to(self.dtype)
+                    vals = values.cpu().to(net.dtype)
                     cs, bs, ns = vals.shape
                     cur_meta[q] = (
                         pop_index[target],
@@ -325,10 +379,10 @@ class _CompiledPathMixin(_NetworkBase):
                     cur_parts.append(vals.reshape(-1).numpy().astype(npdt, copy=False))
                     off += vals.numel()
                 cur_data = np.concatenate(cur_parts) if cur_parts else np.zeros(1, npdt)
-                pin_meta = np.zeros((len(self._drives), 4), np.int64)
+                pin_meta = np.zeros((len(net._drives), 4), np.int64)
                 pin_parts = []
                 off = 0
-                for q, drv in enumerate(self._drives):
+                for q, drv in enumerate(net._drives):
                     pin_meta[q] = (pop_index[drv.target], 0 if drv.field == "v" else 1, off, drv.n_target)
                     pin_parts.append(poisson[drv.name].cpu().reshape(-1).numpy().astype(npdt, copy=False))
                     off += pin_parts[-1].size
@@ -395,7 +449,7 @@ class _CompiledPathMixin(_NetworkBase):
                         *plastic.args(),
                     )
                     if plastic.names:
-                        plastic.write_back(self, sim, wl)  # type: ignore[arg-type]
+                        plastic.write_back(net, sim, wl)
                     for b in range(B):
                         cnt = int(out_n[b])
                         if cnt:
@@ -414,20 +468,20 @@ class _CompiledPathMixin(_NetworkBase):
                         out_src = np.zeros((B, cap), np.int32)
                         out_idx = np.zeros((B, cap), np.int32)
                     sim.step = s0 + done
-                    if bar is not None:
-                        bar.update(k)
+                    if progress is not None:
+                        progress(k)
                 if recorded:
                     st_, b_, sr_, ix_ = (np.concatenate(a) for a in zip(*recorded))
                     order_ = np.lexsort((ix_, b_, st_))
                     st_, b_, sr_, ix_ = st_[order_], b_[order_], sr_[order_], ix_[order_]
-                    for m_ in self._monitors:
+                    for m_ in net._monitors:
                         if isinstance(m_, SpikeMonitor):
                             sel = sr_ == src_index[m_.source]
                             if sel.any():
                                 m_._append(st_[sel], b_[sel], ix_[sel])
                 for name in rate_sources:
                     counts = out_counts[:, :, src_index[name]].astype(np.int64)
-                    for m_ in self._monitors:
+                    for m_ in net._monitors:
                         if isinstance(m_, RateMonitor) and m_.source == name:
                             m_._append(np.arange(s0, s1), counts)
                 for mi, sm in enumerate(state_mons):

@@ -1,6 +1,9 @@
-"""The simulation state of a :class:`~spikeforge.circuits.Network`: its creation (initial
-values, noise generators), reading and setting it between runs, and ``state_dict`` save and
-restore (``get_extra_state``/``set_extra_state``)."""
+"""The simulation state of a :class:`~spikeforge.circuits.Network`, an object of its own
+(``_Sim``: neuron and synaptic states, ring buffers, rule states, noise generators, the step)
+that an engine receives in ``prepare(network, state)`` and advances
+(:mod:`spikeforge.circuits.engines`): its creation (initial values, noise generators), reading
+and setting it between runs, and ``state_dict`` save and restore
+(``get_extra_state``/``set_extra_state``)."""
 
 from __future__ import annotations
 
@@ -146,6 +149,8 @@ def _derived_seed(seed: int, b: int) -> int:
 class _StateMixin(_NetworkBase):
     """Creating, reading, setting, saving and restoring the simulation state."""
 
+    _sim: _Sim | None  # created on first use (run, state, set_state, load_state_dict)
+
     @property
     def t(self) -> float:
         """Current time in ms (``step_count * dt``)."""
@@ -235,7 +240,7 @@ class _StateMixin(_NetworkBase):
         shape = (self._B,)
         kw: dict[str, Any] = dict(dtype=self.dtype, device=self.device)
         if proj.storage == "sparse" and getattr(rule, "takes_synapses", False):
-            kw["n_synapses"] = proj.n_synapses  # the rule works at the synapses (see _torch_path)
+            kw["n_synapses"] = proj.n_synapses  # the rule works at the synapses (see engines/torch.py)
         try:
             st = rule.init_state(shape, proj.n_pre, proj.n_post, **kw)
         except TypeError:
@@ -250,7 +255,7 @@ class _StateMixin(_NetworkBase):
     def state(self, name: PopRef | Projection) -> Any:
         """A copy of the current state of a population (its NamedTuple, fields ``[B, *shape]``, or
         ``[*shape]`` unbatched) or of a projection (a dict ``{"g": ..., "h": ...}`` ``[B, n_post]``).
-        Differentiable when the run was (PyTorch path with gradients)."""
+        Differentiable when the run was (the PyTorch engine with gradients)."""
         sim = self._ensure_state()
         if isinstance(name, Projection):
             name = name.name

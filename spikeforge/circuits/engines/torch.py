@@ -1,7 +1,7 @@
-"""The PyTorch execution path of :class:`~spikeforge.circuits.Network`: step by step, on any
-device, differentiable; neuron steppers, synaptic delivery and scheduling (ring buffers, direct
+"""The PyTorch engine of :class:`~spikeforge.circuits.Network` (the reference): step by step, on
+any device, differentiable; neuron steppers, synaptic delivery and scheduling (ring buffers, direct
 delta-0 projections, event-driven sparse propagation) and the learning step of plastic projections
-(see :mod:`spikeforge.circuits.network` for the order of operations)."""
+(see :mod:`spikeforge.circuits.schedule` for the order of operations)."""
 
 from __future__ import annotations
 
@@ -12,21 +12,22 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ..errors import ParameterError
-from ..neurons.alif import ALIF, alif_step
-from ..neurons.izhikevich import Izhikevich, izhikevich_step
-from ..neurons.lif import LIF, lif_step
-from ..neurons.probabilistic import ProbabilisticNeuron, probabilistic_step
-from ..plasticity import Synapses
-from ..surrogate import heaviside
-from . import synapses as syn
-from ._events import _members, _PlasticEvents
-from ._populations import _CHUNK, Population, _NetworkBase, _spike_forward_is_heaviside
-from .monitors import RateMonitor, SpikeMonitor, StateMonitor
-from .projection import Projection
+from ...errors import ParameterError
+from ...neurons.alif import ALIF, alif_step
+from ...neurons.izhikevich import Izhikevich, izhikevich_step
+from ...neurons.lif import LIF, lif_step
+from ...neurons.probabilistic import ProbabilisticNeuron, probabilistic_step
+from ...plasticity import Synapses
+from ...surrogate import heaviside
+from .. import synapses as syn
+from .._events import _members, _PlasticEvents
+from .._populations import Population, _NetworkBase, _spike_forward_is_heaviside
+from ..monitors import RateMonitor, SpikeMonitor, StateMonitor
+from ..projection import Projection
+from ..schedule import CHUNK as _CHUNK
 
 if TYPE_CHECKING:
-    from ._state import _Sim
+    from ..state import _Sim
 
 
 def _jump(state: Any, field: str, amount: Tensor, held: Tensor | None) -> Any:
@@ -49,28 +50,47 @@ def _held(before: Any, after: Any, z: Tensor, to_value: bool) -> Tensor:
     return held | (z.detach() > 0) if to_value else held
 
 
-class _TorchPathMixin(_NetworkBase):
-    """Running a network step by step with PyTorch operations."""
+class TorchEngine:
+    """Runs a network step by step with PyTorch operations: any network, any device, gradients
+    (the reference engine; see :class:`~spikeforge.circuits.engines.base.Engine`)."""
+
+    name = "torch"
+    net: _NetworkBase
+    sim: _Sim
+
+    def supports(self, network: _NetworkBase) -> str | None:
+        """None: this engine runs every network ``Network`` accepts (a module that draws from its
+        own generator is refused when the run starts, naming the population)."""
+        return None
+
+    def prepare(self, network: _NetworkBase, state: _Sim) -> None:
+        """Bind the network and its simulation state."""
+        self.net, self.sim = network, state
+
+    def advance(self, n_steps: int, progress: Callable[[int], object] | None = None) -> None:
+        """Run ``n_steps`` steps (see :mod:`spikeforge.circuits.schedule`)."""
+        self._run_torch(self.sim, n_steps, progress)
 
     def _stepper(self, pop: Population, grad: bool) -> Callable[[Tensor, Any], tuple[Tensor, Any]]:
         """The population's pure step function with its parameters bound. Without gradients the
         spike function is the plain Heaviside step (the surrogate's forward value, without the
         autograd overhead)."""
+        net = self.net
         m = pop.module
         if type(m) is LIF or (isinstance(m, LIF) and type(m).step is LIF.step):
-            lp = self._params(pop)
+            lp = net._params(pop)
             kw = m._settings()  # type: ignore[union-attr]
             if not grad and _spike_forward_is_heaviside(kw["spike_fn"]):
                 kw["spike_fn"] = heaviside
             return lambda x, st: lif_step(x, st, lp, **kw)
         if isinstance(m, ALIF) and type(m).step is ALIF.step:
-            ap = self._params(pop)
+            ap = net._params(pop)
             akw = m._settings()
             if not grad and _spike_forward_is_heaviside(akw["spike_fn"]):
                 akw["spike_fn"] = heaviside
             return lambda x, st: alif_step(x, st, ap, **akw)
         if isinstance(m, Izhikevich) and type(m).step is Izhikevich.step:
-            ip = self._params(pop)
+            ip = net._params(pop)
             ikw = dict(dt=m.dt, spike_fn=m.surrogate, integrator=m.integrator, detach_reset=m.detach_reset)
             return lambda x, st: izhikevich_step(x, st, ip, **ikw)  # type: ignore[arg-type]
         if isinstance(m, ProbabilisticNeuron) and type(m).step is ProbabilisticNeuron.step:
@@ -94,11 +114,11 @@ class _TorchPathMixin(_NetworkBase):
         """Stochastic neurons draw from the copy's neuron stream, copy by copy, so that copy ``b``
         equals an unbatched network with that copy's noise seed (the module's own generator is
         not used)."""
-        assert self._sim is not None
-        gens = self._sim.noise.neuron_gens
-        params = self._params(pop)
+        net = self.net
+        gens = self.sim.noise.neuron_gens
+        params = net._params(pop)
         kw = dict(dt=m.dt, estimator=m.estimator, deterministic=m.is_deterministic, ste_variant=m.ste_variant)
-        B = self._B
+        B = net._B
 
         def step(x: Tensor, st: Any) -> tuple[Tensor, Any]:
             zs, states = [], []
@@ -114,16 +134,17 @@ class _TorchPathMixin(_NetworkBase):
 
         return step
 
-    def _run_torch(self, sim: _Sim, n_steps: int, bar: Any) -> None:
-        B = self._B
-        grad = torch.is_grad_enabled() and self._requires_grad()
-        pops = self._neuron_pops()
-        inputs = self._input_groups()
+    def _run_torch(self, sim: _Sim, n_steps: int, progress: Callable[[int], object] | None) -> None:
+        net = self.net
+        B = net._B
+        grad = torch.is_grad_enabled() and net._requires_grad()
+        pops = net._neuron_pops()
+        inputs = net._input_groups()
         steppers = {p.name: self._stepper(p, grad) for p in pops}
         to_value = {p.name: getattr(p.module, "reset", "to_value") == "to_value" for p in pops}
-        coefs = self._coefficients()
-        order = self._channel_order()
-        projs = {k: self._proj(k) for k in order}
+        coefs = net._coefficients()
+        order = net._channel_order()
+        projs = {k: net._proj(k) for k in order}
         weights = {k: p.weight for k, p in projs.items()}
         delay_groups = {
             k: _delay_groups(p, weights[k]) for k, p in projs.items() if p.shared_delay_steps() < 0
@@ -140,34 +161,34 @@ class _TorchPathMixin(_NetworkBase):
             if projs[k].storage != "sparse" or not getattr(rule, "takes_synapses", False):
                 continue
             if getattr(rule, "event_driven", False):
-                events[k] = _PlasticEvents(projs[k], self.device)
+                events[k] = _PlasticEvents(projs[k], net.device)
             else:
                 sparse_rules[k] = Synapses(
-                    projs[k].post_indices.to(self.device), projs[k].pre_indices.to(self.device)
+                    projs[k].post_indices.to(net.device), projs[k].pre_indices.to(net.device)
                 )
         group_idx = {k: _group_synapses(projs[k]) for k in plastic if k in delay_groups}
         by_post: dict[str, list[str]] = {p.name: [k for k in order if projs[k].post == p.name] for p in pops}
-        state_mons = [(mi, sm) for mi, sm in enumerate(self._monitors) if isinstance(sm, StateMonitor)]
-        spike_sources = {m.source for m in self._monitors if isinstance(m, (SpikeMonitor, RateMonitor))}
+        state_mons = [(mi, sm) for mi, sm in enumerate(net._monitors) if isinstance(sm, StateMonitor)]
+        spike_sources = {m.source for m in net._monitors if isinstance(m, (SpikeMonitor, RateMonitor))}
         end = sim.step + n_steps
         while sim.step < end:
             s0 = sim.step
             s1 = min(end, s0 + _CHUNK)
             C = s1 - s0
-            poisson, sources, currents = self._inputs_chunk(sim, s0, s1)
+            poisson, sources, currents = net._inputs_chunk(sim, s0, s1)
             src_dense: dict[str, Tensor] = {}
             for grp in inputs:
                 if grp.kind == "poisson":
                     src_dense[grp.name] = poisson[grp.name]
                 else:
                     st, sb, si = sources[grp.name]
-                    dense = torch.zeros(C, B, grp.n, dtype=torch.bool, device=self.device)
-                    dense[(st - s0).to(self.device), sb.to(self.device), si.to(self.device)] = True
+                    dense = torch.zeros(C, B, grp.n, dtype=torch.bool, device=net.device)
+                    dense[(st - s0).to(net.device), sb.to(net.device), si.to(net.device)] = True
                     src_dense[grp.name] = dense
             rec: dict[str, Tensor] = {
-                n: torch.zeros(C, B, self._groups[n].n, dtype=torch.bool, device=self.device)
+                n: torch.zeros(C, B, net._groups[n].n, dtype=torch.bool, device=net.device)
                 for n in spike_sources
-                if self._groups[n].kind == "neurons"
+                if net._groups[n].kind == "neurons"
             }
             samples: dict[int, list[tuple[int, np.ndarray]]] = {k: [] for k, _ in state_mons}
             neurons = dict(sim.neurons)
@@ -208,7 +229,7 @@ class _TorchPathMixin(_NetworkBase):
                 # 3. input, 4. neurons
                 spikes: dict[str, Tensor] = {}
                 for pop in pops:
-                    x = torch.zeros(B, pop.n, dtype=self.dtype, device=self.device)
+                    x = torch.zeros(B, pop.n, dtype=net.dtype, device=net.device)
                     for target, values in currents:
                         if target == pop.name:
                             x = x + values[ti if values.shape[0] > 1 else 0]
@@ -242,7 +263,7 @@ class _TorchPathMixin(_NetworkBase):
                     if pop.name in rec:
                         rec[pop.name][ti] = zf.detach() > 0
                 for g_ in inputs:
-                    spikes[g_.name] = src_dense[g_.name][ti].to(self.dtype)
+                    spikes[g_.name] = src_dense[g_.name][ti].to(net.dtype)
                 # 5. schedule (the spiking neurons of each source found once per step)
                 nz: dict[str, tuple[Tensor, Tensor] | None] = {}
                 if not grad:
@@ -281,7 +302,7 @@ class _TorchPathMixin(_NetworkBase):
                             nz.get(proj.pre),
                         )
                 # 5b. Poisson inputs (as delay-0 delta synapses, after the projections)
-                for drv in self._drives:
+                for drv in net._drives:
                     neurons[drv.target] = _jump(
                         neurons[drv.target], drv.field, poisson[drv.name][ti], held.get(drv.target)
                     )
@@ -306,7 +327,7 @@ class _TorchPathMixin(_NetworkBase):
                             spikes[proj.post].detach(),
                             w_rule.detach(),
                             sim.plastic[k],
-                            modulator=proj.modulator_at(s * self.dt),
+                            modulator=proj.modulator_at(s * net.dt),
                             **extra,
                         )
                     proj.apply_plastic_update(dw, inplace=not grad, at=at)
@@ -321,9 +342,9 @@ class _TorchPathMixin(_NetworkBase):
             for name in spike_sources:
                 dense = rec[name] if name in rec else src_dense[name]
                 t_r, b_r, i_r = (a.cpu().numpy() for a in torch.nonzero(dense, as_tuple=True))
-                self._record_spike_chunk(name, t_r + s0, b_r, i_r)
+                net._record_spike_chunk(name, t_r + s0, b_r, i_r)
                 counts = dense.sum(-1).cpu().numpy()
-                for m in self._monitors:
+                for m in net._monitors:
                     if isinstance(m, RateMonitor) and m.source == name:
                         m._append(steps_arr, counts)
             for mi, sm in state_mons:
@@ -336,14 +357,15 @@ class _TorchPathMixin(_NetworkBase):
                 for k in order:
                     sim.ring[k] = torch.stack(rings[k], 1)
             sim.step = s1
-            if bar is not None:
-                bar.update(C)
+            if progress is not None:
+                progress(C)
 
     def _sample(self, m: StateMonitor, neurons: dict[str, Any], syns: dict[str, list[Tensor]]) -> np.ndarray:
-        B = self._B
-        idx = torch.as_tensor(m.indices, device=self.device)
-        if m.source in self.projections:
-            proj = self._proj(m.source)
+        net = self.net
+        B = net._B
+        idx = torch.as_tensor(m.indices, device=net.device)
+        if m.source in net.projections:
+            proj = net._proj(m.source)
             t = syns[m.source][proj.synapse.state_names.index(m.var)]  # type: ignore[union-attr]
         else:
             t = getattr(neurons[m.source], m.var)
@@ -377,7 +399,7 @@ class _TorchPathMixin(_NetworkBase):
         """Phase 5 for a projection with all delays 0: add the weights straight into the target
         state (Brian2's ``on_pre``), which is read first in the next step, after its delivery;
         jumps of v are lost where ``held`` (see :func:`_jump`)."""
-        B = self._B
+        B = self.net._B
         if co.kind == syn.KIND_DELTA:
             field = proj.synapse.target  # type: ignore[attr-defined]
             st = neurons[proj.post]

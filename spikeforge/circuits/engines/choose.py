@@ -1,0 +1,55 @@
+"""The chooser ``Network.run`` asks: which engine runs a network now, and why the compiled engine
+does not."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ...errors import ParameterError
+from .base import Engine
+from .compiled import CompiledEngine
+from .torch import TorchEngine
+
+if TYPE_CHECKING:
+    from .._populations import _NetworkBase
+
+__all__ = ["choose_engine"]
+
+
+def choose_engine(network: _NetworkBase, engines: dict[str, Engine]) -> tuple[Engine, str]:
+    """The engine that runs ``network`` now, and why the compiled engine does not ("" when it
+    does): the compiled engine wherever it can (``network.compiled`` None or True), else the
+    PyTorch engine. ``engines`` keeps the network's engine objects (created here on first use), so
+    that their caches live as long as the network.
+
+    Raises:
+        ParameterError: ``compiled=True`` and the compiled engine cannot run the network; the
+            message names the reason.
+
+    Example:
+        >>> import torch
+        >>> import spikeforge as sf
+        >>> from spikeforge.circuits.engines import choose_engine
+        >>> net = sf.circuits.Network(dt=0.1, seed=0)
+        >>> _ = net.add_population("x", sf.neurons.LIF(3, dt=0.1))
+        >>> _ = net.connect("x", "x", weight=0.5, learnable=True)  # an nn.Parameter
+        >>> engine, why = choose_engine(net, {})
+        >>> engine.name, why
+        ('torch', 'gradients are needed (parameters or states require grad)')
+        >>> with torch.no_grad():  # no gradients: the compiled engine runs it (numba installed)
+        ...     choose_engine(net, {})[0].name
+        'compiled'
+    """
+    if network.compiled is False:
+        why = "compiled=False"
+    else:
+        if "compiled" not in engines:
+            engines["compiled"] = CompiledEngine()
+        why = engines["compiled"].supports(network) or ""
+        if not why:
+            return engines["compiled"], ""
+        if network.compiled is True:
+            raise ParameterError(f"compiled=True but the compiled kernel cannot run this network: {why}")
+    if "torch" not in engines:
+        engines["torch"] = TorchEngine()
+    return engines["torch"], why
