@@ -14,8 +14,27 @@ from spikeforge.plasticity import LearnableDelay
 @pytest.mark.slow  # NDigits is built and one epoch trained: ~8 s of CPU
 def test_train_with_learned_delays_saves_integer_delays(tmp_path, capsys):
     out = tmp_path / "t"
-    argv = ["train", "ndigits", "--epochs", "1", "--hidden", "8", "--bin-ms", "30", "--delays", "60",
-            "--sigma-start", "30", "--sigma-end", "15", "--delay-lr-scale", "50", "--out", str(out), "--no-progress"]
+    argv = [
+        "train",
+        "ndigits",
+        "--epochs",
+        "1",
+        "--hidden",
+        "8",
+        "--bin-ms",
+        "30",
+        "--delays",
+        "60",
+        "--sigma-start",
+        "30",
+        "--sigma-end",
+        "15",
+        "--delay-lr-scale",
+        "50",
+        "--out",
+        str(out),
+        "--no-progress",
+    ]
     assert main(argv) == 0
     printed = capsys.readouterr().out
     model, info = load_model(out / "model.pt")

@@ -52,8 +52,14 @@ def delay_layers(model: nn.Module) -> list[LearnableDelay]:
 def _positive(name: str, value: Any, *, allow_none: bool = False) -> None:
     if value is None and allow_none:
         return
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (math.isfinite(value) and value > 0):
-        raise ParameterError(f"{name} must be a finite number > 0{' or None' if allow_none else ''}, got {value!r}")
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not (math.isfinite(value) and value > 0)
+    ):
+        raise ParameterError(
+            f"{name} must be a finite number > 0{' or None' if allow_none else ''}, got {value!r}"
+        )
 
 
 def delay_param_groups(

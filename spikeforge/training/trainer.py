@@ -78,7 +78,6 @@ from .._checks import check_choice
 from ..errors import DTypeError, ParameterError, ShapeError, SpikeforgeError
 from ..neurons.base import NeuronModule
 from ..sequential import Sequential
-from .delays import DelayAnnealing, delay_layers
 from .checkpoint import (
     CHECKPOINT_FORMAT,
     CHECKPOINT_NAME,
@@ -88,6 +87,7 @@ from .checkpoint import (
     load_checkpoint,
     tensors_checksum,
 )
+from .delays import DelayAnnealing, delay_layers
 from .distributed import is_distributed, rank_and_world_size
 from .history import History
 from .loaders import _bind, _generators, _iterate, _length, _samplers, _set_epoch
@@ -307,7 +307,8 @@ class Trainer:
         self.progress = bool(progress)
         if delay_annealing is not None and not isinstance(delay_annealing, DelayAnnealing):
             raise ParameterError(
-                f"delay_annealing must be a spikeforge.training.DelayAnnealing or None, got {delay_annealing!r}"
+                "delay_annealing must be a spikeforge.training.DelayAnnealing or None, "
+                f"got {delay_annealing!r}"
             )
         self.delay_annealing = delay_annealing
         self._delay_layers = delay_layers(self.model) if delay_annealing is not None else []

@@ -45,8 +45,9 @@ def test_param_groups_put_the_delays_apart_with_their_rate():
 def test_sigma_follows_the_schedule_per_epoch_and_delays_are_clamped_then_rounded():
     model, layer, groups, loader = _setup(dt=0.5, max_delay=3.0, delay_lr=5.0)  # 6 steps
     annealing = DelayAnnealing(sigma_start=1.5, sigma_end=0.25, fraction=0.5)
-    trainer = Trainer(model, torch.optim.Adam(groups), dtype=torch.float64, progress=False,
-                      delay_annealing=annealing)
+    trainer = Trainer(
+        model, torch.optim.Adam(groups), dtype=torch.float64, progress=False, delay_annealing=annealing
+    )
     seen: list[tuple[int, float, float, float]] = []
 
     def record(t: Trainer) -> None:
@@ -126,7 +127,9 @@ def test_annealing_needs_learnable_delays():
         Trainer(model, torch.optim.Adam(model.parameters()), progress=False, delay_annealing=DelayAnnealing())
     frozen = sf.Sequential(LearnableDelay(3, 2, max_delay=2.0, learn_delays=False), sf.neurons.LIF(2))
     with pytest.raises(ParameterError, match="delay_annealing needs"):
-        Trainer(frozen, torch.optim.Adam(frozen.parameters()), progress=False, delay_annealing=DelayAnnealing())
+        Trainer(
+            frozen, torch.optim.Adam(frozen.parameters()), progress=False, delay_annealing=DelayAnnealing()
+        )
     with pytest.raises(ParameterError, match="delay_annealing must be"):
         Trainer(model, torch.optim.Adam(model.parameters()), progress=False, delay_annealing={"sigma": 1})
     with pytest.raises(ParameterError, match="lr must be"):
