@@ -630,19 +630,21 @@ def rich_lazy_summary(sweep: RichLazySweep) -> str:
         + (" (training stopped short)" if reached < total else "")
     )
     words = {"weight_change": "weight change", "representation_change": "representation change"}
-    parts = []
+    lines = [line1]
     unaligned = {r.label for r in sweep.results if not r.aligned}
     if len(unaligned) >= 3:
+        parts = []
         for metric, name in words.items():
             rho = sweep.spearman(metric)
             verb = "falls as the rank rises" if rho <= -0.8 else "does not fall steadily with rank"
             parts.append(f"{name} {verb} (rho = {rho:+.2f})")
+        lines.append("; ".join(parts))
     labels = sweep.labels()
     if "aligned" in labels and "full" in labels:
         ratio = sweep.aligned_ratio("weight_change")
         lazy = "as lazy as full rank or lazier" if ratio <= 1.2 else "richer than full rank"
-        parts.append(f"aligned start {lazy} in weight change ({ratio:.2f}x)")
-    return line1 + ("\n" + "; ".join(parts) if parts else "")
+        lines.append(f"aligned start {lazy} in weight change ({ratio:.2f}x full rank's)")
+    return "\n".join(lines)
 
 
 def rich_lazy_sweep(

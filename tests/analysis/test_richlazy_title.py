@@ -48,7 +48,7 @@ def test_title_states_a_fall_only_when_the_numbers_fall():
     title = rich_lazy_summary(falling)
     assert "rate RNN, 2 seeds" in title
     assert "weight change falls as the rank rises (rho = -1.00)" in title
-    assert "aligned start as lazy as full rank or lazier in weight change (0.67x)" in title
+    assert "aligned start as lazy as full rank or lazier in weight change (0.67x full rank's)" in title
     flat = _sweep({"rank 1": 0.5, "rank 2": 0.7, "rank 5": 0.4, "full": 0.6, "aligned": 0.9}, model="spiking")
     title = rich_lazy_summary(flat)
     assert title.startswith("spiking (LIF) RNN")
