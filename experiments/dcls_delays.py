@@ -301,10 +301,14 @@ def figure_of(res: dict, path: Path | None = None) -> Any:
     ax[0].set_ylim(0, 1.02)
     v = res["verdict"]
     n = len(res["config"]["seeds"])
+    per = {a: res["arms"][a]["acc"]["per_seed"] for a in ARMS}
+    lr_wins = sum(a > b for a, b in zip(per["learned"], per["random"], strict=True))
+    rn_wins = sum(a > b for a, b in zip(per["random"], per["none"], strict=True))
     ax[0].set_title(
         f"{n} seeds, H = {res['config']['hidden']}: "
-        f"order of means {'holds' if v['order_of_means'] else 'fails'},"
-        f"\nseed ranges {'disjoint' if v['ranges_disjoint'] else 'overlap'}",
+        f"order of means {'holds' if v['order_of_means'] else 'fails'}, "
+        f"seed ranges {'disjoint' if v['ranges_disjoint'] else 'overlap'}"
+        f"\nlearned > random in {lr_wins}/{n} seeds, random > none in {rn_wins}/{n}",
         fontsize=9,
     )
     ax[0].legend(fontsize=7, loc="lower right")

@@ -54,7 +54,32 @@ print("rounding to integer delays, cost per seed (points):", [round(c, 2) for c 
 print(json.dumps(res["verdict"], indent=1))
 fig = exp.figure_of(res); plt.show()""",
     ),
-    ("md", "RESULT_TEXT"),
+    (
+        "md",
+        """\
+**What the 5 seeds show.** The order of the means holds: no delays 0.28 ± 0.15, fixed random
+0.67 ± 0.31, learned 0.90 ± 0.08 (test accuracy, chance 0.125). The spreads overlap, so the
+issue's criterion (non-overlapping spread over seeds) is **not met**:
+
+* fixed random beats no delays in 5 of 5 seeds, but seed 0's no-delay network reaches 0.51 at
+  its tuned rate of 0.1, above random's seed 3 (0.30): with tau_mem = 2 ms a leaky unit can in
+  principle read the order of the 3-ms pair from how much of the first spike is left when the
+  second arrives, if its two weights differ;
+* learned beats fixed random in 3 of 5 seeds. In seeds 2 and 4 the random draw alone already
+  solves the task (0.99), and the learned arm, which starts from that same draw, ends lower
+  (0.94, 0.95): sigma starts at 8 ms and blurs the good draw, and 30 epochs (a schedule not
+  tuned for this) do not bring it all back.
+  Seed 3's learned network stops at 0.75.
+* Rounding the learned delays to whole steps costs at most 1.2 points (mean -0.3; seed 0 gains
+  4.4): under the 2 points the issue asks.
+
+The best rates of the no-delay and random arms sit on the top edge of the grid (0.1): more
+tuning might raise them further. The third panel shows what the learned units found: their delay
+differences sit at plus or minus each pair's lag, the coincidences that read a pair's order.
+
+Below, a small version (one seed, 512 samples, 20 epochs, one learning rate for all arms) runs
+live; `tests/science/test_dcls_delays.py` checks its direction.""",
+    ),
     (
         "code",
         """\
