@@ -159,7 +159,11 @@ def _export(
     if metrics:
         _metrics(model)
     # dt=None: every neuron's own step (the .nir graph's, or the model file's description)
-    graph = to_nir(model, dt=None, importer=importer)  # type: ignore[arg-type]
+    from .plasticity import LearnableDelay
+
+    first = next(iter(model.children()), None)  # a delay layer does not say its input shape itself
+    shape = {"input_shape": (first.n_in,)} if isinstance(first, LearnableDelay) else {}
+    graph = to_nir(model, dt=None, importer=importer, **shape)  # type: ignore[arg-type]
     dest = Path(out)
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)

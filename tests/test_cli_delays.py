@@ -67,3 +67,20 @@ def test_bad_delay_options_exit_2_with_one_line(tmp_path, capsys, extra, message
     assert main(["train", "ndigits", *extra, "--out", str(tmp_path / "o"), "--no-progress"]) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_a_model_with_learned_delays_round_trips_and_export_says_why_not(tmp_path, capsys):
+    from spikeforge.commands import feedforward_snn
+    from spikeforge.modelfile import save_model
+
+    model = feedforward_snn([5, 4, 3], dt=2.0, seed=0, max_delay=8.0)
+    model[0].set_sigma(0.0)
+    path = save_model(model, tmp_path / "model.pt", data={"bin_ms": 2.0})
+    again, _ = load_model(path)
+    x = (torch.rand(12, 2, 5, generator=torch.Generator().manual_seed(0)) < 0.4).float()
+    assert torch.equal(again(x)[0], model(x)[0]) and float(again[0].sigma) == 0.0
+    assert torch.equal(again[0].delay, model[0].delay)
+    pytest.importorskip("nir")
+    assert main(["export", str(path), "--out", str(tmp_path / "m.nir")]) == 2
+    err = capsys.readouterr().err
+    assert "per-synapse delays have no NIR node" in err and "Traceback" not in err
