@@ -44,6 +44,7 @@ from spikeforge.analysis.richlazy import (
     RichLazyConfig,
     RichLazySweep,
     plot_rich_lazy,
+    rich_lazy_summary,
     rich_lazy_sweep,
     run_rich_lazy,
 )
@@ -150,6 +151,7 @@ def main() -> int:
         print(f"\nspiking RNN (LIF, tau_mem {spk.tau} ms, bias {spk.bias}, gain {spk.gain}), trained to loss "
               f"{spk.target_loss}, {len(s_seeds)} seeds, {time.time() - t0:.0f} s")  # fmt: skip
         print(sweep_s.table())
+        print("  the figure's title: " + rich_lazy_summary(sweep_s).replace("\n", "; "))
         plot_rich_lazy(sweep_s).savefig(args.out / "rich_lazy_spiking.png", dpi=150)
         print(f"  figure: {args.out / 'rich_lazy_spiking.png'}")
         record["spiking"] = sweep_s.as_dicts()

@@ -3,6 +3,7 @@
 ```text
 spikeforge demo [--out DIR]                  train an SNN on the embedded event digits (the main job)
 spikeforge train DATASET [--root DIR] ...    train a feedforward LIF network on an event dataset
+                 [--delays MAX_MS ...]       ... with learned delays (DCLS: --delay-lr-scale, --sigma-*)
 spikeforge simulate BUILDER [--duration MS]  run a circuit builder and save a raster plot [--export-pynn PATH]
 spikeforge export MODEL --target nir --out PATH [--importer snntorch|norse] [--metrics]
 spikeforge export MODEL --target loihi2|xylo-audio2|xylo-audio3|xylo-imu|speck|... --out PATH [--force]
@@ -52,6 +53,21 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--out", default="out/train")
     train.add_argument("--resume", action="store_true")
     train.add_argument("--no-progress", action="store_true")
+    train.add_argument(
+        "--delays",
+        type=float,
+        default=None,
+        metavar="MAX_MS",
+        help="learn one delay per hidden synapse in [0, MAX_MS] (DCLS; a multiple of --bin-ms)",
+    )
+    train.add_argument(
+        "--delay-lr-scale", type=float, default=100.0, help="delay learning rate / --lr (default: 100)"
+    )
+    train.add_argument("--sigma-start", type=float, default=None, help="initial delay width, ms (MAX_MS/3)")
+    train.add_argument("--sigma-end", type=float, default=None, help="final delay width, ms (half a bin)")
+    train.add_argument(
+        "--sigma-fraction", type=float, default=0.5, help="part of the epochs the width decays over (0.5)"
+    )
 
     sim = sub.add_parser("simulate", help="run a circuit builder and save a raster plot")
     sim.add_argument("builder", choices=BUILDERS)
@@ -143,7 +159,11 @@ def _export(
     if metrics:
         _metrics(model)
     # dt=None: every neuron's own step (the .nir graph's, or the model file's description)
-    graph = to_nir(model, dt=None, importer=importer)  # type: ignore[arg-type]
+    from .plasticity import LearnableDelay
+
+    first = next(iter(model.children()), None)  # a delay layer does not say its input shape itself
+    shape = {"input_shape": (first.n_in,)} if isinstance(first, LearnableDelay) else {}
+    graph = to_nir(model, dt=None, importer=importer, **shape)  # type: ignore[arg-type]
     dest = Path(out)
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
@@ -331,6 +351,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 seed=args.seed,
                 resume=args.resume,
                 progress=not args.no_progress,
+                delays=args.delays,
+                delay_lr_scale=args.delay_lr_scale,
+                sigma_start=args.sigma_start,
+                sigma_end=args.sigma_end,
+                sigma_fraction=args.sigma_fraction,
             )
         elif args.command == "simulate":
             from .commands import simulate_command

@@ -19,9 +19,10 @@ from . import data
 from .errors import ParameterError
 from .modelfile import save_model
 from .neurons import LIF
+from .plasticity import LearnableDelay
 from .sequential import Sequential
 from .surrogate import FastSigmoid
-from .training import History, Trainer, make_loader
+from .training import DelayAnnealing, History, Trainer, delay_param_groups, make_loader
 
 __all__ = ["DATASETS", "BUILDERS", "train_command", "simulate_command"]
 
@@ -88,14 +89,30 @@ def _linear(n_in: int, n_out: int, generator: torch.Generator) -> nn.Linear:
     return layer
 
 
-def feedforward_snn(sizes: list[int], *, dt: float, tau_mem: float = 20.0, seed: int = 0) -> Sequential:
-    """``Linear -> LIF`` per layer for ``sizes = [n_in, hidden..., n_out]``, seeded weights."""
+def feedforward_snn(
+    sizes: list[int], *, dt: float, tau_mem: float = 20.0, seed: int = 0, max_delay: float | None = None
+) -> Sequential:
+    """``Linear -> LIF`` per layer for ``sizes = [n_in, hidden..., n_out]``, seeded weights.
+
+    With ``max_delay`` (ms, a multiple of ``dt``), every connection but the last (the readout) is a
+    :class:`~spikeforge.plasticity.LearnableDelay` with delays drawn uniformly in
+    ``[0, max_delay]`` (DCLS), and the same initial weights as the ``Linear`` it replaces.
+    """
     if len(sizes) < 2 or any(s < 1 for s in sizes):
         raise ParameterError(f"sizes must list at least an input and an output size >= 1, got {sizes!r}")
     gen = torch.Generator().manual_seed(seed)
     layers: list[nn.Module] = []
-    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
-        layers += [_linear(n_in, n_out, gen), LIF(n_out, tau_mem=tau_mem, dt=dt, surrogate=FastSigmoid(10.0))]
+    pairs = list(zip(sizes[:-1], sizes[1:]))
+    for k, (n_in, n_out) in enumerate(pairs):
+        lin = _linear(n_in, n_out, gen)
+        conn: nn.Module = lin
+        if max_delay is not None and k < len(pairs) - 1:
+            conn = LearnableDelay(n_in, n_out, max_delay=max_delay, dt=dt, bias=True, generator=gen)
+            with torch.no_grad():
+                conn.weight.copy_(lin.weight)
+                assert conn.bias is not None
+                conn.bias.zero_()
+        layers += [conn, LIF(n_out, tau_mem=tau_mem, dt=dt, surrogate=FastSigmoid(10.0))]
     return Sequential(*layers)
 
 
@@ -112,8 +129,20 @@ def train_command(
     seed: int = 0,
     resume: bool = False,
     progress: bool = True,
+    delays: float | None = None,
+    delay_lr_scale: float = 100.0,
+    sigma_start: float | None = None,
+    sigma_end: float | None = None,
+    sigma_fraction: float = 0.5,
 ) -> tuple[float, History]:
     """Train a feedforward LIF network on ``dataset``; returns (test accuracy, history).
+
+    With ``delays`` (the maximum delay in ms, a multiple of ``bin_ms``) the hidden connections
+    learn one delay per synapse in the DCLS manner (:mod:`spikeforge.training.delays`): the
+    delays in an Adam group of learning rate ``delay_lr_scale * lr``, their Gaussian width
+    annealed from ``sigma_start`` (default ``delays / 3``) to ``sigma_end`` (default half a bin)
+    over the first ``sigma_fraction`` of the epochs, and rounded to whole bins at the end (the
+    saved model and the reported accuracy use the integer delays).
 
     Saves ``learning_curve.png``, ``model.pt`` (the weights with their description: sizes, dt =
     ``bin_ms``, neuron parameters, the dataset's binning; see :mod:`spikeforge.modelfile`, read it
@@ -132,18 +161,33 @@ def train_command(
         raise ParameterError(f"lr must be a finite number > 0, got {lr!r}")
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ParameterError(f"batch_size must be an int >= 1, got {batch_size!r}")
+    annealing: DelayAnnealing | None = None
+    if delays is not None:
+        if isinstance(delays, bool) or not isinstance(delays, (int, float)) or not delays > 0:
+            raise ParameterError(f"delays (the maximum delay) must be a number of ms > 0, got {delays!r}")
+        if not hidden:
+            raise ParameterError("delays needs at least one hidden layer (the readout has no delays)")
+        annealing = DelayAnnealing(sigma_start=sigma_start, sigma_end=sigma_end, fraction=sigma_fraction)
+    elif (sigma_start, sigma_end, sigma_fraction, delay_lr_scale) != (None, None, 0.5, 100.0):
+        raise ParameterError("the sigma and delay learning-rate options need delays (--delays MAX_MS)")
     n_in, n_classes, _ = DATASETS[dataset]
+    model = feedforward_snn([n_in, *hidden, n_classes], dt=bin_ms, seed=seed, max_delay=delays)
+    params: Any = (
+        model.parameters()
+        if delays is None
+        else delay_param_groups(model, lr=lr, delay_lr_scale=delay_lr_scale)
+    )
     train, test = _datasets(dataset, root, bin_ms)
-    model = feedforward_snn([n_in, *hidden, n_classes], dt=bin_ms, seed=seed)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     trainer = Trainer(
         model,
-        torch.optim.Adam(model.parameters(), lr=lr),
+        torch.optim.Adam(params, lr=lr),
         readout="spike_count",
         seed=seed,
         progress=progress,
         checkpoint_dir=out / "checkpoints",
+        delay_annealing=annealing,
     )
     train_loader = make_loader(train, batch_size, shuffle=True, seed=seed, collate_fn=data.pad_collate)
     test_loader = make_loader(test, 128, shuffle=False, seed=seed, collate_fn=data.pad_collate)
@@ -163,6 +207,7 @@ def train_command(
             "bin_ms": bin_ms,
             "duration_ms": _DURATION_MS[dataset],
             "n_classes": n_classes,
+            **({} if delays is None else {"max_delay_ms": delays}),
         },
     )
     print(f"test accuracy: {100 * accuracy:.1f}%")

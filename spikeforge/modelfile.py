@@ -37,6 +37,7 @@ from torch import nn
 from . import surrogate as _surrogate
 from .errors import ParameterError, SpikeforgeError, UnsupportedExportError
 from .neurons import LIF
+from .plasticity.delays import LearnableDelay
 from .sequential import Sequential
 
 __all__ = ["MODEL_FORMAT", "MODEL_VERSION", "ModelFileError", "save_model", "load_model", "load", "describe"]
@@ -63,10 +64,11 @@ def _describe_surrogate(s: Any) -> list[Any] | None:
 
 
 def describe(model: nn.Module) -> list[dict[str, Any]]:
-    """The layers of ``model`` (a Sequential of ``Linear`` and ``LIF`` modules) as plain data.
+    """The layers of ``model`` (a Sequential of ``Linear``, ``LearnableDelay`` and ``LIF`` modules)
+    as plain data (a ``LearnableDelay``'s delays and width are in the weights).
 
     Raises:
-        UnsupportedExportError: a module other than ``nn.Linear`` or ``LIF``.
+        UnsupportedExportError: a module other than ``nn.Linear``, ``LearnableDelay`` or ``LIF``.
     """
     modules = list(model) if isinstance(model, nn.Sequential) else [model]
     layers: list[dict[str, Any]] = []
@@ -78,6 +80,18 @@ def describe(model: nn.Module) -> list[dict[str, Any]]:
                     "in_features": m.in_features,
                     "out_features": m.out_features,
                     "bias": m.bias is not None,
+                }
+            )
+        elif isinstance(m, LearnableDelay):
+            layers.append(
+                {
+                    "type": "LearnableDelay",
+                    "in_features": m.n_in,
+                    "out_features": m.n_out,
+                    "max_delay": m.max_steps * m.dt,
+                    "dt": m.dt,
+                    "bias": m.bias is not None,
+                    "learn_delays": bool(m.delay.requires_grad),
                 }
             )
         elif type(m) is LIF:
@@ -101,7 +115,8 @@ def describe(model: nn.Module) -> list[dict[str, Any]]:
             )
         else:
             raise UnsupportedExportError(
-                f"save_model describes Sequentials of nn.Linear and LIF; module {i} is {type(m).__name__}"
+                f"save_model describes Sequentials of nn.Linear, LearnableDelay and LIF; module {i} is "
+                f"{type(m).__name__}"
             )
     return layers
 
@@ -112,7 +127,7 @@ def save_model(
     """Write ``model`` with its description (see the module docstring).
 
     Args:
-        model: a Sequential of ``nn.Linear`` and ``LIF`` modules.
+        model: a Sequential of ``nn.Linear``, ``LearnableDelay`` and ``LIF`` modules.
         path: the file (its folder is created).
         data: how the inputs were made (``{"dataset": ..., "bin_ms": ..., "duration_ms": ...}``).
 
@@ -162,6 +177,18 @@ def _build(layers: Any, where: str) -> Sequential:
             if spec.get("type") == "Linear":
                 modules.append(
                     nn.Linear(int(spec["in_features"]), int(spec["out_features"]), bool(spec["bias"]))
+                )
+            elif spec.get("type") == "LearnableDelay":
+                modules.append(
+                    LearnableDelay(
+                        int(spec["in_features"]),
+                        int(spec["out_features"]),
+                        max_delay=float(spec["max_delay"]),
+                        dt=float(spec["dt"]),
+                        bias=bool(spec["bias"]),
+                        learn_delays=bool(spec.get("learn_delays", True)),
+                        generator=torch.Generator(),
+                    )
                 )
             elif spec.get("type") == "LIF":
                 params = dict(spec["params"])

@@ -35,7 +35,8 @@ plots (``plots``; matplotlib, lazily)      :func:`raster`, :func:`plot_populatio
                                            :func:`plot_weight_matrix`, :func:`plot_learning_curve`,
                                            :func:`plot_kernel_alignment`
 rich versus lazy (``richlazy``)            :func:`low_rank_init`, :func:`run_rich_lazy`,
-                                           :func:`rich_lazy_sweep`, :func:`plot_rich_lazy`
+                                           :func:`rich_lazy_sweep`, :func:`plot_rich_lazy`,
+                                           :func:`rich_lazy_summary`
 =========================================  ===================================================
 
 Example:
@@ -101,6 +102,7 @@ from .richlazy import (
     RichLazySweep,
     low_rank_init,
     plot_rich_lazy,
+    rich_lazy_summary,
     rich_lazy_sweep,
     run_rich_lazy,
 )
@@ -184,4 +186,5 @@ __all__ = [
     "run_rich_lazy",
     "rich_lazy_sweep",
     "plot_rich_lazy",
+    "rich_lazy_summary",
 ]

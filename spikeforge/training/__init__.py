@@ -8,6 +8,7 @@ data-parallel training.
 :func:`spike_count_cross_entropy` loss on spike counts (also ``max_membrane``, ``first_spike``)
 :func:`predict`, :func:`accuracy`  predictions from a readout
 :func:`run_distributed`           start N local processes in one process group (gloo on CPU)
+:class:`DelayAnnealing`           the DCLS recipe for learnable delays (with :func:`delay_param_groups`)
 ================================  ==========================================================
 
 Example:
@@ -20,6 +21,7 @@ Example:
 """
 
 from .checkpoint import load_checkpoint
+from .delays import DelayAnnealing, delay_layers, delay_param_groups
 from .distributed import run_distributed
 from .history import History
 from .loaders import make_loader
@@ -37,6 +39,9 @@ from .trainer import Trainer
 
 __all__ = [
     "Trainer",
+    "DelayAnnealing",
+    "delay_param_groups",
+    "delay_layers",
     "History",
     "make_loader",
     "load_checkpoint",

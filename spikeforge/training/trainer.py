@@ -87,6 +87,7 @@ from .checkpoint import (
     load_checkpoint,
     tensors_checksum,
 )
+from .delays import DelayAnnealing, delay_layers
 from .distributed import is_distributed, rank_and_world_size
 from .history import History
 from .loaders import _bind, _generators, _iterate, _length, _samplers, _set_epoch
@@ -193,12 +194,18 @@ class Trainer:
         distributed: wrap the model in ``DistributedDataParallel``; default: when a
             :mod:`torch.distributed` process group is initialised.
         progress: show a tqdm progress bar over batches and a summary line per epoch (rank 0).
+        delay_annealing: the DCLS recipe for the model's
+            :class:`~spikeforge.plasticity.LearnableDelay` layers (:class:`DelayAnnealing`):
+            their Gaussian width set at each epoch's start, their delays clamped to the layer's
+            range after each step and rounded (width 0) once ``epochs`` are done. Pair it with an
+            optimizer built from :func:`delay_param_groups`. None: the layers are left alone.
 
     Raises:
         ParameterError: bad arguments: unknown readout, an optimizer over other parameters,
             non-positive ``grad_clip`` or ``checkpoint_every``, ``checkpoint_every`` without
             ``checkpoint_dir``, CUDA requested but unavailable, ``distributed=True`` without a
-            process group, ``"max_membrane"`` with a model that has no membrane readout.
+            process group, ``"max_membrane"`` with a model that has no membrane readout,
+            ``delay_annealing`` with a model that has no learnable delays.
 
     Example:
         >>> import torch, spikeforge as sf
@@ -227,6 +234,7 @@ class Trainer:
         generator: torch.Generator | None = None,
         distributed: bool | None = None,
         progress: bool = True,
+        delay_annealing: DelayAnnealing | None = None,
     ) -> None:
         from torch.nn.parallel import DistributedDataParallel as DDP
 
@@ -297,6 +305,18 @@ class Trainer:
         self.generator = generator if generator is not None else torch.Generator().manual_seed(seed)
         self._eval_generator = torch.Generator().manual_seed(seed)
         self.progress = bool(progress)
+        if delay_annealing is not None and not isinstance(delay_annealing, DelayAnnealing):
+            raise ParameterError(
+                "delay_annealing must be a spikeforge.training.DelayAnnealing or None, "
+                f"got {delay_annealing!r}"
+            )
+        self.delay_annealing = delay_annealing
+        self._delay_layers = delay_layers(self.model) if delay_annealing is not None else []
+        if delay_annealing is not None and not self._delay_layers:
+            raise ParameterError(
+                "delay_annealing needs a model with LearnableDelay layers whose delays learn "
+                f"(learn_delays=True); {type(self.model).__name__} has none"
+            )
 
         if distributed is None:
             distributed = user_ddp is not None or is_distributed()
@@ -474,10 +494,14 @@ class Trainer:
         while self.epoch < epochs:
             if max_steps is not None and self.step >= max_steps:
                 break
+            if self.delay_annealing is not None:
+                self.delay_annealing.start_epoch(self._delay_layers, self.epoch, epochs)
             stopped = self._train_epoch(train_loader, epochs, max_steps, on_step)
             if stopped:
                 break
             self._end_epoch(val_loader, epochs)
+        if self.delay_annealing is not None and self.epoch >= epochs:
+            self.delay_annealing.finish(self._delay_layers)
         if max_steps is not None and self.step >= max_steps and self._last_saved_step != self.step:
             self._save_if_configured()
         return self.history
@@ -574,6 +598,8 @@ class Trainer:
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.grad_clip)
         self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
+        if self.delay_annealing is not None:
+            self.delay_annealing.after_step(self._delay_layers)
         correct = int((predict(out.detach(), readout=self.readout) == y).sum())
         if self.readout != "max_membrane":
             self._epoch_output_spikes += float(out.detach().sum())
