@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from torch import Tensor, nn
 
+from ._checks import check_state_dict
 from .neurons.base import NeuronModule
 
 __all__ = ["Sequential"]
@@ -58,3 +60,18 @@ class Sequential(nn.Sequential):
                 x = y.reshape(steps, batch, *y.shape[1:])
                 states.append(None)
         return x, states
+
+    def load_state_dict(
+        self, state_dict: Mapping[str, Any], strict: bool = True, assign: bool = False
+    ) -> Any:
+        """``nn.Module.load_state_dict`` with the same (strict) semantics, after checking the keys,
+        shapes, dtype kinds and finiteness first (and, for each neuron layer, its parameters'
+        ranges): a state dict that does not fit raises a ``spikeforge.errors`` type naming the key
+        and what is allowed, and changes nothing."""
+        check_state_dict(self, state_dict, "Sequential.load_state_dict", strict=strict)
+        for idx, module in enumerate(self):
+            if isinstance(module, NeuronModule):
+                prefix = f"{idx}."
+                sub = {k[len(prefix) :]: v for k, v in state_dict.items() if k.startswith(prefix)}
+                module._check_loaded_ranges(sub, f"Sequential.load_state_dict (layer {idx})")
+        return super().load_state_dict(state_dict, strict=strict, assign=assign)
