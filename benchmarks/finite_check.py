@@ -48,8 +48,19 @@ def main() -> None:
             if r >= cfg.warmup:
                 times[(check, "train")].append(t_train)
                 times[(check, "infer")].append(t_infer)
+    # the check alone, on the inputs of the three LIF layers (what one forward pass checks)
+    cell = bench.neurons[0]
+    inputs = [torch.rand(cfg.steps, cfg.batch, n, device=cfg.device) for n in (256, 256, 20)]
+    alone = [
+        timed_ms(lambda: [cell._check_finite_input(h, "x", True) for h in inputs], cfg.device)  # type: ignore[operator]
+        for _ in range(5 * cfg.repeats)
+    ]
     print(
         f"device {cfg.device}, T={cfg.steps}, batch {cfg.batch}, {cfg.repeats} rounds, threads {cfg.threads}"
+    )
+    print(
+        f"the check alone, three layers' inputs: median {statistics.median(alone):.3f} ms "
+        f"(min {min(alone):.3f})"
     )
     for kind in ("train", "infer"):
         on, off = times[(True, kind)], times[(False, kind)]

@@ -360,10 +360,10 @@ MUTANTS: list[Mutant] = [
         ("tests/plasticity/test_properties_delays.py",),
     ),
     M(
-        "fixed delay split: state keeps one step too few",
+        "fixed delay: history read one step off",
         "plasticity/delays.py",
-        "new = torch.cat([past, x], dim=0)[-D:]",
-        "new = torch.cat([past[1:], x], dim=0)[-D:]",
+        "full = torch.cat([past[1:], x], dim=0)",
+        "full = torch.cat([past[:-1], x], dim=0)",
         ("tests/plasticity/test_properties_delays.py",),
     ),
     M(

@@ -219,8 +219,8 @@ class NeuronModule(nn.Module):
             check_positive(name, t, "ms" if name.startswith("tau_") else "")
         elif kind == "nonnegative":
             check_nonnegative(name, t, "ms" if name == "t_ref" else "")
-        elif kind == "unit" and not bool(((t > 0) & (t < 1)).all()):
-            raise ParameterError(f"{name} must be in (0, 1), got {value!r}")
+        elif kind == "unit" and not bool(((t > 0) & (t <= 1)).all()):  # as in the constructors
+            raise ParameterError(f"{name} must be in (0, 1], got {value!r}")
         elif isinstance(kind, tuple) and not bool((t > getattr(self, kind[1]).detach()).all()):
             raise ParameterError(f"{name} must be > {kind[1]}, got {name}={value!r}")
         for other, k in self._kinds.items():

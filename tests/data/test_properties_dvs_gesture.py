@@ -13,10 +13,18 @@ import os
 import tempfile
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from spikeforge.data import DVS_GESTURE_SENSOR_SIZE, read_dvs_gesture, to_frames, write_dvs_gesture
+from spikeforge.data import (
+    DVS_GESTURE_SENSOR_SIZE,
+    make_events,
+    read_dvs_gesture,
+    to_frames,
+    write_dvs_gesture,
+)
+from spikeforge.errors import ParameterError
 
 FAST = settings(
     max_examples=30,
@@ -98,3 +106,13 @@ def test_window_edges_of_a_read_gesture(start_ms, duration_ms, bin_ms, inside):
         if start_ms <= t < end_ms:
             want[(t - start_ms) // bin_ms, i % 2, i // 128, i % 128] += 1
     assert np.array_equal(frames.numpy(), want)
+
+
+def test_an_empty_event_list_is_no_dtype_error():
+    """``make_events([], [], [], [])`` is an empty sample (np.asarray([]) is float64: no fraction
+    was lost); binning it without a duration says what is missing."""
+    ev = make_events([], [], [], [])
+    assert ev.size == 0
+    with pytest.raises(ParameterError, match="empty sample"):
+        to_frames(ev, (2, 2, 2), bin_us=10)
+    assert to_frames(ev, (2, 2, 2), bin_us=10, duration_us=20).sum() == 0

@@ -166,3 +166,20 @@ def test_a_changed_value_is_not_replaced_by_the_value_given():
     layer = LIF(2, tau_mem=3.054)
     layer.tau_mem.mul_(2.0)  # changed in place
     assert layer.double().tau_mem.item() == float(torch.tensor(3.054, dtype=torch.float32) * 2)
+
+
+# ---------------------------------------------------------------- messages that misled (item 5)
+def test_release_one_can_be_set_between_runs_as_in_the_constructor():
+    neuron = ProbabilisticNeuron(3, release=0.5)
+    neuron.release = 1.0  # the constructor's default; the setter said "must be in (0, 1)"
+    assert bool((neuron.release == 1.0).all())
+    with pytest.raises(ParameterError, match=r"release must be in \(0, 1\], got 1.5"):
+        neuron.release = 1.5
+
+
+def test_mpbn_threshold_message_says_it_is_on_the_normalized_membrane():
+    with pytest.raises(
+        ParameterError, match=r"MPBNLIF needs v_reset < v_th.*threshold theta on the normalized"
+    ):
+        MPBNLIF(3, v_th=-0.5)
+    assert MPBNLIF(3, v_th=-0.5, v_reset=-1.5).v_th.item() == -0.5
