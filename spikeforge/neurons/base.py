@@ -146,20 +146,23 @@ class NeuronModule(nn.Module):
 
     def _apply(self, fn: Any, recurse: bool = True) -> Any:
         """``nn.Module._apply`` (``.to``, ``.double()``, ``.cuda()``...); a parameter given as a
-        Python number and still holding its rounding in a narrower dtype gets its exact value back
-        when converted to float64 (``ALIF(tau_adapt=3.054).double().tau_adapt == 3.054``)."""
-        narrow = []  # still holding the rounding of the value given, in a dtype narrower than float64
+        Python number, and unchanged since, is converted to a new dtype from the value given, not
+        from its rounding in the old dtype (``ALIF(tau_adapt=3.054).double().tau_adapt == 3.054``,
+        and a float16 round trip does not stick)."""
+        given = {}  # the parameters still holding (the rounding of) the value given: their dtypes
         for name, exact in self.__dict__.get("_exact", {}).items():
             old = self._buffers[name] if name in self._buffers else self._parameters.get(name)
-            if old is not None and old.dtype != torch.float64 and old.is_floating_point():
+            if old is not None and old.is_floating_point():
                 if bool((old.detach().cpu() == exact.to(old.dtype)).all()):  # unchanged since given
-                    narrow.append(name)
+                    given[name] = old.dtype
         out = super()._apply(fn, recurse)
-        for name in narrow:
+        for name, dtype in given.items():
             new = self._buffers[name] if name in self._buffers else self._parameters.get(name)
-            if new is None or new.dtype != torch.float64:
-                continue
-            value = self._exact[name].to(new.device)
+            if new is None or new.dtype == dtype or not new.is_floating_point():
+                continue  # a move between devices, or no longer floating
+            value = self._exact[name].to(
+                dtype=new.dtype, device=new.device
+            )  # rounded once, from the value given
             if name in self._buffers:
                 self._buffers[name] = value
             else:

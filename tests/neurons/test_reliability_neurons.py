@@ -183,3 +183,9 @@ def test_mpbn_threshold_message_says_it_is_on_the_normalized_membrane():
     ):
         MPBNLIF(3, v_th=-0.5)
     assert MPBNLIF(3, v_th=-0.5, v_reset=-1.5).v_th.item() == -0.5
+
+
+def test_a_half_precision_round_trip_does_not_stick():
+    layer = ALIF(2, tau_adapt=3.054).half().float()
+    assert layer.tau_adapt.item() == float(torch.tensor(3.054, dtype=torch.float32))
+    assert layer.double().tau_adapt.item() == 3.054
