@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import torch
 from torch import Tensor, nn
 
 from ._checks import check_state_dict
@@ -41,7 +42,7 @@ class Sequential(nn.Sequential):
     """
 
     def forward(self, x: Tensor, state: list[Any] | None = None) -> tuple[Tensor, list[Any]]:  # type: ignore[override]
-        from .errors import ShapeError
+        from .errors import ParameterError, ShapeError
 
         if x.dim() < 3:
             raise ShapeError(f"Sequential expects x of shape [T, B, *features], got {list(x.shape)}")
@@ -56,7 +57,19 @@ class Sequential(nn.Sequential):
                 states.append(s)
             else:
                 steps, batch = x.shape[0], x.shape[1]
-                y = module(x.reshape(steps * batch, *x.shape[2:]))
+                flat = x.reshape(steps * batch, *x.shape[2:])
+                try:
+                    y = module(flat)
+                except torch.OutOfMemoryError:
+                    raise
+                except RuntimeError as e:  # torch's message names neither the layer nor the sequence
+                    kind = (
+                        ShapeError if any(w in str(e) for w in ("shape", "size", "mat1")) else ParameterError
+                    )
+                    raise kind(
+                        f"Sequential layer {idx} ({module}) failed on x of shape {list(x.shape)} "
+                        f"([T, B, *features], which it sees as {list(flat.shape)}): {e}"
+                    ) from e
                 x = y.reshape(steps, batch, *y.shape[1:])
                 states.append(None)
         return x, states

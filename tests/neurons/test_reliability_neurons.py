@@ -189,3 +189,9 @@ def test_a_half_precision_round_trip_does_not_stick():
     layer = ALIF(2, tau_adapt=3.054).half().float()
     assert layer.tau_adapt.item() == float(torch.tensor(3.054, dtype=torch.float32))
     assert layer.double().tau_adapt.item() == 3.054
+
+
+def test_sequential_names_the_layer_a_wrong_feature_size_reaches():
+    model = sf.Sequential(torch.nn.Linear(4, 3), LIF(3))
+    with pytest.raises(ShapeError, match=r"Sequential layer 0 \(Linear.*\) failed on x of shape \[5, 2, 6\]"):
+        model(torch.rand(5, 2, 6))
