@@ -302,6 +302,9 @@ class NeuronModule(nn.Module):
                     )
                 if name == "t_ref":
                     check_refractory(t, self.dt)
+                check = getattr(type(self), "_check_time_constant", None)
+                if name.startswith("tau_") and check is not None:
+                    check(self, name, t)  # dt < 2 tau with Euler
             except ParameterError as e:
                 raise ParameterError(f"{what}: {e}") from None
 

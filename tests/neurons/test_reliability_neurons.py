@@ -96,6 +96,13 @@ def test_load_state_dict_mistakes_raise_typed_errors_and_change_nothing(case):
     assert all(torch.equal(before[k], after[k]) for k in before)
 
 
+def test_load_state_dict_checks_euler_stability_as_the_constructor():
+    layer = LIF(3, integrator="euler", tau_mem=5.0)
+    with pytest.raises(ParameterError, match=r"load_state_dict: dt=1.0 ms is too large for the Euler"):
+        layer.load_state_dict({**layer.state_dict(), "tau_mem": torch.tensor(0.2)})
+    assert layer.tau_mem.item() == 5.0
+
+
 def test_load_state_dict_success_is_unchanged():
     src = ALIF(3, tau_mem=12.0, tau_adapt=80.0, learnable=("tau_mem", "v_th"))
     dst = ALIF(3, learnable=("tau_mem", "v_th"))
