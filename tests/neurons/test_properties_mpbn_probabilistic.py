@@ -226,6 +226,6 @@ def test_probabilistic_spike_count_is_binomial_at_rest(gap, temp, seed):
         temperature=temp,
         generator=gen,
     ).double()
-    z, _ = neuron(torch.zeros(40, 50, dtype=F64))
+    z, _ = neuron(torch.zeros(2, 20, 50, dtype=F64))  # 2 steps of 20 x 50 draws
     n, p = z.numel(), 1.0 / (1.0 + math.exp(-gap))
     assert abs(float(z.sum()) - n * p) <= 5 * math.sqrt(n * p * (1 - p)) + 1

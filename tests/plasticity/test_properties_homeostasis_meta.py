@@ -98,7 +98,7 @@ def test_threshold_adaptation_follows_its_rule(dt, tau, target, lr, train):
 grads = st.lists(st.lists(st.floats(-2.0, 2.0), min_size=3, max_size=3), min_size=1, max_size=6)
 
 
-@FAST
+@settings(FAST, max_examples=20)
 @given(
     lr=st.floats(1e-4, 0.1),
     m=st.floats(0.0, 2.0),
