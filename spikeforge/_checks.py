@@ -4,7 +4,7 @@ argument, the value and what is allowed (see :mod:`spikeforge.errors`)."""
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
@@ -52,8 +52,22 @@ def check_refractory(t_ref: Tensor, dt: float) -> None:
         )
 
 
+EXACT = "_spikeforge_exact"
+
+
+def exact_value(t: Any) -> Tensor | None:
+    """The float64 value a parameter was given as (a Python number or sequence), which
+    :func:`as_param` keeps beside its tensor in the default dtype; None for tensors given as such."""
+    exact = getattr(t, EXACT, None)
+    return exact if isinstance(exact, Tensor) else None
+
+
 def as_param(name: str, value: ParamLike, shape: tuple[int, ...]) -> Tensor:
-    """A parameter as a floating tensor that broadcasts to the population ``shape``."""
+    """A parameter as a floating tensor that broadcasts to the population ``shape``.
+
+    A Python number or sequence is converted to the default dtype, and its float64 value is kept
+    with the tensor (:func:`exact_value`), so that a module moved to float64 later holds the
+    value as given, not its float32 rounding."""
     if isinstance(value, bool):
         raise ParameterError(f"{name} must be a number or a tensor, got {value!r}")
     if isinstance(value, Tensor):
@@ -62,11 +76,15 @@ def as_param(name: str, value: ParamLike, shape: tuple[int, ...]) -> Tensor:
             raise ParameterError(f"{name} must be a real number or real tensor, got dtype {t.dtype}")
         if not t.is_floating_point():
             t = t.to(torch.get_default_dtype())
+        elif exact_value(value) is not None:
+            setattr(t, EXACT, exact_value(value))
     else:
         try:
-            t = torch.as_tensor(value, dtype=torch.get_default_dtype())
+            exact = torch.as_tensor(value, dtype=torch.float64)
         except (TypeError, ValueError, RuntimeError):
             raise ParameterError(f"{name} must be a number or a tensor, got {value!r}") from None
+        t = exact.to(torch.get_default_dtype())
+        setattr(t, EXACT, exact)  # the value as given, for a later .double() (see exact_value)
     try:
         if torch.broadcast_shapes(t.shape, shape) != shape:
             raise RuntimeError
@@ -108,3 +126,33 @@ def check_floating(name: str, x: Any) -> Tensor:
             f"convert with {name}.float()"
         )
     return x
+
+
+def check_state_dict(module: torch.nn.Module, state: Any, what: str, *, strict: bool = True) -> None:
+    """``state`` fits ``module`` (the keys, with ``strict``; the shapes and dtype kinds of the keys
+    both hold) and its floating tensors are finite; raises before anything is loaded, naming the
+    key, what it holds and what ``module`` allows (torch's ``load_state_dict`` raises a RuntimeError
+    instead, after loading the tensors that fit)."""
+    if not isinstance(state, Mapping):
+        raise ParameterError(f"{what}: state_dict must map names to tensors, got {type(state).__name__}")
+    own = {k: v for k, v in module.state_dict().items() if isinstance(v, Tensor)}
+    if strict:
+        missing = sorted(set(own) - set(state))
+        extra = sorted(k for k in set(state) - set(own) if not str(k).endswith("_extra_state"))
+        if missing or extra:
+            raise ParameterError(
+                f"{what}: the state_dict does not fit: missing keys {missing}, unexpected keys {extra}; "
+                f"the keys allowed are {sorted(own)}"
+            )
+    for name, mine in own.items():
+        if name not in state:
+            continue
+        theirs = state[name]
+        if not isinstance(theirs, Tensor):
+            raise ParameterError(f"{what}: {name} must be a tensor, got {type(theirs).__name__}")
+        if tuple(theirs.shape) != tuple(mine.shape):
+            raise ShapeError(f"{what}: {name} has shape {list(theirs.shape)}, allowed is {list(mine.shape)}")
+        if theirs.is_floating_point() != mine.is_floating_point():
+            raise DTypeError(f"{what}: {name} has dtype {theirs.dtype}, allowed is a dtype like {mine.dtype}")
+        if theirs.is_floating_point() and not bool(torch.isfinite(theirs).all()):
+            raise ParameterError(f"{what}: {name} holds NaN or infinite values; they must be finite")

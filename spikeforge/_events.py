@@ -33,7 +33,7 @@ def _as_int_field(name: str, values: Any, n: int | None) -> np.ndarray:
     a = np.asarray(values)
     if a.ndim > 1:
         raise ShapeError(f"{name} must be 1-D or a scalar, got shape {list(a.shape)}")
-    if a.dtype == np.bool_:
+    if a.dtype == np.bool_ or a.size == 0:  # no events: np.asarray([]) is float64, no fraction to lose
         a = a.astype(np.int64)
     if not np.issubdtype(a.dtype, np.integer):
         raise DTypeError(

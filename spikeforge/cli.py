@@ -312,7 +312,7 @@ def _load_demo_model(path: Path) -> torch.nn.Module:
         raise ParameterError(f"MODEL {str(path)!r} holds a {type(state).__name__}, not a state_dict")
     try:
         model.load_state_dict(state)
-    except RuntimeError as e:
+    except (RuntimeError, SpikeforgeError) as e:  # sf.Sequential names the key that does not fit
         raise ParameterError(
             f"MODEL {str(path)!r} is not the demo network's state_dict (Linear(200, 128) -> LIF -> "
             f"Linear(128, 10) -> LIF, the model.pt that `spikeforge demo` writes); export other models "

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
+import torch
 from torch import Tensor, nn
 
+from ._checks import check_state_dict
 from .neurons.base import NeuronModule
 
 __all__ = ["Sequential"]
@@ -39,7 +42,7 @@ class Sequential(nn.Sequential):
     """
 
     def forward(self, x: Tensor, state: list[Any] | None = None) -> tuple[Tensor, list[Any]]:  # type: ignore[override]
-        from .errors import ShapeError
+        from .errors import ParameterError, ShapeError
 
         if x.dim() < 3:
             raise ShapeError(f"Sequential expects x of shape [T, B, *features], got {list(x.shape)}")
@@ -54,7 +57,34 @@ class Sequential(nn.Sequential):
                 states.append(s)
             else:
                 steps, batch = x.shape[0], x.shape[1]
-                y = module(x.reshape(steps * batch, *x.shape[2:]))
+                flat = x.reshape(steps * batch, *x.shape[2:])
+                try:
+                    y = module(flat)
+                except torch.OutOfMemoryError:
+                    raise
+                except RuntimeError as e:  # torch's message names neither the layer nor the sequence
+                    kind = (
+                        ShapeError if any(w in str(e) for w in ("shape", "size", "mat1")) else ParameterError
+                    )
+                    raise kind(
+                        f"Sequential layer {idx} ({module}) failed on x of shape {list(x.shape)} "
+                        f"([T, B, *features], which it sees as {list(flat.shape)}): {e}"
+                    ) from e
                 x = y.reshape(steps, batch, *y.shape[1:])
                 states.append(None)
         return x, states
+
+    def load_state_dict(
+        self, state_dict: Mapping[str, Any], strict: bool = True, assign: bool = False
+    ) -> Any:
+        """``nn.Module.load_state_dict`` with the same (strict) semantics, after checking the keys,
+        shapes, dtype kinds and finiteness first (and, for each neuron layer, its parameters'
+        ranges): a state dict that does not fit raises a ``spikeforge.errors`` type naming the key
+        and what is allowed, and changes nothing."""
+        check_state_dict(self, state_dict, "Sequential.load_state_dict", strict=strict)
+        for idx, module in enumerate(self):
+            if isinstance(module, NeuronModule):
+                prefix = f"{idx}."
+                sub = {k[len(prefix) :]: v for k, v in state_dict.items() if k.startswith(prefix)}
+                module._check_loaded_ranges(sub, f"Sequential.load_state_dict (layer {idx})")
+        return super().load_state_dict(state_dict, strict=strict, assign=assign)

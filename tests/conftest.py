@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 import torch
+
+if os.environ.get("SPIKEFORGE_MUTATION"):  # tools/mutation_check.py: a failure is enough, no shrinking
+    from hypothesis import Phase, settings
+
+    settings.register_profile("mutation", phases=(Phase.explicit, Phase.reuse, Phase.generate))
+    settings.load_profile("mutation")
 
 
 @pytest.fixture

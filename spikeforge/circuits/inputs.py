@@ -123,10 +123,18 @@ def _as_values(name: str, value: Any, n: int, batch: int, t: Tensor, dtype: torc
             )
     else:
         out = value.reshape(1, *value.shape)  # constant: [1, B|1, n|1]
-    out = out.to(dtype)
-    if not bool(torch.isfinite(out).all()):
-        raise ParameterError(f"{name} must be finite, got non-finite values")
-    return out
+    cast = out.to(dtype)
+    if not bool(torch.isfinite(cast).all()):
+        c, b, i = (int(k) for k in (~torch.isfinite(cast)).nonzero()[0])
+        v = out[c, b, i].item()
+        at = f"at t={float(t.flatten()[c if out.shape[0] > 1 else 0]):g} ms, copy {b}, neuron {i}"
+        if math.isfinite(v):  # finite, but beyond the range of the network's dtype
+            raise ParameterError(
+                f"{name} {v!r} ({at}) exceeds the range of the network's dtype {dtype} "
+                f"(|value| <= {torch.finfo(dtype).max:.4g}): it would become inf"
+            )
+        raise ParameterError(f"{name} must be finite, got {v!r} {at}")
+    return cast
 
 
 def _constant(name: str, value: Any, n: int, batch: int, device: torch.device) -> Any:
@@ -287,7 +295,7 @@ class CurrentInput:
 
     def values(self, t: Tensor, dtype: torch.dtype) -> Tensor:
         """The current in steps starting at times ``t`` as ``[C|1, B|1, n|1]``."""
-        return _as_values("current", self.current, self.n, self.batch, t, dtype)
+        return _as_values(f"current {self.name!r}", self.current, self.n, self.batch, t, dtype)
 
 
 class PoissonInput:

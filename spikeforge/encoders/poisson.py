@@ -74,7 +74,8 @@ def _check_rates(rates: Any, dt: float) -> Tensor:
     if bool(bad.any()):
         raise ParameterError(
             f"rates * dt must be <= 1 (a spike probability per step), so rates <= {1 / dt!r} per ms at "
-            f"dt={dt!r} ms; got rates {_first_bad(rates, bad)} (per ms); lower the rate or dt"
+            f"dt={dt!r} ms; got rates {_first_bad(rates, bad)} (per ms); lower the rate or dt (rates are per "
+            "ms: 20 Hz is 0.02, write 20 * spikeforge.units.Hz)"
         )
     return rates
 

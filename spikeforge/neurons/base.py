@@ -9,7 +9,7 @@ at rest.
 from __future__ import annotations
 
 import math
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from typing import Any, NamedTuple
 
 import torch
@@ -18,6 +18,7 @@ from torch import Tensor, nn
 
 from .._checks import (
     ParamLike,
+    _show,
     as_param,
     as_shape,
     check_dt,
@@ -25,6 +26,8 @@ from .._checks import (
     check_nonnegative,
     check_positive,
     check_refractory,
+    check_state_dict,
+    exact_value,
 )
 from ..errors import DTypeError, ParameterError, ShapeError
 
@@ -70,6 +73,13 @@ class NeuronModule(nn.Module):
 
     _learnable_allowed: tuple[str, ...] = ()
 
+    check_finite: bool = True
+    """Raise on NaN or infinite input (which would otherwise give silent zero spikes). One
+    reduction over the whole input per ``forward``/``scan``/``step`` call (a sum, and an
+    element-wise test only when the sum is not finite), so one device synchronisation per call, not
+    per time step of a sequence. Opt out per module with ``layer.check_finite = False`` (for
+    example when stepping on a GPU in a tight loop, where each check waits for the device)."""
+
     def __init__(self, shape: int | tuple[int, ...], *, dt: float, learnable: Collection[str] = ()) -> None:
         super().__init__()
         self.shape: tuple[int, ...] = as_shape("n", shape)
@@ -85,6 +95,8 @@ class NeuronModule(nn.Module):
         self.learnable: tuple[str, ...] = tuple(learnable)
         self._constrained: dict[str, Constraint] = {}
         self._kinds: dict[str, Constraint] = {}  # every parameter's constraint, checked on assignment
+        # parameters given as Python numbers: their float64 values, restored by .double() (_apply)
+        self._exact: dict[str, Tensor] = {}
 
     @property
     def n(self) -> int:
@@ -101,6 +113,7 @@ class NeuronModule(nn.Module):
         """
         t = as_param(name, value, self.shape)  # validates tensors too (shape, finiteness)
         self._kinds[name] = constraint
+        self._remember_exact(name, t)
         if name not in self.learnable:
             self.register_buffer(name, t.detach().clone())
             return t
@@ -119,6 +132,43 @@ class NeuronModule(nn.Module):
         self._constrained[name] = constraint
         self.register_parameter(f"{name}_raw", nn.Parameter(raw))
         return t
+
+    def _remember_exact(self, name: str, t: Tensor) -> None:
+        exact = exact_value(t)
+        if (
+            exact is None
+            or name in self._constrained
+            or (name in self.learnable and self._kinds[name] != "real")
+        ):
+            self._exact.pop(name, None)  # a tensor given as such, or stored through a transform
+        else:
+            self._exact[name] = exact
+
+    def _apply(self, fn: Any, recurse: bool = True) -> Any:
+        """``nn.Module._apply`` (``.to``, ``.double()``, ``.cuda()``...); a parameter given as a
+        Python number, and unchanged since, is converted to a new dtype from the value given, not
+        from its rounding in the old dtype (``ALIF(tau_adapt=3.054).double().tau_adapt == 3.054``,
+        and a float16 round trip does not stick)."""
+        given = {}  # the parameters still holding (the rounding of) the value given: their dtypes
+        for name, exact in self.__dict__.get("_exact", {}).items():
+            old = self._buffers[name] if name in self._buffers else self._parameters.get(name)
+            if old is not None and old.is_floating_point():
+                if bool((old.detach().cpu() == exact.to(old.dtype)).all()):  # unchanged since given
+                    given[name] = old.dtype
+        out = super()._apply(fn, recurse)
+        for name, dtype in given.items():
+            new = self._buffers[name] if name in self._buffers else self._parameters.get(name)
+            if new is None or new.dtype == dtype or not new.is_floating_point():
+                continue  # a move between devices, or no longer floating
+            value = self._exact[name].to(
+                dtype=new.dtype, device=new.device
+            )  # rounded once, from the value given
+            if name in self._buffers:
+                self._buffers[name] = value
+            else:
+                with torch.no_grad():
+                    new.copy_(value.expand(new.shape))
+        return out
 
     def _constrained_value(self, name: str) -> Tensor:
         constraint = self._constrained[name]
@@ -172,8 +222,8 @@ class NeuronModule(nn.Module):
             check_positive(name, t, "ms" if name.startswith("tau_") else "")
         elif kind == "nonnegative":
             check_nonnegative(name, t, "ms" if name == "t_ref" else "")
-        elif kind == "unit" and not bool(((t > 0) & (t < 1)).all()):
-            raise ParameterError(f"{name} must be in (0, 1), got {value!r}")
+        elif kind == "unit" and not bool(((t > 0) & (t <= 1)).all()):  # as in the constructors
+            raise ParameterError(f"{name} must be in (0, 1], got {value!r}")
         elif isinstance(kind, tuple) and not bool((t > getattr(self, kind[1]).detach()).all()):
             raise ParameterError(f"{name} must be > {kind[1]}, got {name}={value!r}")
         for other, k in self._kinds.items():
@@ -185,6 +235,7 @@ class NeuronModule(nn.Module):
         if name.startswith("tau_") and check is not None:
             check(self, name, t)
         old: Tensor = self._buffers[name] if name in self._buffers else getattr(self, name)  # type: ignore[assignment]
+        self._remember_exact(name, t)
         t = t.to(dtype=old.dtype, device=old.device)
         if name in self._buffers:
             self._buffers[name] = t.clone()
@@ -205,6 +256,58 @@ class NeuronModule(nn.Module):
                 param: Tensor = self._parameters[name]  # type: ignore[assignment]
                 param.copy_(t.expand(param.shape))
 
+    # ----------------------------------------------------------------- loading
+    def load_state_dict(
+        self, state_dict: Mapping[str, Any], strict: bool = True, assign: bool = False
+    ) -> Any:
+        """``nn.Module.load_state_dict``, with the same (strict) semantics, after checking
+        everything first: the keys (with ``strict``), shapes, dtype kinds, finiteness and the
+        parameters' ranges as in the constructor (``tau_mem > 0``, ``v_th > v_reset``...). A bad
+        state dict raises a ``spikeforge.errors`` type naming the key, its value and what is
+        allowed, and changes nothing.
+
+        Raises:
+            ParameterError: missing or unexpected keys (``strict``), a non-finite or out-of-range
+                value.
+            ShapeError: a tensor of another shape than this module's.
+            DTypeError: an integer tensor where this module holds a float, or the reverse.
+        """
+        what = f"{type(self).__name__}({', '.join(map(str, self.shape))}).load_state_dict"
+        check_state_dict(self, state_dict, what, strict=strict)
+        self._check_loaded_ranges(state_dict, what)
+        return super().load_state_dict(state_dict, strict=strict, assign=assign)
+
+    def _check_loaded_ranges(self, state: Mapping[str, Any], what: str) -> None:
+        def value(name: str) -> Tensor:
+            if name in state and name in self._buffers:
+                return state[name].detach()  # type: ignore[no-any-return]
+            return getattr(self, name).detach()  # type: ignore[no-any-return]
+
+        for name, kind in self._kinds.items():
+            if name not in state or name not in self._buffers:
+                continue  # learnable ones are stored through their constraint
+            t = value(name)
+            unit = "ms" if name.startswith("tau_") or name == "t_ref" else ""
+            try:
+                if kind == "positive" or name.startswith("tau_"):
+                    check_positive(name, t, unit)
+                elif kind == "nonnegative":
+                    check_nonnegative(name, t, unit)
+                elif kind == "unit" and not bool(((t > 0) & (t <= 1)).all()):
+                    raise ParameterError(f"{name} must be in (0, 1], got {t.min().item()!r}")
+                elif isinstance(kind, tuple) and not bool((t > value(kind[1])).all()):
+                    floor = _show(value(kind[1]))
+                    raise ParameterError(
+                        f"{name} must be > {kind[1]}, got {name} {_show(t)} and {kind[1]} {floor}"
+                    )
+                if name == "t_ref":
+                    check_refractory(t, self.dt)
+                check = getattr(type(self), "_check_time_constant", None)
+                if name.startswith("tau_") and check is not None:
+                    check(self, name, t)  # dt < 2 tau with Euler
+            except ParameterError as e:
+                raise ParameterError(f"{what}: {e}") from None
+
     # ----------------------------------------------------------------- checks
     def _check_input(self, x: Any, *, sequence: bool, name: str = "x") -> Tensor:
         x = check_floating(name, x)
@@ -218,7 +321,32 @@ class NeuronModule(nn.Module):
             )
         if sequence and x.shape[0] == 0:
             raise ShapeError(f"{name} must have at least one time step, got shape {list(x.shape)}")
+        if self.check_finite and not self.__dict__.get("_in_scan", False):
+            self._check_finite_input(x, name, sequence)
         return x
+
+    def _check_finite_input(self, x: Tensor, name: str, sequence: bool) -> None:
+        """:attr:`check_finite`: one sum over ``x`` (NaN or inf anywhere makes it non-finite); only
+        then the element-wise test, to name the first bad element (a finite sum that overflowed is
+        no error)."""
+        with torch.no_grad():
+            total = x.detach().sum(dtype=torch.float64 if x.dtype == torch.float64 else torch.float32)
+            if bool(torch.isfinite(total)):
+                return
+            bad = ~torch.isfinite(x.detach())
+            if not bool(bad.any()):
+                return
+            first = [int(i) for i in bad.nonzero()[0].tolist()]
+            value = x.detach()[tuple(first)].item()
+        where = (
+            (f"time step {first[0]}, index {first[1:]}" if sequence else f"index {first}") if first else ""
+        )
+        raise ParameterError(
+            f"{type(self).__name__}({', '.join(map(str, self.shape))}) got a non-finite input {name}: "
+            f"{value!r} at {where} ({int(bad.sum())} of {x.numel()} values are NaN or inf); the input "
+            f"must be finite (a NaN or inf gives no spike, silently); check the layer before, or set "
+            f"check_finite = False on this module to skip the check"
+        )
 
     def _check_state(self, state: Any, batch_shape: tuple[int, ...], x: Tensor) -> None:
         kind = self.__dict__.get("_state_type")
@@ -266,13 +394,18 @@ class NeuronModule(nn.Module):
 
     def scan(self, x: Tensor, state: Any = None, *, record: bool = False) -> ScanResult:
         """Run over a sequence ``x`` of shape ``[T, *batch, *shape]`` by looping :meth:`step`."""
-        x = self._check_input(x, sequence=True)
+        x = self._check_input(x, sequence=True)  # finiteness checked once here, not per step
         outputs, states = [], []
-        for t in range(x.shape[0]):
-            out, state = self.step(x[t], state)
-            outputs.append(out)
-            if record:
-                states.append(state)
+        outer = self.__dict__.get("_in_scan", False)
+        self.__dict__["_in_scan"] = True
+        try:
+            for t in range(x.shape[0]):
+                out, state = self.step(x[t], state)
+                outputs.append(out)
+                if record:
+                    states.append(state)
+        finally:
+            self.__dict__["_in_scan"] = outer
         if not outputs:
             raise ShapeError(f"x must have at least one time step, got shape {list(x.shape)}")
         trace = type(state)(*(torch.stack(f) for f in zip(*states))) if record else None

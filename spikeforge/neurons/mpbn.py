@@ -239,6 +239,14 @@ class MPBNLIF(_LIFModule):
         affine: bool = True,
     ) -> None:
         super().__init__(n, dt=dt, learnable=learnable)
+        theta, reset = as_param("v_th", v_th, self.shape), as_param("v_reset", v_reset, self.shape)
+        if not bool((reset < theta).all()):  # LIF's check, whose message would mislead here
+            raise ParameterError(
+                f"MPBNLIF needs v_reset < v_th, got v_reset={v_reset!r} and v_th={v_th!r}: v_th is the "
+                "threshold theta on the normalized membrane, v_reset the raw membrane's reset value, and "
+                "theta is kept above v_reset (a learnable v_th is stored as v_reset + softplus); for a "
+                "lower theta lower v_reset too, e.g. v_reset=v_th - 1"
+            )
         self._setup_lif(
             tau_mem=tau_mem,
             tau_syn=tau_syn,

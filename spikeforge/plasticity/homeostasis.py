@@ -31,7 +31,7 @@ import torch
 from torch import Tensor, nn
 
 from .._checks import as_shape, check_dt, check_floating
-from ..errors import ShapeError
+from ..errors import ParameterError, ShapeError
 from ._common import (
     BATCH_REDUCE,
     BatchReduce,
@@ -63,6 +63,19 @@ def rate_step(spikes: Tensor, rate: Tensor, tau_rate: Tensor, dt: float) -> Tens
     """
     a = decay(tau_rate, dt, rate)
     return a * rate + (1.0 - a) * (spikes / dt)
+
+
+def _target_rate(value: float | Tensor, dt: float) -> Tensor:
+    """A target rate > 0 per ms that a neuron can reach: at most one spike per step (1/dt); a rate
+    given in Hz (``target_rate=5`` for 5 Hz, which is 5000 Hz) is refused, not slowly chased."""
+    t = scalar("target_rate", value, check="positive", unit="per ms")
+    if bool((t > 1.0 / dt).any()):
+        raise ParameterError(
+            f"target_rate must be at most 1/dt = {1.0 / dt:g} per ms (one spike per step of {dt:g} ms), got "
+            f"{t.max().item()!r} per ms ({1000.0 * t.max().item():g} Hz): rates are in spikes per ms, write "
+            "target_rate=5 * spikeforge.units.Hz (0.005) for 5 Hz"
+        )
+    return t
 
 
 class SynapticScaling(nn.Module):
@@ -114,9 +127,7 @@ class SynapticScaling(nn.Module):
         super().__init__()
         check_choice("batch_reduce", batch_reduce, BATCH_REDUCE)
         self.dt = check_dt(dt)
-        self.register_buffer(
-            "target_rate", scalar("target_rate", target_rate, check="positive", unit="per ms")
-        )
+        self.register_buffer("target_rate", _target_rate(target_rate, self.dt))
         self.register_buffer("tau_rate", scalar("tau_rate", tau_rate, check="positive", unit="ms"))
         self.register_buffer("lr", scalar("lr", lr))
         init = self.target_rate if init_rate is None else scalar("init_rate", init_rate, check="nonnegative")
@@ -233,9 +244,7 @@ class ThresholdAdaptation(nn.Module):
         super().__init__()
         (self.n,) = as_shape("n", n)
         self.dt = check_dt(dt)
-        self.register_buffer(
-            "target_rate", scalar("target_rate", target_rate, check="positive", unit="per ms")
-        )
+        self.register_buffer("target_rate", _target_rate(target_rate, self.dt))
         self.register_buffer("tau_rate", scalar("tau_rate", tau_rate, check="positive", unit="ms"))
         self.register_buffer("lr", scalar("lr", lr))
         init = self.target_rate if init_rate is None else scalar("init_rate", init_rate, check="nonnegative")
