@@ -3,6 +3,7 @@
 ```text
 spikeforge demo [--out DIR]                  train an SNN on the embedded event digits (the main job)
 spikeforge train DATASET [--root DIR] ...    train a feedforward LIF network on an event dataset
+                                             (ndigits16 --reset subtract: a model that fits Xylo)
 spikeforge simulate BUILDER [--duration MS]  run a circuit builder and save a raster plot [--export-pynn PATH]
 spikeforge export MODEL --target nir --out PATH [--importer snntorch|norse] [--metrics]
 spikeforge export MODEL --target loihi2|xylo-audio2|xylo-audio3|xylo-imu|speck|... --out PATH [--force]
@@ -52,6 +53,13 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--out", default="out/train")
     train.add_argument("--resume", action="store_true")
     train.add_argument("--no-progress", action="store_true")
+    train.add_argument(
+        "--reset",
+        choices=("to_value", "subtract"),
+        default="to_value",
+        help="LIF reset: to v_reset (default) or subtract the threshold (Xylo's; with dataset ndigits16 "
+        "the model exports to xylo-audio2)",
+    )
 
     sim = sub.add_parser("simulate", help="run a circuit builder and save a raster plot")
     sim.add_argument("builder", choices=BUILDERS)
@@ -331,6 +339,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 seed=args.seed,
                 resume=args.resume,
                 progress=not args.no_progress,
+                reset=args.reset,
             )
         elif args.command == "simulate":
             from .commands import simulate_command

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -28,12 +28,14 @@ __all__ = ["DATASETS", "BUILDERS", "train_command", "simulate_command"]
 # dataset name -> (inputs, classes, test split name)
 DATASETS: dict[str, tuple[int, int, str]] = {
     "ndigits": (200, 10, "test"),
+    "ndigits16": (16, 8, "test"),
     "nmnist": (2 * 34 * 34, 10, "test"),
     "shd": (700, 20, "test"),
     "ssc": (700, 35, "test"),
     "dvs-gesture": (2 * 32 * 32, 11, "test"),
 }
 _DURATION_MS = {"ndigits": 300.0, "nmnist": 300.0, "shd": 1000.0, "ssc": 1000.0, "dvs-gesture": 1500.0}
+_DURATION_MS["ndigits16"] = _DURATION_MS["ndigits"]
 # builder name -> (function name in spikeforge.circuits.builders, fixed keyword arguments)
 _BUILDER_SPECS: dict[str, tuple[str, dict[str, Any]]] = {
     "cuba": ("cuba", {}),
@@ -51,6 +53,9 @@ def _datasets(name: str, root: str | None, bin_ms: float) -> tuple[Any, ...]:
     """Train and test datasets of dense ``[T, features]`` tensors for ``name``."""
     duration_us = int(round(_DURATION_MS[name] * 1000))
     bin_us = int(round(bin_ms * 1000))
+    if name == "ndigits16":
+        steps = int(round(_DURATION_MS[name] / bin_ms))
+        return (_ndigits16("train", steps), _ndigits16("test", steps))
     if name == "ndigits":
         steps = int(round(_DURATION_MS[name] / bin_ms))
         return tuple(data.NDigits(split, n_time_bins=steps, flatten=True) for split in ("train", "test"))
@@ -79,6 +84,17 @@ def _datasets(name: str, root: str | None, bin_ms: float) -> tuple[Any, ...]:
     return tuple(data.DVSGesture(root, split, transform=pooled) for split in ("train", "test"))
 
 
+def _ndigits16(split: Literal["train", "test"], steps: int) -> torch.utils.data.TensorDataset:
+    """NDigits in the size of Xylo Audio 2 (16 inputs, 8 outputs): digits 0-7, the two polarities
+    summed, the central 8x8 pixels summed in 2x2 blocks (16 channels), counts clipped to 15 per
+    step (what a Xylo input channel takes); samples ``([T, 16], label)``."""
+    x, y = data.NDigits(split, n_time_bins=steps).tensors()  # [T, N, 2, 10, 10]
+    keep = y < 8
+    x = x[:, keep].sum(2)[..., 1:9, 1:9]
+    x = x.reshape(steps, -1, 4, 2, 4, 2).sum((3, 5)).reshape(steps, -1, 16).clamp(max=15)
+    return torch.utils.data.TensorDataset(x.transpose(0, 1).contiguous(), y[keep])
+
+
 def _linear(n_in: int, n_out: int, generator: torch.Generator) -> nn.Linear:
     layer = nn.Linear(n_in, n_out)
     bound = 2.0 / math.sqrt(n_in)
@@ -88,14 +104,23 @@ def _linear(n_in: int, n_out: int, generator: torch.Generator) -> nn.Linear:
     return layer
 
 
-def feedforward_snn(sizes: list[int], *, dt: float, tau_mem: float = 20.0, seed: int = 0) -> Sequential:
-    """``Linear -> LIF`` per layer for ``sizes = [n_in, hidden..., n_out]``, seeded weights."""
+def feedforward_snn(
+    sizes: list[int],
+    *,
+    dt: float,
+    tau_mem: float = 20.0,
+    seed: int = 0,
+    reset: Literal["to_value", "subtract"] = "to_value",
+) -> Sequential:
+    """``Linear -> LIF`` per layer for ``sizes = [n_in, hidden..., n_out]``, seeded weights;
+    ``reset`` is the LIF's (``"subtract"`` is what Xylo's neurons do)."""
     if len(sizes) < 2 or any(s < 1 for s in sizes):
         raise ParameterError(f"sizes must list at least an input and an output size >= 1, got {sizes!r}")
     gen = torch.Generator().manual_seed(seed)
     layers: list[nn.Module] = []
     for n_in, n_out in zip(sizes[:-1], sizes[1:]):
-        layers += [_linear(n_in, n_out, gen), LIF(n_out, tau_mem=tau_mem, dt=dt, surrogate=FastSigmoid(10.0))]
+        lif = LIF(n_out, tau_mem=tau_mem, dt=dt, reset=reset, surrogate=FastSigmoid(10.0))
+        layers += [_linear(n_in, n_out, gen), lif]
     return Sequential(*layers)
 
 
@@ -112,8 +137,15 @@ def train_command(
     seed: int = 0,
     resume: bool = False,
     progress: bool = True,
+    reset: Literal["to_value", "subtract"] = "to_value",
 ) -> tuple[float, History]:
     """Train a feedforward LIF network on ``dataset``; returns (test accuracy, history).
+
+    ``dataset`` ``"ndigits16"`` is NDigits in Xylo Audio 2's size (16 inputs, digits 0-7 on 8
+    outputs); trained with ``reset="subtract"`` (Xylo lowers the membrane by the threshold on a
+    spike) and ``bin_ms`` at most ``tau_mem / 2**0.5`` (Xylo's bit-shift decay needs
+    ``round(log2(20 ms / bin_ms)) >= 1``), the model exports to ``xylo-audio2`` without
+    ``--force``.
 
     Saves ``learning_curve.png``, ``model.pt`` (the weights with their description: sizes, dt =
     ``bin_ms``, neuron parameters, the dataset's binning; see :mod:`spikeforge.modelfile`, read it
@@ -132,9 +164,11 @@ def train_command(
         raise ParameterError(f"lr must be a finite number > 0, got {lr!r}")
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ParameterError(f"batch_size must be an int >= 1, got {batch_size!r}")
+    if reset not in ("to_value", "subtract"):
+        raise ParameterError(f"reset must be 'to_value' or 'subtract', got {reset!r}")
     n_in, n_classes, _ = DATASETS[dataset]
     train, test = _datasets(dataset, root, bin_ms)
-    model = feedforward_snn([n_in, *hidden, n_classes], dt=bin_ms, seed=seed)
+    model = feedforward_snn([n_in, *hidden, n_classes], dt=bin_ms, seed=seed, reset=reset)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     trainer = Trainer(
