@@ -34,7 +34,7 @@ classes (``Leaky``, ``Synaptic``, ...) by their names.
 neuron update from a published source. Neither vendor publishes them for the chips simulated
 here: SynSense's rockpool models Xylo Audio 2 in clock cycles per step
 (``rockpool.devices.xylo.syns61201.power_cycles_model``), not joules, and Intel's per-operation
-table (Davies et al., IEEE Micro 2018, Table 1) is for the first Loihi, whose cores differ from
+table (Davies et al., IEEE Micro 38(1), 2018) is for the first Loihi, whose cores differ from
 Loihi 2's; papers report measured power of whole applications, which does not split into a
 per-operation figure. Multiplying our counts by numbers of another chip would look precise and
 be wrong, so the figures stop at operation counts.
