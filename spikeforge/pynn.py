@@ -63,6 +63,8 @@ from .plasticity import STDP
 __all__ = [
     "setup",
     "run",
+    "num_processes",
+    "rank",
     "end",
     "get_time_step",
     "get_current_time",
@@ -155,6 +157,11 @@ class _CellType:
                 f"{sorted(self.default_parameters)}"
             )
         self.parameters = {**self.default_parameters, **parameters}
+        for key, value in parameters.items():  # one value per neuron: PyNN takes lists and arrays
+            if isinstance(self.default_parameters[key], float) and isinstance(
+                value, (list, tuple, np.ndarray)
+            ):
+                self.parameters[key] = np.asarray(value, dtype=np.float64)
 
 
 _LIF = {
@@ -920,6 +927,7 @@ class Population:
         self.recorded: set[str] = set()
         self.sources: list[DCSource | StepCurrentSource] = []
         self._monitors: dict[str, Any] = {}
+        self.annotations: dict[str, Any] = {}
         st.populations.append(self)
 
     def __len__(self) -> int:
@@ -1005,8 +1013,49 @@ class Population:
         block.segments.append(seg)
         return block
 
+    def write_data(
+        self,
+        io: Any,
+        variables: Any = "all",
+        gather: bool = True,
+        clear: bool = False,
+        annotations: dict[str, Any] | None = None,
+    ) -> None:
+        """Write :meth:`get_data` with Neo: ``io`` a file name (its extension picks Neo's IO,
+        ``.pkl`` for pickle) or a Neo IO object."""
+        block = self.get_data(variables)
+        block.annotations.update(annotations or {})
+        _write_block(io, block)
+
+    def annotate(self, **annotations: Any) -> None:
+        """Annotations written with the data (PyNN's)."""
+        self.annotations.update(annotations)
+
     def __add__(self, other: Population | Assembly) -> Assembly:
         return Assembly(self, other)
+
+
+def _merge_signals(sigs: list[Any]) -> Any:
+    out = sigs[0].copy()
+    out.segment = None  # neo merges only signals of one segment
+    for sig in sigs[1:]:
+        other = sig.copy()
+        other.segment = None
+        out = out.merge(other)
+    return out
+
+
+def _write_block(io: Any, block: Any) -> None:
+    import os
+
+    import neo
+
+    if isinstance(io, str):
+        folder = os.path.dirname(io)
+        if folder:
+            os.makedirs(folder, exist_ok=True)  # as PyNN's own get_io does
+        io = neo.io.get_io(io)
+    io.write_block(block)
 
 
 class Assembly:
@@ -1057,14 +1106,34 @@ class Assembly:
         for p in self.populations:
             p.inject(current_source)
 
+    def write_data(
+        self,
+        io: Any,
+        variables: Any = "all",
+        gather: bool = True,
+        clear: bool = False,
+        annotations: dict[str, Any] | None = None,
+    ) -> None:
+        """Write :meth:`get_data` with Neo (as :meth:`Population.write_data`)."""
+        block = self.get_data(variables)
+        block.annotations.update(annotations or {})
+        _write_block(io, block)
+
     def get_data(self, variables: Any = "all", clear: bool = False) -> Any:
         """The populations' recorded data merged into one Neo ``Block``."""
-        blocks = [p.get_data(variables) for p in self.populations]
-        merged = blocks[0]
-        for block in blocks[1:]:
-            merged.merge(block)
-        merged.name = self.label
-        return merged
+        import neo
+
+        segments = [p.get_data(variables).segments[0] for p in self.populations]
+        seg = neo.Segment()
+        for part in segments:
+            seg.spiketrains.extend(part.spiketrains)
+        for name in dict.fromkeys(sig.name for part in segments for sig in part.analogsignals):
+            sigs = [sig for part in segments for sig in part.analogsignals if sig.name == name]
+            # one signal per variable, the populations' channels side by side (as PyNN merges them)
+            seg.analogsignals.append(_merge_signals(sigs))
+        block = neo.Block(name=self.label)
+        block.segments.append(seg)
+        return block
 
 
 def _parts(cells: Population | Assembly) -> list[tuple[Population, int]]:
@@ -1238,6 +1307,8 @@ class Projection:
         if format == "list":
             head = [i.tolist(), j.tolist()] if with_address else []
             rows = list(zip(*head, *(c.tolist() for c in cols)))
+            if not with_address and isinstance(attribute_names, str):
+                return [row[0] for row in rows]  # PyNN: plain values for one name without address
             return rows
         arrays = []
         for c in cols:
@@ -1312,9 +1383,12 @@ def _build(st: _State) -> Network:
             continue
         if isinstance(c, SpikeSourceArray):
             trains = p["spike_times"]
-            if len(trains) and np.ndim(trains[0]) == 0:
+            if callable(trains):  # PyNN: a function of the neuron indices
+                trains = trains(np.arange(pop.size))
+            trains = getattr(trains, "value", trains)  # a pyNN.parameters.Sequence
+            if len(trains) and np.ndim(getattr(trains[0], "value", trains[0])) == 0:
                 trains = [trains] * pop.size
-            parts = [np.asarray(t, dtype=np.float64).reshape(-1) for t in trains]
+            parts = [np.asarray(getattr(t, "value", t), dtype=np.float64).reshape(-1) for t in trains]
             times = np.concatenate(parts or [np.empty(0)])
             index = np.concatenate([np.full(len(t), k) for k, t in enumerate(parts)] or [np.empty(0)])
             net.add_spike_source(pop.label, pop.size, times - dt, index)  # PyNN stamps: + dt
@@ -1323,13 +1397,15 @@ def _build(st: _State) -> Network:
             module: Any = _IzhikevichNeuron(
                 pop.size, a=p["a"], b=p["b"], c=p["c"], d=p["d"], dt=dt, integrator="euler"
             )
-            current = 1000.0 * float(p["i_offset"])
+            current = 1000.0 * np.asarray(p["i_offset"], dtype=np.float64)
         else:
             module = LIF(pop.size, **_lif_kwargs(p, dt))
-            current = float(p["i_offset"])
-        net.add_population(pop.label, module, init={k: v for k, v in pop.initial.items() if k in ("v", "u")})
-        if current:
-            net.add_current(f"{pop.label}:i_offset", pop.label, current)
+            current = np.asarray(p["i_offset"], dtype=np.float64)
+        init = {k: np.asarray(v, dtype=np.float64) for k, v in pop.initial.items() if k in ("v", "u")}
+        net.add_population(pop.label, module, init=init)
+        if bool((current != 0).any()):
+            i_offset = torch.as_tensor(np.broadcast_to(current, (pop.size,)).copy())
+            net.add_current(f"{pop.label}:i_offset", pop.label, i_offset)
         scale = 1000.0 if isinstance(c, Izhikevich) else 1.0
         for k, source in enumerate(pop.sources):
             kind = type(source).__name__
@@ -1397,11 +1473,37 @@ def _build(st: _State) -> Network:
     return net
 
 
-def run(simtime: float) -> float:
-    """Advance by ``simtime`` ms (building the network at the first call); returns the time."""
+def run(simtime: float, callbacks: Any = None) -> float:
+    """Advance by ``simtime`` ms (building the network at the first call); returns the time.
+
+    ``callbacks``: functions of the time ``t`` (ms) that return the next time they want to be
+    called (PyNN's): each is called at the start and then at the times it asks for (the run
+    stops there, calls it, and goes on), e.g. to read weights during a run.
+    """
     st = _current()
     if st.net is None:
         st.net = _build(st)
-    st.net.run(float(simtime), progress=False)
+    end_t = st.t + float(simtime)
+    events = [(float(cb(st.t)), k) for k, cb in enumerate(callbacks or [])]
+    while events and st.t + 1e-9 < end_t:
+        events.sort()
+        nxt = min(events[0][0], end_t)
+        due = [k for when, k in events if when < nxt + 0.5 * st.dt]
+        if nxt > st.t + 1e-9:
+            st.net.run(nxt - st.t, progress=False)
+            st.t = float(st.net.t)
+        events = [e for e in events if e[1] not in due] + [(float(callbacks[k](st.t)), k) for k in due]
+    if end_t > st.t + 1e-9:
+        st.net.run(end_t - st.t, progress=False)
     st.t = float(st.net.t)
     return st.t
+
+
+def num_processes() -> int:
+    """1: spikeforge runs in one process."""
+    return 1
+
+
+def rank() -> int:
+    """0: spikeforge runs in one process."""
+    return 0
