@@ -3,18 +3,24 @@ r"""spikeforge as a PyNN backend: ``import spikeforge.pynn as sim`` runs (a subs
 A first subset, the inverse of :mod:`spikeforge.circuits.pynn_export` with the same units and
 time conventions (mV, ms, nA, nF, µS, Hz; a PyNN spike time is spikeforge's plus ``dt``):
 
-* ``setup(timestep=...)``, ``run(t)``, ``end()``, ``get_time_step()``, ``get_current_time()``;
+* ``setup(timestep=..., rng_seed=...)``, ``run(t, callbacks=...)``, ``end()``, ``get_time_step()``,
+  ``get_current_time()``, ``num_processes()``, ``rank()``;
 * cells ``IF_curr_exp``, ``IF_curr_alpha``, ``IF_curr_delta``, ``IF_cond_exp``, ``IF_cond_alpha``
   (a :class:`~spikeforge.neurons.LIF` with ``r = tau_m / cm``), ``Izhikevich``, and the sources
-  ``SpikeSourcePoisson`` (constant ``rate``) and ``SpikeSourceArray``; ``DCSource`` currents
-  (``inject_into``, ``Population.inject``);
-* ``Population(size, celltype, label=...)`` with ``initialize``, ``record("spikes"`` or ``"v")``
-  and ``get_data()`` (a Neo ``Block``, as PyNN returns; needs ``neo``, installed with PyNN);
+  ``SpikeSourcePoisson`` (constant ``rate``), ``SpikeSourceArray`` (times, one list per neuron, or
+  a function of the indices) and ``SpikeSourceInhGamma`` with ``a = 1`` (an inhomogeneous Poisson
+  process); ``DCSource`` and ``StepCurrentSource`` currents (``inject_into``,
+  ``Population.inject``); one value per neuron as a list or array;
+* ``Population(size, celltype, structure=..., initial_values=..., label=...)`` with ``Line``,
+  ``Grid2D``, ``Grid3D`` (or PyNN's own ``pyNN.space`` structures) and ``positions``,
+  ``initialize``, ``record("spikes"`` or ``"v")``, ``get_data()`` (a Neo ``Block``, as PyNN
+  returns; needs ``neo``, installed with PyNN) and ``write_data``;
 * ``Projection(pre, post, connector, synapse_type=StaticSynapse(weight, delay),
   receptor_type=...)`` with ``AllToAllConnector``, ``OneToOneConnector``,
   ``FixedProbabilityConnector`` (drawn by spikeforge's generator, so not the same draw as
-  another backend's), ``FixedNumberPreConnector``, ``FixedNumberPostConnector`` (drawn the same
-  way) and ``FromListConnector``;
+  another backend's), ``FixedNumberPreConnector``, ``FixedNumberPostConnector``,
+  ``DistanceDependentProbabilityConnector`` (in the projection's ``Space``; drawn the same way)
+  and ``FromListConnector``; ``Projection.set(weight=..., delay=...)`` before the first run;
 * ``Assembly`` (also ``pop1 + pop2``): recorded, injected into, source or target of projections;
 * ``STDPMechanism(timing_dependence=SpikePairRule(...), weight_dependence=...)`` with
   ``AdditiveWeightDependence``, ``MultiplicativeWeightDependence`` and ``GutigWeightDependence``
