@@ -22,6 +22,7 @@ time conventions (mV, ms, nA, nF, µS, Hz; a PyNN spike time is spikeforge's plu
   ``DistanceDependentProbabilityConnector`` (in the projection's ``Space``; drawn the same way)
   and ``FromListConnector``; ``Projection.set(weight=..., delay=...)`` before the first run;
 * ``Assembly`` (also ``pop1 + pop2``): recorded, injected into, source or target of projections;
+  ``PopulationView`` (``pop[2:5]``, ``pop[[4, 1]]``): the same, and initialized;
 * ``STDPMechanism(timing_dependence=SpikePairRule(...), weight_dependence=...)`` with
   ``AdditiveWeightDependence``, ``MultiplicativeWeightDependence`` and ``GutigWeightDependence``
   (``w_min = 0``): a :class:`~spikeforge.plasticity.STDP` on the projection, the inverse of the
@@ -100,6 +101,7 @@ __all__ = [
     "Grid3D",
     "Space",
     "Assembly",
+    "PopulationView",
     "STDPMechanism",
     "SpikePairRule",
     "AdditiveWeightDependence",
@@ -129,7 +131,6 @@ _NOT_IMPLEMENTED = frozenset(
         "TsodyksMarkramSynapse",
         "Vogels2011Rule",
         "AdditivePotentiationMultiplicativeDepression",
-        "PopulationView",
         "NumpyRNG",
         "GSLRNG",
         "NativeRNG",
@@ -931,7 +932,7 @@ class Population:
                 "Grid2D, Grid3D, of spikeforge.pynn or of pyNN.space, are)"
             )
         self.recorded: set[str] = set()
-        self.sources: list[DCSource | StepCurrentSource] = []
+        self.sources: list[tuple[DCSource | StepCurrentSource, np.ndarray | None]] = []
         self._monitors: dict[str, Any] = {}
         self.annotations: dict[str, Any] = {}
         st.populations.append(self)
@@ -957,7 +958,17 @@ class Population:
             )
         self._positions = pos.copy()
 
-    def inject(self, current_source: DCSource | StepCurrentSource) -> None:
+    def __getitem__(self, selector: Any) -> PopulationView:
+        if isinstance(selector, (int, np.integer)):
+            raise UnsupportedExportError(
+                f"population {self.label!r}[{selector}]: single cells (PyNN's ID objects) are not "
+                "supported by spikeforge.pynn; take a view, population[k:k+1]"
+            )
+        return PopulationView(self, selector)
+
+    def inject(
+        self, current_source: DCSource | StepCurrentSource, _indices: np.ndarray | None = None
+    ) -> None:
         """Inject a current source (``DCSource``, ``StepCurrentSource``) into every neuron of this
         population."""
         if _current().net is not None:
@@ -972,7 +983,7 @@ class Population:
                 f"population {self.label!r}: a current cannot be injected into a spike source "
                 f"({type(self.celltype).__name__})"
             )
-        self.sources.append(current_source)
+        self.sources.append((current_source, _indices))
 
     def record(self, variables: Any) -> None:
         names = [variables] if isinstance(variables, str) else list(variables)
@@ -1142,15 +1153,70 @@ class Assembly:
         return block
 
 
-def _parts(cells: Population | Assembly) -> list[tuple[Population, int]]:
-    """(population, offset of its first neuron) of a population or an assembly."""
+def _parts(cells: Population | Assembly | PopulationView) -> list[tuple[Population, int, np.ndarray]]:
+    """(population, offset of the part's first neuron in ``cells``, the part's neurons in the
+    population) of a population, a view or an assembly."""
     if isinstance(cells, Population):
-        return [(cells, 0)]
+        return [(cells, 0, np.arange(cells.size))]
+    if isinstance(cells, PopulationView):
+        return [(cells.parent, 0, cells.indices)]
     out, offset = [], 0
     for p in cells.populations:
-        out.append((p, offset))
+        out.append((p, offset, np.arange(p.size)))
         offset += p.size
     return out
+
+
+class PopulationView:
+    """Some neurons of a population (PyNN's ``PopulationView``: ``pop[2:5]``, ``pop[[0, 3]]``,
+    ``pop[mask]``), in the order given: a source or target of a ``Projection`` (its indices are
+    the view's), injected into (only its neurons get the current), recorded (the population
+    records, ``get_data`` of the view returns its neurons), initialized."""
+
+    def __init__(self, parent: Population, selector: Any, label: str | None = None) -> None:
+        idx = np.arange(parent.size)[selector]
+        idx = np.atleast_1d(idx).astype(np.int64)
+        if len(set(idx.tolist())) != len(idx):
+            raise ParameterError(f"PopulationView of {parent.label!r}: a neuron appears twice")
+        self.parent, self.indices = parent, idx
+        self.size = len(idx)
+        self.celltype = parent.celltype
+        self.label = label or f"view of {parent.label} with indices {idx.tolist()}"
+
+    def __len__(self) -> int:
+        return self.size
+
+    @property
+    def positions(self) -> np.ndarray:
+        """``[3, size]`` positions of the view's neurons."""
+        return self.parent.positions[:, self.indices]
+
+    def record(self, variables: Any) -> None:
+        self.parent.record(variables)
+
+    def initialize(self, **values: Any) -> None:
+        for key, value in values.items():
+            old = np.broadcast_to(
+                np.asarray(self.parent.initial.get(key, 0.0), dtype=np.float64), (self.parent.size,)
+            ).copy()
+            old[self.indices] = value
+            self.parent.initial[key] = old
+
+    def inject(self, current_source: DCSource | StepCurrentSource) -> None:
+        self.parent.inject(current_source, _indices=self.indices)
+
+    def get_data(self, variables: Any = "all", clear: bool = False) -> Any:
+        """The view's neurons of :meth:`Population.get_data`."""
+        block = self.parent.get_data(variables)
+        seg = block.segments[0]
+        keep = {int(k): n for n, k in enumerate(self.indices)}
+        trains = [st for st in seg.spiketrains if int(st.annotations["source_index"]) in keep]
+        for st in trains:
+            st.annotations["source_index"] = keep[int(st.annotations["source_index"])]
+        seg.spiketrains = sorted(trains, key=lambda st: st.annotations["source_index"])
+        seg.analogsignals = [sig[:, self.indices] for sig in seg.analogsignals]
+        block.name = self.label
+        return block
 
 
 class Projection:
@@ -1186,10 +1252,10 @@ class Projection:
             ("presynaptic", presynaptic_population),
             ("postsynaptic", postsynaptic_population),
         ):
-            if not isinstance(cells, (Population, Assembly)):
+            if not isinstance(cells, (Population, Assembly, PopulationView)):
                 raise ParameterError(
-                    f"Projection: the {role} population must be a Population or an Assembly, "
-                    f"got {type(cells).__name__}"
+                    f"Projection: the {role} population must be a Population, a PopulationView or an "
+                    f"Assembly, got {type(cells).__name__}"
                 )
         self.pre, self.post, self.connector = presynaptic_population, postsynaptic_population, connector
         self.synapse = synapse_type or StaticSynapse()
@@ -1199,7 +1265,8 @@ class Projection:
                 f"receptor_type must be 'excitatory' or 'inhibitory', got {receptor_type!r}"
             )
         self.label = label or f"{self.pre.label}->{self.post.label}#{len(st.projections)}"
-        self._parts: list[tuple[str, int, int]] = []  # (spikeforge projection, pre offset, post offset)
+        # (spikeforge projection, pre offset, post offset, pre neurons, post neurons in their populations)
+        self._parts: list[tuple[str, int, int, np.ndarray, np.ndarray]] = []
         self._set: dict[str, Any] = {}  # Projection.set before the first run
         st.projections.append(self)
 
@@ -1244,7 +1311,7 @@ class Projection:
         net = _current().net
         if net is None:
             return 0
-        subs: list[Any] = [net.projections[name] for name, _, _ in self._parts]
+        subs: list[Any] = [net.projections[part[0]] for part in self._parts]
         return sum(int(sub.weights().numel()) for sub in subs)
 
     def get(
@@ -1300,10 +1367,14 @@ class Projection:
             )
         pre, post = [], []
         values: dict[str, list[np.ndarray]] = {a: [] for a in names}
-        for name, oa, ob in self._parts:
+        for name, oa, ob, map_a, map_b in self._parts:
             sub: Any = net.projections[name]
-            pre.append(sub.pre_indices.cpu().numpy() + oa)
-            post.append(sub.post_indices.cpu().numpy() + ob)
+            inv_a = np.full(int(map_a.max(initial=-1)) + 1, -1)
+            inv_a[map_a] = np.arange(len(map_a))
+            inv_b = np.full(int(map_b.max(initial=-1)) + 1, -1)
+            inv_b[map_b] = np.arange(len(map_b))
+            pre.append(inv_a[sub.pre_indices.cpu().numpy()] + oa)
+            post.append(inv_b[sub.post_indices.cpu().numpy()] + ob)
             for a in names:
                 v = sub.weights() if a == "weight" else sub.delays()
                 values[a].append(v.detach().cpu().numpy().astype(np.float64))
@@ -1413,9 +1484,14 @@ def _build(st: _State) -> Network:
             i_offset = torch.as_tensor(np.broadcast_to(current, (pop.size,)).copy())
             net.add_current(f"{pop.label}:i_offset", pop.label, i_offset)
         scale = 1000.0 if isinstance(c, Izhikevich) else 1.0
-        for k, source in enumerate(pop.sources):
+        for k, (source, indices) in enumerate(pop.sources):
             kind = type(source).__name__
-            net.add_current(f"{pop.label}:{kind}{k}", pop.label, source.current(scale, dt))
+            f = source.current(scale, dt)
+            if indices is not None:  # a view: only its neurons
+                mask = torch.zeros(pop.size, dtype=torch.float64)
+                mask[torch.as_tensor(indices)] = 1.0
+                f = _masked(f, mask)
+            net.add_current(f"{pop.label}:{kind}{k}", pop.label, f)
     gen = net.generator
     for prj in st.projections:
         same = prj.pre is prj.post
@@ -1440,9 +1516,10 @@ def _build(st: _State) -> Network:
         if len(pre_all) and float(np.min(delay_all)) < dt - 1e-9:
             raise ParameterError(f"projection {prj.label!r}: delays must be >= timestep = {dt} ms")
         pre_parts, post_parts = _parts(prj.pre), _parts(prj.post)
-        for a, oa in pre_parts:
-            for b, ob in post_parts:
-                keep = (pre_all >= oa) & (pre_all < oa + a.size) & (post_all >= ob) & (post_all < ob + b.size)
+        for a, oa, map_a in pre_parts:
+            for b, ob, map_b in post_parts:
+                na, nb = len(map_a), len(map_b)
+                keep = (pre_all >= oa) & (pre_all < oa + na) & (post_all >= ob) & (post_all < ob + nb)
                 if len(pre_parts) * len(post_parts) > 1 and not keep.any():
                     continue
                 name = (
@@ -1459,11 +1536,14 @@ def _build(st: _State) -> Network:
                             f"projection {prj.label!r}: STDP weights must lie in [w_min, w_max] = "
                             f"[{wd.w_min}, {wd.w_max}], got [{w_keep.min()}, {w_keep.max()}]"
                         )
-                prj._parts.append((name, oa, ob))
+                prj._parts.append((name, oa, ob, map_a, map_b))
                 net.connect(
                     a.label,
                     b.label,
-                    rule=Explicit(torch.as_tensor(pre_all[keep] - oa), torch.as_tensor(post_all[keep] - ob)),
+                    rule=Explicit(
+                        torch.as_tensor(map_a[pre_all[keep] - oa]),
+                        torch.as_tensor(map_b[post_all[keep] - ob]),
+                    ),
                     weight=torch.as_tensor(weight_all[keep], dtype=torch.float64),
                     delay=torch.as_tensor(delay_all[keep], dtype=torch.float64),
                     synapse=_synapse(prj, b),
@@ -1477,6 +1557,13 @@ def _build(st: _State) -> Network:
         if "v" in pop.recorded:
             pop._monitors["v"] = net.record_state(pop.label, "v")
     return net
+
+
+def _masked(f: Any, mask: torch.Tensor) -> Any:
+    def value(t: torch.Tensor) -> torch.Tensor:
+        return f(t).reshape(-1, 1) * mask
+
+    return value
 
 
 def run(simtime: float, callbacks: Any = None) -> float:

@@ -1,14 +1,17 @@
 """``spikeforge.pynn`` pieces that PyNN's example scripts use: ``run(callbacks=...)``,
 ``Projection.get`` of one name without address (plain values), per-neuron parameter lists,
 ``initial_values``, spike times as a function of the indices, ``Assembly.get_data`` with
-membranes, ``write_data``, ``num_processes``/``rank``."""
+membranes, ``write_data``, ``num_processes``/``rank``, ``PopulationView`` (against pyNN.nest)."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 import pytest
 
 import spikeforge.pynn as sim
+from spikeforge.errors import UnsupportedExportError
 
 
 def test_callbacks_are_called_at_the_times_they_ask_for() -> None:
@@ -51,4 +54,43 @@ def test_per_neuron_parameters_and_initial_values(tmp_path) -> None:
     assert abs(v[-1, 0] + 65.0) < 1e-9 and v[-1, 1] > v[0, 1]
     both.write_data(str(tmp_path / "out" / "v.pkl"))
     assert (tmp_path / "out" / "v.pkl").stat().st_size > 0
+    sim.end()
+
+
+def _view_script(sim_: Any, **setup: Any) -> tuple[list[np.ndarray], list[Any]]:
+    """Views as a projection's source and target (out of order), a DC current into a view, data of
+    a view."""
+    sim_.setup(timestep=0.1, **setup)
+    src = sim_.Population(4, sim_.SpikeSourceArray(spike_times=[[5.0, 6.0], [20.0], [30.0, 31.0], [50.0]]))
+    cells = sim_.Population(5, sim_.IF_curr_exp(tau_m=10.0, cm=0.25, tau_refrac=2.0, v_thresh=-58.0))
+    cells.initialize(v=np.array([-65.0, -65.0, -65.0, -60.0, -60.0]))  # pyNN.nest 0.13: not on views
+    prj = sim_.Projection(
+        src[[2, 0]], cells[[4, 1]], sim_.OneToOneConnector(), sim_.StaticSynapse(weight=0.6, delay=1.0)
+    )
+    sim_.DCSource(amplitude=0.3, start=10.0, stop=60.0).inject_into(cells[2:3])
+    cells.record("spikes")
+    sim_.run(70.0)
+    trains = [np.asarray(t.magnitude) for t in cells[1:5].get_data().segments[0].spiketrains]
+    out = trains, sorted(prj.get("weight", format="list"))
+    sim_.end()
+    return out
+
+
+def test_population_views_give_nests_spikes() -> None:
+    nest = pytest.importorskip("pyNN.nest", reason="needs PyNN and NEST: pip install 'spikeforge[pynn]'")
+    ours, weights = _view_script(sim)
+    theirs, nest_weights = _view_script(nest, spike_precision="on_grid", min_delay=0.1)
+    assert len(ours) == len(theirs) == 4
+    for a, b in zip(ours, theirs):
+        assert len(a) == len(b)
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-9)
+    # cells 1 (from source 0), 2 (the current) and 4 (from source 2) fire; cell 3 does not
+    assert [len(t) > 0 for t in ours] == [True, True, False, True]
+    assert weights == nest_weights == [(0, 0, 0.6), (1, 1, 0.6)]
+    sim.setup(timestep=0.1)
+    pop = sim.Population(3, sim.IF_curr_exp())
+    pop[1:3].initialize(v=-60.0)  # spikeforge.pynn initializes views (pyNN.nest 0.13 cannot)
+    assert pop.initial["v"].tolist() == [-65.0, -60.0, -60.0]
+    with pytest.raises(UnsupportedExportError, match="single cells"):
+        pop[0]
     sim.end()

@@ -81,7 +81,10 @@ def test_synaptic_input_example_gives_nests_epsps(tmp_path: Path) -> None:
     assert all(line.endswith("[4.] mV") for line in ours[10:])  # IF_curr_delta: the 4 mV jump
 
 
-def test_simple_stdp_example_runs(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("script", "result"), [("simple_STDP.py", "simple_stdp"), ("Izhikevich.py", "Izhikevich")]
+)
+def test_example_runs(tmp_path: Path, script: str, result: str) -> None:
     folder = _examples()
-    _run(folder, "simple_STDP.py", "spikeforge", tmp_path)
-    assert list(tmp_path.glob("Results/*/simple_stdp_spikeforge_*.pkl"))
+    _run(folder, script, "spikeforge", tmp_path)
+    assert list(tmp_path.glob(f"Results/*/{result}_spikeforge_*.pkl"))
