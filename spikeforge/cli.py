@@ -4,6 +4,7 @@
 spikeforge demo [--out DIR]                  train an SNN on the embedded event digits (the main job)
 spikeforge train DATASET [--root DIR] ...    train a feedforward LIF network on an event dataset
                  [--delays MAX_MS ...]       ... with learned delays (DCLS: --delay-lr-scale, --sigma-*)
+                                             (ndigits16 --reset subtract: a model that fits Xylo)
 spikeforge simulate BUILDER [--duration MS]  run a circuit builder and save a raster plot [--export-pynn PATH]
 spikeforge export MODEL --target nir --out PATH [--importer snntorch|norse] [--metrics]
 spikeforge export MODEL --target loihi2|xylo-audio2|xylo-audio3|xylo-imu|speck|... --out PATH [--force]
@@ -67,6 +68,13 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--sigma-end", type=float, default=None, help="final delay width, ms (half a bin)")
     train.add_argument(
         "--sigma-fraction", type=float, default=0.5, help="part of the epochs the width decays over (0.5)"
+    )
+    train.add_argument(
+        "--reset",
+        choices=("to_value", "subtract"),
+        default="to_value",
+        help="LIF reset: to v_reset (default) or subtract the threshold (Xylo's; with dataset ndigits16 "
+        "the model exports to xylo-audio2)",
     )
 
     sim = sub.add_parser("simulate", help="run a circuit builder and save a raster plot")
@@ -356,6 +364,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 sigma_start=args.sigma_start,
                 sigma_end=args.sigma_end,
                 sigma_fraction=args.sigma_fraction,
+                reset=args.reset,
             )
         elif args.command == "simulate":
             from .commands import simulate_command

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -29,12 +29,14 @@ __all__ = ["DATASETS", "BUILDERS", "train_command", "simulate_command"]
 # dataset name -> (inputs, classes, test split name)
 DATASETS: dict[str, tuple[int, int, str]] = {
     "ndigits": (200, 10, "test"),
+    "ndigits16": (16, 8, "test"),
     "nmnist": (2 * 34 * 34, 10, "test"),
     "shd": (700, 20, "test"),
     "ssc": (700, 35, "test"),
     "dvs-gesture": (2 * 32 * 32, 11, "test"),
 }
 _DURATION_MS = {"ndigits": 300.0, "nmnist": 300.0, "shd": 1000.0, "ssc": 1000.0, "dvs-gesture": 1500.0}
+_DURATION_MS["ndigits16"] = _DURATION_MS["ndigits"]
 # builder name -> (function name in spikeforge.circuits.builders, fixed keyword arguments)
 _BUILDER_SPECS: dict[str, tuple[str, dict[str, Any]]] = {
     "cuba": ("cuba", {}),
@@ -52,6 +54,9 @@ def _datasets(name: str, root: str | None, bin_ms: float) -> tuple[Any, ...]:
     """Train and test datasets of dense ``[T, features]`` tensors for ``name``."""
     duration_us = int(round(_DURATION_MS[name] * 1000))
     bin_us = int(round(bin_ms * 1000))
+    if name == "ndigits16":
+        steps = int(round(_DURATION_MS[name] / bin_ms))
+        return (_ndigits16("train", steps), _ndigits16("test", steps))
     if name == "ndigits":
         steps = int(round(_DURATION_MS[name] / bin_ms))
         return tuple(data.NDigits(split, n_time_bins=steps, flatten=True) for split in ("train", "test"))
@@ -80,6 +85,17 @@ def _datasets(name: str, root: str | None, bin_ms: float) -> tuple[Any, ...]:
     return tuple(data.DVSGesture(root, split, transform=pooled) for split in ("train", "test"))
 
 
+def _ndigits16(split: Literal["train", "test"], steps: int) -> torch.utils.data.TensorDataset:
+    """NDigits in the size of Xylo Audio 2 (16 inputs, 8 outputs): digits 0-7, the two polarities
+    summed, the central 8x8 pixels summed in 2x2 blocks (16 channels), counts clipped to 15 per
+    step (what a Xylo input channel takes); samples ``([T, 16], label)``."""
+    x, y = data.NDigits(split, n_time_bins=steps).tensors()  # [T, N, 2, 10, 10]
+    keep = y < 8
+    x = x[:, keep].sum(2)[..., 1:9, 1:9]
+    x = x.reshape(steps, -1, 4, 2, 4, 2).sum((3, 5)).reshape(steps, -1, 16).clamp(max=15)
+    return torch.utils.data.TensorDataset(x.transpose(0, 1).contiguous(), y[keep])
+
+
 def _linear(n_in: int, n_out: int, generator: torch.Generator) -> nn.Linear:
     layer = nn.Linear(n_in, n_out)
     bound = 2.0 / math.sqrt(n_in)
@@ -90,9 +106,16 @@ def _linear(n_in: int, n_out: int, generator: torch.Generator) -> nn.Linear:
 
 
 def feedforward_snn(
-    sizes: list[int], *, dt: float, tau_mem: float = 20.0, seed: int = 0, max_delay: float | None = None
+    sizes: list[int],
+    *,
+    dt: float,
+    tau_mem: float = 20.0,
+    seed: int = 0,
+    max_delay: float | None = None,
+    reset: Literal["to_value", "subtract"] = "to_value",
 ) -> Sequential:
-    """``Linear -> LIF`` per layer for ``sizes = [n_in, hidden..., n_out]``, seeded weights.
+    """``Linear -> LIF`` per layer for ``sizes = [n_in, hidden..., n_out]``, seeded weights;
+    ``reset`` is the LIF's (``"subtract"`` is what Xylo's neurons do).
 
     With ``max_delay`` (ms, a multiple of ``dt``), every connection but the last (the readout) is a
     :class:`~spikeforge.plasticity.LearnableDelay` with delays drawn uniformly in
@@ -112,7 +135,7 @@ def feedforward_snn(
                 conn.weight.copy_(lin.weight)
                 assert conn.bias is not None
                 conn.bias.zero_()
-        layers += [conn, LIF(n_out, tau_mem=tau_mem, dt=dt, surrogate=FastSigmoid(10.0))]
+        layers += [conn, LIF(n_out, tau_mem=tau_mem, dt=dt, reset=reset, surrogate=FastSigmoid(10.0))]
     return Sequential(*layers)
 
 
@@ -134,6 +157,7 @@ def train_command(
     sigma_start: float | None = None,
     sigma_end: float | None = None,
     sigma_fraction: float = 0.5,
+    reset: Literal["to_value", "subtract"] = "to_value",
 ) -> tuple[float, History]:
     """Train a feedforward LIF network on ``dataset``; returns (test accuracy, history).
 
@@ -143,6 +167,12 @@ def train_command(
     annealed from ``sigma_start`` (default ``delays / 3``) to ``sigma_end`` (default half a bin)
     over the first ``sigma_fraction`` of the epochs, and rounded to whole bins at the end (the
     saved model and the reported accuracy use the integer delays).
+
+    ``dataset`` ``"ndigits16"`` is NDigits in Xylo Audio 2's size (16 inputs, digits 0-7 on 8
+    outputs); trained with ``reset="subtract"`` (Xylo lowers the membrane by the threshold on a
+    spike) and ``bin_ms`` at most ``tau_mem / 2**0.5`` (Xylo's bit-shift decay needs
+    ``round(log2(20 ms / bin_ms)) >= 1``), the model exports to ``xylo-audio2`` without
+    ``--force``.
 
     Saves ``learning_curve.png``, ``model.pt`` (the weights with their description: sizes, dt =
     ``bin_ms``, neuron parameters, the dataset's binning; see :mod:`spikeforge.modelfile`, read it
@@ -170,8 +200,10 @@ def train_command(
         annealing = DelayAnnealing(sigma_start=sigma_start, sigma_end=sigma_end, fraction=sigma_fraction)
     elif (sigma_start, sigma_end, sigma_fraction, delay_lr_scale) != (None, None, 0.5, 100.0):
         raise ParameterError("the sigma and delay learning-rate options need delays (--delays MAX_MS)")
+    if reset not in ("to_value", "subtract"):
+        raise ParameterError(f"reset must be 'to_value' or 'subtract', got {reset!r}")
     n_in, n_classes, _ = DATASETS[dataset]
-    model = feedforward_snn([n_in, *hidden, n_classes], dt=bin_ms, seed=seed, max_delay=delays)
+    model = feedforward_snn([n_in, *hidden, n_classes], dt=bin_ms, seed=seed, max_delay=delays, reset=reset)
     params: Any = (
         model.parameters()
         if delays is None

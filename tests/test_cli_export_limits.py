@@ -98,3 +98,32 @@ def test_quantize_warns_for_a_model_that_does_not_fit():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         quantize(_small_net(), "xylo-audio2")  # fits: no warning
+
+
+def test_a_reset_to_value_is_refused_on_xylo_with_what_to_change(tmp_path, capsys):
+    """16 inputs and 8 outputs fit Xylo; the reset to v_reset does not (Xylo subtracts its
+    threshold), and the report says how to train a model that fits."""
+    from spikeforge.modelfile import save_model
+
+    net = _small_net()
+    for i in (1, 3):
+        net[i].reset = "to_value"
+    path = save_model(net, tmp_path / "model.pt")
+    out = tmp_path / "x.npz"
+    assert main(["export", str(path), "--target", "xylo-audio2", "--out", str(out)]) == 2
+    text = capsys.readouterr().out
+    assert "2 violation(s)" in text and "--reset subtract" in text and "v_th - v_leak" in text
+    assert not out.exists()
+    net[1].reset = net[3].reset = "subtract"
+    assert main(["export", str(save_model(net, path)), "--target", "xylo-audio2", "--out", str(out)]) == 0
+
+
+def test_train_rejects_an_unknown_reset(tmp_path, capsys):
+    from spikeforge.commands import train_command
+    from spikeforge.errors import ParameterError
+
+    with pytest.raises(ParameterError, match="reset must be 'to_value' or 'subtract', got 'zero'"):
+        train_command("ndigits16", reset="zero", out=tmp_path)  # type: ignore[arg-type]
+    with pytest.raises(SystemExit):
+        main(["train", "ndigits16", "--reset", "zero"])
+    assert "invalid choice: 'zero'" in capsys.readouterr().err

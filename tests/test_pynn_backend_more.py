@@ -207,7 +207,8 @@ def test_assembly_bad_input() -> None:
     ):
         sfsim.Assembly(a, 3)  # type: ignore[arg-type]
     with pytest.raises(
-        ParameterError, match="the postsynaptic population must be a Population or an Assembly"
+        ParameterError,
+        match="the postsynaptic population must be a Population, a PopulationView or an Assembly",
     ):
         sfsim.Projection(a, [a], sfsim.AllToAllConnector())  # type: ignore[arg-type]
     src = sfsim.Population(1, sfsim.SpikeSourcePoisson(rate=5.0), label="noise")

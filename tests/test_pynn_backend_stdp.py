@@ -217,5 +217,5 @@ def test_get_over_an_assembly_and_repeated_pairs() -> None:
     assert prj.get("delay", format="array", multiple_synapses="min")[2, 0] == 0.5
     assert prj.get("weight", format="array", multiple_synapses="first")[2, 0] == 0.2
     assert prj.get("weight", format="array", multiple_synapses="last")[2, 0] == 0.3
-    assert prj.get("weight", with_address=False)[0] == (0.1,)
+    assert prj.get("weight", with_address=False)[0] == 0.1  # one name, no address: plain values (PyNN)
     sfsim.end()

@@ -29,6 +29,7 @@ class PyNNNetwork:
         projections: PyNN ``Projection`` per spikeforge projection name; a current-based
             projection with weights of both signs becomes two, ``"name:excitatory"`` and
             ``"name:inhibitory"``; a Poisson input's projection has the input's name.
+        current_sources: the ``StepCurrentSource`` s of time-varying currents.
         time_offset: ms added to every spike time by the export (PyNN stamps a spike at the end
             of the step in which the threshold was crossed, spikeforge at its start): subtract it
             from PyNN's spike times to compare them with spikeforge's.
@@ -40,6 +41,7 @@ class PyNNNetwork:
         self.description = description
         self.populations: dict[str, Any] = {}
         self.projections: dict[str, Any] = {}
+        self.current_sources: list[Any] = []
         self.time_offset = float(description["time_offset"])
 
     def spike_times(self, name: str) -> list[np.ndarray]:
@@ -168,7 +170,19 @@ def build(
             p.initialize(**initial)
             if getattr(sim, "__name__", "") == "pyNN.nest":
                 _nest_initialize(p, int(pop["n"]), initial)
+        if "positions" in pop:
+            p.positions = np.asarray(arrays[pop["positions"][1:]], dtype=np.float64)
         net.populations[pop["name"]] = p
+    for sc in description.get("step_currents", []):
+        cells = net.populations[sc["target"]]
+        if sc.get("indices") is not None:
+            cells = cells[[int(i) for i in arrays[sc["indices"][1:]]]]
+        source = sim.StepCurrentSource(
+            times=[float(t) for t in arrays[sc["times"][1:]]],
+            amplitudes=[float(a) for a in arrays[sc["amplitudes"][1:]]],
+        )
+        source.inject_into(cells)
+        net.current_sources.append(source)
     for proj in description["projections"]:
         conn = np.asarray(arrays[proj["connections"][1:]], dtype=np.float64)
         if conn.shape[0] == 0:

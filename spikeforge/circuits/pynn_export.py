@@ -27,6 +27,8 @@ spikeforge                                 PyNN
 ``add_poisson_input``                      a ``SpikeSourcePoisson`` of rate ``n * rate`` per
                                            target neuron, one to one, delay ``dt``
 ``add_current`` (constant)                 ``i_offset`` of the target cells
+``add_current`` (``TimedArray``)           ``StepCurrentSource`` (one per distinct column)
+population ``positions``                   ``Population.positions`` (3-D, zeros appended)
 projections                                ``FromListConnector``: the same synapses, weights
                                            and delays (nothing is redrawn)
 ``plasticity=STDP(...)``                   ``STDPMechanism(SpikePairRule, *WeightDependence)``
@@ -83,7 +85,10 @@ current and has an exponential spike, ``IF_cond_exp_gsfa_grr`` by conductances),
 models, ``reset="subtract"``, several kinds of synapse (or more than two time constants or
 reversal potentials) onto one population, synapses a standard cell lacks (exponential synapses
 onto a ``LIF`` with ``tau_syn``, delta synapses onto other fields), negative conductances, delays
-below one step, time-varying rates and currents, currents onto a ``LIF`` with ``tau_syn``, rules
+below one step, time-varying rates (PyNN's ``SpikeSourceInhGamma``, the form they would take, runs on
+NEST 2's ``inh_gamma_generator``, which NEST 3 no longer has), time-varying currents other than a
+``TimedArray`` or nonzero before ``2 dt`` (a NEST current source starts two steps late at the
+earliest), currents onto a ``LIF`` with ``tau_syn``, rules
 other than ``STDP`` (and STDP with ``pairing="nearest"``, ``bound="soft"`` or ``"none"``, or
 a soft weight dependence with ``w_min != 0``), batched networks (``batch > 1``, per-copy gains
 or parameters) and networks that have already run.
@@ -111,7 +116,7 @@ from ..neurons.izhikevich import Izhikevich
 from ..neurons.lif import LIF
 from . import _pynn_build
 from . import synapses as syn
-from .inputs import PoissonGroup, SpikeSource
+from .inputs import PoissonGroup, SpikeSource, TimedArray
 
 if TYPE_CHECKING:
     # the description and its state; not .network, which imports this module for Network.to_pynn
@@ -158,7 +163,8 @@ class _Arrays:
 
     def value(self, key: str, t: Any, n: int) -> float | str:
         """A number when all ``n`` values are equal, else a named array."""
-        a = np.broadcast_to(np.asarray(torch.as_tensor(t).detach().cpu().double()), (n,)).copy()
+        a = np.asarray(torch.as_tensor(t).detach().cpu().double())
+        a = np.broadcast_to(a.reshape(-1) if a.size == n else a, (n,)).copy()  # 2-D populations: flat
         if n == 0 or bool((a == a[0]).all()):
             return float(a[0]) if n else 0.0
         return self.add(key, a)
@@ -217,8 +223,8 @@ def _describe(net: Network) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     for drv in net._drives:
         if callable(drv.rate):
             raise UnsupportedExportError(
-                f"Poisson input {drv.name!r}: a time-varying rate has no exact PyNN form "
-                "(SpikeSourceInhGamma is not mapped); give a constant rate"
+                f"Poisson input {drv.name!r}: a time-varying rate has no PyNN form that NEST 3 runs "
+                "(SpikeSourceInhGamma needs NEST 2's inh_gamma_generator); give a constant rate"
             )
         n_t = drv.n_target
         rate = np.broadcast_to(_np(drv.rate).reshape(-1), (n_t,)) * drv.n
@@ -247,12 +253,11 @@ def _describe(net: Network) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
             )
         )
     currents: dict[str, np.ndarray] = {p: np.zeros(net._groups[p].n) for p in net.population_names}
+    step_currents: list[dict[str, Any]] = []
     for cur in net._currents:
         if callable(cur.current):
-            raise UnsupportedExportError(
-                f"current {cur.name!r}: a time-varying current has no exact PyNN form here; only "
-                "constant currents map (to the cells' i_offset)"
-            )
+            step_currents += _step_currents(net, cur, arrays)
+            continue
         currents[cur.target] = currents[cur.target] + np.broadcast_to(
             _np(cur.current).reshape(-1), (net._groups[cur.target].n,)
         )
@@ -282,8 +287,8 @@ def _describe(net: Network) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
             rate = group.group.rate
             if callable(rate):
                 raise UnsupportedExportError(
-                    f"Poisson group {group.name!r}: a time-varying rate has no exact PyNN form "
-                    "(SpikeSourceInhGamma is not mapped); give a constant rate"
+                    f"Poisson group {group.name!r}: a time-varying rate has no PyNN form that NEST 3 "
+                    "runs (SpikeSourceInhGamma needs NEST 2's inh_gamma_generator); give a constant rate"
                 )
             hz = np.broadcast_to(_np(rate).reshape(-1), (group.n,)) * 1000.0
             pops.append(
@@ -313,14 +318,80 @@ def _describe(net: Network) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
                     },
                 }
             )
+    for pop in pops:
+        positions = getattr(net._groups[pop["name"]], "positions", None)
+        if positions is not None:
+            pos = _np(positions).reshape(pop["n"], -1)
+            if pos.shape[1] > 3:
+                raise UnsupportedExportError(
+                    f"population {pop['name']!r}: positions of {pos.shape[1]} dimensions; PyNN's have 3"
+                )
+            pos3 = np.zeros((3, pop["n"]))
+            pos3[: pos.shape[1]] = pos.T
+            pop["positions"] = arrays.add(f"{pop['name']}.positions", pos3)
     description = {
         "format": _pynn_build.FORMAT,
         "dt": dt,
         "time_offset": dt,
         "populations": pops + extra_sources,
         "projections": projs,
+        "step_currents": step_currents,
     }
     return description, arrays.arrays
+
+
+def _step_currents(net: Network, cur: Any, arrays: _Arrays) -> list[dict[str, Any]]:
+    """A :class:`~spikeforge.circuits.TimedArray` current as PyNN ``StepCurrentSource`` s (one per
+    distinct column, injected into the neurons that have it): row ``r`` holds over the steps that
+    start in ``[r * dt_table, (r + 1) * dt_table)``, so its time is the first such step's start,
+    where a ``StepCurrentSource`` switches too (NEST: ``step_current_generator``)."""
+    dt = float(net.dt)
+    f = cur.current
+    if not isinstance(f, TimedArray):
+        raise UnsupportedExportError(
+            f"current {cur.name!r}: a time-varying current maps to PyNN as a TimedArray (to "
+            f"StepCurrentSource); {type(f).__name__} has no PyNN form"
+        )
+    group = net._groups[cur.target]
+    m = group.module
+    if isinstance(m, LIF) and m.has_syn:
+        raise UnsupportedExportError(
+            f"current {cur.name!r}: a current onto a LIF with tau_syn is added to its synaptic current "
+            "every step, which no PyNN current source does; give the LIF no tau_syn"
+        )
+    values = _np(f.values)
+    if values.ndim == 1:
+        values = values[:, None]
+    if values.ndim != 2 or values.shape[1] not in (1, group.n):
+        raise UnsupportedExportError(
+            f"current {cur.name!r}: a TimedArray of shape {list(values.shape)}; PyNN takes [T] or [T, n] "
+            "(one network, not a batch)"
+        )
+    scale = 1e-3 if isinstance(m, Izhikevich) else 1.0  # Izhikevich: mV/ms to nA, as i_offset
+    rows = np.arange(values.shape[0])
+    times = np.ceil(rows * f.dt / dt - 1e-9) * dt  # the first step starting in the row
+    early = rows[(rows * f.dt < 2 * dt)]  # rows acting before 2 dt
+    if bool(np.any(values[early] != 0)):
+        raise UnsupportedExportError(
+            f"current {cur.name!r} is nonzero before 2 dt = {2 * dt:g} ms; NEST (through pyNN.nest) "
+            "starts a current source two steps late at the earliest: start it at 0 and switch it on later, "
+            "or give a constant part as a constant current"
+        )
+    columns, which = np.unique(values.T, axis=0, return_inverse=True)
+    out = []
+    for k, column in enumerate(columns):
+        if not bool(np.any(column != 0)):
+            continue
+        entry: dict[str, Any] = {
+            "target": cur.target,
+            "times": arrays.add(f"{cur.name}.times", times),
+            "amplitudes": arrays.add(f"{cur.name}.amplitudes", column * scale),
+            "indices": None,
+        }
+        if len(columns) > 1:
+            entry["indices"] = arrays.add(f"{cur.name}.indices", np.flatnonzero(which.reshape(-1) == k))
+        out.append(entry)
+    return out
 
 
 def _projection_channel(net: Network, proj: Any) -> _Channel:

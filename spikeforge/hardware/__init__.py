@@ -17,7 +17,8 @@
                        (``remove_qat`` undoes it)
 ``run_xylosim``        a quantized Xylo network run in SynSense's own simulator
                        (``xylosim``, an optional test-time extra)
-``benchmark_figures``  NeuroBench's footprint, sparsities and synaptic operations
+``benchmark_figures``  NeuroBench's footprint, sparsities, synaptic operations and
+                       membrane updates
                        (``neurobench_adaptor``: the model for NeuroBench's Benchmark)
 =====================  ==============================================================
 """

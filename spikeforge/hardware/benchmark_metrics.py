@@ -16,10 +16,28 @@ NeuroBench 2.3.0's ``Benchmark`` in ``tests/hardware/test_benchmark_metrics.py``
   over time. The input of a layer is *spiking* when all its values are -1, 0 or 1: its
   operations are accumulates (**effective ACs**), else multiply-accumulates (**effective
   MACs**). **Dense** counts every connection at every step (all inputs and weights set to 1).
+* **membrane updates** per sample (NeuroBench's ``MembraneUpdates``): for every neuron layer, all
+  its neurons at the first time step, then at each later step the neurons whose membrane ``v``
+  (the state after the step, after reset) differs from the step before; summed over layers.
 
 NeuroBench finds the neuron layers by their class; spikeforge's neuron modules return
 ``(spikes, state)``, so :func:`neurobench_adaptor` wraps each in :class:`NeuronSpikes` (which
-returns the spikes only) and takes NeuroBench's batch-first ``[B, T, ...]`` input.
+returns the spikes only) and takes NeuroBench's batch-first ``[B, T, ...]`` input. NeuroBench
+reads membranes only from snntorch neurons (its ``NeuronHook`` tests ``isinstance(layer,
+snntorch.SpikingNeuron)`` and reads ``layer.mem`` around each call, one call per time step), so
+``neurobench_adaptor(model, membranes=True)`` runs the model one step per call and presents each
+neuron module as such a neuron (:class:`NeuronStep`), for NeuroBench's ``MembraneUpdates``.
+NeuroBench's ``NeuronOperations`` is not supported: it prices the resets of snntorch's own
+classes (``Leaky``, ``Synaptic``, ...) by their names.
+
+**No energy per inference.** An estimate needs each chip's energy per synaptic operation and per
+neuron update from a published source. Neither vendor publishes them for the chips simulated
+here: SynSense's rockpool models Xylo Audio 2 in clock cycles per step
+(``rockpool.devices.xylo.syns61201.power_cycles_model``), not joules, and Intel's per-operation
+table (Davies et al., IEEE Micro 38(1), 2018) is for the first Loihi, whose cores differ from
+Loihi 2's; papers report measured power of whole applications, which does not split into a
+per-operation figure. Multiplying our counts by numbers of another chip would look precise and
+be wrong, so the figures stop at operation counts.
 
 Example:
     >>> import torch, spikeforge as sf
@@ -31,6 +49,8 @@ Example:
     15360.0
     >>> fig.effective_macs                             # the input is spikes: accumulates only
     0.0
+    >>> fig.membrane_updates <= 20 * (32 + 8)          # at most every neuron at every step
+    True
 """
 
 from __future__ import annotations
@@ -41,10 +61,10 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ..errors import ShapeError
+from ..errors import MissingDependencyError, ShapeError
 from ..neurons.base import NeuronModule
 
-__all__ = ["BenchmarkFigures", "benchmark_figures", "neurobench_adaptor", "NeuronSpikes"]
+__all__ = ["BenchmarkFigures", "benchmark_figures", "neurobench_adaptor", "NeuronSpikes", "NeuronStep"]
 
 _CONNECTIONS = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
 _ACTIVATIONS = (nn.ReLU, nn.Sigmoid)  # NeuroBench's activation layers besides spiking neurons
@@ -62,6 +82,7 @@ class BenchmarkFigures:
         effective_acs: accumulates per sample (connections fed spikes).
         dense_synops: every connection at every step, per sample.
         samples: the number of samples the workload figures average over.
+        membrane_updates: membrane updates per sample (NeuroBench's ``MembraneUpdates``).
     """
 
     footprint_bytes: int
@@ -71,6 +92,7 @@ class BenchmarkFigures:
     effective_acs: float
     dense_synops: float
     samples: int
+    membrane_updates: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         """The figures as a JSON-ready dict."""
@@ -81,7 +103,8 @@ class BenchmarkFigures:
             f"NeuroBench figures ({self.samples} samples): footprint {self.footprint_bytes} B, "
             f"connection sparsity {self.connection_sparsity:.4f}, activation sparsity "
             f"{self.activation_sparsity:.4f}, synaptic operations per sample: "
-            f"{self.effective_acs:.1f} ACs, {self.effective_macs:.1f} MACs (dense {self.dense_synops:.1f})"
+            f"{self.effective_acs:.1f} ACs, {self.effective_macs:.1f} MACs (dense {self.dense_synops:.1f}), "
+            f"membrane updates per sample {self.membrane_updates:.1f}"
         )
 
 
@@ -102,6 +125,61 @@ def _synops(layer: nn.Linear | nn.Conv1d | nn.Conv2d | nn.Conv3d, x: Tensor) -> 
         effective = float(_apply(layer, ones, (w != 0).to(w.dtype)).sum())
         dense = float(_apply(layer, torch.ones_like(ones), torch.ones_like(w)).sum())
     return effective, dense, spiking
+
+
+class _MembraneRecorder:
+    """Counts one neuron module's membrane updates as NeuroBench does, whether the model runs it
+    on whole sequences (``forward``, as a Sequential does) or step by step (``step``, as a
+    NIRGraphModule does): the instance's ``forward`` and ``step`` are shadowed while the model
+    runs, by versions that also read ``v`` (``forward`` runs ``scan(record=True)``, so nothing is
+    computed twice and random draws are not repeated). Step-by-step calls also add their outputs
+    to ``act`` (the forward hooks see only ``forward``)."""
+
+    def __init__(self, module: NeuronModule, act: dict[str, int]) -> None:
+        self.module = module
+        self.act = act
+        self.updates = 0
+        self.first = True  # NeuroBench counts every neuron at the first step of a run
+        self.in_forward = False
+
+    def _count(self, before: Tensor | None, after: Tensor) -> None:
+        if self.first or before is None:
+            self.updates += after.numel()
+            self.first = False
+        else:
+            self.updates += int(torch.count_nonzero(after != before))
+
+    def attach(self) -> None:
+        m = self.module
+        cls = type(m)
+
+        def forward(x: Tensor, state: Any = None) -> tuple[Tensor, Any]:
+            self.in_forward = True
+            try:
+                result = cls.scan(m, x, state, record=True)
+            finally:
+                self.in_forward = False
+            v = getattr(result.trace, "v", None)
+            if v is not None:
+                self._count(getattr(state, "v", None), v[0])
+                self.updates += int(torch.count_nonzero(v[1:] != v[:-1]))
+            return result.output, result.state
+
+        def step(x: Tensor, state: Any = None) -> tuple[Tensor, Any]:
+            out, new = cls.step(m, x, state)
+            if not self.in_forward:
+                self.act["all"] += out.numel()
+                self.act["zero"] += out.numel() - int(torch.count_nonzero(out))
+                if getattr(new, "v", None) is not None:
+                    self._count(getattr(state, "v", None), new.v)
+            return out, new
+
+        m.__dict__["forward"] = forward
+        m.__dict__["step"] = step
+
+    def detach(self) -> None:
+        self.module.__dict__.pop("forward", None)
+        self.module.__dict__.pop("step", None)
 
 
 def benchmark_figures(model: nn.Module, x: Tensor) -> BenchmarkFigures:
@@ -145,17 +223,22 @@ def benchmark_figures(model: nn.Module, x: Tensor) -> BenchmarkFigures:
         act["zero"] += spikes.numel() - int(torch.count_nonzero(spikes))
 
     handles = []
+    recorders = [_MembraneRecorder(m, act) for m in model.modules() if isinstance(m, NeuronModule)]
     for m in model.modules():
         if isinstance(m, _CONNECTIONS):
             handles.append(m.register_forward_pre_hook(on_connection))
         elif isinstance(m, (NeuronModule, *_ACTIVATIONS)):
             handles.append(m.register_forward_hook(on_activation))
     try:
+        for rec in recorders:
+            rec.attach()
         with torch.no_grad():
             model(x)
     finally:
         for h in handles:
             h.remove()
+        for rec in recorders:
+            rec.detach()
     batch = x.shape[1]
     return BenchmarkFigures(
         footprint_bytes=footprint,
@@ -165,6 +248,7 @@ def benchmark_figures(model: nn.Module, x: Tensor) -> BenchmarkFigures:
         effective_acs=ops["ac"] / batch,
         dense_synops=ops["dense"] / batch,
         samples=batch,
+        membrane_updates=sum(rec.updates for rec in recorders) / batch,
     )
 
 
@@ -183,12 +267,62 @@ class NeuronSpikes(nn.Module):
         return spikes  # type: ignore[return-value]
 
 
+class NeuronStep(nn.Module):
+    """A neuron module run one time step per call, keeping its state between calls and its
+    membrane ``v`` (after the step) as ``mem``, and returning ``(spikes, mem)`` as snntorch's
+    neurons do: what NeuroBench's neuron hook reads (see the module docstring).
+    :func:`neurobench_adaptor` with ``membranes=True`` builds these, as subclasses of
+    ``snntorch.SpikingNeuron`` (NeuroBench imports snntorch itself); :meth:`start` clears the
+    state before a run."""
+
+    init_hidden = False  # read by NeuroBench's hook: the output is the (spikes, mem) tuple
+    output = True
+
+    def __init__(self, neuron: NeuronModule) -> None:
+        nn.Module.__init__(self)  # not snntorch's __init__: no registration in its global list
+        self.neuron = neuron
+        self.state: Any = None
+        self.mem: Tensor = torch.zeros(0)
+
+    def start(self) -> None:
+        """Forget the state: the next call is the first step of a run."""
+        self.state = None
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        spikes, self.state = self.neuron.step(x, self.state)
+        self.mem = self.state.v
+        return spikes, self.mem
+
+
+def _snntorch_step_class() -> type[NeuronStep]:
+    try:
+        import snntorch
+    except ImportError as e:
+        raise MissingDependencyError(
+            "neurobench_adaptor(membranes=True) presents neurons as snntorch's, which NeuroBench "
+            "reads membranes from: pip install snntorch (NeuroBench needs it too)"
+        ) from e
+    return type("NeuronStep", (NeuronStep, snntorch.SpikingNeuron), {})
+
+
 class _BatchFirst(nn.Module):
-    def __init__(self, chain: nn.Sequential) -> None:
+    def __init__(self, chain: nn.Sequential, per_step: bool = False) -> None:
         super().__init__()
         self.chain = chain
+        self.per_step = per_step
 
     def forward(self, x: Tensor) -> Tensor:
+        if self.per_step:
+            for module in self.chain:
+                if isinstance(module, NeuronStep):
+                    module.start()
+            outs = []
+            for t in range(x.shape[1]):
+                y = x[:, t]
+                for module in self.chain:
+                    y = module(y)[0] if isinstance(module, NeuronStep) else module(y)
+                outs.append(y)
+            return torch.stack(outs, 1)
         x = x.transpose(0, 1)
         for module in self.chain:
             if isinstance(module, NeuronSpikes):
@@ -200,12 +334,22 @@ class _BatchFirst(nn.Module):
         return x.transpose(0, 1)
 
 
-def neurobench_adaptor(model: nn.Sequential) -> nn.Module:
+def neurobench_adaptor(model: nn.Sequential, *, membranes: bool = False) -> nn.Module:
     """``model`` (a chain of stateless modules and neuron modules, e.g. a
     :class:`~spikeforge.Sequential`) as a module NeuroBench's ``TorchModel`` wraps: it takes
     batch-first ``[B, T, ...]`` input, returns the output spikes ``[B, T, n]``, and holds the
     model's own modules (so footprint and sparsity are the model's), each neuron module inside a
     :class:`NeuronSpikes`.
+
+    Args:
+        model: the chain.
+        membranes: run one time step per call, each neuron module inside a :class:`NeuronStep`
+            that NeuroBench takes for an snntorch neuron, so that its ``MembraneUpdates`` metric
+            reads the membranes; register ``NeuronStep`` with ``add_activation_module``. Needs
+            snntorch (as NeuroBench does).
+
+    Raises:
+        MissingDependencyError: ``membranes=True`` without snntorch.
 
     Example:
         >>> import torch, spikeforge as sf
@@ -214,5 +358,9 @@ def neurobench_adaptor(model: nn.Sequential) -> nn.Module:
         >>> nb(torch.zeros(2, 10, 4)).shape
         torch.Size([2, 10, 3])
     """
+    if membranes:
+        step_cls = _snntorch_step_class()
+        stepped = [step_cls(m) if isinstance(m, NeuronModule) else m for m in model]
+        return _BatchFirst(nn.Sequential(*stepped), per_step=True)
     modules = [NeuronSpikes(m) if isinstance(m, NeuronModule) else m for m in model]
     return _BatchFirst(nn.Sequential(*modules))

@@ -260,21 +260,13 @@ def _check_neuron(report: CheckReport, t: ChipTarget, where: str, m: NeuronModul
         )
     if not isinstance(m, LIF):
         return
+    same_rest = bool(torch.equal(m.v_reset.detach().expand(m.shape), m.v_leak.detach().expand(m.shape)))
     if m.reset == "subtract":
-        reset = "subtract"
-    elif bool(torch.equal(m.v_reset.detach().expand(m.shape), m.v_leak.detach().expand(m.shape))):
-        reset = "to_zero"
+        reset = "subtract" if same_rest else "subtract_gap"
     else:
-        reset = "to_value"
+        reset = "to_zero" if same_rest else "to_value"
     if reset not in t.resets:
-        said = {
-            "to_zero": "reset to v_leak",
-            "subtract": "subtractive reset",
-            "to_value": "reset to v_reset != v_leak",
-        }
-        report.add(
-            "resets", f"{where}: {said[reset]} is not available on {t.name} (it has {', '.join(t.resets)})"
-        )
+        report.add("resets", f"{where}: {_reset_advice(reset, t)}")
     if not t.refractory and bool((m.t_ref.detach() > 0).any()):
         report.add("refractory", f"{where}: refractory period t_ref > 0, which {t.name} does not have")
     if t.decay == "fraction12" and t.decay_range is not None and kind != "IF":
@@ -308,6 +300,28 @@ def _check_neuron(report: CheckReport, t: ChipTarget, where: str, m: NeuronModul
                     f"{where}: {name} {float(finite.min()):g}..{float(finite.max()):g} ms at dt {m.dt:g} ms "
                     f"needs bit-shift dash {min(dashes)}..{max(dashes)}, outside {t.name}'s {lo}..{hi}",
                 )
+
+
+_RESET_SAID = {
+    "to_zero": "resets to v_reset = v_leak",
+    "to_value": "resets to v_reset != v_leak",
+    "subtract": "subtracts v_th - v_reset",
+    "subtract_gap": "subtracts v_th - v_reset != v_th - v_leak",
+}
+
+
+def _reset_advice(reset: str, t: ChipTarget) -> str:
+    """Why a reset mode does not run on ``t``, and what to change."""
+    said = _RESET_SAID[reset]
+    if t.resets == ("subtract",):  # Xylo: xylosim's neuron, run in tests/hardware/test_xylosim.py
+        return (
+            f"{said}; {t.name} subtracts v_th - v_leak per spike (several a step), which no reset to a "
+            "value equals: train with reset='subtract', v_reset == v_leak (`spikeforge train --reset "
+            "subtract`; NIR has no subtractive reset, so export the model file, not a .nir)"
+        )
+    if t.resets == ("to_zero",):  # Loihi 2, BrainScaleS-2
+        return f"{said}; {t.name} resets to v_leak: train with reset='to_value', v_reset == v_leak"
+    return f"{said}; {t.name} has {' or '.join(t.resets)} with v_reset == v_leak"
 
 
 def _check_delays(report: CheckReport, t: ChipTarget, where: str, m: nn.Module, dts: set[float]) -> None:

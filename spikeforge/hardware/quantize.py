@@ -32,9 +32,11 @@ Threshold mantissa ``vth = round(S (v_th - v_leak) / 64)`` (17 bits); the bias
 fastest synapse, ``dash_syn = 1`` (half the current stays for the next step), and a CubaLIF
 ``dash_syn = round(log2(tau_syn / dt))``. Weights int8 ``round(g S k r W / 2**weight_shift)``
 with ``g = 1 / (1 - 2**-dash_syn)`` (the synaptic decay applied in the step of arrival),
-``weight_shift`` in 0..7 the largest that keeps the threshold ``<= 2**13``. Xylo resets by
-subtraction and may fire up to 31 spikes per step in hidden layers (1 in the readout), where
-spikeforge's LIF resets to ``v_reset`` and fires once; with ``calibration`` data, the gain ``g``
+``weight_shift`` in 0..7 the largest that keeps the threshold ``<= 2**13``. Xylo subtracts
+its threshold per spike and may fire up to 31 spikes per step in hidden layers (1 in the
+readout), where spikeforge's LIF fires once (a LIF that resets to a value, not by
+``reset="subtract"``, is quantized all the same, with the warning of :func:`check`); with
+``calibration`` data, the gain ``g``
 of each layer is chosen among a few values to best match the float layer's spike counts. Xylo
 has one ``weight_shift_rec`` for all hidden-to-hidden weights, so in a chain of more than two
 layers the middle layers share the smallest of their shifts.
@@ -70,6 +72,7 @@ Example:
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping
 from typing import Any, Literal
 
 import numpy as np
@@ -198,6 +201,51 @@ class QuantizedModel(nn.Module):
             key = "weight_exp" if self.family == "loihi" else "weight_shift"
             out[f"layer{i}_{key}"] = np.array(self.shifts[i], dtype=np.int64)
         return out
+
+    @classmethod
+    def from_integer_parameters(
+        cls, target: str, params: Mapping[str, Any], timing: Timing = "chip"
+    ) -> QuantizedModel:
+        """The model back from :meth:`integer_parameters` (e.g. the ``.npz`` that ``spikeforge
+        export --target xylo-audio2`` writes; its ``.json`` holds ``timing``).
+
+        Raises:
+            ParameterError: an unknown target or timing, or ``params`` without ``layer0_*``
+                arrays or a layer's shift.
+
+        Example:
+            >>> import torch, spikeforge as sf
+            >>> net = sf.Sequential(torch.nn.Linear(4, 3), sf.neurons.LIF(3, dt=10.0, reset="subtract"))
+            >>> q = sf.hardware.quantize(net, "xylo-audio2")
+            >>> params = q.integer_parameters()             # what `spikeforge export` saves as .npz
+            >>> back = sf.hardware.QuantizedModel.from_integer_parameters("xylo-audio2", params)
+            >>> back.shifts == q.shifts and torch.equal(back.layer(0)["weight"], q.layer(0)["weight"])
+            True
+        """
+        t = get_target(target)
+        if t.name not in INTSIM_TARGETS:
+            raise ParameterError(f"target must be one of {', '.join(INTSIM_TARGETS)}, got {t.name!r}")
+        if timing not in ("chip", "model"):
+            raise ParameterError(f"timing must be 'chip' or 'model', got {timing!r}")
+        key = "weight_exp" if t.name == "loihi2" else "weight_shift"
+        layers: list[dict[str, Tensor]] = []
+        shifts: list[int] = []
+        while any(k.startswith(f"layer{len(layers)}_") for k in params):
+            i = len(layers)
+            if f"layer{i}_{key}" not in params:
+                raise ParameterError(f"params has layer{i}_* arrays but no layer{i}_{key}")
+            shifts.append(int(np.asarray(params[f"layer{i}_{key}"])))
+            prefix = f"layer{i}_"
+            layers.append(
+                {
+                    k[len(prefix) :]: torch.as_tensor(np.asarray(v))
+                    for k, v in params.items()
+                    if k.startswith(prefix) and k != f"layer{i}_{key}"
+                }
+            )
+        if not layers:
+            raise ParameterError("params holds no layer0_* arrays (integer_parameters' layout)")
+        return cls(t.name, timing, layers, shifts)
 
     def extra_repr(self) -> str:
         return f"target={self.target!r}, layers={self.n_layers}, timing={self.timing!r}"

@@ -78,7 +78,8 @@ class ChipTarget:
         neuron_types: neuron models it runs, among ``"LIF"`` (no synaptic state), ``"CubaLIF"``
             (with ``tau_syn``) and ``"IF"`` (no leak).
         layer_types: connection and shape layers it runs, as torch / spikeforge class names.
-        resets: reset modes: ``"to_zero"`` (to ``v_leak``) and/or ``"subtract"``.
+        resets: reset modes: ``"to_zero"`` (to ``v_leak``) and/or ``"subtract"`` (``v`` lowered by
+            ``v_th - v_leak`` on a spike: ``LIF(reset="subtract")`` with ``v_reset == v_leak``).
         recurrent: whether recurrent connections are allowed.
         refractory: whether a refractory period is supported.
         bias: whether neurons take a constant bias.
@@ -275,7 +276,11 @@ def _xylo(name: str, description: str, hidden: int, outputs: int, part: str) -> 
                 "4-bit dash (xylosim); dash 0 would clear a state in one step, so 1..15 are useful",
             ),
             ("max_delay_steps", "no programmable delays on Xylo (xylosim XyloLayer)"),
-            ("resets", _XYLO_NEURON + ": v_mem -= v_th per spike"),
+            (
+                "resets",
+                _XYLO_NEURON + ": v_mem -= v_th per spike; run in xylosim 0.1.3: v_mem >= v_th spikes, "
+                "floor(v_mem / v_th) spikes a step (at most 31), v_mem keeps the remainder",
+            ),
             ("refractory", "xylosim XyloIAFNeuron has no refractory period"),
             ("recurrent", "xylosim XyloLayer: recurrent weights between hidden neurons"),
             ("bias", "xylosim XyloIAFNeuron: has_bias, int16 bias added to v_mem each step"),

@@ -1,5 +1,6 @@
 """``benchmark_figures`` equals NeuroBench 2.3.0's own ``Benchmark`` (footprint, connection
-sparsity, activation sparsity, effective MACs and ACs, dense synaptic operations) on two models:
+sparsity, activation sparsity, effective MACs and ACs, dense synaptic operations, membrane
+updates) on two models:
 the demo network pruned by 30% on NDigits event counts (MACs in the first layer, ACs after), and
 a three-layer CUBA network with a sparse middle layer on binary spikes (ACs only); and
 ``spikeforge export --metrics`` prints the figures."""
@@ -17,7 +18,7 @@ from spikeforge.cli import main
 from spikeforge.demo import build_demo_model
 from spikeforge.errors import ShapeError
 from spikeforge.hardware import benchmark_figures, neurobench_adaptor
-from spikeforge.hardware.benchmark_metrics import NeuronSpikes
+from spikeforge.hardware.benchmark_metrics import NeuronSpikes, NeuronStep
 
 
 def _pruned_demo() -> tuple[torch.nn.Module, torch.Tensor, torch.Tensor]:
@@ -48,7 +49,7 @@ def _neurobench(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> dic
     pytest.importorskip("neurobench", reason="neurobench is a test-time tool: make test installs it")
     from neurobench.benchmarks import Benchmark
     from neurobench.metrics.static import ConnectionSparsity, Footprint
-    from neurobench.metrics.workload import ActivationSparsity, SynapticOperations
+    from neurobench.metrics.workload import ActivationSparsity, MembraneUpdates, SynapticOperations
     from neurobench.models import TorchModel
 
     nb_model = TorchModel(neurobench_adaptor(model))
@@ -56,7 +57,13 @@ def _neurobench(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> dic
     pairs = torch.utils.data.TensorDataset(x.transpose(0, 1), y)
     loader = torch.utils.data.DataLoader(pairs, batch_size=16)  # equal batches
     metrics = [[Footprint, ConnectionSparsity], [ActivationSparsity, SynapticOperations]]
-    return Benchmark(nb_model, loader, [], [], metrics).run(quiet=True)
+    results = Benchmark(nb_model, loader, [], [], metrics).run(quiet=True)
+    # membranes: NeuroBench reads them from snntorch neurons called once per step
+    stepped = TorchModel(neurobench_adaptor(model, membranes=True))
+    stepped.add_activation_module(NeuronStep)
+    workload = [ActivationSparsity, SynapticOperations, MembraneUpdates]
+    per_step = Benchmark(stepped, loader, [], [], [[], workload]).run(quiet=True)
+    return {**results, "per_step": per_step}
 
 
 @pytest.mark.parametrize("build", [_pruned_demo, _cuba_net], ids=["demo-ndigits", "cuba-spikes"])
@@ -71,6 +78,14 @@ def test_figures_equal_neurobench(build):
     assert ours.effective_macs == pytest.approx(ops["Effective_MACs"], rel=1e-12)
     assert ours.effective_acs == pytest.approx(ops["Effective_ACs"], rel=1e-12)
     assert ours.dense_synops == pytest.approx(ops["Dense"], rel=1e-12)
+    stepped = theirs["per_step"]  # the same model run one step per call: the same figures
+    assert ours.activation_sparsity == pytest.approx(stepped["ActivationSparsity"], rel=1e-12)
+    assert ours.effective_acs == pytest.approx(stepped["SynapticOperations"]["Effective_ACs"], rel=1e-12)
+    assert ours.effective_macs == pytest.approx(stepped["SynapticOperations"]["Effective_MACs"], rel=1e-12)
+    assert ours.membrane_updates == pytest.approx(stepped["MembraneUpdates"], rel=1e-12)
+    neurons = sum(m.n for m in model.modules() if isinstance(m, sf.neurons.LIF))
+    steps = x.shape[0]
+    assert neurons < ours.membrane_updates < 0.999 * neurons * steps  # some membranes stay put
     # the figures are not trivial: some spikes, some pruned weights, some accumulates
     assert 0.5 < ours.activation_sparsity < 1.0 and ours.connection_sparsity > 0.1
     assert ours.effective_acs > 0 and ours.samples == x.shape[1]
@@ -123,3 +138,38 @@ def test_export_to_nir_prints_the_figures_on_seeded_spikes(tmp_path, capsys):
     text = capsys.readouterr().out
     assert "NeuroBench figures (16 samples)" in text and "(dense 19200.0)" in text  # 100 x 16 x 12
     assert "Bernoulli(0.1) spikes, 100 steps, seed 0" in text and (tmp_path / "b.nir").is_file()
+
+
+def test_membrane_updates_by_hand_and_through_a_graph():
+    """Two LIF neurons, T = 4: neuron 0 gets input at step 1 only (its membrane moves from step 1
+    on, the leak keeps it moving), neuron 1 none (it stays at rest 0 after step 0). NeuroBench's
+    count: 2 at step 0, then 1 per step for neuron 0 = 5. The same model as a NIRGraphModule
+    (which calls ``step``) counts the same."""
+    from spikeforge.hardware import NIRGraphModule
+
+    lin = torch.nn.Linear(2, 2, bias=False)
+    with torch.no_grad():
+        lin.weight.copy_(torch.eye(2))
+    lif = sf.neurons.LIF(2, dt=1.0, tau_mem=5.0)
+    net = sf.Sequential(lin, lif)
+    x = torch.zeros(4, 1, 2)
+    x[1, 0, 0] = 1.0
+    assert benchmark_figures(net, x).membrane_updates == 5
+    assert benchmark_figures(net, torch.cat([x, x], 1)).membrane_updates == 5  # per sample
+    graph = NIRGraphModule(
+        modules={"lin": lin, "lif": lif},
+        edges=[("input", "lin"), ("lin", "lif"), ("lif", "output")],
+        input_name="input",
+        output_name="output",
+        order=["input", "lin", "lif", "output"],
+        back_edges=set(),
+        shapes={"input": (2,), "lin": (2,), "lif": (2,), "output": (2,)},
+        input_shape=(2,),
+    )
+    fig = benchmark_figures(graph, x)
+    assert fig.membrane_updates == 5 and fig.activation_sparsity == 1.0  # no spike: all 8 outputs zero
+    assert fig.effective_acs == 1 and fig.dense_synops == 16
+    x[2, 0, 1] = 30.0  # neuron 1 fires at step 2
+    assert benchmark_figures(graph, x).activation_sparsity == 1 - 1 / 8
+    assert benchmark_figures(net, x).activation_sparsity == 1 - 1 / 8
+    assert "forward" not in lif.__dict__ and "step" not in lif.__dict__  # nothing left behind

@@ -173,3 +173,25 @@ def test_bad_arguments():
         check(net, "loihi2", max_lost_fraction=2.0)
     with pytest.raises(ParameterError, match="nn.Module"):
         check("model", "loihi2")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("reset", "v_reset", "fits_xylo", "fits_loihi"),
+    [
+        ("subtract", 0.0, True, False),
+        ("subtract", -0.5, False, False),
+        ("to_value", 0.0, False, True),
+        ("to_value", -0.5, False, False),
+    ],
+)
+def test_reset_modes_against_what_the_chips_do(reset, v_reset, fits_xylo, fits_loihi):
+    """Xylo lowers v by its threshold, measured from rest (v_th - v_leak): a subtractive reset by
+    v_th - v_reset equals it only with v_reset == v_leak; Loihi 2 sets v to rest (v_leak). The
+    message says what to change."""
+    for name, fits in [("xylo-audio2", fits_xylo), ("loihi2", fits_loihi)]:
+        report = check(fitting_net(targets(name), reset=reset, v_reset=v_reset), name)
+        assert ("resets" not in report.limits) == fits, str(report)
+        if not fits:
+            message = report.violations[report.limits.index("resets")]
+            advice = "reset='subtract', v_reset == v_leak" if name != "loihi2" else "reset='to_value'"
+            assert advice in message and "v_reset == v_leak" in message, message

@@ -158,3 +158,84 @@ def test_run_xylosim_rejects_what_it_cannot_run():
         run_xylosim(QuantizedModel("xylo-audio2", "chip", layers, [0, 0]), torch.zeros(4, 15))
     traces = run_xylosim(QuantizedModel("xylo-audio2", "chip", layers, [0, 0]), x)
     assert traces[0].spikes.shape == (5, 1, 5) and traces[1].spikes.shape == (5, 1, 8)
+
+
+@pytest.mark.parametrize(
+    ("v", "threshold", "spikes", "left"), [(50, 50, 1, 0), (50, 51, 0, 50), (50, 3, 16, 2)]
+)
+def test_xylosim_resets_by_subtracting_the_threshold(v, threshold, spikes, left):
+    """What the vendor's neuron does on a spike, run (the reading behind check's Xylo reset rule):
+    v >= threshold fires, floor(v / threshold) spikes in one step, v keeps the remainder."""
+    from xylosim import v2
+
+    syn_in, syn_rec, syn_out = [[v2.XyloSynapse(0, 0, 2 * v)]], [[]], [[v2.XyloSynapse(0, 0, 1)]]
+    # dash_syn 1 halves the current in its step of arrival: v = 2v / 2 after step 0
+    layer = v2.XyloLayer(
+        syn_in,
+        syn_rec,
+        syn_out,
+        [[]],
+        [threshold],
+        [1000],
+        False,
+        [0],
+        [0],
+        0,
+        0,
+        0,
+        [15],
+        [15],
+        [[1]],
+        [[15]],
+        "t",
+    )
+    layer.evolve([[1]])
+    assert layer.rec_recurrent_spikes == [[spikes]] and layer.rec_v_mem == [[left]]
+    del layer
+    q = QuantizedModel(
+        "xylo-audio2",
+        "chip",
+        [
+            {
+                "weight": torch.tensor([[2 * v]]),
+                "dash_mem": torch.tensor([15]),
+                "dash_syn": torch.tensor([1]),
+                "threshold": torch.tensor([threshold]),
+                "bias": torch.tensor([0]),
+            },
+            _random_layer(torch.Generator().manual_seed(0), 8, 1, 100),
+        ],
+        [0, 0],
+    )
+    _, ours = q(torch.ones(1, 1, 1))
+    assert int(ours[0].spikes[0, 0, 0]) == spikes and int(ours[0].voltage[0, 0, 0]) == left
+
+
+@pytest.mark.slow
+def test_cli_trains_a_model_that_exports_to_xylo_and_runs_equal_in_xylosim(tmp_path, capsys):
+    """End to end, as a user: ``train ndigits16 --reset subtract`` -> ``export --target
+    xylo-audio2`` fits (exit 0, no --force) -> the written integer parameters run in xylosim
+    with the same spikes, currents and membranes as in spikeforge, on the NDigits-16 test set."""
+    import json
+
+    import numpy as np
+
+    from spikeforge.cli import main
+    from spikeforge.commands import _ndigits16
+
+    train = ["train", "ndigits16", "--hidden", "24", "--epochs", "1", "--reset", "subtract", "--no-progress"]
+    assert main([*train, "--out", str(tmp_path / "t")]) == 0
+    out = tmp_path / "x.npz"
+    assert (
+        main(["export", str(tmp_path / "t" / "model.pt"), "--target", "xylo-audio2", "--out", str(out)]) == 0
+    )
+    assert "check against xylo-audio2: fits" in capsys.readouterr().out
+    info = json.loads((tmp_path / "x.npz.json").read_text())
+    assert info["forced"] is False
+    with np.load(out) as params:
+        q = QuantizedModel.from_integer_parameters("xylo-audio2", dict(params), timing=info["timing"])
+    test = _ndigits16("test", 30)
+    x = test.tensors[0][:64].transpose(0, 1)  # [T, B, 16]
+    _, ours = q(x)
+    _assert_equal_traces(ours, run_xylosim(q, x))
+    assert int(ours[0].spikes.sum()) > 0 and int(ours[1].spikes.sum()) > 0
