@@ -17,7 +17,9 @@ intrinsic values for a given seed (5 seeds):
   straight-through estimator, and is tested both in its deterministic mode (``model.eval()``)
   and in its sampling mode (mean over 5 draws);
 
-each with fixed or learnable intrinsic parameters. Prints the mean ± std test accuracy per arm,
+each with fixed or learnable intrinsic parameters. The fixed arms keep the start values, which
+handicap them (see below); ``experiments/meta_neuron.py`` gives the fixed arm values found by a
+search with the learnable arm's training budget. Prints the mean ± std test accuracy per arm,
 the learnable - fixed deltas and the learned values, and saves a bar plot to ``--out``:
 
     python benchmarks/intrinsic_learning.py --out out/

@@ -298,6 +298,9 @@ def summarize_intrinsics(
             part[kind][f"delta_learnable_minus_default_{key}"] = _stats(
                 [r[kind]["learnable_default"][key] - r[kind]["fixed_default"][key] for r in rows]
             )
+            part[kind][f"delta_learnable_searched_minus_fixed_searched_{key}"] = _stats(
+                [r[kind]["learnable_searched"][key] - r[kind]["fixed_searched"][key] for r in rows]
+            )
     return part
 
 
@@ -376,10 +379,11 @@ def figure_from(res: dict, path: Path | None = None) -> Any:
             ]
             ax.set_xticks([i * 5 + 1.5 for i in range(len(cols))], labels, fontsize=8)
             ax.axhline(100 / 3, color="grey", ls="--", lw=1)
-            ax.set_ylim(0, 105)
+            ax.set_ylim(0, 122)
+            ax.set_yticks(range(0, 101, 20))
             ax.set_ylabel(f"test accuracy (%), {n} seeds (dots)")
             ax.set_title("fixed (default / searched, same budget) vs learnable intrinsics", fontsize=9)
-            ax.legend(fontsize=7, loc="lower right")
+            ax.legend(fontsize=7, loc="upper center", ncol=4)
         else:
             lz = res["lz"]
             wheres = [w for w in ("input", "meta_one_to_one", "meta_mixed") if w in lz]
