@@ -67,8 +67,9 @@ by sampled spikes instead of expected ones, 88.9 ± 2.3 % and 97.5 ± 0.8 %. Thi
 weights and 81.7 ± 15.1 % at 25 %, but at 10 % only seed 0 holds (95.5 %) and the mean falls to
 41.9 ± 31.7 %: the pruned units lose most of their input and their counts no longer compare. With
 5 epochs of retraining of the kept weights, 10 % gives 99.6 ± 0.7 % and 5 % 92.4 ± 4.0 %. Right:
-the weights of the rightward unit (seed 0, mean over pixel rows) form bands oblique in column and
-delay: events that a moving bar produces at different columns and times arrive together.
+the weights of the rightward unit (seed 0, mean over pixel rows) form positive and negative bands
+oblique in column and delay: the unit weighs an event by where and how long ago it came, which is
+what a layer without delays cannot do.
 
 So on this task the delays are what detects motion; how many delays a synapse has matters little
 (one random delay per synapse does as well as ten), and the 'graceful degradation' under pruning
