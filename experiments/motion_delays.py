@@ -6,28 +6,29 @@ motion detection"): one layer of spiking neurons whose synapses have heterogeneo
 trained as a time-invariant logistic regression on event streams, detects the direction of
 motion, and stays accurate when most of its weights are pruned.
 
-Stimulus. A bar (2 px wide, as long as the sensor) moves across a 12 x 12 px sensor in one of 8
-directions (every 45 degrees, perpendicular to its length) at one of two speeds (0.5 or 1 px/ms),
-for 30 ms. Frames every 1 ms go through spikeforge's event-camera emulator
-(``encoders.emulate_events``: contrast threshold 0.15, 10 Hz background noise per pixel) and the
-events are binned at dt = 1 ms into 2 x 12 x 12 = 288 ON/OFF channels (``data.to_frames``, binary).
-Two nuisances make the direction a matter of *time order* alone:
+Stimulus. A bar (2 px wide, as long as the sensor) crosses a 12 x 12 px sensor in one of 8
+directions (every 45 degrees, perpendicular to its length) at one of two speeds (1 or 2 px/ms),
+in 24 ms, entering and leaving the field. Frames every 1 ms go through spikeforge's event-camera
+emulator (``encoders.emulate_events``: contrast threshold 0.15, 10 Hz background noise per pixel)
+and the events are binned at dt = 1 ms into 2 x 12 x 12 = 288 ON/OFF channels
+(``data.to_frames``, binary). Two nuisances leave the direction to the *time order* of events:
 
-* the bar is bright or dark on grey at random: a bright bar moving right and a dark bar moving
-  left give the same ON/OFF arrangement at every instant (ON where the scene brightens, OFF where
-  it darkens), so no snapshot tells the direction;
+* the bar is bright or dark on grey at random (log contrast +-6 thresholds): a bright bar moving
+  right and a dark bar moving left give the same ON/OFF arrangement at every instant (ON where
+  the scene brightens, OFF where it darkens); their event frames are each other reversed in time
+  (exactly for horizontal and vertical motion; along diagonals the camera's hysteresis shifts a
+  few events by a bin);
 * the path is centred on the sensor (plus a random offset of +-2 px along the motion), so the
   pixels swept, and hence the event counts per pixel, are the same for opposite directions.
 
 Model. 8 output units, one per direction, logistic spiking neurons without membrane memory
 (papers.md section 8: p(c | x, t) = sigmoid(sum_{j,k} W[c, j, k] x_j[t - k] + b_c)): each input
-channel j reaches each unit c through D = 10 synapses with delays k = 0..9 ms (the heterogeneous
-delays; their weights are learned, the delays are fixed and all present: the layer selects among
-them by its weights, and pruning keeps the strongest). Training: per-step binary cross-entropy
-against the one-hot direction at every step (the time-invariant logistic regression of the
-paper), Adam (lr 1e-2, 40 epochs of 512 samples, batch 64). The decision is the unit with the
-most expected spikes, sum_t p_c(t); the accuracy with sampled spikes (Bernoulli, ties at random)
-is reported too.
+channel j reaches each unit c through synapses of fixed delays k (0..9 ms) whose weights are
+learned (the heterogeneous delays are all present and fixed; the weights select among them, and
+pruning keeps the strongest). The decision is the unit with the most expected spikes,
+sum_t p_c(t); training is Adam (lr 1e-2, 30 epochs of 512 samples, batch 64) on the cross-entropy
+of these expected counts; 512 test samples. The accuracy with sampled spikes (Bernoulli, ties at
+random) is reported too.
 
 Arms (same data, seeds, optimiser, epochs, readout; only the synapses differ):
 
@@ -35,12 +36,15 @@ Arms (same data, seeds, optimiser, epochs, readout; only the synapses differ):
 * ``random_delay``: one synapse per (c, j) with a delay drawn once in 0..9 ms and frozen
   (2304 weights, the same budget);
 * ``hetero``: all 10 delays per (c, j) (23040 weights), then pruned by magnitude (per output
-  unit, no retraining) to 50, 25 and 10 % of its weights; at 10 % it has the same budget as the
-  two arms above.
+  unit) to 50, 25, 10 and 5 % of its weights; at 10 % it has the same budget as the two arms
+  above. Each pruned layer is tested as it is, after refitting only its 8 biases (100 full-batch
+  Adam steps, weights frozen), and after 5 epochs of retraining its kept weights.
 
-Hyper-parameters (lr, epochs, batch) were set once on seed 100 for the ``hetero`` arm and used for
-every arm; the baselines were also run with lr 3e-2 and 3e-3 on that seed (see ``tuning`` in the
-JSON) and did not do better.
+Tuning (the same for every arm): on one data seed outside 0-4, the per-step binary cross-entropy
+of the paper's time-invariant logistic regression and the cross-entropy of the expected counts
+were compared for all three arms (30 epochs, lr 1e-2); the counts' loss was better for every arm
+(no delays 50 against 28 %, random delays 100 against 78 %, ten delays 100 against 64 %) and is
+used. Nothing else was tuned.
 
 Usage::
 
@@ -75,6 +79,7 @@ THRESHOLD = 0.15  # event-camera contrast threshold (log units)
 CONTRAST = 6 * THRESHOLD  # log contrast of the bar: 6 events per edge and pixel
 PRUNE = (1.0, 0.5, 0.25, 0.1, 0.05)
 FINE_TUNE = 5  # epochs of retraining the kept weights after pruning (the second curve)
+BIAS_STEPS = 100  # full-batch steps refitting only the 8 biases after pruning (the third curve)
 FULL = dict(size=SIZE, steps=STEPS, n_train=512, n_test=512, epochs=30)
 SMALL = dict(size=8, steps=20, n_train=192, n_test=192, epochs=20)
 
@@ -230,6 +235,20 @@ def train(
     return losses
 
 
+def refit_bias(
+    model: DelayLayer, x: Tensor, y: Tensor, *, steps: int = BIAS_STEPS, lr: float = 0.1
+) -> DelayLayer:
+    """Refit only the units' biases (weights frozen): full-batch Adam on the training loss."""
+    opt = torch.optim.Adam([model.bias], lr=lr)
+    model.weight.requires_grad_(False)
+    for _ in range(steps):
+        loss = F.cross_entropy(torch.sigmoid(model(x)).sum(0), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return model
+
+
 @torch.no_grad()
 def accuracy(model: DelayLayer, x: Tensor, y: Tensor, generator: torch.Generator | None = None) -> float:
     """Expected-spike-count decision; with ``generator``, Bernoulli spike counts (ties at random)."""
@@ -281,6 +300,7 @@ def run_seed(
             for f in prune:
                 pruned = model.pruned(f)
                 entry = {"test": accuracy(pruned, x_te, y_te), "synapses": pruned.n_synapses()}
+                entry["test_bias_refit"] = accuracy(refit_bias(model.pruned(f), x_tr, y_tr), x_te, y_te)
                 train(pruned, x_tr, y_tr, torch.Generator().manual_seed(5000 + seed), epochs=FINE_TUNE, lr=lr)
                 entry["test_fine_tuned"] = accuracy(pruned, x_te, y_te)
                 row["pruned"][f"{f:g}"] = entry
@@ -317,6 +337,7 @@ def main(out: Path | None, seeds: int = 5, small: bool = False, figure: bool = T
             contrast=CONTRAST,
             noise_hz=10.0,
             fine_tune_epochs=FINE_TUNE,
+            bias_refit_steps=BIAS_STEPS,
             seeds=list(range(seeds)),
             lr=1e-2,
             batch=64,
@@ -331,7 +352,8 @@ def main(out: Path | None, seeds: int = 5, small: bool = False, figure: bool = T
     }
     res["pruning"] = {
         f"{f:g}": {
-            k: _stats([r["hetero"]["pruned"][f"{f:g}"][k] for r in rows]) for k in ("test", "test_fine_tuned")
+            k: _stats([r["hetero"]["pruned"][f"{f:g}"][k] for r in rows])
+            for k in ("test", "test_bias_refit", "test_fine_tuned")
         }
         | {"synapses": rows[0]["hetero"]["pruned"][f"{f:g}"]["synapses"]}
         for f in PRUNE
@@ -344,6 +366,9 @@ def main(out: Path | None, seeds: int = 5, small: bool = False, figure: bool = T
         "hetero_mean": statistics.fmean(het),
         "pruned_10pct_fine_tuned_mean": statistics.fmean(p10),
         "pruned_10pct_no_retraining_mean": statistics.fmean(res["pruning"]["0.1"]["test"]["per_seed"]),
+        "pruned_10pct_bias_refit_mean": statistics.fmean(
+            res["pruning"]["0.1"]["test_bias_refit"]["per_seed"]
+        ),
         "pruned_10pct_fine_tuned_beats_no_delay_all_seeds": all(
             p > b for p, b in zip(p10, res["arms"]["no_delay"]["test"]["per_seed"], strict=True)
         ),
@@ -406,6 +431,7 @@ def figure_from(res: dict, path: Path | None = None) -> Any:
     fr = [float(k) for k in pr]
     for key, label, color in (
         ("test", "pruned, no retraining", "C2"),
+        ("test_bias_refit", "pruned, biases refitted (weights frozen)", "C8"),
         ("test_fine_tuned", f"pruned + {cfg['fine_tune_epochs']} epochs retraining", "C4"),
     ):
         m = [100 * pr[k][key]["mean"] for k in pr]
@@ -469,6 +495,8 @@ if __name__ == "__main__":
     for f, d in r["pruning"].items():
         print(
             f"hetero pruned to {f:>4s}: {100 * d['test']['mean']:.1f} ± {100 * d['test']['sd']:.1f} %, "
+            f"biases refitted {100 * d['test_bias_refit']['mean']:.1f} "
+            f"± {100 * d['test_bias_refit']['sd']:.1f} %, "
             f"fine-tuned {100 * d['test_fine_tuned']['mean']:.1f} ± {100 * d['test_fine_tuned']['sd']:.1f} % "
             f"({d['synapses']} synapses)"
         )
