@@ -17,7 +17,9 @@ intrinsic values for a given seed (5 seeds):
   straight-through estimator, and is tested both in its deterministic mode (``model.eval()``)
   and in its sampling mode (mean over 5 draws);
 
-each with fixed or learnable intrinsic parameters. Prints the mean ± std test accuracy per arm,
+each with fixed or learnable intrinsic parameters. The fixed arms keep the start values, which
+handicap them (see below); ``experiments/meta_neuron.py`` gives the fixed arm values found by a
+search with the learnable arm's training budget. Prints the mean ± std test accuracy per arm,
 the learnable - fixed deltas and the learned values, and saves a bar plot to ``--out``:
 
     python benchmarks/intrinsic_learning.py --out out/
@@ -91,21 +93,27 @@ LR_INTRINSIC = 0.05  # Adam step for the intrinsic parameters (softplus/sigmoid 
 LEARNABLE = {"LIF": ("tau_mem", "v_th"), "meta": ("tau_mem", "v_th", "temperature", "release")}
 
 
-def make_neuron(kind: str, learn: bool, n_hidden: int, generator: torch.Generator) -> nn.Module:
+def default_intrinsics(kind: str) -> dict[str, float]:
+    """The start values of ``kind``'s intrinsic parameters (the names of ``LEARNABLE[kind]``)."""
+    start = {"tau_mem": TAU_MEM, "v_th": V_TH, "temperature": TEMPERATURE, "release": RELEASE}
+    return {name: start[name] for name in LEARNABLE[kind]}
+
+
+def make_neuron(
+    kind: str,
+    learn: bool,
+    n_hidden: int,
+    generator: torch.Generator,
+    intrinsics: dict[str, float] | None = None,
+) -> nn.Module:
+    """The hidden neurons of ``kind``; ``intrinsics`` overrides the start values (default ones otherwise)."""
     learnable = LEARNABLE[kind] if learn else ()
+    values = default_intrinsics(kind) | (intrinsics or {})
     if kind == "LIF":
         if LIF is None:
             raise RuntimeError("spikeforge.neurons.lif.LIF is not available")
-        return LIF(n_hidden, tau_mem=TAU_MEM, v_th=V_TH, learnable=learnable, dt=1.0)
-    return ProbabilisticNeuron(
-        n_hidden,
-        tau_mem=TAU_MEM,
-        v_th=V_TH,
-        temperature=TEMPERATURE,
-        release=RELEASE,
-        generator=generator,
-        learnable=learnable,
-    )
+        return LIF(n_hidden, learnable=learnable, dt=1.0, **values)
+    return ProbabilisticNeuron(n_hidden, generator=generator, learnable=learnable, **values)
 
 
 def accuracy(model: nn.Module, x: Tensor, y: Tensor) -> float:
@@ -125,13 +133,28 @@ def run_arm(
     batch: int = 50,
     lr: float = 5e-3,
     lr_intrinsic: float = LR_INTRINSIC,
+    intrinsics: dict[str, float] | None = None,
+    validation: int = 0,
 ) -> dict[str, float]:
-    """Train one arm from seed ``seed``; returns test accuracies (deterministic and sampled)."""
+    """Train one arm from seed ``seed``; returns test accuracies (deterministic and sampled).
+
+    ``intrinsics`` sets the intrinsic start values (see :func:`default_intrinsics`). With
+    ``validation > 0`` the last ``validation`` training samples are held out and the accuracies
+    are measured on them instead of the test set (for a hyper-parameter search).
+    """
     data_gen = torch.Generator().manual_seed(10_000 + seed)
     x_train, y_train = make_data(n_train, data_gen)
     x_test, y_test = make_data(n_test, data_gen)
+    if validation > 0:
+        x_train, y_train, x_test, y_test = (
+            x_train[:, :-validation],
+            y_train[:-validation],
+            x_train[:, -validation:],
+            y_train[-validation:],
+        )
+        n_train -= validation
     spike_gen = torch.Generator().manual_seed(20_000 + seed)
-    neuron = make_neuron(kind, learn, n_hidden, spike_gen)
+    neuron = make_neuron(kind, learn, n_hidden, spike_gen, intrinsics)
     with torch.random.fork_rng():  # weight init: identical across arms of one seed
         torch.manual_seed(seed)
         model = Net(neuron, n_hidden, gain=GAIN)
