@@ -14,7 +14,7 @@ See :mod:`spikeforge.circuits.network` for the order of operations within a step
 """
 
 from . import builders
-from .inputs import NOISE_BLOCK, CurrentInput, PoissonGroup, PoissonInput, SpikeSource, TimedArray
+from .inputs import CurrentInput, PoissonGroup, PoissonInput, SpikeSource, TimedArray
 from .monitors import RateMonitor, SpikeMonitor, StateMonitor, raster
 from .network import Network, Population
 from .projection import (
@@ -59,7 +59,6 @@ __all__ = [
     "PoissonInput",
     "SpikeSource",
     "CurrentInput",
-    "NOISE_BLOCK",
     "SpikeMonitor",
     "StateMonitor",
     "RateMonitor",

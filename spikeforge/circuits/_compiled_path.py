@@ -344,6 +344,9 @@ class _CompiledPathMixin(_NetworkBase):
                         bs * ns if cs > 1 else 0,
                         ns if bs > 1 else 0,
                         1 if ns > 1 else 0,
+                        0,
+                        0,
+                        0,
                     )
                     cur_parts.append(vals.reshape(-1).numpy().astype(npdt, copy=False))
                     off += vals.numel()

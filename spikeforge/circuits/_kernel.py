@@ -6,11 +6,12 @@ It advances a whole network by many steps per call, in the order of
 :mod:`spikeforge.circuits.network`, for LIF populations (``spikeforge.neurons.LIF``: exact or
 Euler, with or without ``tau_syn``, both resets, refractoriness), every synapse kind of
 :mod:`spikeforge.circuits.synapses`, sparse projections with per-synapse delays, input groups and
-currents, Poisson inputs (``pin_meta`` rows ``(population, field, offset, n)``, values in
-``pin_data``). The maths mirrors :func:`spikeforge.neurons.lif.lif_step` operation by operation (its
-coefficients come from :func:`~spikeforge.neurons.lif.lif_coefficients`, and ``torch.lerp``'s two
-formulas are kept); the tests check that both paths give the same spikes. ALIF, Izhikevich and IF
-populations step in :mod:`spikeforge.circuits._kernel_models` (model code in ``pop_meta[p, 6]``).
+currents, Gaussian noise currents and Poisson inputs (drawn in the kernel from the counter-based
+generator of :mod:`spikeforge.circuits._kernel_philox`; see :func:`run_steps`). The maths
+mirrors :func:`spikeforge.neurons.lif.lif_step` operation by operation (its coefficients come
+from :func:`~spikeforge.neurons.lif.lif_coefficients`, and ``torch.lerp``'s two formulas are
+kept); the tests check that both paths give the same spikes. ALIF, Izhikevich and IF populations
+step in :mod:`spikeforge.circuits._kernel_models` (model code in ``pop_meta[p, 6]``).
 
 Layout: flat arrays whose slices are the network's state tensors (modified in place).
 

@@ -7,12 +7,13 @@ float, so every constant is a uint64)."""
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from numba import njit
 
-from ._philox import ATANH, COS, HALF_PI, LN2, SIN, SQRT_HALF
+from ._philox import HALF_PI, LN2, SQRT_HALF
+
+# the series' coefficients are written out (ATANH, COS, SIN of _philox, tested equal), so that
+# the loops calling them unroll and vectorise
 
 _MASK = np.uint64(0xFFFFFFFF)
 _M0 = np.uint64(0xD2511F53)
@@ -21,9 +22,6 @@ _W0 = np.uint64(0x9E3779B9)
 _W1 = np.uint64(0xBB67AE85)
 _S5, _S6, _S8, _S32 = np.uint64(5), np.uint64(6), np.uint64(8), np.uint64(32)
 _T26 = np.uint64(67108864)
-_A = np.array(ATANH, np.float64)
-_C = np.array(COS, np.float64)
-_S = np.array(SIN, np.float64)
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -61,35 +59,77 @@ def u24(a):  # type: ignore[no-untyped-def]
 @njit(cache=True, nogil=True)
 def uniforms(k0, k1, strm, s, j0, m, f32, out):  # type: ignore[no-untyped-def]
     """Uniforms of neurons ``[j0, j0 + m)`` in step ``s`` into ``out[:m]`` (float64 values; on the
-    float32 grid when ``f32``)."""
-    j = j0
+    float32 grid when ``f32``). The pairs run in a loop without branches (it vectorises)."""
+    if m <= 0:
+        return
     q = 0
-    while q < m:
+    j = j0
+    if j & 1 == 1:  # the odd half of the first pair
         x0, x1, x2, x3 = words(k0, k1, strm, s, j >> 1)
-        if j & 1 == 0:
-            out[q] = np.float64(u24(x0)) if f32 else u53(x0, x1)
-            q += 1
-            j += 1
-            if q == m:
-                break
-        out[q] = np.float64(u24(x2)) if f32 else u53(x2, x3)
-        q += 1
+        out[0] = np.float64(u24(x2)) if f32 else u53(x2, x3)
+        q = 1
         j += 1
+    npair = (m - q) >> 1
+    p0 = j >> 1
+    if f32:
+        for k in range(npair):
+            x0, x1, x2, x3 = words(k0, k1, strm, s, p0 + k)
+            out[q + 2 * k] = np.float64(u24(x0))
+            out[q + 2 * k + 1] = np.float64(u24(x2))
+    else:
+        for k in range(npair):
+            x0, x1, x2, x3 = words(k0, k1, strm, s, p0 + k)
+            out[q + 2 * k] = u53(x0, x1)
+            out[q + 2 * k + 1] = u53(x2, x3)
+    q += 2 * npair
+    if q < m:  # the even half of the last pair
+        x0, x1, x2, x3 = words(k0, k1, strm, s, (j0 + q) >> 1)
+        out[q] = np.float64(u24(x0)) if f32 else u53(x0, x1)
 
 
 @njit(cache=True, nogil=True, inline="always")
 def _log(x):  # type: ignore[no-untyped-def]
-    m, e = math.frexp(x)
-    fe = np.float64(e)
-    if m < SQRT_HALF:
-        m = m * 2.0
-        fe = np.float64(e - 1)
-    s = (m - 1.0) / (m + 1.0)
+    """``ln(x)`` for ``x`` in [2**-64, 1], as :func:`spikeforge.circuits._philox._log`: the same
+    mantissa and exponent as frexp's, found by exact scalings by powers of two (no branches, so
+    that the loops calling it vectorise)."""
+    e = 0.0
+    lo = x < 2.0**-32
+    x = x * 2.0**32 if lo else x
+    e = e - 32.0 if lo else e
+    lo = x < 2.0**-16
+    x = x * 2.0**16 if lo else x
+    e = e - 16.0 if lo else e
+    lo = x < 2.0**-8
+    x = x * 2.0**8 if lo else x
+    e = e - 8.0 if lo else e
+    lo = x < 2.0**-4
+    x = x * 2.0**4 if lo else x
+    e = e - 4.0 if lo else e
+    lo = x < 2.0**-2
+    x = x * 2.0**2 if lo else x
+    e = e - 2.0 if lo else e
+    lo = x < 0.5
+    x = x * 2.0 if lo else x
+    e = e - 1.0 if lo else e
+    low = x < SQRT_HALF
+    x = x * 2.0 if low else x
+    e = e - 1.0 if low else e
+    s = (x - 1.0) / (x + 1.0)
     s2 = s * s
-    acc = _A[12]
-    for k in range(11, -1, -1):
-        acc = acc * s2 + _A[k]
-    return fe * LN2 + 2.0 * s * acc
+    acc = 0.04
+    acc = acc * s2 + 0.043478260869565216
+    acc = acc * s2 + 0.047619047619047616
+    acc = acc * s2 + 0.05263157894736842
+    acc = acc * s2 + 0.058823529411764705
+    acc = acc * s2 + 0.06666666666666667
+    acc = acc * s2 + 0.07692307692307693
+    acc = acc * s2 + 0.09090909090909091
+    acc = acc * s2 + 0.1111111111111111
+    acc = acc * s2 + 0.14285714285714285
+    acc = acc * s2 + 0.2
+    acc = acc * s2 + 0.3333333333333333
+    acc = acc * s2 + 1.0
+    return e * LN2 + 2.0 * s * acc
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -98,41 +138,73 @@ def _cos_sin_2pi(u):  # type: ignore[no-untyped-def]
     q = np.floor(x)
     y = (x - q) * HALF_PI
     y2 = y * y
-    c = _C[14]
-    for k in range(13, -1, -1):
-        c = c * y2 + _C[k]
-    s = _S[13]
-    for k in range(12, -1, -1):
-        s = s * y2 + _S[k]
+    c = 3.279889237069838e-30
+    c = c * y2 + -2.4795962632247972e-27
+    c = c * y2 + 1.6117375710961184e-24
+    c = c * y2 + -8.896791392450574e-22
+    c = c * y2 + 4.110317623312165e-19
+    c = c * y2 + -1.5619206968586225e-16
+    c = c * y2 + 4.779477332387385e-14
+    c = c * y2 + -1.1470745597729725e-11
+    c = c * y2 + 2.08767569878681e-09
+    c = c * y2 + -2.755731922398589e-07
+    c = c * y2 + 2.48015873015873e-05
+    c = c * y2 + -0.001388888888888889
+    c = c * y2 + 0.041666666666666664
+    c = c * y2 + -0.5
+    c = c * y2 + 1.0
+    s = -9.183689863795546e-29
+    s = s * y2 + 6.446950284384474e-26
+    s = s * y2 + -3.8681701706306835e-23
+    s = s * y2 + 1.9572941063391263e-20
+    s = s * y2 + -8.22063524662433e-18
+    s = s * y2 + 2.8114572543455206e-15
+    s = s * y2 + -7.647163731819816e-13
+    s = s * y2 + 1.6059043836821613e-10
+    s = s * y2 + -2.505210838544172e-08
+    s = s * y2 + 2.7557319223985893e-06
+    s = s * y2 + -0.0001984126984126984
+    s = s * y2 + 0.008333333333333333
+    s = s * y2 + -0.16666666666666666
+    s = s * y2 + 1.0
     s = s * y
     qi = int(q)
-    if qi == 0:
-        return c, s
-    if qi == 1:
-        return -s, c
-    if qi == 2:
-        return -c, -s
-    return s, -c
+    even = (qi & 1) == 0
+    a = c if even else s
+    b = s if even else c
+    a = -a if qi == 1 or qi == 2 else a
+    b = -b if qi >= 2 else b
+    return a, b
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _pair_normals(k0, k1, strm, s, pair):  # type: ignore[no-untyped-def]
+    x0, x1, x2, x3 = words(k0, k1, strm, s, pair)
+    r = np.sqrt(-2.0 * _log(1.0 - u53(x0, x1)))
+    c, sn = _cos_sin_2pi(u53(x2, x3))
+    return r * c, r * sn
 
 
 @njit(cache=True, nogil=True)
 def normals(k0, k1, strm, s, j0, m, out):  # type: ignore[no-untyped-def]
     """Standard normals (Box-Muller) of neurons ``[j0, j0 + m)`` in step ``s`` into ``out[:m]``."""
-    j = j0
+    if m <= 0:
+        return
     q = 0
-    while q < m:
-        x0, x1, x2, x3 = words(k0, k1, strm, s, j >> 1)
-        r = np.sqrt(-2.0 * _log(1.0 - u53(x0, x1)))
-        c, sn = _cos_sin_2pi(u53(x2, x3))
-        if j & 1 == 0:
-            out[q] = r * c
-            q += 1
-            j += 1
-            if q == m:
-                break
-        out[q] = r * sn
-        q += 1
+    j = j0
+    if j & 1 == 1:
+        out[0] = _pair_normals(k0, k1, strm, s, j >> 1)[1]
+        q = 1
         j += 1
+    npair = (m - q) >> 1
+    p0 = j >> 1
+    for k in range(npair):
+        a, b = _pair_normals(k0, k1, strm, s, p0 + k)
+        out[q + 2 * k] = a
+        out[q + 2 * k + 1] = b
+    q += 2 * npair
+    if q < m:
+        out[q] = _pair_normals(k0, k1, strm, s, (j0 + q) >> 1)[0]
 
 
 @njit(cache=True, nogil=True)
