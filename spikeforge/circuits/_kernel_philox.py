@@ -24,7 +24,7 @@ _S5, _S6, _S8, _S32 = np.uint64(5), np.uint64(6), np.uint64(8), np.uint64(32)
 _T26 = np.uint64(67108864)
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True, inline="always", error_model="numpy")
 def philox4x32(c0, c1, c2, c3, k0, k1):  # type: ignore[no-untyped-def]
     """Philox4x32-10 of the counter ``(c0, c1, c2, c3)`` and key ``(k0, k1)`` (uint64 below 2**32)."""
     for r in range(10):
@@ -37,26 +37,26 @@ def philox4x32(c0, c1, c2, c3, k0, k1):  # type: ignore[no-untyped-def]
     return c0, c1, c2, c3
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True, inline="always", error_model="numpy")
 def words(k0, k1, strm, s, pair):  # type: ignore[no-untyped-def]
     """The four words of neuron pair ``pair`` in step ``s`` of stream ``strm`` (ints), key ``(k0, k1)``."""
     us = np.uint64(s)
     return philox4x32(np.uint64(pair), us & _MASK, (us >> _S32) & _MASK, np.uint64(strm), k0, k1)
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True, inline="always", error_model="numpy")
 def u53(a, b):  # type: ignore[no-untyped-def]
     """The float64 uniform of two words."""
     return np.float64((a >> _S5) * _T26 + (b >> _S6)) * 1.1102230246251565e-16
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True, inline="always", error_model="numpy")
 def u24(a):  # type: ignore[no-untyped-def]
     """The float32 uniform of a word."""
     return np.float32(a >> _S8) * np.float32(5.960464477539063e-08)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def uniforms(k0, k1, strm, s, j0, m, f32, out):  # type: ignore[no-untyped-def]
     """Uniforms of neurons ``[j0, j0 + m)`` in step ``s`` into ``out[:m]`` (float64 values; on the
     float32 grid when ``f32``). The pairs run in a loop without branches (it vectorises)."""
@@ -87,7 +87,7 @@ def uniforms(k0, k1, strm, s, j0, m, f32, out):  # type: ignore[no-untyped-def]
         out[q] = np.float64(u24(x0)) if f32 else u53(x0, x1)
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True, inline="always", error_model="numpy")
 def _log(x):  # type: ignore[no-untyped-def]
     """``ln(x)`` for ``x`` in [2**-64, 1], as :func:`spikeforge.circuits._philox._log`: the same
     mantissa and exponent as frexp's, found by exact scalings by powers of two (no branches, so
@@ -132,7 +132,52 @@ def _log(x):  # type: ignore[no-untyped-def]
     return e * LN2 + 2.0 * s * acc
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True, inline="always", error_model="numpy")
+def _sqrt(y):  # type: ignore[no-untyped-def]
+    """:func:`spikeforge.circuits._philox._sqrt`, the same operations."""
+    y0 = y
+    f = 1.0
+    lo = y < 2.3283064365386963e-10
+    y = y * 4294967296.0 if lo else y
+    f = f * 1.52587890625e-05 if lo else f
+    lo = y < 1.52587890625e-05
+    y = y * 65536.0 if lo else y
+    f = f * 0.00390625 if lo else f
+    lo = y < 0.00390625
+    y = y * 256.0 if lo else y
+    f = f * 0.0625 if lo else f
+    lo = y < 0.0625
+    y = y * 16.0 if lo else y
+    f = f * 0.25 if lo else f
+    lo = y < 0.25
+    y = y * 4.0 if lo else y
+    f = f * 0.5 if lo else f
+    hi = y >= 1073741824.0
+    y = y * 2.3283064365386963e-10 if hi else y
+    f = f * 65536.0 if hi else f
+    hi = y >= 16384.0
+    y = y * 1.52587890625e-05 if hi else y
+    f = f * 256.0 if hi else f
+    hi = y >= 64.0
+    y = y * 0.00390625 if hi else y
+    f = f * 16.0 if hi else f
+    hi = y >= 4.0
+    y = y * 0.0625 if hi else y
+    f = f * 4.0 if hi else f
+    hi = y >= 1.0
+    y = y * 0.25 if hi else y
+    f = f * 2.0 if hi else f
+    g = (y - 0.25) * (2.0 / 3.0) + 0.5
+    g = (g + y / g) * 0.5
+    g = (g + y / g) * 0.5
+    g = (g + y / g) * 0.5
+    g = (g + y / g) * 0.5
+    g = (g + y / g) * 0.5
+    g = (g + y / g) * 0.5
+    return y0 if y0 == 0.0 else g * f
+
+
+@njit(cache=True, nogil=True, inline="always", error_model="numpy")
 def _cos_sin_2pi(u):  # type: ignore[no-untyped-def]
     x = u * 4.0
     q = np.floor(x)
@@ -168,24 +213,24 @@ def _cos_sin_2pi(u):  # type: ignore[no-untyped-def]
     s = s * y2 + -0.16666666666666666
     s = s * y2 + 1.0
     s = s * y
-    qi = int(q)
-    even = (qi & 1) == 0
+    # quadrant q (a float in 0..3): selects without branches
+    even = (q == 0.0) | (q == 2.0)
     a = c if even else s
     b = s if even else c
-    a = -a if qi == 1 or qi == 2 else a
-    b = -b if qi >= 2 else b
+    a = -a if (q == 1.0) | (q == 2.0) else a
+    b = -b if q >= 2.0 else b
     return a, b
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True, inline="always", error_model="numpy")
 def _pair_normals(k0, k1, strm, s, pair):  # type: ignore[no-untyped-def]
     x0, x1, x2, x3 = words(k0, k1, strm, s, pair)
-    r = np.sqrt(-2.0 * _log(1.0 - u53(x0, x1)))
+    r = _sqrt(-2.0 * _log(1.0 - u53(x0, x1)))
     c, sn = _cos_sin_2pi(u53(x2, x3))
     return r * c, r * sn
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def normals(k0, k1, strm, s, j0, m, out):  # type: ignore[no-untyped-def]
     """Standard normals (Box-Muller) of neurons ``[j0, j0 + m)`` in step ``s`` into ``out[:m]``."""
     if m <= 0:
@@ -207,7 +252,7 @@ def normals(k0, k1, strm, s, j0, m, out):  # type: ignore[no-untyped-def]
         out[q] = _pair_normals(k0, k1, strm, s, (j0 + q) >> 1)[0]
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def poisson_events(s0, C, B, is_pg, size, strm, keys, p_data, p_meta, f32, src_ptr, src_id, ext_ptr, ext_id):  # type: ignore[no-untyped-def]
     """The input groups' spikes of steps ``[s0, s0 + C)`` into the CSR ``(ext_ptr, ext_id)`` over
     (step, copy, group): Poisson group ``g`` (``is_pg[g]``) spikes where its uniform is below its

@@ -23,11 +23,12 @@ The four output words ``(x0, x1, x2, x3)`` of a counter serve the two neurons of
 * uniform, float32: :math:`u = (a \gg 8)\,2^{-24}`, the 24-bit grid on :math:`[0, 1 - 2^{-24}]`;
 * normal (float64, Box-Muller, one counter for the pair): :math:`u_1, u_2` the float64 uniforms
   of ``(x0, x1)`` and ``(x2, x3)``, :math:`R = \sqrt{-2 \ln(1 - u_1)}`, neuron ``2k`` gets
-  :math:`R\cos(2\pi u_2)` and ``2k + 1`` gets :math:`R\sin(2\pi u_2)`. The logarithm, cosine and
-  sine are evaluated by :func:`_log`, :func:`_cos_sin_2pi` with additions, multiplications,
-  divisions and ``frexp`` only (each correctly rounded in IEEE arithmetic), so that PyTorch and
-  numba give bitwise the same normals (library ``exp``/``log``/``cos`` differ by an ulp between
-  implementations). Their error is below 1e-15 relative.
+  :math:`R\cos(2\pi u_2)` and ``2k + 1`` gets :math:`R\sin(2\pi u_2)`. The logarithm, square
+  root, cosine and sine are evaluated by :func:`_log`, :func:`_sqrt`, :func:`_cos_sin_2pi` with
+  additions, multiplications, divisions, comparisons and ``frexp`` only (each correctly rounded
+  in IEEE arithmetic), so that PyTorch and numba give bitwise the same normals (library
+  ``log``/``cos``/``sqrt`` differ by an ulp between implementations; PyTorch's ``sqrt`` with
+  AVX-512 is not correctly rounded). Their error is below 1e-15 relative.
 
 Integers are held in int64 tensors (values below :math:`2^{32}`); the 32x32-bit products are
 split into 16-bit halves so that nothing overflows on any device.
@@ -77,6 +78,9 @@ LN2 = 0.6931471805599453
 SQRT_HALF = 0.7071067811865476
 HALF_PI = 1.5707963267948966
 ATANH = [1.0 / (2 * k + 1) for k in range(13)]
+SQRT_UP = (16, 8, 4, 2, 1)  # scalings by 4**k of small values
+SQRT_DOWN = (16, 8, 4, 2, 1)  # and of large ones (y >= 4**(k - 1): times 4**-k)
+NEWTON = 6
 COS = [(-1.0) ** k / math.factorial(2 * k) for k in range(15)]
 SIN = [(-1.0) ** k / math.factorial(2 * k + 1) for k in range(14)]
 
@@ -206,12 +210,32 @@ def _cos_sin_2pi(u: Tensor) -> tuple[Tensor, Tensor]:
     return cos, sin
 
 
+def _sqrt(y: Tensor) -> Tensor:
+    """``sqrt(y)`` for float64 ``y`` 0 or in [2**-62, 2**62) by exact scalings by powers of 4 into
+    [1/4, 1), a linear first guess and :data:`NEWTON` Newton steps (``torch.sqrt`` is not
+    correctly rounded on every CPU, so it would differ from numba's in the last bit)."""
+    y0 = y
+    f = torch.ones_like(y)
+    for k in SQRT_UP:
+        lo = y < 4.0**-k
+        y = torch.where(lo, y * 4.0**k, y)
+        f = torch.where(lo, f * 2.0**-k, f)
+    for k in SQRT_DOWN:
+        hi = y >= 4.0 ** (k - 1)
+        y = torch.where(hi, y * 4.0**-k, y)
+        f = torch.where(hi, f * 2.0**k, f)
+    g = (y - 0.25) * (2.0 / 3.0) + 0.5
+    for _ in range(NEWTON):
+        g = (g + y / g) * 0.5
+    return torch.where(y0 == 0.0, y0, g * f)
+
+
 def normal(
     seeds: Sequence[int], strm: int, steps: Tensor, n: int, device: torch.device | None = None
 ) -> Tensor:
     """Standard normals ``[C, B, n]`` (float64) by Box-Muller (module docstring)."""
     device = torch.device("cpu") if device is None else device
     x0, x1, x2, x3 = _words(seeds, strm, steps, n, device)
-    r = torch.sqrt(-2.0 * _log(1.0 - _u53(x0, x1)))
+    r = _sqrt(-2.0 * _log(1.0 - _u53(x0, x1)))
     cos, sin = _cos_sin_2pi(_u53(x2, x3))
     return _interleave(r * cos, r * sin, n)
