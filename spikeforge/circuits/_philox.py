@@ -153,7 +153,7 @@ def _words(
 
 def _interleave(even: Tensor, odd: Tensor, n: int) -> Tensor:
     """``[..., pairs]`` values of even and odd neurons as ``[..., n]``."""
-    return torch.stack((even, odd), -1).flatten(-2)[..., :n]
+    return torch.stack((even, odd), -1).flatten(-2)[..., :n].contiguous()
 
 
 def _u53(a: Tensor, b: Tensor) -> Tensor:
