@@ -292,3 +292,22 @@ def poisson_events(s0, C, B, is_pg, size, strm, keys, p_data, p_meta, f32, src_p
                             cnt += 1
     ext_ptr[C * B * G] = cnt
     return cnt
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def fill_uniforms(keys, strm, steps, f32, out):  # type: ignore[no-untyped-def]
+    """``out[c, b, :]``: the uniforms of step ``steps[c]``, key ``keys[b]`` (the PyTorch
+    engine's draws on the CPU)."""
+    n = out.shape[2]
+    for c in range(steps.shape[0]):
+        for b in range(keys.shape[0]):
+            uniforms(keys[b, 0], keys[b, 1], strm, steps[c], 0, n, f32, out[c, b])
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def fill_normals(keys, strm, steps, out):  # type: ignore[no-untyped-def]
+    """``out[c, b, :]``: the standard normals of step ``steps[c]``, key ``keys[b]``."""
+    n = out.shape[2]
+    for c in range(steps.shape[0]):
+        for b in range(keys.shape[0]):
+            normals(keys[b, 0], keys[b, 1], strm, steps[c], 0, n, out[c, b])

@@ -46,7 +46,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -169,12 +171,38 @@ def uniform(
     device: torch.device | None = None,
 ) -> Tensor:
     """Uniforms in [0, 1) ``[C, B, n]`` of dtype float32 or float64 for ``steps`` ``[C]``, the
-    copies' ``seeds`` ``[B]`` and neurons ``0..n-1`` of stream ``strm`` (module docstring)."""
+    copies' ``seeds`` ``[B]`` and neurons ``0..n-1`` of stream ``strm`` (module docstring). On the
+    CPU with numba installed the numba implementation fills them (the same numbers, faster)."""
     device = torch.device("cpu") if device is None else device
+    kp = _numba() if device.type == "cpu" else None
+    if kp is None:
+        return _uniform_torch(seeds, strm, steps, n, dtype, device)
+    out = np.empty((steps.numel(), len(seeds), n), np.float64)
+    kp.fill_uniforms(np.array(keys(seeds), np.uint64), strm, _steps(steps), dtype == torch.float32, out)
+    return torch.from_numpy(out).to(dtype)
+
+
+def _uniform_torch(
+    seeds: Sequence[int], strm: int, steps: Tensor, n: int, dtype: torch.dtype, device: torch.device
+) -> Tensor:
+    """:func:`uniform` in PyTorch operations (any device)."""
     x0, x1, x2, x3 = _words(seeds, strm, steps, n, device)
     if dtype == torch.float64:
         return _interleave(_u53(x0, x1), _u53(x2, x3), n)
     return _interleave(x0 >> 8, x2 >> 8, n).to(dtype) * 2.0**-24
+
+
+def _numba() -> Any:
+    """The numba implementation (:mod:`spikeforge.circuits._kernel_philox`), or None without numba."""
+    try:
+        from . import _kernel_philox
+    except ImportError:  # pragma: no cover - numba is optional
+        return None
+    return _kernel_philox
+
+
+def _steps(steps: Tensor) -> np.ndarray:
+    return np.ascontiguousarray(steps.detach().cpu().reshape(-1).numpy().astype(np.int64))
 
 
 def _log(x: Tensor) -> Tensor:
@@ -233,8 +261,19 @@ def _sqrt(y: Tensor) -> Tensor:
 def normal(
     seeds: Sequence[int], strm: int, steps: Tensor, n: int, device: torch.device | None = None
 ) -> Tensor:
-    """Standard normals ``[C, B, n]`` (float64) by Box-Muller (module docstring)."""
+    """Standard normals ``[C, B, n]`` (float64) by Box-Muller (module docstring); on the CPU with
+    numba installed filled by the numba implementation (the same numbers, faster)."""
     device = torch.device("cpu") if device is None else device
+    kp = _numba() if device.type == "cpu" else None
+    if kp is None:
+        return _normal_torch(seeds, strm, steps, n, device)
+    out = np.empty((steps.numel(), len(seeds), n), np.float64)
+    kp.fill_normals(np.array(keys(seeds), np.uint64), strm, _steps(steps), out)
+    return torch.from_numpy(out)
+
+
+def _normal_torch(seeds: Sequence[int], strm: int, steps: Tensor, n: int, device: torch.device) -> Tensor:
+    """:func:`normal` in PyTorch operations (any device)."""
     x0, x1, x2, x3 = _words(seeds, strm, steps, n, device)
     r = _sqrt(-2.0 * _log(1.0 - _u53(x0, x1)))
     cos, sin = _cos_sin_2pi(_u53(x2, x3))

@@ -55,8 +55,9 @@ def test_counter_words_and_uniform_mapping():
     (x0, x1) when even, (x2, x3) when odd; u64 = ((a >> 5) 2^26 + (b >> 6)) 2^-53, u32 = (a >> 8) 2^-24."""
     strm = philox.stream(philox.KIND_POISSON_GROUP, 3)
     steps = torch.tensor([0, 5, 2**32 + 9])
-    u64 = philox.uniform(SEEDS, strm, steps, 5, F64)
-    u32 = philox.uniform(SEEDS, strm, steps, 5, torch.float32)
+    cpu = torch.device("cpu")
+    u64 = philox._uniform_torch(SEEDS, strm, steps, 5, F64, cpu)
+    u32 = philox._uniform_torch(SEEDS, strm, steps, 5, torch.float32, cpu)
     assert u64.shape == (3, 2, 5) and u32.dtype == torch.float32
     for c, s in enumerate(steps.tolist()):
         for b, (k0, k1) in enumerate(philox.keys(SEEDS)):
@@ -66,7 +67,7 @@ def test_counter_words_and_uniform_mapping():
                 assert float(u64[c, b, j]) == ((a >> 5) * 2**26 + (w >> 6)) / 2**53
                 assert float(u32[c, b, j]) == (a >> 8) / 2**24
     # the high word of the step counts: step 2**32 + 9 is not step 9
-    assert not torch.equal(u64[2], philox.uniform(SEEDS, strm, torch.tensor([9]), 5, F64)[0])
+    assert not torch.equal(u64[2], philox._uniform_torch(SEEDS, strm, torch.tensor([9]), 5, F64, cpu)[0])
     # keys: the seed modulo 2**64, low word first
     assert philox.keys([2**64 + 2**33 + 5]) == [(5, 2)]
 
@@ -77,20 +78,22 @@ def test_numba_uniforms_equal_torch(f32):
     dtype = torch.float32 if f32 else F64
     strm = philox.stream(philox.KIND_POISSON_INPUT, 1)
     steps = torch.tensor([0, 1, 777, 2**33 + 1])
-    ref = philox.uniform(SEEDS, strm, steps, 13, dtype).to(F64).numpy()
+    ref = philox._uniform_torch(SEEDS, strm, steps, 13, dtype, torch.device("cpu")).to(F64).numpy()
     out = np.zeros(13)
     for b, (k0, k1) in enumerate(philox.keys(SEEDS)):
         for c, s in enumerate(steps.tolist()):
             for j0, m in ((0, 13), (3, 7), (4, 1), (12, 1)):  # odd and even starts
                 kp.uniforms(np.uint64(k0), np.uint64(k1), strm, s, j0, m, f32, out)
                 np.testing.assert_array_equal(out[:m], ref[c, b, j0 : j0 + m])
+    np.testing.assert_array_equal(philox.uniform(SEEDS, strm, steps, 13, dtype).to(F64).numpy(), ref)
 
 
 def test_numba_normals_equal_torch():
     kp = _numba()
     strm = philox.stream(philox.KIND_NORMAL, 2)
     steps = torch.tensor([0, 3, 2**32])
-    ref = philox.normal(SEEDS, strm, steps, 11).numpy()
+    ref = philox._normal_torch(SEEDS, strm, steps, 11, torch.device("cpu")).numpy()
+    np.testing.assert_array_equal(philox.normal(SEEDS, strm, steps, 11).numpy(), ref)  # numba's fill
     out = np.zeros(11)
     for b, (k0, k1) in enumerate(philox.keys(SEEDS)):
         for c, s in enumerate(steps.tolist()):
@@ -172,11 +175,15 @@ def _same(a, b):
 
 @pytest.mark.parametrize("dtype", [F64, torch.float32])
 @pytest.mark.parametrize("timed", [False, True])
-def test_engines_draw_the_same_numbers(dtype, timed):
+def test_engines_draw_the_same_numbers(dtype, timed, monkeypatch):
+    """The compiled kernel's draws against the PyTorch engine's, its draws made by the PyTorch
+    implementation (as on a GPU; on the CPU it would use numba's)."""
     _numba()
     runs = []
     for compiled in (True, False):
         net = _net(compiled, dtype=dtype, timed=timed)
+        if not compiled:
+            monkeypatch.setattr(philox, "_numba", lambda: None)
         net.run(40.0)
         assert net.last_run_info["path"] == ("compiled" if compiled else "torch")
         runs.append(_spikes(net))
