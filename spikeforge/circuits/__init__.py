@@ -15,7 +15,7 @@ See :mod:`spikeforge.circuits.schedule` for the order of operations within a ste
 """
 
 from . import builders
-from .inputs import NOISE_BLOCK, CurrentInput, PoissonGroup, PoissonInput, SpikeSource, TimedArray
+from .inputs import CurrentInput, PoissonGroup, PoissonInput, SpikeSource, TimedArray
 from .monitors import RateMonitor, SpikeMonitor, StateMonitor, raster
 from .network import Network, Population
 from .projection import (
@@ -60,7 +60,6 @@ __all__ = [
     "PoissonInput",
     "SpikeSource",
     "CurrentInput",
-    "NOISE_BLOCK",
     "SpikeMonitor",
     "StateMonitor",
     "RateMonitor",

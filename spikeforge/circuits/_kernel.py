@@ -6,11 +6,12 @@ It advances a whole network by many steps per call, in the order of
 :mod:`spikeforge.circuits.network`, for LIF populations (``spikeforge.neurons.LIF``: exact or
 Euler, with or without ``tau_syn``, both resets, refractoriness), every synapse kind of
 :mod:`spikeforge.circuits.synapses`, sparse projections with per-synapse delays, input groups and
-currents, Poisson inputs (``pin_meta`` rows ``(population, field, offset, n)``, values in
-``pin_data``). The maths mirrors :func:`spikeforge.neurons.lif.lif_step` operation by operation (its
-coefficients come from :func:`~spikeforge.neurons.lif.lif_coefficients`, and ``torch.lerp``'s two
-formulas are kept); the tests check that both paths give the same spikes. ALIF, Izhikevich and IF
-populations step in :mod:`spikeforge.circuits._kernel_models` (model code in ``pop_meta[p, 6]``).
+currents, Gaussian noise currents and Poisson inputs (drawn in the kernel from the counter-based
+generator of :mod:`spikeforge.circuits._kernel_philox`; see :func:`run_steps`). The maths
+mirrors :func:`spikeforge.neurons.lif.lif_step` operation by operation (its coefficients come
+from :func:`~spikeforge.neurons.lif.lif_coefficients`, and ``torch.lerp``'s two formulas are
+kept); the tests check that both paths give the same spikes. ALIF, Izhikevich and IF populations
+step in :mod:`spikeforge.circuits._kernel_models` (model code in ``pop_meta[p, 6]``).
 
 Layout: flat arrays whose slices are the network's state tensors (modified in place).
 
@@ -39,6 +40,7 @@ from numba import njit
 # numba's cache of run_steps does not see edits of _kernel_models.py or _kernel_plastic.py (it
 # checks this file's time stamp only): after editing those, touch this one
 from ._kernel_models import _NPRM, _alif, _integrate_fire, _izhikevich
+from ._kernel_philox import normals, uniforms
 from ._kernel_plastic import learn
 
 # kind codes: see synapses.py
@@ -460,6 +462,11 @@ def run_steps(  # type: ignore[no-untyped-def]
     cur_data,
     pin_meta,
     pin_data,
+    pin_idx,
+    pin_tab,
+    pin_tab_meta,
+    rng_key,
+    cur_amp,
     mon_src,
     mon_total,
     out_step,
@@ -486,7 +493,15 @@ def run_steps(  # type: ignore[no-untyped-def]
 ):
     """Advance ``n_steps`` steps from step ``s0``; returns the number of steps done (fewer when
     the spike record buffers would overflow: the caller drains them and calls again). Input
-    events, currents and counts are indexed by ``t_off + t`` (the step within the caller's block)."""
+    events, currents and counts are indexed by ``t_off + t`` (the step within the caller's block).
+
+    Random numbers are drawn here, as pure functions of (key, stream, step, neuron)
+    (:mod:`spikeforge.circuits._kernel_philox`): currents with ``cur_meta[q, 5] == 1`` are
+    ``cur_amp * N(0, 1)`` (amplitudes from ``cur_meta[q, 1]``, per neuron when ``cur_meta[q, 4]``,
+    stream ``cur_meta[q, 6]``, keys ``rng_key[cur_meta[q, 7], b]``); Poisson inputs in mode 0 invert
+    the CDF tables ``pin_tab`` at float64 uniforms keyed by ``rng_key[0, b]``."""
+    nb = np.empty(_BLOCK, np.float64)  # normals and uniforms of a block
+    xt = np.empty_like(xb)  # values in the network dtype before they are added
     P = pop_meta.shape[0]
     C = ch_meta.shape[0]
     M = sm_meta.shape[0]
@@ -572,6 +587,21 @@ def run_steps(  # type: ignore[no-untyped-def]
                         xb[j] = zero
                     for q in range(Q):
                         if cur_meta[q, 0] != p:
+                            continue
+                        if cur_meta[q, 5] == 1:  # amplitude * N(0, 1), float64, then the network dtype
+                            kr = cur_meta[q, 7]
+                            normals(rng_key[kr, b, 0], rng_key[kr, b, 1], cur_meta[q, 6], s, j0, m, nb)
+                            ao = cur_meta[q, 1]
+                            if cur_meta[q, 4] == 1:
+                                ca = cur_amp[ao + j0 : ao + j0 + m]
+                                for j in range(m):
+                                    xt[j] = ca[j] * nb[j]
+                            else:
+                                a1 = cur_amp[ao]
+                                for j in range(m):
+                                    xt[j] = a1 * nb[j]
+                            for j in range(m):
+                                xb[j] += xt[j]
                             continue
                         off = cur_meta[q, 1] + t * cur_meta[q, 2] + b * cur_meta[q, 3]
                         if cur_meta[q, 4] == 1:
@@ -666,18 +696,43 @@ def run_steps(  # type: ignore[no-untyped-def]
                         wsh,
                         R,
                     )
-            # Poisson inputs: ``pin_data[off + (t * B + b) * n + j]`` added to V or I (after the
-            # projections, as delay-0 delta synapses; lost on a held v)
+            # Poisson inputs: count * weight added to V or I (after the projections, as delay-0
+            # delta synapses; lost on a held v); mode 1: ``pin_data[off + (t * B + b) * n + j]``
             for q in range(pin_meta.shape[0]):
                 n = pin_meta[q, 3]
                 po = pop_meta[pin_meta[q, 0], 1]
                 on_v = pin_meta[q, 1] == 0
                 tgt = V[b, po : po + n] if on_v else I[b, po : po + n]
                 hd = HELD[b, po : po + n]
-                pd = pin_data[pin_meta[q, 2] + (t * B + b) * n :]
-                for j in range(n):
-                    if not (on_v and hd[j]):
-                        tgt[j] += pd[j]
+                if pin_meta[q, 4] == 1:
+                    pd = pin_data[pin_meta[q, 2] + (t * B + b) * n :]
+                    for j in range(n):
+                        if not (on_v and hd[j]):
+                            tgt[j] += pd[j]
+                    continue
+                wq = pin_data[pin_meta[q, 2]]
+                io = pin_meta[q, 6] + t * pin_meta[q, 7] + b * pin_meta[q, 8]
+                sn = pin_meta[q, 9]
+                for j0 in range(0, n, _BLOCK):
+                    m = min(n - j0, _BLOCK)
+                    uniforms(rng_key[0, b, 0], rng_key[0, b, 1], pin_meta[q, 5], s, j0, m, False, nb)
+                    for j in range(m):
+                        tab = pin_idx[io + (j0 + j) * sn]
+                        lo = pin_tab_meta[tab, 0]
+                        c_lo = 0
+                        c_hi = pin_tab_meta[tab, 1]
+                        u = nb[j]
+                        while c_lo < c_hi:  # the smallest c with u < F(c) (searchsorted, right)
+                            mid = (c_lo + c_hi) >> 1
+                            if pin_tab[lo + mid] <= u:
+                                c_lo = mid + 1
+                            else:
+                                c_hi = mid
+                        xt[j] = c_lo
+                        xt[j] = xt[j] * wq
+                    for j in range(m):
+                        if not (on_v and hd[j0 + j]):
+                            tgt[j0 + j] += xt[j]
             # phase 6: monitors
             o = out_n[b]
             for p in range(P):

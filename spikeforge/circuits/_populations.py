@@ -18,6 +18,7 @@ from ..neurons.base import NeuronModule
 from ..neurons.lif import LIF
 from ..surrogate import Surrogate, heaviside
 from . import synapses as syn
+from ._philox import NormalNoise
 from .inputs import CurrentInput, PoissonGroup, PoissonInput, SpikeSource
 from .monitors import RateMonitor, SpikeMonitor, StateMonitor
 from .projection import Projection, grid_positions
@@ -190,16 +191,29 @@ class _NetworkBase(nn.Module):
             ),
         )
 
+    def _kernel_noise(self, c: CurrentInput) -> bool:
+        """Whether the compiled engine draws current ``c`` in its kernel (counter-based normals)."""
+        return isinstance(c.current, NormalNoise) and len(c.current.seeds) in (1, self._B)
+
     def _inputs_chunk(
-        self, sim: Any, s0: int, s1: int
+        self, sim: Any, s0: int, s1: int, *, draw: bool = True
     ) -> tuple[dict[str, Tensor], dict[str, tuple[Tensor, Tensor, Tensor]], list[tuple[str, Tensor]]]:
+        """The inputs of steps ``[s0, s1)``: Poisson spikes and Poisson-input values (unless not
+        ``draw``: the compiled engine draws them itself), spike-source events and current values
+        (``None`` for a current the compiled engine draws itself, when not ``draw``)."""
         groups = [g.group for g in self._input_groups() if isinstance(g.group, PoissonGroup)]
-        poisson = sim.noise.spikes(s0, s1, groups, self._drives, self.dt, self.dtype)  # type: ignore[arg-type]
+        poisson = sim.noise.spikes(s0, s1, groups, self._drives, self.dt, self.dtype) if draw else {}  # type: ignore[arg-type]
         sources = {
             g.name: g.group.events(s0, s1) for g in self._input_groups() if isinstance(g.group, SpikeSource)
         }
         t = torch.arange(s0, s1, dtype=torch.float64) * self.dt
-        currents = [(c.target, c.values(t, self.dtype).to(self.device)) for c in self._currents]
+        currents = [
+            (
+                c.target,
+                None if not draw and self._kernel_noise(c) else c.values(t, self.dtype).to(self.device),
+            )
+            for c in self._currents
+        ]
         return poisson, sources, currents  # type: ignore[return-value]
 
     def _record_spike_chunk(self, source: str, steps: np.ndarray, b: np.ndarray, i: np.ndarray) -> None:

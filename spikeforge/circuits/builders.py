@@ -22,12 +22,12 @@ import math
 from collections.abc import Sequence
 from typing import Any, Literal
 
-import numpy as np
 import torch
 
 from ..errors import ParameterError, ShapeError
 from ..neurons.izhikevich import Izhikevich
 from ..neurons.lif import LIF
+from . import _philox
 from .inputs import TimedArray
 from .network import Network
 from .projection import Explicit, Normal, OneToOne, Uniform
@@ -213,62 +213,48 @@ def _lif(
     )
 
 
-class GaussianCurrent:
+class GaussianCurrent(_philox.NormalNoise):
     """White Gaussian input, a fresh ``amplitude * N(0, 1)`` per neuron and step (the thalamic
     input of Izhikevich 2003), as a function of time for :meth:`Network.add_current
     <spikeforge.circuits.Network.add_current>`.
 
-    The values of step ``k`` of copy ``b`` come from a generator seeded with ``seeds[b]`` and
-    the block ``k // block``, so they depend on neither how a run is split nor the order of calls.
+    The normal of neuron ``j`` in step ``k`` of copy ``b`` is the counter-based draw of
+    :mod:`spikeforge.circuits._philox` keyed by ``seeds[b]`` with counter ``(j, k, stream)``
+    (Box-Muller, float64), so it depends on neither how a run is split nor the order of calls,
+    and the compiled engine draws the same numbers inside its kernel.
 
     Args:
         amplitude: ``[n]`` (or a scalar) standard deviation per neuron, in the unit of the input.
+        n: the number of neurons.
         dt: the network's step in ms.
-        seeds: one seed per batch copy.
+        seeds: one seed per batch copy (the network's ``noise_seeds``).
         batched: whether the network has a batch axis (then values are ``[C, B, n]``).
-        block: steps per generator block.
+        stream: the stream index (below 2**24): currents of one network need distinct streams.
+
+    Example:
+        >>> import torch
+        >>> from spikeforge.circuits.builders import GaussianCurrent
+        >>> cur = GaussianCurrent(2.0, 3, 1.0, [7], batched=False, stream=0)
+        >>> x = cur(torch.arange(4, dtype=torch.float64))  # steps 0..3
+        >>> x.shape, bool(torch.equal(cur(torch.tensor([2.0]))[0], x[2]))
+        (torch.Size([4, 3]), True)
     """
 
     def __init__(
-        self, amplitude: Any, n: int, dt: float, seeds: Sequence[int], *, batched: bool, block: int = 1000
+        self, amplitude: Any, n: int, dt: float, seeds: Sequence[int], *, batched: bool, stream: int = 0
     ) -> None:
         self.amplitude = torch.as_tensor(amplitude, dtype=torch.float64).reshape(-1)
         if self.amplitude.numel() not in (1, n):
             raise ShapeError(f"amplitude must be a scalar or [n={n}], got {self.amplitude.numel()} values")
-        self.n, self.dt, self.seeds, self.batched, self.block = n, float(dt), list(seeds), batched, block
-        self._cache: dict[tuple[int, int], torch.Tensor] = {}
-
-    def _block(self, b: int, k: int) -> torch.Tensor:
-        key = (b, k)
-        if key not in self._cache:
-            if len(self._cache) > 4 * len(self.seeds):
-                self._cache.clear()
-            gen = torch.Generator().manual_seed(
-                int(np.random.SeedSequence([self.seeds[b], k]).generate_state(1)[0])
-            )
-            self._cache[key] = torch.randn(self.block, self.n, generator=gen, dtype=torch.float64)
-        return self._cache[key]
+        if isinstance(stream, bool) or not isinstance(stream, int) or not 0 <= stream < 1 << 24:
+            raise ParameterError(f"stream must be an int in [0, 2**24), got {stream!r}")
+        self.n, self.dt, self.seeds, self.batched = n, float(dt), list(seeds), batched
+        self.stream = _philox.stream(_philox.KIND_NORMAL, stream)
 
     def __call__(self, t: torch.Tensor) -> torch.Tensor:
-        steps = torch.round(t.to(torch.float64) / self.dt).to(torch.int64)
-        out = torch.empty(len(self.seeds), steps.numel(), self.n, dtype=torch.float64)
-        first = int(steps[0]) if steps.numel() else 0
-        if steps.numel() and bool((steps == torch.arange(first, first + steps.numel())).all()):
-            # consecutive steps (the network's chunks): copy whole slices of the blocks
-            for b in range(len(self.seeds)):
-                pos = 0
-                while pos < steps.numel():
-                    k, r = divmod(first + pos, self.block)
-                    m = min(self.block - r, steps.numel() - pos)
-                    out[b, pos : pos + m] = self._block(b, k)[r : r + m]
-                    pos += m
-        else:
-            for b in range(len(self.seeds)):
-                for k in torch.unique(steps // self.block).tolist():
-                    sel = (steps // self.block) == k
-                    out[b, sel] = self._block(b, int(k))[steps[sel] - k * self.block]
-        out.mul_(self.amplitude)
-        return out.permute(1, 0, 2) if self.batched else out[0]
+        steps = torch.round(t.to(torch.float64) / self.dt).to(torch.int64).reshape(-1)
+        out = _philox.normal(self.seeds, self.stream, steps, self.n) * self.amplitude  # [C, B, n]
+        return out if self.batched else out[:, 0]
 
     def __repr__(self) -> str:
         return f"GaussianCurrent(n={self.n}, copies={len(self.seeds)})"
@@ -620,14 +606,11 @@ def izhikevich2003(
         net.add_current("thalamic_exc", "exc", TimedArray(table[:, :n_exc].clone(), dt))
         net.add_current("thalamic_inh", "inh", TimedArray(table[:, n_exc:].clone(), dt))
         return net
-    seeds = net.noise_seeds
     for name, pop, k, amp, tag in (
         ("thalamic_exc", "exc", n_exc, noise_exc, 1),
         ("thalamic_inh", "inh", n_inh, noise_inh, 2),
     ):
-        cur = GaussianCurrent(
-            amp, k, dt, [((s << 2) | tag) % (1 << 128) for s in seeds], batched=batch is not None
-        )
+        cur = GaussianCurrent(amp, k, dt, net.noise_seeds, batched=batch is not None, stream=tag)
         net.add_current(name, pop, cur)
     return net
 

@@ -7,11 +7,12 @@ each step. :class:`TimedArray` turns a table of values into such a callable (Bri
 ``TimedArray``).
 
 * **Poisson group** (:meth:`Network.add_poisson <spikeforge.circuits.Network.add_poisson>`): in
-  step ``k`` neuron ``i`` of copy ``b`` spikes when ``u < rate(t_k) * dt`` with ``u`` uniform,
-  Brian2's ``PoissonGroup``. The uniforms come from the copy's noise generator in blocks of
-  :data:`NOISE_BLOCK` steps, block after block, and within a block group after group (in the order
-  they were added), each as ``torch.rand(NOISE_BLOCK, n)``. So the draws do not depend on how a
-  run is split, and the compiled and the PyTorch paths see the same spikes.
+  step ``k`` neuron ``i`` of copy ``b`` spikes when ``u < rate(t_k) * dt`` with ``u`` uniform (in
+  the network dtype), Brian2's ``PoissonGroup``. ``u`` is the counter-based draw of
+  :mod:`spikeforge.circuits._philox` keyed by the copy's noise seed, with counter (neuron, step,
+  stream of the group: its ordinal among the network's Poisson groups). So the draws depend on
+  neither how a run is split nor the engine (the compiled engine draws the same numbers in
+  numba), and copy ``b`` draws what an unbatched network with its noise seed draws.
 * **Spike source** (:meth:`Network.add_spike_source
   <spikeforge.circuits.Network.add_spike_source>`): spike ``k`` of neuron ``indices[k]`` in step
   ``round(times[k] / dt)`` (times are rounded to the nearest step, as Brian2's
@@ -21,14 +22,13 @@ each step. :class:`TimedArray` turns a table of values into such a callable (Bri
   neuron receives ``n`` independent Poisson trains of rate ``rate`` through a delta synapse of
   weight ``w``, without simulating them: in step ``k`` neuron ``i`` of copy ``b`` gets ``w`` times
   a count :math:`c \sim \mathrm{Poisson}(\lambda)`, :math:`\lambda = n\,\mathrm{rate}(t_k)\,dt`
-  (mean :math:`\lambda w`, variance :math:`\lambda w^2`). One uniform ``u`` per neuron and step
-  (float64, from a third stream of the copy derived from its noise seed, so that adding a Poisson
-  input leaves the groups' spikes; in the same blocks, input after input in the order they were
-  added, each as ``torch.rand(NOISE_BLOCK, n_target)``)
-  gives the count by inversion of the CDF (the smallest ``c`` with ``u < F(c)``,
-  :func:`poisson_counts`). The counts therefore do not depend on the network's dtype or on how
-  a run is split. Costs one draw per neuron and step instead of ``n`` Bernoulli draws and ``n``
-  synapses per neuron.
+  (mean :math:`\lambda w`, variance :math:`\lambda w^2`). One float64 uniform ``u`` per neuron and
+  step (the counter-based draw keyed by the copy's noise seed, in the Poisson inputs' own streams,
+  one per input in the order they were added, so that adding a Poisson input leaves the groups'
+  spikes) gives the count by inversion of the CDF (the smallest ``c`` with ``u < F(c)``,
+  :func:`poisson_counts`). The counts therefore do not depend on the network's dtype, on the
+  engine or on how a run is split. Costs one draw per neuron and step instead of ``n`` Bernoulli
+  draws and ``n`` synapses per neuron.
 * **Current** (:meth:`Network.add_current <spikeforge.circuits.Network.add_current>`): a value
   added to the input ``x`` of the target neurons in every step.
 """
@@ -45,10 +45,7 @@ from torch import Tensor
 
 from ..errors import ParameterError, ShapeError
 
-__all__ = ["TimedArray", "PoissonGroup", "PoissonInput", "SpikeSource", "CurrentInput", "NOISE_BLOCK"]
-
-#: Steps per block of random draws (fixed, so that a seed gives the same spikes everywhere).
-NOISE_BLOCK = 100
+__all__ = ["TimedArray", "PoissonGroup", "PoissonInput", "SpikeSource", "CurrentInput"]
 
 TimeFunction = Callable[[Tensor], Tensor]
 
@@ -332,11 +329,6 @@ class PoissonInput:
         if callable(self.rate):
             self._check(rate)
         return rate * (self.n * self.dt)
-
-    def draw(self, lam: Tensor, generator: torch.Generator, steps: int) -> Tensor:
-        """Counts ``[steps, n_target]`` (int64) for mean counts ``lam`` ``[C|1, n_target|1]``."""
-        u = torch.rand(steps, self.n_target, generator=generator, dtype=torch.float64, device=lam.device)
-        return poisson_counts(lam, u)
 
 
 def _cdf_table(lam: float, device: torch.device) -> Tensor:

@@ -12,14 +12,18 @@ learn, record), how they follow Brian2's schedule, and what becomes of a jump of
 neuron are written once, in :mod:`spikeforge.circuits.schedule`: the contract every engine meets.
 
 **Randomness.** ``seed`` seeds the structure generator (:attr:`Network.generator`: connection
-rules, weight and delay distributions). Each batch copy has its own noise generator, seeded with
-``noise_seed[b]`` (by default derived from ``seed`` and ``b``), used for the copy's initial-state
-distributions and its Poisson draws, in a fixed order (see :mod:`spikeforge.circuits.inputs`), and
-a second stream derived from it for stochastic neurons (``ProbabilisticNeuron``), drawn step by
-step, and a third for the Poisson inputs (:meth:`Network.add_poisson_input`), in the same blocks.
-So a run split in two equals one run bitwise, copy ``b`` of a batched network equals an
-unbatched one built with the same ``seed`` and ``noise_seed=noise_seed[b]``, all generator states
-are in ``state_dict()``, and the global RNG is never used.
+rules, weight and delay distributions). Each batch copy has its own noise seed ``noise_seed[b]``
+(by default derived from ``seed`` and ``b``). The Poisson groups, the Poisson inputs and
+Gaussian currents (:class:`~spikeforge.circuits.builders.GaussianCurrent`) draw counter-based
+random numbers (Philox4x32-10, :mod:`spikeforge.circuits._philox`): each draw is a pure function
+of the copy's seed, the input's stream, the step and the neuron, computed alike by the PyTorch
+engine and inside the compiled kernel, so both engines give the same spikes, and their only
+state is the step count. A generator seeded with ``noise_seed[b]`` draws the copy's
+initial-state distributions, and a second one derived from it the draws of stochastic neurons
+(``ProbabilisticNeuron``), step by step. So a run split anywhere equals one run bitwise, copy ``b``
+of a batched network equals an unbatched one built with the same ``seed`` and
+``noise_seed=noise_seed[b]``, the generator states are in ``state_dict()``, and the global RNG is
+never used.
 
 **Execution paths.** Without gradients on the CPU, networks of LIF, ALIF, Izhikevich and IF
 populations run in a compiled kernel (:mod:`spikeforge.circuits._kernel`, numba): many steps per

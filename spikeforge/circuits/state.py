@@ -16,12 +16,13 @@ import torch
 from torch import Tensor
 
 from ..errors import ParameterError, ShapeError
+from . import _philox as philox
 from ._populations import PopRef, Population, _NetworkBase
-from .inputs import NOISE_BLOCK, PoissonGroup, PoissonInput
+from .inputs import PoissonGroup, PoissonInput, poisson_counts
 from .monitors import load_monitor_state, monitor_state
 from .projection import Projection
 
-_STATE_VERSION = 1
+_STATE_VERSION = 2  # 2: counter-based Poisson draws (no generator state for them)
 
 
 class _Sim:
@@ -40,47 +41,19 @@ class _Sim:
 
 
 class _Noise:
-    """Per-copy noise generators and the block-wise Poisson draws (see inputs.py)."""
+    """Per-copy noise: torch generators for the initial-state distributions and stochastic
+    neurons, and the counter-based draws of Poisson groups and Poisson inputs
+    (:mod:`spikeforge.circuits._philox`: a pure function of the copy's seed, the stream and the
+    step, so their only state is the network's step count)."""
 
     def __init__(self, seeds: Sequence[int], device: torch.device) -> None:
         self.device = device
+        self.seeds = [int(s) for s in seeds]
         self.gens = [torch.Generator(device=device).manual_seed(int(s)) for s in seeds]
         # a second stream per copy for the draws of stochastic neurons, consumed step by step
         self.neuron_gens = [
             torch.Generator(device=device).manual_seed(_derived_seed(int(s), 1)) for s in seeds
         ]
-        # a third stream per copy for the Poisson inputs, drawn with the blocks of the first one
-        self.drive_gens = [
-            torch.Generator(device=device).manual_seed(_derived_seed(int(s), 2)) for s in seeds
-        ]
-        self.next_block = 0
-        self.cache_block = -1
-        self.cache: dict[str, Tensor] = {}
-        self.before: list[Tensor] = []
-        self.drive_before: list[Tensor] = []
-
-    def _draw(
-        self, k: int, groups: list[PoissonGroup], drives: list[PoissonInput], dt: float, dtype: torch.dtype
-    ) -> None:
-        self.before = [g.get_state() for g in self.gens]
-        self.drive_before = [g.get_state() for g in self.drive_gens]
-        t = (k * NOISE_BLOCK + torch.arange(NOISE_BLOCK, dtype=torch.float64)) * dt
-        out: dict[str, Tensor] = {}
-        batch = len(self.gens)
-        for grp in groups:
-            p = grp.probabilities(t, dtype).to(self.device)
-            spikes = torch.empty(NOISE_BLOCK, batch, grp.n, dtype=torch.bool, device=self.device)
-            for b, gen in enumerate(self.gens):
-                u = torch.rand(NOISE_BLOCK, grp.n, generator=gen, dtype=dtype, device=self.device)
-                torch.lt(u, p[:, b if p.shape[1] > 1 else 0], out=spikes[:, b])
-            out[grp.name] = spikes
-        for drv in drives:  # their own stream: adding a Poisson input leaves the groups' spikes
-            lam = drv.means(t).to(self.device)
-            values = torch.empty(NOISE_BLOCK, batch, drv.n_target, dtype=dtype, device=self.device)
-            for b, gen in enumerate(self.drive_gens):
-                values[:, b] = drv.draw(lam[:, b if lam.shape[1] > 1 else 0], gen, NOISE_BLOCK)
-            out[drv.name] = values.mul_(drv.weight)  # count * weight, in the network dtype
-        self.cache, self.cache_block, self.next_block = out, k, k + 1
 
     def spikes(
         self,
@@ -92,54 +65,54 @@ class _Noise:
         dtype: torch.dtype,
     ) -> dict[str, Tensor]:
         """Poisson spikes of steps ``[s0, s1)`` per group, ``[s1 - s0, B, n]`` bool, and the
-        values added by each Poisson input, ``[s1 - s0, B, n_target]``."""
-        if not groups and not drives:
-            return {}
-        parts: dict[str, list[Tensor]] = {g.name: [] for g in groups}
-        parts.update({d.name: [] for d in drives})
-        s = s0
-        while s < s1:
-            k = s // NOISE_BLOCK
-            if k < self.next_block - 1 and k != self.cache_block:  # pragma: no cover - internal invariant
-                raise RuntimeError(f"noise block {k} requested after block {self.next_block - 1}")
-            while self.cache_block != k:  # after a load, blocks are drawn again from the saved state
-                self._draw(self.next_block, groups, drives, dt, dtype)
-            lo = s - k * NOISE_BLOCK
-            hi = min(s1 - k * NOISE_BLOCK, NOISE_BLOCK)
-            for name, block in self.cache.items():
-                parts[name].append(block[lo:hi])
-            s = k * NOISE_BLOCK + hi
-        return {name: torch.cat(p) if len(p) > 1 else p[0] for name, p in parts.items()}
+        values added by each Poisson input, ``[s1 - s0, B, n_target]`` (see inputs.py)."""
+        out = {g.name: self.group_spikes(k, g, s0, s1, dt, dtype) for k, g in enumerate(groups)}
+        out.update({d.name: self.drive_values(k, d, s0, s1, dt, dtype) for k, d in enumerate(drives)})
+        return out
+
+    def group_spikes(
+        self, k: int, grp: PoissonGroup, s0: int, s1: int, dt: float, dtype: torch.dtype
+    ) -> Tensor:
+        """Spikes ``[s1 - s0, B, n]`` of the ``k``-th Poisson group: ``u < rate * dt``, ``u`` the
+        uniforms (network dtype) of its stream."""
+        strm = philox.stream(philox.KIND_POISSON_GROUP, k)
+        parts = []
+        for a, b in _slices(s0, s1, len(self.seeds) * grp.n):
+            p = grp.probabilities(torch.arange(a, b, dtype=torch.float64) * dt, dtype).to(self.device)
+            u = philox.uniform(self.seeds, strm, torch.arange(a, b), grp.n, dtype, self.device)
+            parts.append(u < p)
+        return torch.cat(parts) if len(parts) > 1 else parts[0]
+
+    def drive_values(
+        self, k: int, drv: PoissonInput, s0: int, s1: int, dt: float, dtype: torch.dtype
+    ) -> Tensor:
+        """``count * weight`` ``[s1 - s0, B, n_target]`` (network dtype) of the ``k``-th Poisson
+        input: counts by inversion of float64 uniforms of its stream (:func:`poisson_counts`)."""
+        strm = philox.stream(philox.KIND_POISSON_INPUT, k)
+        parts = []
+        for a, b in _slices(s0, s1, len(self.seeds) * drv.n_target):
+            lam = drv.means(torch.arange(a, b, dtype=torch.float64) * dt).to(self.device)
+            u = philox.uniform(self.seeds, strm, torch.arange(a, b), drv.n_target, torch.float64, self.device)
+            parts.append(poisson_counts(lam, u).to(dtype).mul_(drv.weight))
+        return torch.cat(parts) if len(parts) > 1 else parts[0]
 
     def state(self) -> dict[str, Any]:
-        neurons = [g.get_state() for g in self.neuron_gens]
-        if self.cache_block >= 0:
-            return {
-                "block": self.cache_block,
-                "gens": [s.clone() for s in self.before],
-                "drive_gens": [s.clone() for s in self.drive_before],
-                "neuron_gens": neurons,
-            }
-        return {
-            "block": self.next_block,
-            "gens": [g.get_state() for g in self.gens],
-            "drive_gens": [g.get_state() for g in self.drive_gens],
-            "neuron_gens": neurons,
-        }
+        return {"neuron_gens": [g.get_state() for g in self.neuron_gens]}
 
     def load(self, state: dict[str, Any]) -> None:
-        if len(state["gens"]) != len(self.gens):
+        if len(state["neuron_gens"]) != len(self.neuron_gens):
             raise ParameterError(
-                f"the saved state has {len(state['gens'])} batch copies, this network {len(self.gens)}"
+                f"the saved state has {len(state['neuron_gens'])} batch copies, this network "
+                f"{len(self.neuron_gens)}"
             )
-        for g, s in zip(self.gens, state["gens"]):
-            g.set_state(s)
         for g, s in zip(self.neuron_gens, state["neuron_gens"]):
             g.set_state(s)
-        for g, s in zip(self.drive_gens, state.get("drive_gens", [])):
-            g.set_state(s)
-        self.next_block = int(state["block"])
-        self.cache_block, self.cache, self.before, self.drive_before = -1, {}, [], []
+
+
+def _slices(s0: int, s1: int, per_step: int) -> list[tuple[int, int]]:
+    """Steps ``[s0, s1)`` in slices of at most about 2**20 draws (bounded memory)."""
+    size = max(1, (1 << 20) // max(per_step, 1))
+    return [(a, min(a + size, s1)) for a in range(s0, s1, size)]
 
 
 def _derived_seed(seed: int, b: int) -> int:

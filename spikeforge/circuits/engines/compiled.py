@@ -15,6 +15,7 @@ from ...neurons.alif import ALIF, adaptation_decay
 from ...neurons.integrate_fire import IF
 from ...neurons.izhikevich import Izhikevich
 from ...neurons.lif import LIF, LIFParams, lif_coefficients, refractory_steps
+from .. import _philox
 from .. import synapses as syn
 from .._populations import Population, _as_bn, _NetworkBase, _spike_forward_is_heaviside
 from ..monitors import RateMonitor, SpikeMonitor, StateMonitor
@@ -361,12 +362,34 @@ class CompiledEngine:
                 s0 = sim.step
                 s1 = min(end, s0 + _CHUNK)
                 n_chunk = s1 - s0
-                poisson, sources, currents = net._inputs_chunk(sim, s0, s1)
+                poisson, sources, currents = net._inputs_chunk(sim, s0, s1, draw=False)
                 ext_ptr, ext_id = _external_events(inputs, poisson, sources, s0, n_chunk, B)
-                cur_meta = np.zeros((len(currents), 5), np.int64)
+                ext_ptr, ext_id = self._poisson_events(sim, inputs, s0, n_chunk, ext_ptr, ext_id, npdt)
+                cur_meta = np.zeros((len(currents), 8), np.int64)
                 cur_parts = []
                 off = 0
+                amp_parts: list[np.ndarray] = []
+                key_rows = [np.array(_philox.keys(sim.noise.seeds), np.uint64)]
+                amp_off = 0
                 for q, (target, values) in enumerate(currents):
+                    if values is None:  # counter-based normals, drawn in the kernel
+                        cur = net._currents[q].current
+                        amp = cur.amplitude.detach().cpu().to(torch.float64).numpy()
+                        cur_meta[q] = (
+                            pop_index[target],
+                            amp_off,
+                            0,
+                            0,
+                            int(amp.size > 1),
+                            1,
+                            cur.stream,
+                            len(key_rows),
+                        )
+                        amp_parts.append(amp)
+                        amp_off += amp.size
+                        kr = np.array(_philox.keys(cur.seeds), np.uint64)
+                        key_rows.append(np.ascontiguousarray(np.broadcast_to(kr, (B, 2))))
+                        continue
                     vals = values.cpu().to(net.dtype)
                     cs, bs, ns = vals.shape
                     cur_meta[q] = (
@@ -375,18 +398,16 @@ class CompiledEngine:
                         bs * ns if cs > 1 else 0,
                         ns if bs > 1 else 0,
                         1 if ns > 1 else 0,
+                        0,
+                        0,
+                        0,
                     )
                     cur_parts.append(vals.reshape(-1).numpy().astype(npdt, copy=False))
                     off += vals.numel()
                 cur_data = np.concatenate(cur_parts) if cur_parts else np.zeros(1, npdt)
-                pin_meta = np.zeros((len(net._drives), 4), np.int64)
-                pin_parts = []
-                off = 0
-                for q, drv in enumerate(net._drives):
-                    pin_meta[q] = (pop_index[drv.target], 0 if drv.field == "v" else 1, off, drv.n_target)
-                    pin_parts.append(poisson[drv.name].cpu().reshape(-1).numpy().astype(npdt, copy=False))
-                    off += pin_parts[-1].size
-                pin_data = np.concatenate(pin_parts) if pin_parts else np.zeros(1, npdt)
+                cur_amp = np.concatenate(amp_parts) if amp_parts else np.zeros(1, np.float64)
+                rng_key = np.stack(key_rows)
+                pin_meta, pin_data, pin_idx, pin_tab, pin_tab_meta = self._poisson_inputs(sim, s0, s1, npdt)
                 sm_meta = np.zeros((len(state_mons), 4), np.int64)
                 off = 0
                 for mi, sm in enumerate(state_mons):
@@ -432,6 +453,11 @@ class CompiledEngine:
                         cur_data,
                         pin_meta,
                         pin_data,
+                        pin_idx,
+                        pin_tab,
+                        pin_tab_meta,
+                        rng_key,
+                        cur_amp,
                         mon_src,
                         mon_total,
                         out_step,
@@ -494,6 +520,127 @@ class CompiledEngine:
                             block.reshape(rows, B, len(sm.indices)).copy(),
                         )
 
+    def _poisson_events(
+        self,
+        sim: _Sim,
+        inputs: list[Population],
+        s0: int,
+        C: int,
+        src_ptr: np.ndarray,
+        src_id: np.ndarray,
+        npdt: Any,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The input groups' spikes of steps ``[s0, s0 + C)`` as one CSR over (step, copy,
+        group): the Poisson groups' drawn in numba from their counter-based uniforms
+        (:func:`~spikeforge.circuits._kernel_philox.poisson_events`), the spike sources' copied
+        from ``(src_ptr, src_id)``."""
+        net = self.net
+        from .. import _kernel_philox
+
+        pg = [k for k, pop in enumerate(inputs) if pop.kind == "poisson"]
+        if not pg:
+            return src_ptr, src_id
+        B, G = net._B, len(inputs)
+        is_pg = np.zeros(G, np.uint8)
+        size = np.array([pop.n for pop in inputs], np.int64)
+        strm = np.zeros(G, np.int64)
+        p_meta = np.zeros((G, 4), np.int64)
+        parts, off, mean = [], 0, 0.0
+        t = torch.arange(s0, s0 + C, dtype=torch.float64) * net.dt
+        for k, g in enumerate(pg):
+            grp = inputs[g].group
+            p = grp.probabilities(t, net.dtype).cpu()  # type: ignore[union-attr]
+            cs, bs, ns = p.shape
+            is_pg[g] = 1
+            strm[g] = _philox.stream(_philox.KIND_POISSON_GROUP, k)
+            p_meta[g] = (off, bs * ns if cs > 1 else 0, ns if bs > 1 else 0, 1 if ns > 1 else 0)
+            parts.append(p.reshape(-1).to(torch.float64).numpy())
+            off += p.numel()
+            mean += float(p.to(torch.float64).sum()) * (C / cs) * (B / bs) * (inputs[g].n / ns)
+        p_data = np.concatenate(parts)
+        keys = np.array(_philox.keys(sim.noise.seeds), np.uint64)
+        cap = int(mean + 10.0 * mean**0.5) + src_id.size + 4096
+        ptr = np.zeros(C * B * G + 1, np.int64)
+        while True:
+            ids = np.zeros(cap, np.int32)
+            cnt = _kernel_philox.poisson_events(
+                s0,
+                C,
+                B,
+                is_pg,
+                size,
+                strm,
+                keys,
+                p_data,
+                p_meta,
+                npdt == np.float32,
+                src_ptr,
+                src_id,
+                ptr,
+                ids,
+            )
+            if cnt >= 0:
+                return ptr, ids[: max(cnt, 1)]
+            cap *= 2
+
+    def _poisson_inputs(
+        self, sim: _Sim, s0: int, s1: int, npdt: Any
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The kernel's description of the Poisson inputs in steps ``[s0, s1)``: ``pin_meta`` rows
+        ``(population, field, offset, n, mode, stream, idx offset, idx strides (step, copy,
+        neuron))``. Mode 0 (up to ``MAX_DISTINCT_MEANS`` distinct mean counts in the chunk, the
+        usual case): the kernel draws the uniforms and inverts the CDF tables ``pin_tab`` (rows
+        ``pin_tab_meta``: offset, length) that ``pin_idx`` points to, the weight in
+        ``pin_data[offset]``; mode 1: the values ``count * weight`` of every step, copy and neuron
+        in ``pin_data`` (drawn by the PyTorch engine's function: the same numbers)."""
+        net = self.net
+        from ..inputs import MAX_DISTINCT_MEANS, _cdf_table
+
+        pop_index = {p.name: k for k, p in enumerate(net._neuron_pops())}
+        meta = np.zeros((len(net._drives), 10), np.int64)
+        data: list[np.ndarray] = []
+        idx: list[np.ndarray] = []
+        tabs: list[np.ndarray] = []
+        tab_meta: list[tuple[int, int]] = []
+        off = ioff = toff = 0
+        t = torch.arange(s0, s1, dtype=torch.float64) * net.dt
+        for q, drv in enumerate(net._drives):
+            lam = drv.means(t).cpu()
+            vals, inv = torch.unique(lam, return_inverse=True)
+            head = (pop_index[drv.target], 0 if drv.field == "v" else 1, off, drv.n_target)
+            if vals.numel() > MAX_DISTINCT_MEANS:
+                values = sim.noise.drive_values(q, drv, s0, s1, net.dt, net.dtype)
+                data.append(values.cpu().reshape(-1).numpy().astype(npdt, copy=False))
+                meta[q] = (*head, 1, 0, 0, 0, 0, 0)
+                off += data[-1].size
+                continue
+            cs, bs, ns = lam.shape
+            meta[q] = (
+                *head,
+                0,
+                _philox.stream(_philox.KIND_POISSON_INPUT, q),
+                ioff,
+                bs * ns if cs > 1 else 0,
+                ns if bs > 1 else 0,
+                1 if ns > 1 else 0,
+            )
+            data.append(np.array([drv.weight], npdt))
+            off += 1
+            idx.append((inv + len(tab_meta)).reshape(-1).to(torch.int32).numpy())
+            ioff += idx[-1].size
+            for v in vals.tolist():
+                tab = _cdf_table(v, torch.device("cpu")).numpy() if v > 0 else np.zeros(0)
+                tabs.append(tab)
+                tab_meta.append((toff, tab.size))
+                toff += tab.size
+        return (
+            meta,
+            np.concatenate(data) if data else np.zeros(1, npdt),
+            np.concatenate(idx) if idx else np.zeros(1, np.int32),
+            np.concatenate(tabs) if toff else np.zeros(1, np.float64),
+            np.array(tab_meta, np.int64).reshape(-1, 2) if tab_meta else np.zeros((1, 2), np.int64),
+        )
+
 
 class _Packed:
     """The kernel's flat buffers; the simulation state tensors are views of them."""
@@ -544,12 +691,16 @@ def _external_events(
     keys, ids = [], []
     for g, pop in enumerate(inputs):
         if pop.kind == "poisson":
+            if pop.name not in poisson:  # drawn by _poisson_events
+                continue
             t_i, b_i, i_i = torch.nonzero(poisson[pop.name].cpu(), as_tuple=True)
         else:
             st, b_i, i_i = sources[pop.name]
             t_i = st - s0
         keys.append((t_i * B + b_i) * G + g)
         ids.append(i_i)
+    if not keys:
+        return np.zeros(C * B * G + 1, np.int64), np.zeros(1, np.int32)
     key = torch.cat(keys)
     idx = torch.cat(ids)
     order = torch.argsort(key, stable=True)
