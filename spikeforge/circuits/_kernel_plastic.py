@@ -508,11 +508,11 @@ def learn(
         lpre = ao + npre + npost
         lpost = ao + 2 * npre + npost
         if kind == _REWARD or kind == _ELIGIBILITY:
-            tags(q, B, w, meta, val, tr, sp, act, ptr, syn_by_post, pre_by_post, mod)
+            tags(q, B, w, meta, val, tr, sp, act, mod, indptr, post, ipo)
         elif kind == _THREE_FACTOR:
-            three_factor(q, B, w, meta, val, tr, sp, ptr, syn_by_post, pre_by_post, mod)
+            three_factor(q, B, w, meta, val, tr, sp, mod, indptr, post, ipo)
         elif kind == _SCALING:
-            scaling(q, B, w, meta, val, tr, sp, ptr, syn_by_post, mod)
+            scaling(q, B, w, meta, val, tr, sp, mod, indptr, post, ipo)
         elif meta[q, _FIRST] == 1:
             meta[q, _FIRST] = 0
             for j in range(npre):

@@ -244,7 +244,7 @@ def _tag(q, i, j, p, s, B, w, meta, val, tr, sp, act, mod, scale, move):  # type
     npre = meta[q, _NPRE]
     ao = meta[q, _ACT]
     po = meta[q, _PAIR] + p
-    zero = val[q, _FB] - val[q, _FB]
+    zero = scale - scale
     w0 = w[s] if s >= 0 else zero
     active = act[ao + j] != 0 or act[ao + npre + i] != 0  # else the rule's change is 0
     a = val[q, _AE]
@@ -274,19 +274,21 @@ def _tag(q, i, j, p, s, B, w, meta, val, tr, sp, act, mod, scale, move):  # type
 
 
 @njit(cache=True, nogil=True)
-def tags(q, B, w, meta, val, tr, sp, act, ptr, syn_by_post, pre_by_post, mod):  # type: ignore[no-untyped-def]
+def tags(q, B, w, meta, val, tr, sp, act, mod, indptr, post, ipo):  # type: ignore[no-untyped-def]
     """Phase 6 of a RewardModulatedSTDP or EligibilityTrace projection, between the decay of the
     wrapped rule's traces and their growth: the dopamine (RewardModulatedSTDP), then every pair's
     tag and synapse (the weights only where the third factor is not zero, and at the first step
-    of a run, which keeps weights set out of bounds between runs where the rule puts them)."""
+    of a run, which keeps weights set out of bounds between runs where the rule puts them). The
+    synapses are taken in the kernel's order (``indptr``/``post`` from row ``ipo``), so that the
+    weights and tags are read in memory order."""
     npre = meta[q, _NPRE]
     npost = meta[q, _NPOST]
     first = meta[q, _FIRST] == 1
     meta[q, _FIRST] = 0
     scale = val[q, _FB] - val[q, _FB]
+    dense = meta[q, _LAYOUT] == 1
     if meta[q, _KIND] == _REWARD:
-        pp = meta[q, _PTR]
-        n_pairs = npre * npost if meta[q, _LAYOUT] == 1 else ptr[pp + npost] - ptr[pp]
+        n_pairs = npre * npost if dense else indptr[ipo + npre] - indptr[ipo]
         po = meta[q, _PAIR] + n_pairs  # the dopamine, after the tags
         d = tr[0, po] * val[q, _AD]
         if meta[q, _RELEASE] == 1:
@@ -296,23 +298,48 @@ def tags(q, B, w, meta, val, tr, sp, act, ptr, syn_by_post, pre_by_post, mod):  
         move = first or scale != 0
     else:
         move = first or meta[q, _EMOD] != 0
-    if meta[q, _LAYOUT] == 1:
+    if dense:
         mp = meta[q, _MAP]
         for i in range(npost):
             for j in range(npre):
                 p = i * npre + j
                 _tag(q, i, j, p, act[mp + p], B, w, meta, val, tr, sp, act, mod, scale, move)
-    else:
-        pp = meta[q, _PTR]
+    elif meta[q, _PERCOPY] == 1:
         s0 = meta[q, _S0]
-        for i in range(npost):
-            for e in range(ptr[pp + i], ptr[pp + i + 1]):
-                s = syn_by_post[e]
-                _tag(q, i, pre_by_post[e], s - s0, s, B, w, meta, val, tr, sp, act, mod, scale, move)
+        for j in range(npre):
+            for s in range(indptr[ipo + j], indptr[ipo + j + 1]):
+                _tag(q, post[s], j, s - s0, s, B, w, meta, val, tr, sp, act, mod, scale, move)
+    else:  # one tag per synapse (the common case, written out: _tag with its constants hoisted)
+        zero = scale - scale
+        po = meta[q, _PAIR] - meta[q, _S0]
+        ao = meta[q, _ACT]
+        a = val[q, _AE]
+        reward = meta[q, _KIND] == _REWARD
+        g = val[q, _LRDT]
+        emod = meta[q, _EMOD] != 0
+        mo = meta[q, _EMODOFF]
+        for j in range(npre):
+            pre_active = act[ao + j] != 0
+            for s in range(indptr[ipo + j], indptr[ipo + j + 1]):
+                i = post[s]
+                w0 = w[s]
+                if pre_active or act[ao + npre + i] != 0:
+                    c = tr[0, po + s] * a + _change(q, i, j, w0, B, meta, val, tr, sp, mod)
+                else:
+                    c = tr[0, po + s] * a + zero
+                tr[0, po + s] = c
+                if move:
+                    if reward:
+                        dw = (g * c) * scale
+                    elif emod:
+                        dw = mod[0, mo + i] * c
+                    else:
+                        dw = zero
+                    w[s] = bounded(q, w0, dw, meta, val)
 
 
 @njit(cache=True, nogil=True)
-def three_factor(q, B, w, meta, val, tr, sp, ptr, syn_by_post, pre_by_post, mod):  # type: ignore[no-untyped-def]
+def three_factor(q, B, w, meta, val, tr, sp, mod, indptr, post, ipo):  # type: ignore[no-untyped-def]
     """Phase 6 of a ThreeFactor projection (``three_factor_step``, ``post_fn=None``, no gate): the
     presynaptic filter takes this step's spikes, every eligibility ``e[b, i, j]`` decays and takes
     ``post[b, i] * x[b, j]``, then each synapse moves by the batch reduction of ``lr M e`` (when a
@@ -339,23 +366,22 @@ def three_factor(q, B, w, meta, val, tr, sp, ptr, syn_by_post, pre_by_post, mod)
         return
     zero = val[q, _FB] - val[q, _FB]
     mean = meta[q, _OMEAN] == 1
-    pp = meta[q, _PTR]
-    for i in range(npost):
-        mo = meta[q, _EMODOFF] + i
-        for e in range(ptr[pp + i], ptr[pp + i + 1]):
-            s = syn_by_post[e]
-            col = po + i * npre + pre_by_post[e]
+    mo = meta[q, _EMODOFF]
+    for j in range(npre):
+        for s in range(indptr[ipo + j], indptr[ipo + j + 1]):
+            i = post[s]
+            col = po + i * npre + j
             dw = zero
             if emod:
                 for b in range(B):
-                    dw += mod[b, mo] * tr[b, col]
+                    dw += mod[b, mo + i] * tr[b, col]
                 if mean:
                     dw = dw / val[q, _FB]
             w[s] = bounded(q, w[s], dw, meta, val)
 
 
 @njit(cache=True, nogil=True)
-def scaling(q, B, w, meta, val, tr, sp, ptr, syn_by_post, mod):  # type: ignore[no-untyped-def]
+def scaling(q, B, w, meta, val, tr, sp, mod, indptr, post, ipo):  # type: ignore[no-untyped-def]
     """Phase 6 of a SynapticScaling projection: each target's rate filter (``rate_step``), then
     every synapse moves by ``lr dt`` times the batch reduction of ``(1 - r / r*) w`` (times a
     modulator), unbounded, within Dale's sign."""
@@ -374,21 +400,22 @@ def scaling(q, B, w, meta, val, tr, sp, ptr, syn_by_post, mod):  # type: ignore[
     tgt = val[q, _TGT]
     mean = meta[q, _MEAN] == 1
     emod = meta[q, _EMOD] != 0
-    pp = meta[q, _PTR]
+    mo = meta[q, _EMODOFF]
+    lrdt = val[q, _LRDT]
+    fb = val[q, _FB]
     sign = meta[q, _SIGN]
-    for i in range(npost):
-        m = mod[0, meta[q, _EMODOFF] + i] if emod else one
-        for e in range(ptr[pp + i], ptr[pp + i + 1]):
-            s = syn_by_post[e]
+    for j in range(npre):
+        for s in range(indptr[ipo + j], indptr[ipo + j + 1]):
+            i = post[s]
             w0 = w[s]
             acc = zero
             for b in range(B):
                 acc += (one - tr[b, to + i] / tgt) * w0
             if mean:
-                acc = acc / val[q, _FB]
-            dw = val[q, _LRDT] * acc
+                acc = acc / fb
+            dw = lrdt * acc
             if emod:
-                dw = dw * m
+                dw = dw * mod[0, mo + i]
             new = w0 + dw
             if sign > 0 and new < zero:
                 new = zero
