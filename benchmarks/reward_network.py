@@ -92,9 +92,9 @@ def build_brian2(b2: Any, n: int, proj: Any) -> tuple[Any, Any, Any]:
         threshold="v > 1",
         reset="v = 0",
         method="exact",
-        namespace={"tau": TAU_MEM * ms, "tau_d": TAU_D * ms},
+        namespace={"tau": TAU_MEM * ms, "tau_d": TAU_D * ms, "release": RELEASE},
     )
-    grp.run_regularly("d += release", namespace={"release": RELEASE})
+    grp.run_regularly("d += release")
     ext = b2.PoissonInput(grp, "v", N=N_EXT, rate=RATE_EXT * Hz, weight=W_EXT)
     syn = b2.Synapses(
         grp,
@@ -109,12 +109,16 @@ def build_brian2(b2: Any, n: int, proj: Any) -> tuple[Any, Any, Any]:
         on_post="""c += apre
         apost += Apost""",
         method="exact",
-        namespace={"taus": TAU_STDP * ms, "tau_c": TAU_C * ms, "Apre": A_PLUS, "Apost": A_MINUS},
+        namespace={
+            "taus": TAU_STDP * ms,
+            "tau_c": TAU_C * ms,
+            "Apre": A_PLUS,
+            "Apost": A_MINUS,
+            "lr_dt": LR * DT,
+            "wmax": W_MAX,
+        },
     )
-    syn.run_regularly(
-        "w = clip(w + lr_dt * c * d_post, 0, wmax)",
-        namespace={"lr_dt": LR * DT, "wmax": W_MAX},
-    )
+    syn.run_regularly("w = clip(w + lr_dt * c * d_post, 0, wmax)")
     syn.connect(i=proj.pre_indices.numpy(), j=proj.post_indices.numpy())
     syn.w = proj.weights().double().numpy()
     mon = b2.SpikeMonitor(grp)
