@@ -54,11 +54,14 @@ from ..plasticity import (
 from ..plasticity._common import as_third_factor, cast, third_factor
 from ._kernel_rules import (
     _ACT,
+    _AE,
     _C,
+    _CLOCK,
     _ELIGIBILITY,
     _FB,
     _FIRST,
     _KIND,
+    _LAZY,
     _NEAREST,
     _NMETA,
     _NPOST,
@@ -279,6 +282,9 @@ class Plastic:
                 pmap[(post_t * npre + pre_t).numpy()] = s0 + np.arange(post_t.numel())
                 map_off = act_n + 2 * (npre + npost)
                 maps.append((map_off, pmap))
+            lazy_off = -1
+            if tagged and not percopy and not dense_pairs:  # event-driven tags: their last step
+                lazy_off = act_n + 2 * (npre + npost)
             bound = getattr(inner, "bound", "none")
             reduce = getattr(inner, "batch_reduce", "mean")
             self.meta[q] = (
@@ -310,6 +316,8 @@ class Plastic:
                 emod,
                 mod_n,
                 int(kind == _REWARD and factor is not None),
+                0,
+                lazy_off,
             )
             dt = float(rule.dt)
             dt_in = float(getattr(inner, "dt", dt))  # the wrapped rule's traces decay with its dt
@@ -338,6 +346,7 @@ class Plastic:
             tr_n = off
             sp_n += npre + npost
             act_n += 2 * (npre + npost) + (npost * npre if dense_pairs else 0)
+            act_n += proj.n_synapses if lazy_off >= 0 else 0
             ptr_n += npost + 1
             mod_n += npost if isinstance(factor, Tensor) else 0
         self.tr = np.zeros((B, max(tr_n, 1)), npdt)
@@ -359,7 +368,18 @@ class Plastic:
         return self.meta, self.val, self.tr, self.sp, self.act, self.ptr, self.syn, self.pre, self.mod
 
     def write_back(self, net: Network, sim: _Sim, w: np.ndarray) -> None:
-        """The learned weights into the projections, the rule state into the simulation state."""
+        """The learned weights into the projections, the rule state into the simulation state
+        (event-driven tags brought up to the last step first)."""
+        for q in range(len(self.names)):
+            at = int(self.meta[q, _LAZY])
+            if at >= 0:
+                col, n, _ = self.slots[q][-2 if self.meta[q, _KIND] == _REWARD else -1]
+                last = self.act[at : at + n]
+                behind = int(self.meta[q, _CLOCK]) - last
+                sel = behind > 0
+                if sel.any():
+                    self.tr[0, col : col + n][sel] *= self.val[q, _AE] ** behind[sel]
+                    last[sel] = self.meta[q, _CLOCK]
         for q, k in enumerate(self.names):
             proj = net._proj(k)
             s0, s1 = self.syn_range[q]
@@ -508,7 +528,7 @@ def learn(
         lpre = ao + npre + npost
         lpost = ao + 2 * npre + npost
         if kind == _REWARD or kind == _ELIGIBILITY:
-            tags(q, B, w, meta, val, tr, sp, act, mod, indptr, post, ipo)
+            tags(q, B, w, meta, val, tr, sp, act, mod, indptr, post, ipo, ptr, syn_by_post, pre_by_post)
         elif kind == _THREE_FACTOR:
             three_factor(q, B, w, meta, val, tr, sp, mod, indptr, post, ipo)
         elif kind == _SCALING:

@@ -65,8 +65,10 @@ from numba import njit
     _EMOD,  # a third factor times lr is in mod (0: none, dw = 0)
     _EMODOFF,
     _RELEASE,  # RewardModulatedSTDP: dopamine is released each step (a modulator is set)
-) = range(28)
-_NMETA = 28
+    _CLOCK,  # steps of this kernel run so far (the event-driven tags' time)
+    _LAZY,  # act offset of the step each tag was last brought up to date (-1: tags per step)
+) = range(30)
+_NMETA = 30
 # val columns: 4 decays, 4 amplitudes, w_min, w_max, mu_plus, mu_minus, modulator, B, then the
 # wrapping rules' constants
 _WMIN, _WMAX, _MU_P, _MU_M, _MODV, _FB = 8, 9, 10, 11, 12, 13
@@ -274,7 +276,7 @@ def _tag(q, i, j, p, s, B, w, meta, val, tr, sp, act, mod, scale, move):  # type
 
 
 @njit(cache=True, nogil=True)
-def tags(q, B, w, meta, val, tr, sp, act, mod, indptr, post, ipo):  # type: ignore[no-untyped-def]
+def tags(q, B, w, meta, val, tr, sp, act, mod, indptr, post, ipo, ptr, syn_by_post, pre_by_post):  # type: ignore[no-untyped-def]
     """Phase 6 of a RewardModulatedSTDP or EligibilityTrace projection, between the decay of the
     wrapped rule's traces and their growth: the dopamine (RewardModulatedSTDP), then every pair's
     tag and synapse (the weights only where the third factor is not zero, and at the first step
@@ -309,33 +311,114 @@ def tags(q, B, w, meta, val, tr, sp, act, mod, indptr, post, ipo):  # type: igno
         for j in range(npre):
             for s in range(indptr[ipo + j], indptr[ipo + j + 1]):
                 _tag(q, post[s], j, s - s0, s, B, w, meta, val, tr, sp, act, mod, scale, move)
-    else:  # one tag per synapse (the common case, written out: _tag with its constants hoisted)
-        zero = scale - scale
-        po = meta[q, _PAIR] - meta[q, _S0]
+    else:  # one tag per synapse (the common case, with _tag's constants hoisted), event-driven
+        # while the third factor is zero: only the synapses of the neurons that spiked change
+        # (the others' tags decay in closed form when next touched, or at write-back)
+        clock = meta[q, _CLOCK] + 1
+        meta[q, _CLOCK] = clock
         ao = meta[q, _ACT]
-        a = val[q, _AE]
-        reward = meta[q, _KIND] == _REWARD
-        g = val[q, _LRDT]
-        emod = meta[q, _EMOD] != 0
-        mo = meta[q, _EMODOFF]
-        for j in range(npre):
-            pre_active = act[ao + j] != 0
-            for s in range(indptr[ipo + j], indptr[ipo + j + 1]):
-                i = post[s]
-                w0 = w[s]
-                if pre_active or act[ao + npre + i] != 0:
-                    c = tr[0, po + s] * a + _change(q, i, j, w0, B, meta, val, tr, sp, mod)
-                else:
-                    c = tr[0, po + s] * a + zero
-                tr[0, po + s] = c
-                if move:
-                    if reward:
-                        dw = (g * c) * scale
-                    elif emod:
-                        dw = mod[0, mo + i] * c
-                    else:
-                        dw = zero
-                    w[s] = bounded(q, w0, dw, meta, val)
+        h = _hoisted(q, meta, val)
+        if move:
+            for j in range(npre):
+                pre_active = act[ao + j] != 0
+                for s in range(indptr[ipo + j], indptr[ipo + j + 1]):
+                    i = post[s]
+                    _one_tag(
+                        q,
+                        i,
+                        j,
+                        s,
+                        pre_active or act[ao + npre + i] != 0,
+                        clock,
+                        scale,
+                        True,
+                        B,
+                        w,
+                        meta,
+                        val,
+                        tr,
+                        sp,
+                        act,
+                        mod,
+                    )
+        else:
+            for j in range(npre):
+                if act[ao + j] != 0:
+                    for s in range(indptr[ipo + j], indptr[ipo + j + 1]):
+                        _one_tag(
+                            q, post[s], j, s, True, clock, scale, False, h, B, w, meta, val, tr, sp, act, mod
+                        )
+            pp = meta[q, _PTR]
+            for i in range(npost):
+                if act[ao + npre + i] != 0:
+                    for e in range(ptr[pp + i], ptr[pp + i + 1]):
+                        j = pre_by_post[e]
+                        if act[ao + j] == 0:  # not already changed from the source's side
+                            _one_tag(
+                                q,
+                                i,
+                                j,
+                                syn_by_post[e],
+                                True,
+                                clock,
+                                scale,
+                                False,
+                                B,
+                                w,
+                                meta,
+                                val,
+                                tr,
+                                sp,
+                                act,
+                                mod,
+                            )
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _one_tag(q, i, j, s, active, clock, scale, move, h, B, w, meta, val, tr, sp, act, mod):  # type: ignore[no-untyped-def]
+    """Synapse ``s`` (``j -> i``) of a projection with one tag per synapse at step ``clock`` of
+    the run: the tag, brought up to the previous step in closed form if it was last updated
+    earlier (``c a^k``; never while the third factor moves the weights, so the per-step result
+    is the PyTorch path's bit for bit), decays and takes the rule's change; then the weight. ``h``:
+    the projection's constants, hoisted (:func:`_hoisted`)."""
+    zero = scale - scale
+    a, g, col0, at0, reward, emod, mo = h
+    col = col0 + s
+    at = at0 + s
+    w0 = w[s]
+    c = tr[0, col]
+    k = clock - 1 - act[at]
+    if k > 0:
+        c = c * a**k
+    if active:
+        c = c * a + _change(q, i, j, w0, B, meta, val, tr, sp, mod)
+    else:
+        c = c * a + zero
+    tr[0, col] = c
+    act[at] = clock
+    if move:
+        if reward:
+            dw = (g * c) * scale
+        elif emod:
+            dw = mod[0, mo + i] * c
+        else:
+            dw = zero
+        w[s] = bounded(q, w0, dw, meta, val)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _hoisted(q, meta, val):  # type: ignore[no-untyped-def]
+    """The constants of :func:`_one_tag` for projection ``q``."""
+    s0 = meta[q, _S0]
+    return (
+        val[q, _AE],
+        val[q, _LRDT],
+        meta[q, _PAIR] - s0,
+        meta[q, _LAZY] - s0,
+        meta[q, _KIND] == _REWARD,
+        meta[q, _EMOD] != 0,
+        meta[q, _EMODOFF],
+    )
 
 
 @njit(cache=True, nogil=True)
