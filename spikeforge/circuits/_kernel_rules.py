@@ -319,28 +319,30 @@ def tags(q, B, w, meta, val, tr, sp, act, mod, indptr, post, ipo, ptr, syn_by_po
         ao = meta[q, _ACT]
         h = _hoisted(q, meta, val)
         if move:
+            zero = scale - scale
+            a, g, col0, at0, reward, emod, mo = h
             for j in range(npre):
                 pre_active = act[ao + j] != 0
                 for s in range(indptr[ipo + j], indptr[ipo + j + 1]):
                     i = post[s]
-                    _one_tag(
-                        q,
-                        i,
-                        j,
-                        s,
-                        pre_active or act[ao + npre + i] != 0,
-                        clock,
-                        scale,
-                        True,
-                        B,
-                        w,
-                        meta,
-                        val,
-                        tr,
-                        sp,
-                        act,
-                        mod,
-                    )
+                    w0 = w[s]
+                    c = tr[0, col0 + s]
+                    k = clock - 1 - act[at0 + s]
+                    if k > 0:
+                        c = c * a**k
+                    if pre_active or act[ao + npre + i] != 0:
+                        c = c * a + _change(q, i, j, w0, B, meta, val, tr, sp, mod)
+                    else:
+                        c = c * a + zero
+                    tr[0, col0 + s] = c
+                    act[at0 + s] = clock
+                    if reward:
+                        dw = (g * c) * scale
+                    elif emod:
+                        dw = mod[0, mo + i] * c
+                    else:
+                        dw = zero
+                    w[s] = bounded(q, w0, dw, meta, val)
         else:
             for j in range(npre):
                 if act[ao + j] != 0:
@@ -363,6 +365,7 @@ def tags(q, B, w, meta, val, tr, sp, act, mod, indptr, post, ipo, ptr, syn_by_po
                                 clock,
                                 scale,
                                 False,
+                                h,
                                 B,
                                 w,
                                 meta,
