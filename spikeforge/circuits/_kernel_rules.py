@@ -15,10 +15,15 @@ Rule kinds (``meta[q, _KIND]``):
 * ``_REWARD`` (RewardModulatedSTDP) and ``_ELIGIBILITY`` (EligibilityTrace around STDP or
   TripletSTDP): the wrapped rule's change feeds a tag or eligibility per synapse (per pair of a
   dense projection), ``c <- c e^{-dt/tau} + dw_rule``, and the weight moves by the third factor
-  times the tag at every step where that factor is not zero (:func:`tags`). The tag's decay is
-  computed per step, not in closed form since its last event: the weight needs the tag of every
-  synapse at every such step (Brian2's Izhikevich 2007 example keeps ``c`` and ``d`` clock-driven
-  for the same reason), and per step the result is the PyTorch path's, bit for bit.
+  times the tag at every step where that factor is not zero (:func:`tags`). While it is not zero
+  the tags are computed per step, at every synapse: each weight needs its tag at each step
+  (Brian2's Izhikevich 2007 example keeps ``c`` and ``d`` clock-driven for the same reason), and
+  per step the result is the PyTorch path's bit for bit. While it is zero (no modulator, no
+  dopamine) one tag per synapse is event-driven: only the synapses of the neurons that spiked are
+  touched, and a tag catches up its decay since its last update in closed form, ``c a^k``
+  (as Brian2's event-driven variables), which differs from ``k`` multiplications by a few ulps
+  (the tests hold it to 1e-12); the weights do not move then. One eligibility per copy and the
+  pairs of dense projections stay per step.
 * ``_THREE_FACTOR`` (ThreeFactor): the presynaptic filter, the eligibility per copy and pair
   ``[B, n_post, n_pre]`` (its state on the PyTorch path, even for sparse projections) and the
   change of each synapse (:func:`three_factor`).
