@@ -28,8 +28,9 @@ tensor of the state in its order (STDP: ``x_pre``, ``y_post``; triplet: ``r1``, 
 absolute synapse indices, ``pl_pre`` their sources) and in ``pl_act`` scratch (a mark and a list of
 the neurons that spiked in any copy, sources then targets) and, for a dense projection with tags,
 the synapse of each pair, or, for event-driven tags, the step each was last brought up to date
-(``meta[q, _CLOCK]`` counts the steps of the run; :meth:`Plastic.write_back` catches them up). Modulators per copy or per target (times the learning rate where the rule
-multiplies them so) are in ``pl_mod`` ``[B, *]``. The weights are the kernel's CSR weights (``w``),
+(``meta[q, _CLOCK]`` counts the steps of the run; :meth:`Plastic.write_back` catches them up).
+Modulators per copy or per target (times the learning rate where the rule multiplies them so) are
+in ``pl_mod`` ``[B, *]``. The weights are the kernel's CSR weights (``w``),
 written back into the projections after each kernel call, and the state into the simulation state.
 """
 
