@@ -33,8 +33,10 @@ PyTorch path, step by step; ``last_run_info["why_not_compiled"]`` names the reas
 the same spikes (up to floating-point summation order); ``compiled=False`` forces the PyTorch
 path, ``compiled=True`` requires the kernel.
 Plastic projections learn in the kernel too (:mod:`spikeforge.circuits._kernel_plastic`) when their
-rule is ``STDP`` or ``TripletSTDP`` with scalar parameters and a modulator that is not a callable;
-any other rule runs the PyTorch path, and ``last_run_info["why_not_compiled"]`` says which.
+rule is ``STDP``, ``TripletSTDP``, ``RewardModulatedSTDP``, ``EligibilityTrace`` (around STDP or
+TripletSTDP), ``ThreeFactor`` (without ``post_fn``) or ``SynapticScaling``, with scalar parameters
+and a modulator that is not a callable; any other rule runs the PyTorch path, and
+``last_run_info["why_not_compiled"]`` says which.
 
 **Plasticity.** ``connect(pre, post, weight=..., plasticity=rule)`` makes a projection learn during
 :meth:`Network.run` with any :class:`~spikeforge.plasticity.PlasticityRule` (``STDP``,

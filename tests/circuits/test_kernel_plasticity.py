@@ -248,11 +248,11 @@ def test_float32_close() -> None:
 
 
 def test_what_the_kernel_does_not_cover_runs_torch() -> None:
-    rstdp = sf.plasticity.RewardModulatedSTDP(lr=1e-2, dt=DT)
-    net, projs, _ = build(None, {"o": rstdp}, modulator=1.0)
+    hebb = sf.plasticity.ThreeFactor(post_fn=torch.tanh, dt=DT)  # a Python callable each step
+    net, projs, _ = build(None, {"o": hebb}, modulator=1.0)
     net.run(2.0, progress=False)
     assert net.last_run_info["path"] == "torch"
-    assert "RewardModulatedSTDP" in net.last_run_info["why_not_compiled"]
+    assert "post_fn" in net.last_run_info["why_not_compiled"]
     net, projs, _ = build(None, {"o": stdp()}, modulator=lambda t: 1.0)
     net.run(2.0, progress=False)
     assert "callable modulator" in net.last_run_info["why_not_compiled"]

@@ -107,8 +107,9 @@ def test_rule_the_kernel_does_not_cover_refuses_compiled() -> None:
     net = Network(dt=0.5, seed=0, compiled=True)
     net.add_poisson("in", 3, rate=0.01)
     net.add_population("out", sf.neurons.LIF(1, dt=0.5))
-    net.connect("in", "out", weight=0.1, plasticity=sf.plasticity.RewardModulatedSTDP(dt=0.5), modulator=1.0)
-    with pytest.raises(ParameterError, match="RewardModulatedSTDP"):
+    rule = sf.plasticity.ThreeFactor(post_fn=torch.tanh, dt=0.5)
+    net.connect("in", "out", weight=0.1, plasticity=rule, modulator=1.0)
+    with pytest.raises(ParameterError, match="post_fn"):
         net.run(1.0)
 
 
