@@ -79,7 +79,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from .._checks import as_shape, check_dt
+from .._checks import as_shape, check_dt, check_state_dict
 from ..errors import ParameterError, ShapeError
 from ..neurons.base import NeuronModule
 from . import synapses as syn
@@ -784,6 +784,24 @@ class Network(_PlasticMixin):
             "seconds": time.perf_counter() - t0,
             "why_not_compiled": why,
         }
+
+    def load_state_dict(self, state_dict: Any, strict: bool = True, assign: bool = False) -> Any:
+        """Load a :meth:`state_dict` (weights, parameters, the simulation state mid-run, monitors).
+
+        Everything is checked before anything is loaded: the keys (with ``strict``), every
+        tensor's shape and dtype kind, and the simulation state's shapes (a state saved from a
+        network of other sizes or batch is refused, naming the part), so a bad state leaves the
+        network as it was.
+
+        Raises:
+            ParameterError: missing or unexpected keys, non-finite values, another version.
+            ShapeError: a tensor whose shape differs from this network's.
+            DTypeError: a tensor of another kind (integer where float, or the reverse).
+        """
+        check_state_dict(self, state_dict, "Network.load_state_dict", strict=strict)
+        if "_extra_state" in state_dict:
+            self._check_extra_state(state_dict["_extra_state"])
+        return super().load_state_dict(state_dict, strict=strict, assign=assign)
 
     def to_pynn(self, sim: Any, *, setup: bool = True, **setup_kwargs: Any) -> Any:
         """Build this network in a PyNN backend (``pyNN.nest``, ``pyNN.spiNNaker``, ...), after

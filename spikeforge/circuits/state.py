@@ -330,7 +330,10 @@ class _StateMixin(_NetworkBase):
         ]
         return out
 
-    def set_extra_state(self, state: dict[str, Any]) -> None:
+    def _check_extra_state(self, state: Any) -> None:
+        """Raise, naming the part, unless ``state`` (from :meth:`get_extra_state`) fits this
+        network: its version, monitors, and every state tensor's shape and plasticity state.
+        Changes nothing, so that a bad state is refused before anything is loaded."""
         if not isinstance(state, dict) or state.get("version") != _STATE_VERSION:
             raise ParameterError("not a spikeforge.circuits.Network state (or from another version)")
         mons = state.get("monitors", [])
@@ -342,6 +345,51 @@ class _StateMixin(_NetworkBase):
                 "the saved monitors differ from this network's: add the same monitors in the same order "
                 f"before loading (saved: {[(k, s, v) for k, s, v, _ in mons]})"
             )
+        if not state.get("initialized"):
+            return
+        before = self._sim
+        try:
+            sim = self._ensure_state()
+
+            def same(what: str, saved: Any, mine: Tensor) -> None:
+                if not isinstance(saved, Tensor) or tuple(saved.shape) != tuple(mine.shape):
+                    got = list(saved.shape) if isinstance(saved, Tensor) else type(saved).__name__
+                    raise ShapeError(
+                        f"Network.load_state_dict: the saved {what} is {got}, this network's is "
+                        f"{list(mine.shape)} (a state saved from a network of other sizes or batch)"
+                    )
+
+            saved_pops = state.get("neurons", {})
+            if set(saved_pops) != set(sim.neurons):
+                raise ParameterError(
+                    f"Network.load_state_dict: the saved neuron states are for {sorted(saved_pops)}, "
+                    f"this network has {sorted(sim.neurons)}"
+                )
+            for k, cur in sim.neurons.items():
+                for f in cur._fields:
+                    same(f"state {f!r} of population {k!r}", saved_pops[k].get(f), getattr(cur, f))
+            # synaptic states and delay buffers are made by the engines at the first run: compare
+            # the ones this network has already
+            for k, ts in sim.syn.items():
+                for a, b in zip(state.get("syn", {}).get(k, ()), ts):
+                    same(f"synaptic state of {k!r}", a, b)
+            for k, t in sim.ring.items():
+                if k in state.get("ring", {}):
+                    same(f"delay buffer of {k!r}", state["ring"][k], t)
+            for k, t in state.get("held", {}).items():
+                if k in sim.held:
+                    same(f"held flags of {k!r}", t, sim.held[k])
+            saved = state.get("plastic", {})
+            for k in sim.plastic:
+                if k not in saved:
+                    raise ParameterError(f"the saved state has no plasticity state for projection {k!r}")
+                _rebuild(self._init_rule_state(self._proj(k)), iter(saved[k]), k)
+        finally:
+            self._sim = before
+
+    def set_extra_state(self, state: dict[str, Any]) -> None:
+        self._check_extra_state(state)
+        mons = state.get("monitors", [])
         for (_, _, _, data), m in zip(mons, self._monitors):
             load_monitor_state(m, data)
         for k, value in state.get("modulators", {}).items():
@@ -366,8 +414,6 @@ class _StateMixin(_NetworkBase):
         sim.noise.load(state["noise"])
         saved = state.get("plastic", {})
         for k in sim.plastic:
-            if k not in saved:
-                raise ParameterError(f"the saved state has no plasticity state for projection {k!r}")
             template = self._init_rule_state(self._proj(k))
             leaves = [t.to(self.device).clone() for t in saved[k]]
             sim.plastic[k] = _rebuild(template, iter(leaves), k)

@@ -74,11 +74,11 @@ def test_the_chooser_names_why_the_compiled_engine_cannot_run_a_network():
 
 def test_the_chooser_names_a_plasticity_rule_and_gradients():
     net = lif_net()
-    rule = sf.plasticity.RewardModulatedSTDP(dt=net.dt)
+    rule = sf.plasticity.ThreeFactor(post_fn=torch.tanh, dt=net.dt)  # a callable: not compiled
     net.add_population("y", sf.neurons.LIF(5, dt=net.dt))
     net.connect("x", "y", weight=0.1, plasticity=rule, modulator=1.0, name="learn")
     engine, why = choose_engine(net, {})
-    assert engine.name == "torch" and "'learn'" in why and "RewardModulatedSTDP" in why
+    assert engine.name == "torch" and "'learn'" in why and "post_fn" in why
     net2 = lif_net()
     net2.connect("x", "x", p=0.1, weight=0.1, learnable=True)  # an nn.Parameter: gradients
     assert "gradients" in choose_engine(net2, {})[1]
