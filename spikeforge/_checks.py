@@ -130,7 +130,8 @@ def check_floating(name: str, x: Any) -> Tensor:
 
 def check_state_dict(module: torch.nn.Module, state: Any, what: str, *, strict: bool = True) -> None:
     """``state`` fits ``module`` (the keys, with ``strict``; the shapes and dtype kinds of the keys
-    both hold) and its floating tensors are finite; raises before anything is loaded, naming the
+    both hold) and its floating tensors are finite (or infinite where the module's own are: an open
+    bound); raises before anything is loaded, naming the
     key, what it holds and what ``module`` allows (torch's ``load_state_dict`` raises a RuntimeError
     instead, after loading the tensors that fit)."""
     if not isinstance(state, Mapping):
@@ -155,4 +156,6 @@ def check_state_dict(module: torch.nn.Module, state: Any, what: str, *, strict: 
         if theirs.is_floating_point() != mine.is_floating_point():
             raise DTypeError(f"{what}: {name} has dtype {theirs.dtype}, allowed is a dtype like {mine.dtype}")
         if theirs.is_floating_point() and not bool(torch.isfinite(theirs).all()):
-            raise ParameterError(f"{what}: {name} holds NaN or infinite values; they must be finite")
+            # NaN never; an infinite value only where the module holds one already (an open bound)
+            if bool(torch.isnan(theirs).any()) or bool(torch.isfinite(mine).all()):
+                raise ParameterError(f"{what}: {name} holds NaN or infinite values; they must be finite")

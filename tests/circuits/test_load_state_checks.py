@@ -68,3 +68,22 @@ def test_a_fresh_network_stays_fresh_when_the_state_is_refused() -> None:
     with pytest.raises((ShapeError, ParameterError)):
         fresh.load_state_dict(small.state_dict())
     assert fresh.state_dict()["_extra_state"]["initialized"] is False
+
+
+def test_open_bounds_load_but_nan_weights_are_refused() -> None:
+    """A plasticity rule's open bound (ThreeFactor without bounds: w_min = -inf) is a valid
+    state; NaN never is."""
+    a = net_of(3)
+    a.connect("x", "y", weight=0.5, plasticity=sf.plasticity.ThreeFactor(dt=0.25), modulator=1.0, name="p")
+    a.run(2.0)
+    sd = a.state_dict()
+    b = net_of(3)
+    b.connect("x", "y", weight=0.5, plasticity=sf.plasticity.ThreeFactor(dt=0.25), modulator=1.0, name="p")
+    b.load_state_dict(sd)
+    bad = dict(sd)
+    key = next(
+        k for k in sd if k.startswith("projections.p") and sd[k].is_floating_point() and sd[k].numel() > 1
+    )
+    bad[key] = torch.full_like(sd[key], float("nan"))
+    with pytest.raises(ParameterError, match="NaN"):
+        b.load_state_dict(bad)
