@@ -80,10 +80,10 @@ def test_open_bounds_load_but_nan_weights_are_refused() -> None:
     b = net_of(3)
     b.connect("x", "y", weight=0.5, plasticity=sf.plasticity.ThreeFactor(dt=0.25), modulator=1.0, name="p")
     b.load_state_dict(sd)
-    bad = dict(sd)
-    key = next(
-        k for k in sd if k.startswith("projections.p") and sd[k].is_floating_point() and sd[k].numel() > 1
-    )
-    bad[key] = torch.full_like(sd[key], float("nan"))
-    with pytest.raises(ParameterError, match="NaN"):
-        b.load_state_dict(bad)
+    bound = next(k for k in sd if k.endswith("plasticity.w_min"))
+    assert bool(torch.isinf(sd[bound]).all())  # the open bound the module holds
+    for key in (bound, "projections.p.w"):
+        bad = dict(sd)
+        bad[key] = torch.full_like(sd[key], float("nan"))
+        with pytest.raises(ParameterError, match="NaN"):
+            b.load_state_dict(bad)
