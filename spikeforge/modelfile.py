@@ -225,7 +225,8 @@ def load_model(path: str | os.PathLike[str]) -> tuple[Sequential, dict[str, Any]
         ModelFileError: unreadable, not a spikeforge model file, a newer version, a malformed
             description, weights that do not fit it or fail the checksum.
     """
-    from .training.checkpoint import check_state_dict, tensors_checksum
+    from ._checks import check_state_dict
+    from .training.checkpoint import tensors_checksum
 
     p = Path(path)
     if not p.is_file():

@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-from ..errors import ParameterError, SpikeforgeError
+from ..errors import SpikeforgeError
 
 __all__ = [
     "load_checkpoint",
@@ -128,26 +128,6 @@ def tensors_checksum(state: Mapping[str, torch.Tensor]) -> str:
         h.update(f"{name}|{t.dtype}|{list(t.shape)}|".encode())
         h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
     return h.hexdigest()
-
-
-def check_state_dict(model: torch.nn.Module, state: Mapping[str, torch.Tensor], what: str) -> None:
-    """``state`` fits ``model`` exactly (names, shapes, dtypes kinds) and its floats are finite;
-    raises ParameterError naming the first difference, before anything is loaded."""
-    own = model.state_dict()
-    missing = sorted(set(own) - set(state))
-    extra = sorted(set(state) - set(own))
-    if missing or extra:
-        raise ParameterError(f"{what} does not fit the model: missing {missing[:5]}, unexpected {extra[:5]}")
-    for name, mine in own.items():
-        theirs = state[name]
-        if tuple(theirs.shape) != tuple(mine.shape):
-            raise ParameterError(
-                f"{what}: {name} has shape {list(theirs.shape)}, the model's is {list(mine.shape)}"
-            )
-        if theirs.is_floating_point() != mine.is_floating_point():
-            raise ParameterError(f"{what}: {name} has dtype {theirs.dtype}, the model's is {mine.dtype}")
-        if theirs.is_floating_point() and not bool(torch.isfinite(theirs).all()):
-            raise ParameterError(f"{what}: {name} holds NaN or infinite values")
 
 
 def _atomic_save(obj: Any, path: Path) -> None:

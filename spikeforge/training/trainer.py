@@ -74,7 +74,7 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader, IterableDataset
 from tqdm import tqdm
 
-from .._checks import check_choice
+from .._checks import check_choice, check_state_dict
 from ..errors import DTypeError, ParameterError, ShapeError, SpikeforgeError
 from ..neurons.base import NeuronModule
 from ..sequential import Sequential
@@ -83,7 +83,6 @@ from .checkpoint import (
     CHECKPOINT_NAME,
     CHECKPOINT_VERSION,
     _atomic_save,
-    check_state_dict,
     load_checkpoint,
     tensors_checksum,
 )
