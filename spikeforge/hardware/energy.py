@@ -57,6 +57,7 @@ Example:
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -255,7 +256,7 @@ def _chip_energy(name: str) -> _ChipEnergy:
 
 
 def _count(name: str, value: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise ParameterError(f"{name} must be a number of operations, got {value!r}")
     if not math.isfinite(value) or value < 0:
         raise ParameterError(f"{name} must be finite and >= 0, got {value!r}")

@@ -93,6 +93,13 @@ def test_bad_counts_are_refused(kwargs, match):
         energy_estimate("loihi2", **kwargs)
 
 
+def test_numpy_counts_are_numbers():
+    import numpy as np
+
+    e = energy_estimate("spinnaker2", synaptic_ops=np.int64(3), membrane_updates=np.float32(1.0))
+    assert e.joules == pytest.approx(3 * 10 * PJ, rel=1e-12)
+
+
 def test_unknown_target_lists_the_names():
     with pytest.raises(ParameterError, match="target must be one of"):
         energy_estimate("truenorth", synaptic_ops=1.0)
