@@ -34,7 +34,7 @@ classes (``Leaky``, ``Synaptic``, ...) by their names.
 counts with a chip's published energy per operation (:func:`~spikeforge.hardware.energy_estimate`,
 which names each number's source and refuses targets with none). For that, the figures also
 hold ``neuron_steps``: every neuron of every neuron layer at every time step, per sample (what a
-clock-driven chip updates, changed or not).
+time-stepped chip updates, changed or not).
 
 Example:
     >>> import torch, spikeforge as sf
@@ -83,7 +83,7 @@ class BenchmarkFigures:
         samples: the number of samples the workload figures average over.
         membrane_updates: membrane updates per sample (NeuroBench's ``MembraneUpdates``).
         neuron_steps: neurons of all neuron layers times time steps, per sample (not a NeuroBench
-            figure: the neuron updates of a clock-driven chip, for :meth:`energy`).
+            figure: the neuron updates of a time-stepped chip, for :meth:`energy`).
     """
 
     footprint_bytes: int

@@ -37,7 +37,7 @@ NeuroBench's counts map to these figures as follows: effective ACs (connections 
 are synaptic spike operations; effective MACs (connections fed non-spike values) are not priced
 (the published figures are for binary spikes); membrane updates (neurons whose membrane changed
 in a step) are active neuron updates, and the remaining neuron-steps (``neuron_steps -
-membrane_updates``, every neuron at every step of a clock-driven chip) inactive ones. That
+membrane_updates``: a time-stepped core updates every neuron at every step) inactive ones. That
 mapping is ours; the chips' own definitions of "active" may differ.
 
 Example:
