@@ -33,6 +33,10 @@ What is published, per target (searched for this module; the sources are in ``_F
 ``"brainscales2"``  none: analog neurons and synapses; no energy per synaptic event found.
 ==================  ================================================================
 
+The primary papers were not opened here: Davies et al.'s Table 2 was read in two transcriptions
+that agree (the constants of the SANA-FE simulator, which cites it, and a note quoting the table
+row by row; Tang et al. 2023 give the same 23.6 pJ), SpiNNaker2's figure in Tang et al.'s table.
+
 NeuroBench's counts map to these figures as follows: effective ACs (connections fed spikes)
 are synaptic spike operations; effective MACs (connections fed non-spike values) are not priced
 (the published figures are for binary spikes); membrane updates (neurons whose membrane changed
