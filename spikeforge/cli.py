@@ -8,7 +8,8 @@ spikeforge train DATASET [--root DIR] ...    train a feedforward LIF network on 
 spikeforge simulate BUILDER [--duration MS]  run a circuit builder and save a raster plot [--export-pynn PATH]
 spikeforge export MODEL --target nir --out PATH [--importer snntorch|norse] [--metrics]
 spikeforge export MODEL --target loihi2|xylo-audio2|xylo-audio3|xylo-imu|speck|... --out PATH [--force]
-                                             (refuses a model that breaks the chip's limits unless --force)
+                 [--metrics]                 (refuses a model that breaks the chip's limits unless --force;
+                                             --metrics: NeuroBench figures and energy per inference)
 spikeforge tour [--out DIR]                  simulate each neuron model and save a figure
 ```
 """
@@ -116,8 +117,10 @@ def _parser() -> argparse.ArgumentParser:
         "--metrics",
         action="store_true",
         help="print NeuroBench's figures (footprint, connection and activation sparsity, synaptic "
-        "operations per sample) on the NDigits test split for a 200-input model, else on seeded "
-        "random spikes; saved in the chip target's JSON report",
+        "operations and membrane updates per sample) on the NDigits test split for a 200-input model "
+        "(NDigits-16 for a 16-input one), else on seeded random spikes, and for a chip target the "
+        "energy per inference from its published energy per operation (with sources; or why none); "
+        "saved in the chip target's JSON report",
     )
     export.add_argument(
         "--importer",
@@ -194,10 +197,12 @@ def _load_any(model_path: str) -> torch.nn.Module:
     return _load_demo_model(src)
 
 
-def _metrics(model: torch.nn.Module) -> dict[str, object]:
+def _metrics(model: torch.nn.Module, target: str | None = None) -> dict[str, object]:
     """Print and return :func:`~spikeforge.hardware.benchmark_figures` of ``model``: on the 360
     NDigits test samples (30 steps) when its first Linear takes NDigits' 200 inputs, else on 16
-    samples of 100 steps of Bernoulli(0.1) spikes from a generator seeded 0."""
+    samples of 100 steps of Bernoulli(0.1) spikes from a generator seeded 0. With a chip
+    ``target``, also the energy per inference from the chip's published energy per operation
+    (:func:`~spikeforge.hardware.energy_estimate`), or why there is none."""
     import torch
 
     from .hardware import benchmark_figures
@@ -212,13 +217,29 @@ def _metrics(model: torch.nn.Module) -> dict[str, object]:
         test = data.NDigits("test", n_time_bins=N_TIME_BINS, flatten=True)
         x, _ = data.pad_collate([test[i] for i in range(len(test))])
         source = f"the {x.shape[1]} NDigits test samples"
+    elif first.in_features == 16:  # the Xylo-sized NDigits of `spikeforge train ndigits16`
+        from .commands import _ndigits16
+        from .demo import N_TIME_BINS
+
+        x = _ndigits16("test", N_TIME_BINS).tensors[0].transpose(0, 1)
+        source = f"the {x.shape[1]} NDigits-16 test samples"
     else:
         gen = torch.Generator().manual_seed(0)
         x = (torch.rand(100, 16, first.in_features, generator=gen) < 0.1).to(first.weight.dtype)
         source = "16 samples of Bernoulli(0.1) spikes, 100 steps, seed 0"
     figures = benchmark_figures(model, x.to(first.weight.dtype))
     print(f"{figures} -- on {source}")
-    return {**figures.to_dict(), "input": source}
+    out: dict[str, object] = {**figures.to_dict(), "input": source}
+    if target is not None:
+        try:
+            energy = figures.energy(target)
+        except ParameterError as e:  # no published figure for this chip: say so, export anyway
+            print(f"energy per inference: not estimated: {e}")
+            out["energy"] = {"target": target, "not_estimated": str(e)}
+        else:
+            print(energy)
+            out["energy"] = energy.to_dict()
+    return out
 
 
 def _export_chip(
@@ -242,7 +263,7 @@ def _export_chip(
     model = _load_any(model_path)
     report = check(model, target)
     print(report)
-    figures = _metrics(model) if metrics else None
+    figures = _metrics(model, target) if metrics else None
     netx = target == "loihi2" and Path(out).suffix in (".net", ".h5")
     if not netx and target not in INTSIM_TARGETS:
         raise UnsupportedExportError(

@@ -95,6 +95,11 @@ def test_help_names_force(capsys):
 def test_quantize_warns_for_a_model_that_does_not_fit():
     with pytest.warns(UserWarning, match=r"does not fit xylo-audio2 \(4 violation\(s\).*200 input channels"):
         quantize(build_demo_model(seed=0), "xylo-audio2")
+    with warnings.catch_warnings(record=True) as seen:  # once: not again per layer, nor per run
+        warnings.simplefilter("always")
+        q = quantize(build_demo_model(seed=0), "xylo-audio2")
+        q(torch.zeros(3, 2, 200))
+    assert [str(w.message)[:40] for w in seen] == ["quantize: the model does not fit xylo-au"]
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         quantize(_small_net(), "xylo-audio2")  # fits: no warning

@@ -20,11 +20,15 @@
 ``benchmark_figures``  NeuroBench's footprint, sparsities, synaptic operations and
                        membrane updates
                        (``neurobench_adaptor``: the model for NeuroBench's Benchmark)
+``energy_estimate``    energy per inference on a chip from those counts and its
+                       published energy per operation, each number with its source
+                       (Loihi's for Loihi 2, SpiNNaker2; the others refuse, saying why)
 =====================  ==============================================================
 """
 
 from .benchmark_metrics import BenchmarkFigures, benchmark_figures, neurobench_adaptor
 from .check import CheckReport, check
+from .energy import EnergyEstimate, energy_estimate
 from .mpbn_fold import fold_mpbn
 from .netx import read_netx, write_netx
 from .nir import NIRGraphModule, NIRGraphState, from_nir, to_nir
@@ -53,4 +57,6 @@ __all__ = [
     "benchmark_figures",
     "BenchmarkFigures",
     "neurobench_adaptor",
+    "energy_estimate",
+    "EnergyEstimate",
 ]

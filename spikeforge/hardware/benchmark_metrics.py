@@ -30,14 +30,11 @@ neuron module as such a neuron (:class:`NeuronStep`), for NeuroBench's ``Membran
 NeuroBench's ``NeuronOperations`` is not supported: it prices the resets of snntorch's own
 classes (``Leaky``, ``Synaptic``, ...) by their names.
 
-**No energy per inference.** An estimate needs each chip's energy per synaptic operation and per
-neuron update from a published source. Neither vendor publishes them for the chips simulated
-here: SynSense's rockpool models Xylo Audio 2 in clock cycles per step
-(``rockpool.devices.xylo.syns61201.power_cycles_model``), not joules, and Intel's per-operation
-table (Davies et al., IEEE Micro 38(1), 2018) is for the first Loihi, whose cores differ from
-Loihi 2's; papers report measured power of whole applications, which does not split into a
-per-operation figure. Multiplying our counts by numbers of another chip would look precise and
-be wrong, so the figures stop at operation counts.
+**Energy per inference** is not a NeuroBench figure: :meth:`BenchmarkFigures.energy` prices these
+counts with a chip's published energy per operation (:func:`~spikeforge.hardware.energy_estimate`,
+which names each number's source and refuses targets with none). For that, the figures also
+hold ``neuron_steps``: every neuron of every neuron layer at every time step, per sample (what a
+time-stepped chip updates, changed or not).
 
 Example:
     >>> import torch, spikeforge as sf
@@ -49,7 +46,7 @@ Example:
     15360.0
     >>> fig.effective_macs                             # the input is spikes: accumulates only
     0.0
-    >>> fig.membrane_updates <= 20 * (32 + 8)          # at most every neuron at every step
+    >>> fig.membrane_updates <= fig.neuron_steps == 20 * (32 + 8)  # at most every neuron, every step
     True
 """
 
@@ -63,6 +60,8 @@ from torch import Tensor, nn
 
 from ..errors import MissingDependencyError, ShapeError
 from ..neurons.base import NeuronModule
+from .energy import EnergyEstimate, energy_estimate
+from .targets import ChipTarget
 
 __all__ = ["BenchmarkFigures", "benchmark_figures", "neurobench_adaptor", "NeuronSpikes", "NeuronStep"]
 
@@ -83,6 +82,8 @@ class BenchmarkFigures:
         dense_synops: every connection at every step, per sample.
         samples: the number of samples the workload figures average over.
         membrane_updates: membrane updates per sample (NeuroBench's ``MembraneUpdates``).
+        neuron_steps: neurons of all neuron layers times time steps, per sample (not a NeuroBench
+            figure: the neuron updates of a time-stepped chip, for :meth:`energy`).
     """
 
     footprint_bytes: int
@@ -93,10 +94,27 @@ class BenchmarkFigures:
     dense_synops: float
     samples: int
     membrane_updates: float = 0.0
+    neuron_steps: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         """The figures as a JSON-ready dict."""
         return asdict(self)
+
+    def energy(self, target: str | ChipTarget) -> EnergyEstimate:
+        """Energy per inference (per sample) on ``target`` from these counts:
+        :func:`~spikeforge.hardware.energy_estimate` with the effective ACs as synaptic
+        operations, the effective MACs, the membrane updates and the neuron-steps.
+
+        Raises:
+            ParameterError: ``target`` has no published energy per operation (the message says why).
+        """
+        return energy_estimate(
+            target,
+            synaptic_ops=self.effective_acs,
+            macs=self.effective_macs,
+            membrane_updates=self.membrane_updates,
+            neuron_steps=self.neuron_steps,
+        )
 
     def __str__(self) -> str:
         return (
@@ -104,7 +122,8 @@ class BenchmarkFigures:
             f"connection sparsity {self.connection_sparsity:.4f}, activation sparsity "
             f"{self.activation_sparsity:.4f}, synaptic operations per sample: "
             f"{self.effective_acs:.1f} ACs, {self.effective_macs:.1f} MACs (dense {self.dense_synops:.1f}), "
-            f"membrane updates per sample {self.membrane_updates:.1f}"
+            f"membrane updates per sample {self.membrane_updates:.1f} (of {self.neuron_steps:.0f} "
+            "neuron-steps)"
         )
 
 
@@ -139,6 +158,7 @@ class _MembraneRecorder:
         self.module = module
         self.act = act
         self.updates = 0
+        self.steps = 0  # neuron-steps: every neuron at every step
         self.first = True  # NeuroBench counts every neuron at the first step of a run
         self.in_forward = False
 
@@ -159,6 +179,7 @@ class _MembraneRecorder:
                 result = cls.scan(m, x, state, record=True)
             finally:
                 self.in_forward = False
+            self.steps += result.output.numel()
             v = getattr(result.trace, "v", None)
             if v is not None:
                 self._count(getattr(state, "v", None), v[0])
@@ -168,6 +189,7 @@ class _MembraneRecorder:
         def step(x: Tensor, state: Any = None) -> tuple[Tensor, Any]:
             out, new = cls.step(m, x, state)
             if not self.in_forward:
+                self.steps += out.numel()
                 self.act["all"] += out.numel()
                 self.act["zero"] += out.numel() - int(torch.count_nonzero(out))
                 if getattr(new, "v", None) is not None:
@@ -249,6 +271,7 @@ def benchmark_figures(model: nn.Module, x: Tensor) -> BenchmarkFigures:
         dense_synops=ops["dense"] / batch,
         samples=batch,
         membrane_updates=sum(rec.updates for rec in recorders) / batch,
+        neuron_steps=sum(rec.steps for rec in recorders) / batch,
     )
 
 

@@ -288,7 +288,8 @@ def _xylo(name: str, description: str, hidden: int, outputs: int, part: str) -> 
         ),
         simulation="bit-accurate integer simulation of xylosim's XyloLayer (spikeforge.hardware.intsim), "
         "checked equal to SynSense's xylosim 0.1.3 (xylosim.v2, the core of Xylo Audio 2, Audio 3 and "
-        "IMU) for every neuron at every step (spikeforge.hardware.run_xylosim)",
+        "IMU: rockpool's XyloSim of syns61201 and syns63300 builds xylosim.v2.XyloLayer, and syns65302 "
+        "imports syns63300's) for every neuron at every step (spikeforge.hardware.run_xylosim)",
     )
 
 

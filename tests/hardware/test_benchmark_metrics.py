@@ -125,18 +125,31 @@ def test_export_prints_the_figures(tmp_path, capsys):
     assert info["neurobench"]["samples"] == 360 and info["neurobench"]["dense_synops"] == 30 * (
         200 * 128 + 128 * 10
     )
+    # beside them, the energy per inference from the first Loihi's published figures, saying so
+    assert "energy per inference on loihi2:" in text and "NOT of loihi2" in text
+    assert "Davies et al." in text and "Table 2" in text
+    energy = info["neurobench"]["energy"]
+    nb = info["neurobench"]
+    assert nb["neuron_steps"] == 30 * (128 + 10)
+    assert energy["joules"] == pytest.approx(
+        nb["effective_acs"] * 23.6e-12
+        + nb["membrane_updates"] * 81e-12
+        + (nb["neuron_steps"] - nb["membrane_updates"]) * 52e-12,
+        rel=1e-12,
+    )
+    assert energy["unpriced"][0][0] == "mac" and energy["unpriced"][0][1] == nb["effective_macs"] > 0
 
 
 def test_export_to_nir_prints_the_figures_on_seeded_spikes(tmp_path, capsys):
     nir = pytest.importorskip("nir")
     from spikeforge.hardware import to_nir
 
-    net = sf.Sequential(torch.nn.Linear(16, 12), sf.neurons.LIF(12, dt=1.0))
+    net = sf.Sequential(torch.nn.Linear(20, 12), sf.neurons.LIF(12, dt=1.0))
     nir.write(tmp_path / "a.nir", to_nir(net, dt=1.0))
     args = ["export", str(tmp_path / "a.nir"), "--out", str(tmp_path / "b.nir"), "--metrics"]
     assert main(args) == 0
     text = capsys.readouterr().out
-    assert "NeuroBench figures (16 samples)" in text and "(dense 19200.0)" in text  # 100 x 16 x 12
+    assert "NeuroBench figures (16 samples)" in text and "(dense 24000.0)" in text  # 100 x 20 x 12
     assert "Bernoulli(0.1) spikes, 100 steps, seed 0" in text and (tmp_path / "b.nir").is_file()
 
 
@@ -155,7 +168,9 @@ def test_membrane_updates_by_hand_and_through_a_graph():
     x = torch.zeros(4, 1, 2)
     x[1, 0, 0] = 1.0
     assert benchmark_figures(net, x).membrane_updates == 5
-    assert benchmark_figures(net, torch.cat([x, x], 1)).membrane_updates == 5  # per sample
+    assert benchmark_figures(net, x).neuron_steps == 8  # 2 neurons x 4 steps, changed or not
+    two = benchmark_figures(net, torch.cat([x, x], 1))
+    assert two.membrane_updates == 5 and two.neuron_steps == 8  # per sample
     graph = NIRGraphModule(
         modules={"lin": lin, "lif": lif},
         edges=[("input", "lin"), ("lin", "lif"), ("lif", "output")],
@@ -168,6 +183,7 @@ def test_membrane_updates_by_hand_and_through_a_graph():
     )
     fig = benchmark_figures(graph, x)
     assert fig.membrane_updates == 5 and fig.activation_sparsity == 1.0  # no spike: all 8 outputs zero
+    assert fig.neuron_steps == 8  # counted through ``step`` too
     assert fig.effective_acs == 1 and fig.dense_synops == 16
     x[2, 0, 1] = 30.0  # neuron 1 fires at step 2
     assert benchmark_figures(graph, x).activation_sparsity == 1 - 1 / 8
