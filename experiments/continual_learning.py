@@ -360,7 +360,7 @@ def figure_from(res: dict[str, Any], path: Path | None = None) -> Any:
     arms = [a for a in ARMS if a in res["arms"]]
     k_tasks = res["config"]["setting"]["n_tasks"]
     n = len(res["config"]["seeds"])
-    fig, axes = plt.subplots(1, 4, figsize=(17, 4.0))
+    fig, axes = plt.subplots(1, 5, figsize=(21, 4.0))
     for i, arm in enumerate(arms):
         d = res["arms"][arm]
         c = f"C{i}"
@@ -385,7 +385,7 @@ def figure_from(res: dict[str, Any], path: Path | None = None) -> Any:
     axes[0].set(
         xlabel="after training task k",
         ylabel="mean test accuracy on tasks 0..k-1",
-        title="earlier-task accuracy (legend: after the last task)",
+        title="earlier tasks (legend: after the last task)",
     )
     axes[1].set(
         xlabel="task k", ylabel="test accuracy on task k after training it", title="newest-task accuracy"
@@ -402,8 +402,26 @@ def figure_from(res: dict[str, Any], path: Path | None = None) -> Any:
     axes[3].set_xticks(range(len(arms)), [LABELS[a] for a in arms], fontsize=8, rotation=15)
     axes[3].set(
         ylabel=f"R[0,0] - R[{k_tasks - 1},{k_tasks - 1}] (test accuracy)",
-        title="plasticity loss: first task minus last task",
+        title="plasticity loss: first minus last task",
     )
+    others = [a for a in arms if a != "plain" and "earlier_minus_plain" in res["arms"][a]]
+    for i, arm in enumerate(others):
+        d = res["arms"][arm]
+        c = f"C{arms.index(arm)}"
+        for j, key in enumerate(("earlier_minus_plain", "newest_minus_plain")):
+            x = j * (len(others) + 1) + i
+            axes[4].bar(x, d[key]["mean"], color=c, alpha=0.8, label=LABELS[arm] if j == 0 else None)
+            axes[4].scatter([x] * n, d[key]["per_seed"], color="k", s=8, zorder=3)
+    axes[4].axhline(0, color="grey", lw=0.8)
+    axes[4].set_xticks(
+        [(len(others) - 1) / 2, len(others) + 1 + (len(others) - 1) / 2],
+        ["earlier tasks", "newest task"],
+    )
+    axes[4].set(
+        ylabel="arm minus plain, same seed (test accuracy)",
+        title="after the last task, minus plain",
+    )
+    axes[4].legend(fontsize=7)
     fig.suptitle(
         f"permuted 8x8 digits, {k_tasks} tasks, spiking MLP; mean ± sd over {n} seeds (dashed: chance)",
         fontsize=10,
