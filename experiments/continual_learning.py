@@ -176,8 +176,8 @@ class SpikingMLP(nn.Module):
     def __init__(self, hidden: int, steps: int, generator: torch.Generator) -> None:
         super().__init__()
         self.steps = steps
-        self.fc1 = nn.Linear(64, hidden)
-        self.fc2 = nn.Linear(hidden, 10)
+        self.fc1 = nn.Linear(64, hidden, dtype=torch.float32)  # float32 whatever the default dtype
+        self.fc2 = nn.Linear(hidden, 10, dtype=torch.float32)
         with torch.no_grad():
             for layer in (self.fc1, self.fc2):
                 bound = layer.in_features**-0.5
