@@ -224,7 +224,9 @@ def step_kernel(
         if F32:
             u = (a >> 8).to(tl.float64) * 5.960464477539063e-08
         else:
-            u = ((a >> 5).to(tl.int64) * 67108864 + (w >> 6).to(tl.int64)).to(tl.float64) * 1.1102230246251565e-16
+            u = ((a >> 5).to(tl.int64) * 67108864 + (w >> 6).to(tl.int64)).to(
+                tl.float64
+            ) * 1.1102230246251565e-16
         p = tl.load(pdat_ptr + p_off + j * p_ns, mask=m, other=0.0)
         tl.store(rec_row + rec_col + j, (u < p).to(tl.int8), mask=m)
 
@@ -282,7 +284,9 @@ def propagate_kernel(
         acc = tl.load(tp, mask=m, other=0.0)
     for q in range(0, most):
         e = lo + q
-        fire = (e < hi) & (tl.load(spk_row + tl.load(csc_pre + e, mask=e < hi, other=0), mask=e < hi, other=0) != 0)
+        fire = (e < hi) & (
+            tl.load(spk_row + tl.load(csc_pre + e, mask=e < hi, other=0), mask=e < hi, other=0) != 0
+        )
         if HAS_W:
             w = tl.load(csc_w + e, mask=fire, other=0.0)
         else:

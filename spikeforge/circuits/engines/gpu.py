@@ -42,7 +42,6 @@ Example:
 from __future__ import annotations
 
 import importlib.util
-import math
 import os
 from collections.abc import Callable
 from functools import cache
@@ -126,6 +125,7 @@ class TritonEngine:
         self.chunk = chunk
         self.launches = 0
         self.replays = 0
+        self.per_replay = 0
         self.threads_used: int | None = None
         self._static: _Static | None = None
         self._graphs: dict[tuple[Any, ...], tuple[Any, dict[str, Tensor]]] = {}
@@ -200,7 +200,7 @@ class TritonEngine:
         """The static buffers and tables (cached while the weights, delays and parameters are
         those they were built from)."""
         net = self.net
-        key = _network_key(net)
+        key = (*_network_key(net), tuple(self.sim.noise.seeds))
         if self._static is not None and self._static.key == key:
             return self._static
         self._graphs.clear()
@@ -288,7 +288,9 @@ class TritonEngine:
         st.ch = torch.from_numpy(ch).to(dev)
         st.chf = chf.to(dtype=dtype, device=dev)
         st.gain = gain
-        st.coef = torch.cat(coef_parts, 1).contiguous() if coef_parts else torch.zeros(1, dtype=dtype, device=dev)
+        st.coef = (
+            torch.cat(coef_parts, 1).contiguous() if coef_parts else torch.zeros(1, dtype=dtype, device=dev)
+        )
         if ptr_parts:
             ptr = np.concatenate(ptr_parts)
         else:
@@ -297,7 +299,10 @@ class TritonEngine:
         st.csc_pre = _dev(pre_parts, np.int32, dev)
         st.csc_w = _dev(w_parts, npdt, dev)
         st.csc_d = _dev(d_parts, np.int32, dev)
-        st.pblk = [(case, has_w, torch.tensor(rows, dtype=torch.int64, device=dev)) for (case, has_w), rows in sorted(pblk.items())]
+        st.pblk = [
+            (case, has_w, torch.tensor(rows, dtype=torch.int64, device=dev))
+            for (case, has_w), rows in sorted(pblk.items())
+        ]
         st.NG, st.NR = max(goff, 1), max(roff, 1)
         st.GS = torch.zeros(B, st.NG, dtype=dtype, device=dev)
         st.R = torch.zeros(B, st.NR, dtype=dtype, device=dev)
@@ -357,7 +362,7 @@ class TritonEngine:
     def _chunk_inputs(self, st: _Static, s0: int, K: int) -> dict[str, Tensor]:
         """The chunk's inputs (Poisson probabilities, currents) and their tables."""
         net = self.net
-        dev, dtype, B = net.device, net.dtype, net._B
+        dev, dtype = net.device, net.dtype
         t = torch.arange(s0, s0 + K, dtype=torch.float64) * net.dt
         grp = np.zeros((max(len(st.groups), 1), 7), np.int64)
         parts, off = [], 0
@@ -365,7 +370,15 @@ class TritonEngine:
             p = g.group.probabilities(t, dtype)  # type: ignore[union-attr]
             cs, bs, ns = p.shape
             strm = _philox.stream(_philox.KIND_POISSON_GROUP, k)
-            grp[k] = (g.n, st.rec_col[g.name], strm, off, bs * ns if cs > 1 else 0, ns if bs > 1 else 0, int(ns > 1))
+            grp[k] = (
+                g.n,
+                st.rec_col[g.name],
+                strm,
+                off,
+                bs * ns if cs > 1 else 0,
+                ns if bs > 1 else 0,
+                int(ns > 1),
+            )
             parts.append(p.reshape(-1).to(device=dev, dtype=torch.float64))
             off += p.numel()
         cur_meta = np.zeros((max(len(st.cur_order), 1), 4), np.int64)
@@ -503,10 +516,10 @@ def _network_key(net: _NetworkBase) -> tuple[Any, ...]:
         parts.append((id(p), p.weight.data_ptr(), p.weight._version, p.delay_steps._version))
         if p.gain is not None:
             parts.append(p.gain._version)
-    for t in net.parameters():
-        parts.append((t.data_ptr(), t._version))
-    for t in net.buffers():
-        parts.append((t.data_ptr(), t._version))
+    for prm in net.parameters():
+        parts.append((prm.data_ptr(), prm._version))
+    for buf in net.buffers():
+        parts.append((buf.data_ptr(), buf._version))
     return tuple(parts)
 
 
