@@ -125,10 +125,9 @@ class TritonEngine:
         self.chunk = chunk
         self.launches = 0
         self.replays = 0
-        self.per_replay = 0
         self.threads_used: int | None = None
         self._static: _Static | None = None
-        self._graphs: dict[tuple[Any, ...], tuple[Any, dict[str, Tensor]]] = {}
+        self._graphs: dict[tuple[Any, ...], tuple[Any, dict[str, Tensor], int]] = {}
 
     def supports(self, network: _NetworkBase) -> str | None:
         """None when the kernels can run ``network``, else the reason, naming the part they cannot
@@ -243,24 +242,36 @@ class TritonEngine:
             st.ch_off[proj.name] = (goff, roff, L)
             co = coefs[proj.name]
             c1 = co.c1.to(dtype=dtype, device=dev).contiguous()
-            indptr, post, wv, dv = proj.csr_arrays(np.dtype(npdt))
-            counts = np.diff(indptr)
-            pre = np.repeat(np.arange(proj.n_pre, dtype=np.int64), counts)
-            # incoming synapses of each target, by presynaptic neuron, then synapse index
-            perm = np.argsort(post, kind="stable")
-            cptr = np.zeros(n + 1, np.int64)
-            cptr[1:] = np.cumsum(np.bincount(post, minlength=n))
+            ip_, po_, wv_, dv_ = proj.csr_arrays(np.dtype(npdt))
+            post = torch.from_numpy(po_).to(device=dev, dtype=torch.int64)
+            counts = torch.from_numpy(np.diff(ip_)).to(dev)
+            pre = torch.repeat_interleave(torch.arange(proj.n_pre, device=dev), counts)
+            # incoming synapses of each target, by presynaptic neuron, then synapse index (on the
+            # device: a stable sort of 10^8 targets takes seconds on a CPU)
+            perm = torch.argsort(post, stable=True)
+            deg = torch.bincount(post, minlength=n)
+            cptr = torch.zeros(n + 1, dtype=torch.int64, device=dev)
+            cptr[1:] = torch.cumsum(deg, 0)
             ptr_parts.append(cptr[:-1] + nsyn if c < len(projs) - 1 else cptr + nsyn)
-            pre_parts.append(pre[perm].astype(np.int32))
+            pre_parts.append(pre[perm].to(torch.int32))
             if any_w:
-                w_parts.append(wv[perm] if wv.size else np.zeros(post.size, npdt))
+                wt = (
+                    torch.from_numpy(wv_).to(dev)
+                    if wv_.size
+                    else torch.zeros(post.numel(), dtype=dtype, device=dev)
+                )
+                w_parts.append(wt[perm] if wv_.size else wt)
             if any_d:
-                d_parts.append(dv[perm].astype(np.int32) if dv.size else np.zeros(post.size, np.int32))
-            deg = np.diff(cptr)
+                dt_ = torch.from_numpy(dv_.astype(np.int32)).to(dev) if dv_.size else None
+                d_parts.append(
+                    dt_[perm] if dt_ is not None else torch.zeros(post.numel(), dtype=torch.int32, device=dev)
+                )
+            pad = (-n) % BLOCK
+            most = torch.nn.functional.pad(deg, (0, pad)).reshape(-1, BLOCK).amax(1).tolist() if n else []
             direct = int(proj.shared_delay_steps() == 0)
             case = 0 if direct else (1 if proj.shared_delay_steps() > 0 else 2)
             rows = pblk.setdefault((case, proj.weight.dim() > 0), [])
-            rows += [(c, j0, int(deg[j0 : j0 + BLOCK].max())) for j0 in range(0, n, BLOCK)]
+            rows += [(c, q * BLOCK, int(most[q])) for q in range(len(most))]
             ch[c] = (
                 L,
                 goff,
@@ -281,7 +292,7 @@ class TritonEngine:
             if proj.gain is not None:
                 gain[c] = proj.gain.to(dtype=dtype, device=dev)
             ptr_off += n
-            nsyn += post.size
+            nsyn += post.numel()
             goff += n
             roff += L * n
         st.C = len(projs)
@@ -291,14 +302,10 @@ class TritonEngine:
         st.coef = (
             torch.cat(coef_parts, 1).contiguous() if coef_parts else torch.zeros(1, dtype=dtype, device=dev)
         )
-        if ptr_parts:
-            ptr = np.concatenate(ptr_parts)
-        else:
-            ptr = np.zeros(1, np.int64)
-        st.csc_ptr = torch.from_numpy(ptr).to(dev)
-        st.csc_pre = _dev(pre_parts, np.int32, dev)
-        st.csc_w = _dev(w_parts, npdt, dev)
-        st.csc_d = _dev(d_parts, np.int32, dev)
+        st.csc_ptr = _cat(ptr_parts, torch.int64, dev)
+        st.csc_pre = _cat(pre_parts, torch.int32, dev)
+        st.csc_w = _cat(w_parts, dtype, dev)
+        st.csc_d = _cat(d_parts, torch.int32, dev)
         st.pblk = [
             (case, has_w, torch.tensor(rows, dtype=torch.int64, device=dev))
             for (case, has_w), rows in sorted(pblk.items())
@@ -475,16 +482,15 @@ class TritonEngine:
             graph = torch.cuda.CUDAGraph()
             launches = self.launches
             with torch.cuda.graph(graph):
-                self._launch_chunk(kern, st, K, bufs)
-            self._graphs[key] = (graph, bufs)
-            self.per_replay = self.launches - launches
+                self._launch_chunk(kern, st, K, bufs)  # recorded, not run
+            self._graphs[key] = (graph, bufs, self.launches - launches)
             self.launches = launches
-        graph, bufs = self._graphs[key]
+        graph, bufs, per_replay = self._graphs[key]
         for name, t in inp.items():
             bufs[name].copy_(t)
         graph.replay()
         self.replays += 1
-        self.launches += self.per_replay
+        self.launches += per_replay
 
     def _record(self, st: _Static, s0: int, K: int) -> None:
         """The monitors' records of a chunk, from the spike record ``st.rec[:K]``."""
@@ -502,9 +508,11 @@ class TritonEngine:
                 mon._append(np.arange(s0, s0 + K), counts.cpu().numpy())
 
 
-def _dev(parts: list[np.ndarray], npdt: Any, dev: torch.device) -> Tensor:
-    a = np.concatenate(parts) if parts and sum(p.size for p in parts) else np.zeros(1, npdt)
-    return torch.from_numpy(np.ascontiguousarray(a.astype(npdt, copy=False))).to(dev)
+def _cat(parts: list[Tensor], dtype: torch.dtype, dev: torch.device) -> Tensor:
+    """The parts concatenated, or one zero (a kernel argument must be a tensor)."""
+    if not parts or sum(p.numel() for p in parts) == 0:
+        return torch.zeros(1, dtype=dtype, device=dev)
+    return torch.cat(parts).to(dtype).contiguous()
 
 
 def _network_key(net: _NetworkBase) -> tuple[Any, ...]:
