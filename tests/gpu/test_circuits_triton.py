@@ -67,12 +67,17 @@ def build(
     # many coincident inputs per target and step: the order of the sum shows in the last bits
     net.add_poisson("q", 12, rate=1500 * sf.units.Hz)
     net.connect("q", "i", p=0.8, weight=Uniform(0.05, 0.2), synapse=ExpSynapse(tau=2.0))
+    # a spike source, several of its neurons in the same steps, onto both populations
+    times = [0.5, 0.5, 0.5, 1.0, 1.5, 1.5, 2.0, 3.0, 3.0, 3.0]
+    net.add_spike_source("s", 6, times=times, indices=[0, 2, 5, 1, 3, 4, 0, 1, 2, 5])
+    net.connect("s", "i", p=0.7, weight=Uniform(0.3, 0.9), delay=0.5, synapse=ExpSynapse(tau=2.0))
+    net.connect("s", "e", p=0.7, weight=0.4, synapse=ExpSynapse(tau=2.0))
     net.add_current("drive", "i", 2.5)
     net.add_current("drive_e", "e", torch.linspace(6.0, 14.0, 24))
     if gain and batch:  # on a projection straight into g and on one through the ring
         net.projections["e->i"].gain = torch.linspace(0.5, 1.5, batch, dtype=dtype)
         net.projections["e->e"].gain = torch.linspace(1.25, 0.75, batch, dtype=dtype)
-    for name in ("e", "i", "p"):
+    for name in ("e", "i", "p", "s"):
         net.record_spikes(name)
     net.record_rate("e")
     return net
@@ -110,9 +115,9 @@ def test_float64_dt_0_1_equals_the_compiled_engine():
     net.run(4.0, engine=engine)
     assert net.last_run_info["path"] == "triton"
     assert_same(ref, net)
-    # one step kernel and one propagation launch per projection case (3 cases x weights here)
-    assert engine._static is not None and len(engine._static.pblk) == 4
-    assert engine.launches == 40 * (1 + 4)
+    # one step kernel and one propagation launch per kind of projection present (5 of 6 here)
+    assert engine._static is not None and len(engine._static.pblk) == 5
+    assert engine.launches == 40 * (1 + 5)
 
 
 @pytest.mark.slow
@@ -182,8 +187,8 @@ def test_supports_names_what_it_cannot_run():
 
     net = Network(dt=0.1, seed=0)
     net.add_population("x", sf.neurons.LIF(4, dt=0.1))
-    net.add_spike_source("s", 2, times=[1.0], indices=[0])
-    assert "spike source" in (engine.supports(net) or "")
+    net.add_poisson_input("drv", "x", n=10, rate=5 * sf.units.Hz, weight=0.1)
+    assert "Poisson input" in (engine.supports(net) or "")
 
 
 def test_cuda_without_triton_warns_and_runs_the_pytorch_engine(monkeypatch):

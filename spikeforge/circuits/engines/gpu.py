@@ -7,8 +7,8 @@ Euler, with or without ``tau_syn``, both resets, refractoriness with any ``t_ref
 and per-copy parameters), ``ExpSynapse`` projections (dense or sparse, shared or per-synapse
 weights and delays, per-copy ``gain``), Poisson groups (the counter-based draws of
 :mod:`spikeforge.circuits._philox`), currents (:meth:`~spikeforge.circuits.Network.add_current`),
-spike and rate monitors, batches of copies, without gradients. Plastic projections, other neuron
-models and synapses, spike sources, Poisson inputs and state monitors run on the other engines.
+spike sources, spike and rate monitors, batches of copies, without gradients. Plastic projections,
+other neuron models and synapses, Poisson inputs and state monitors run on the other engines.
 
 **Same spikes as the CPU.** Every step does the arithmetic of the compiled CPU engine
 (:mod:`spikeforge.circuits._kernel`) operation by operation, without fused multiply-adds, and
@@ -146,9 +146,6 @@ class TritonEngine:
                 return f"population {pop.name!r} is a {type(m).__name__} (the Triton engine runs LIF)"
             if not _spike_forward_is_heaviside(m.surrogate):
                 return f"population {pop.name!r} has a custom spike function"
-        for grp in network._input_groups():
-            if grp.kind != "poisson":
-                return f"input group {grp.name!r} is a spike source (the Triton engine runs Poisson groups)"
         for proj in network._projs():
             if proj.plastic:
                 return f"projection {proj.name!r} is plastic (the Triton engine has no plasticity yet)"
@@ -185,6 +182,7 @@ class TritonEngine:
                 s0 = sim.step
                 K = min(end - s0, st.chunk)
                 inputs = self._chunk_inputs(st, s0, K)
+                self._spike_sources(st, s0, K)
                 st.step_t.fill_(s0)
                 self._run_chunk(kern, st, K, inputs)
                 self._record(st, s0, K)
@@ -402,6 +400,20 @@ class TritonEngine:
             "cur_meta": torch.from_numpy(cur_meta).to(dev),
             "cur": torch.cat(cparts) if cparts else torch.zeros(1, dtype=dtype, device=dev),
         }
+
+    def _spike_sources(self, st: _Static, s0: int, K: int) -> None:
+        """The spike sources' spikes of steps ``[s0, s0 + K)`` written into their record columns
+        (the kernels read them there as they read the populations' spikes; they are sorted and
+        at most one per neuron and step, so the sums run in the compiled engine's order)."""
+        for g in self.net._input_groups():
+            if g.kind == "poisson":
+                continue
+            c = st.rec_col[g.name]
+            st.rec[:K, :, c : c + g.n].zero_()
+            steps, b, i = g.group.events(s0, s0 + K)  # type: ignore[union-attr]
+            if steps.numel():
+                dev = st.rec.device
+                st.rec[(steps - s0).to(dev), b.to(dev), (i + c).to(dev)] = 1
 
     # -- running ----------------------------------------------------------------------------
 
