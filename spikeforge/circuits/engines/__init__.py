@@ -6,7 +6,7 @@
 - :class:`~spikeforge.circuits.engines.compiled.CompiledEngine`: numba kernels on the CPU,
   without gradients.
 - :class:`~spikeforge.circuits.engines.gpu.TritonEngine`: Triton kernels on CUDA devices (LIF,
-  exponential current synapses, Poisson groups), two launches per step in CUDA graphs.
+  exponential current synapses, Poisson groups, spike sources), in CUDA graphs.
 - :func:`~spikeforge.circuits.engines.choose.choose_engine`: which engine runs a network, and why
   the compiled one does not.
 

@@ -18,11 +18,13 @@ Philox numbers: the spikes and states equal the compiled engine's bitwise in flo
 (``tests/gpu/``). There are no atomic sums anywhere.
 
 **Launches.** One :func:`~spikeforge.circuits._triton_kernels.step_kernel` (all populations and
-Poisson groups) and one :func:`~spikeforge.circuits._triton_kernels.propagate_kernel` (all
-projections) per step, whatever the number of populations and projections: ``2 K`` launches for a
-chunk of ``K`` steps, which on a CUDA device are captured once into a CUDA graph and replayed
-(one replay per chunk; the step index lives in a device tensor, the chunk's inputs are copied
-into the graph's buffers before each replay). :attr:`TritonEngine.launches` counts them.
+Poisson groups) per step, and one :func:`~spikeforge.circuits._triton_kernels.propagate_kernel`
+per kind of projection present (delays all 0, one shared delay, per-synapse delays; shared or
+per-synapse weights: at most 6), whatever the number of populations and projections. CUBA takes
+2 launches per step, ``2 K`` for a chunk of ``K`` steps, which on a CUDA device are captured once
+into a CUDA graph and replayed (one replay per chunk; the step index lives in a device tensor,
+the chunk's inputs are copied into the graph's buffers before each replay).
+:attr:`TritonEngine.launches` counts them.
 
 **Cost.** The gather reads every synapse every step, whatever the rate: about ``nnz * 5`` bytes
 per step with shared weights (``* 13`` with per-synapse float64 weights). That is the price of
@@ -35,8 +37,15 @@ Example:
     >>> from spikeforge.circuits.engines.gpu import TritonEngine
     >>> net = sf.circuits.Network(dt=0.1, seed=0)
     >>> _ = net.add_population("x", sf.neurons.LIF(3, dt=0.1))
-    >>> TritonEngine().supports(net)  # doctest: +ELLIPSIS
-    '...'
+    >>> _ = net.add_poisson("p", 4, rate=500 * sf.units.Hz)
+    >>> _ = net.connect("p", "x", p=1.0, weight=2.0, synapse=sf.circuits.ExpSynapse(tau=2.0))
+    >>> rec = net.record_spikes("x")
+    >>> TritonEngine().supports(net) is None  # on the CPU only the interpreter runs the kernels
+    False
+    >>> engine = TritonEngine(interpret=True)  # needs triton (pip install 'spikeforge[gpu]')
+    >>> net.run(1.0, engine=engine, progress=False)
+    >>> net.last_run_info["path"], engine.launches  # 10 steps, 2 launches each
+    ('triton', 20)
 """
 
 from __future__ import annotations
@@ -99,7 +108,8 @@ def kernel_module(interpret: bool) -> Any:
 
 
 class TritonEngine:
-    """Runs LIF networks with exponential current synapses and Poisson groups in Triton kernels
+    """Runs LIF networks with exponential current synapses, Poisson groups and spike sources in
+    Triton kernels
     (see the module docstring and :class:`~spikeforge.circuits.engines.base.Engine`).
 
     Args:
