@@ -213,6 +213,13 @@ def test_cuda_without_triton_warns_and_runs_the_pytorch_engine(monkeypatch):
     assert engine.name == "torch" and "Triton is not installed" in why
 
 
+def test_engine_argument_must_be_an_engine():
+    net = Network(dt=0.1, seed=0)
+    net.add_population("x", sf.neurons.LIF(4, dt=0.1))
+    with pytest.raises(ParameterError, match="engine must be None or an engine object.*'triton'"):
+        net.run(0.1, engine="triton")  # type: ignore[arg-type]
+
+
 def test_chooser_never_picks_it_on_the_cpu():
     net = build(dtype=torch.float64, dt=0.1)
     net.run(0.1)

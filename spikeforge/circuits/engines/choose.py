@@ -49,6 +49,11 @@ def choose_engine(
         'compiled'
     """
     if engine is not None:
+        if isinstance(engine, str) or not isinstance(engine, Engine):
+            raise ParameterError(
+                "engine must be None or an engine object (TorchEngine(), CompiledEngine(), "
+                f"TritonEngine() of spikeforge.circuits.engines), got {engine!r}"
+            )
         why = engine.supports(network)
         if why:
             raise ParameterError(f"engine={engine.name!r} cannot run this network: {why}")
