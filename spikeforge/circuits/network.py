@@ -73,7 +73,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -101,6 +101,9 @@ from .projection import (
     resolve_values,
 )
 from .state import _derived_seed
+
+if TYPE_CHECKING:
+    from .engines.base import Engine
 
 __all__ = ["Network", "Population"]
 
@@ -730,7 +733,7 @@ class Network(_PlasticMixin):
         self._monitors.append(mon)
         return mon
 
-    def run(self, duration: float, *, progress: bool | None = None) -> None:
+    def run(self, duration: float, *, progress: bool | None = None, engine: Engine | None = None) -> None:
         """Advance the network by ``duration`` ms (a multiple of dt), continuing from where the
         last run stopped.
 
@@ -738,10 +741,15 @@ class Network(_PlasticMixin):
             duration: ms, >= 0.
             progress: show a tqdm progress bar: None (default) shows it only when the run is still
                 going after 2 s; True always; False never.
+            engine: an engine object that must run this network (for example
+                ``TritonEngine(interpret=True)`` of :mod:`spikeforge.circuits.engines.gpu`, which
+                runs the GPU kernels on the CPU in Triton's interpreter); None (default) lets
+                :func:`~spikeforge.circuits.engines.choose.choose_engine` choose.
 
         Raises:
             ParameterError: negative duration or one that is not a multiple of dt; with
-                ``compiled=True``, a network the compiled kernel does not support.
+                ``compiled=True``, a network the compiled kernel does not support; an ``engine``
+                that cannot run it.
         """
         if (
             isinstance(duration, bool)
@@ -763,7 +771,7 @@ class Network(_PlasticMixin):
             return
         from .engines.choose import choose_engine
 
-        engine, why = choose_engine(self, self._engines)
+        engine, why = choose_engine(self, self._engines, engine)
         bar = None
         if progress is not False:
             from tqdm.auto import tqdm

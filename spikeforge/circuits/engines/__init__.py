@@ -5,6 +5,8 @@
   gradients (the reference).
 - :class:`~spikeforge.circuits.engines.compiled.CompiledEngine`: numba kernels on the CPU,
   without gradients.
+- :class:`~spikeforge.circuits.engines.gpu.TritonEngine`: Triton kernels on CUDA devices (LIF,
+  exponential current synapses, Poisson groups, spike sources), in CUDA graphs.
 - :func:`~spikeforge.circuits.engines.choose.choose_engine`: which engine runs a network, and why
   the compiled one does not.
 
@@ -16,6 +18,7 @@ network imports only the chooser, inside ``Network.run``.
 from .base import Engine
 from .choose import choose_engine
 from .compiled import CompiledEngine
+from .gpu import TritonEngine
 from .torch import TorchEngine
 
-__all__ = ["Engine", "CompiledEngine", "TorchEngine", "choose_engine"]
+__all__ = ["Engine", "CompiledEngine", "TorchEngine", "TritonEngine", "choose_engine"]

@@ -13,6 +13,9 @@ engine                         runs
 ``"torch"``                    everything, on any device, with gradients (the reference)
 ``"compiled"``                 LIF, ALIF, Izhikevich and IF networks without gradients on the
                                CPU, in numba kernels; :meth:`Engine.supports` names what it lacks
+``"triton"``                   LIF networks with exponential current synapses, Poisson groups and
+                               spike sources without gradients on CUDA devices, in Triton kernels
+                               (:mod:`~spikeforge.circuits.engines.gpu`)
 =============================  ==============================================================
 """
 

@@ -3,11 +3,13 @@ does not."""
 
 from __future__ import annotations
 
+import warnings
 from typing import TYPE_CHECKING
 
 from ...errors import ParameterError
 from .base import Engine
 from .compiled import CompiledEngine
+from .gpu import TritonEngine, triton_available
 from .torch import TorchEngine
 
 if TYPE_CHECKING:
@@ -16,15 +18,21 @@ if TYPE_CHECKING:
 __all__ = ["choose_engine"]
 
 
-def choose_engine(network: _NetworkBase, engines: dict[str, Engine]) -> tuple[Engine, str]:
+def choose_engine(
+    network: _NetworkBase, engines: dict[str, Engine], engine: Engine | None = None
+) -> tuple[Engine, str]:
     """The engine that runs ``network`` now, and why the compiled engine does not ("" when it
-    does): the compiled engine wherever it can (``network.compiled`` None or True), else the
-    PyTorch engine. ``engines`` keeps the network's engine objects (created here on first use), so
-    that their caches live as long as the network.
+    does): on a CUDA device the Triton engine (:mod:`~spikeforge.circuits.engines.gpu`) wherever
+    it can, on the CPU the compiled engine wherever it can (``network.compiled`` None or True),
+    else the PyTorch engine. ``engines`` keeps the network's engine objects (created here on first
+    use), so that their caches live as long as the network. ``engine`` (``Network.run(...,
+    engine=...)``) forces one engine object.
+
+    On CUDA without Triton it warns once that the PyTorch engine runs, step by step.
 
     Raises:
-        ParameterError: ``compiled=True`` and the compiled engine cannot run the network; the
-            message names the reason.
+        ParameterError: ``compiled=True`` and no compiled engine (numba on the CPU, Triton on
+            CUDA) can run the network, or ``engine`` cannot; the message names the reason.
 
     Example:
         >>> import torch
@@ -40,8 +48,35 @@ def choose_engine(network: _NetworkBase, engines: dict[str, Engine]) -> tuple[En
         ...     choose_engine(net, {})[0].name
         'compiled'
     """
+    if engine is not None:
+        if isinstance(engine, str) or not isinstance(engine, Engine):
+            raise ParameterError(
+                "engine must be None or an engine object (TorchEngine(), CompiledEngine(), "
+                f"TritonEngine() of spikeforge.circuits.engines), got {engine!r}"
+            )
+        why = engine.supports(network)
+        if why:
+            raise ParameterError(f"engine={engine.name!r} cannot run this network: {why}")
+        return engine, ""
     if network.compiled is False:
         why = "compiled=False"
+    elif network.device.type == "cuda":
+        if "triton" not in engines:
+            engines["triton"] = TritonEngine()
+        why = engines["triton"].supports(network) or ""
+        if not why:
+            return engines["triton"], ""
+        if network.compiled is True:
+            raise ParameterError(f"compiled=True but the Triton kernels cannot run this network: {why}")
+        if not triton_available():
+            warnings.warn(
+                "spikeforge: Triton is not installed, so Network.run on CUDA runs the PyTorch "
+                "engine: about 150 kernel launches per step for a CUBA network instead of 2 (or "
+                "one CUDA graph replay per chunk of steps); install it with "
+                "pip install 'spikeforge[gpu]'",
+                RuntimeWarning,
+                stacklevel=3,
+            )
     else:
         if "compiled" not in engines:
             engines["compiled"] = CompiledEngine()
