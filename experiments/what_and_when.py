@@ -591,20 +591,23 @@ def figure_of(res: dict[str, Any], path: Path | None = None) -> Any:
     a.legend(fontsize=7)
     # (b) settling after the swap
     a = ax[0, 1]
-    for i, arm in enumerate(ARMS):
-        st = arms[arm]["settle_trial"]
-        a.bar(i, st["mean"], yerr=st["sd"], color=f"C{i}", alpha=0.5, capsize=4)
-        a.scatter([i] * n, st["per_seed"], color="k", s=12, zorder=3)
     never = cfg["trials_phase2"] + 1
-    a.axhline(never, color="0.5", ls=":", label=f"never within {cfg['trials_phase2']} trials")
+    parts = []
+    for i, arm in enumerate(ARMS):
+        per = arms[arm]["settle_trial"]["per_seed"]
+        a.scatter([i] * n, per, color=f"C{i}", s=25, zorder=3)
+        done = sorted(int(v) for v in per if v < never)
+        parts.append(
+            f"{NAMES[arm].split(' (')[0]} {len(done)}/{n}"
+            + (f" (trials {', '.join(map(str, done))})" if done else "")
+        )
+    a.axhline(never, color="0.5", ls=":", label=f"not within {cfg['trials_phase2']} trials")
     a.set_xticks(range(len(ARMS)), [NAMES[x] for x in ARMS], fontsize=7)
+    a.set_xlim(-0.5, len(ARMS) - 0.5)
+    a.set_ylim(0, never + 8)
     a.set_ylabel("trials after the swap until every peak\nstays within 50 ms (10-trial mean)")
-    a.set_title(
-        "settling: "
-        + ", ".join(f"{NAMES[x].split(' (')[0]} {arms[x]['settle_trial']['mean']:.0f}" for x in ARMS),
-        fontsize=8,
-    )
-    a.legend(fontsize=7)
+    a.set_title("settled within the run: " + "; ".join(parts), fontsize=8)
+    a.legend(fontsize=7, loc="lower left")
     # (c) amplitude against probability
     a = ax[0, 2]
     for i, arm in enumerate(ARMS):
