@@ -53,10 +53,13 @@ Measures per seed: the probe error curve; at the end of each phase the peak time
 the probe response per cue (timing error; Pearson correlation of the 4 amplitudes with the 4
 probabilities; slope and mean absolute error of amplitude against probability); after the swap,
 the first trial from which every cue's peak stays within 50 ms of its new time (settling).
-"What" and "when" weights (our reading of the paper, whose abstract ties "when" to online learning
-and "what" to offline consolidation): over each phase, w_when = the sum of the three-factor rule's
-online changes, w_what = the sum of its consolidation changes; reported |cos(w_what, w_when)|, beside
-the |cos| of two random directions in 320 dimensions (about 0.04).
+"What" and "when" weights of the three-factor rule, |cos(w_what, w_when)| read two ways (the
+paper's definition was not available), beside the |cos| of two random directions in 320 dimensions
+(about 0.045): (1) the abstract ties "when" to online learning and "what" to offline consolidation:
+over each phase, w_when = the sum of the online changes, w_what = the sum of the consolidation
+changes; (2) from the weights at the swap, two branches of 40 trials on the same activity, cues and
+outcome draws: only the probabilities swapped (w_what = its weight change) or only the times
+swapped (w_when).
 
 Usage::
 
@@ -85,6 +88,7 @@ PRE, TRIAL, DT = 100, 800, 10  # ms: before the cue, after it, readout step
 TAU_PRE, TAU_BASELINE, SIGMA, GATE_FROM = 50.0, 2000.0, 25.0, 100.0  # ms
 FRESH = 0.1  # fraction of the noise variance drawn afresh on every trial
 N_PROBE = 8  # held-out probe trials per cue
+N_BRANCH = 40  # trials of the what-only and when-only branches
 TUNING_SEEDS = (100, 101)
 TF_GRID = tuple((eta, block) for block in (10, 40) for eta in (0.05, 0.15, 0.45))
 ALPHA_GRID = (0.1, 1.0, 10.0, 100.0, 1e3, 1e4)
@@ -154,19 +158,21 @@ class Data(NamedTuple):
     counts: torch.Tensor  # [steps, trials, B, n_e] uint8, training trials in order
     cues: torch.Tensor  # [trials, B]
     hits: torch.Tensor  # [trials, B] bool
+    u: torch.Tensor  # [trials, B]: the uniform draws of the outcomes (hit: u < p of the trial's cue)
     probe: torch.Tensor  # [B, 4, steps, n_e] float64: filtered probe counts, averaged per cue
     msq: torch.Tensor  # [B]: mean squared deviation of the filtered input (the learning-rate unit)
 
 
 def make_data(seeds: tuple[int, ...], cfg: Config) -> Data:
     """Trials, outcomes and reservoir activity for each seed (the same for every arm)."""
-    counts, cues, hits, probes, msqs = [], [], [], [], []
+    counts, cues, hits, us, probes, msqs = [], [], [], [], [], []
     for seed in seeds:
         g = torch.Generator().manual_seed(10_000 + seed)
         n_tr = cfg.n1 + cfg.n2
         cue = torch.randint(0, 4, (n_tr,), generator=g)
         probs = torch.tensor([PHASE1.probs] * cfg.n1 + [PHASE2.probs] * cfg.n2, dtype=F64)
-        hit = torch.rand(n_tr, generator=g, dtype=F64) < probs.gather(1, cue[:, None])[:, 0]
+        u = torch.rand(n_tr, generator=g, dtype=F64)
+        hit = u < probs.gather(1, cue[:, None])[:, 0]
         probe_cues = torch.arange(4).repeat_interleave(N_PROBE)
         act = reservoir(seed, torch.cat([cue, probe_cues]), 20_000 + seed, n=cfg.n, fresh=cfg.fresh)
         counts.append(act[:, :n_tr])
@@ -176,10 +182,12 @@ def make_data(seeds: tuple[int, ...], cfg: Config) -> Data:
         msqs.append(float(((after - after.mean((0, 1))) ** 2).sum(-1).mean()))
         cues.append(cue)
         hits.append(hit)
+        us.append(u)
     return Data(
         torch.stack(counts, 2),
         torch.stack(cues, 1),
         torch.stack(hits, 1),
+        torch.stack(us, 1),
         torch.stack(probes),
         torch.tensor(msqs),
     )
@@ -217,12 +225,17 @@ def _setup(data: Data) -> tuple[torch.Tensor, torch.Tensor, ErrorGatedReadout, R
     return gate, bump, traces, traces.init_state((nb,), n_e, 1, dtype=F64)
 
 
-def learn(arm: str, data: Data, cfg: Config, settings: list[tuple[float, ...]]) -> dict[str, Any]:
+def learn(
+    arm: str, data: Data, cfg: Config, settings: list[tuple[float, ...]], *, n_branch: int = 0
+) -> dict[str, Any]:
     """Run ``"three_factor"`` (settings ``(eta, block)``) or ``"force"`` (``(alpha,)``, both FORCE
     arms, see :func:`force`) over all trials, one learner per batch element (seed and setting).
 
     Returns per arm the probe responses after every trial ``[trials, B, 4, steps]`` and, for the
-    three-factor arm, the summed online and offline weight changes per phase ``[2, B, n_e]``."""
+    three-factor arm, the summed online and offline weight changes per phase ``[2, B, n_e]`` and,
+    with ``n_branch``, the weight changes ``[B, n_e]`` of two branches run from the weights at the
+    swap over the next ``n_branch`` trials (same activity, cues and outcome draws): ``"what"``,
+    only the probabilities swapped; ``"when"``, only the times swapped."""
     if arm == "force":
         return force(data, cfg, [s[0] for s in settings])
     steps, n_tr, nb, n_e = data.counts.shape
@@ -231,30 +244,49 @@ def learn(arm: str, data: Data, cfg: Config, settings: list[tuple[float, ...]]) 
     block = torch.tensor([int(s[1]) for s in settings])
     online = torch.zeros(2, nb, n_e, dtype=F64)
     offline = torch.zeros(2, nb, n_e, dtype=F64)
-    w = torch.zeros(nb, 1, n_e, dtype=F64)
-    responses = torch.zeros(n_tr, nb, 4, steps, dtype=torch.float32)
-    for i in range(n_tr):
-        phase = int(i >= cfg.n1)
-        stim = bump[phase, data.cues[i]] * data.hits[i].to(F64)[:, None]  # [B, steps]
+
+    def trial(i: int, w: torch.Tensor, state: ReadoutState, times: int, hit: torch.Tensor, phase: int | None):
+        """Trial ``i`` (its reservoir activity and cue) with the stimulus times of phase ``times``
+        and the outcomes ``hit``; online steps, then the consolidation if one is due."""
+        stim = bump[times, data.cues[i]] * hit.to(F64)[:, None]  # [B, steps]
         for k in range(steps):
             y = rule.output(w, state)  # [B, 1]
             m = (lr * (stim[:, k] - y[:, 0]))[:, None]  # the error, times each learner's rate
             dw, state = rule.step(data.counts[k, i].to(F64), y, w, state, modulator=m, gate=gate[k])
-            online[phase] += dw[:, 0]
+            if phase is not None:
+                online[phase] += dw[:, 0]
             w = w + dw
         due = ((i + 1) % block) == 0  # offline consolidation between trials
         if bool(due.any()):
             dw, cleared = rule.consolidate(w, state)
             dw = dw * due[:, None, None].to(F64)
             w = w + dw
-            offline[phase] += dw[:, 0]
+            if phase is not None:
+                offline[phase] += dw[:, 0]
             d = due[:, None, None]
             state = state._replace(
                 w_sum=torch.where(d, cleared.w_sum, state.w_sum),
                 g_sum=torch.where(d, cleared.g_sum, state.g_sum),
             )
+        return w, state
+
+    w = torch.zeros(nb, 1, n_e, dtype=F64)
+    responses = torch.zeros(n_tr, nb, 4, steps, dtype=torch.float32)
+    branches: dict[str, torch.Tensor] = {}
+    for i in range(n_tr):
+        phase = int(i >= cfg.n1)
+        if i == cfg.n1 and n_branch:  # the what / when branches, from the weights at the swap
+            for name, times, probs in (("what", 0, PHASE2.probs), ("when", 1, PHASE1.probs)):
+                wb, sb = w, state
+                p = torch.tensor(probs, dtype=F64)
+                for j in range(cfg.n1, min(cfg.n1 + n_branch, n_tr)):
+                    wb, sb = trial(j, wb, sb, times, data.u[j] < p[data.cues[j]], None)
+                branches[name] = (wb - w)[:, 0]
+        w, state = trial(i, w, state, phase, data.hits[i], phase)
         responses[i] = _probe_response(data.probe, state.x_mean, w[:, 0])
-    return {"three_factor": {"responses": responses, "online": online, "offline": offline}}
+    return {
+        "three_factor": {"responses": responses, "online": online, "offline": offline, "branches": branches}
+    }
 
 
 def _probe_response(probe: torch.Tensor, x_mean: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
@@ -408,6 +440,7 @@ def tune(data: Data, cfg: Config, n_seeds: int) -> dict[str, Any]:
             data.counts.repeat(1, 1, len(grid), 1),
             data.cues.repeat(1, len(grid)),
             data.hits.repeat(1, len(grid)),
+            data.u.repeat(1, len(grid)),
             data.probe.repeat(len(grid), 1, 1, 1),
             data.msq.repeat(len(grid)),
         )
@@ -452,6 +485,11 @@ def summarise(arm: str, run: dict[str, Any], cfg: Config, seeds: tuple[int, ...]
         }
         res["cos_what_when"] = {ph: _stats([abs(c) for c in cs]) for ph, cs in signed.items()}
         res["cos_what_when_signed"] = signed
+        br = run.get("branches") or {}
+        if br:
+            cb = [cosine(br["what"][b], br["when"][b]) for b in range(len(seeds))]
+            res["cos_what_when_branches"] = _stats([abs(c) for c in cb])
+            res["cos_what_when_branches_signed"] = cb
     # the first seed's readout (mean of the last 10 trials) at the end of each phase, for the figure
     res["example"] = {"phase1": end1[0].tolist(), "phase2": end2[0].tolist()}
     return res
@@ -531,7 +569,7 @@ def main(
         best = {"three_factor": (0.02, 20.0), "force": (100.0,), "force_reset": (100.0,)}
     res["settings"] = {a: list(best[a]) for a in ARMS}
     data = make_data(reported, cfg)
-    runs = learn("three_factor", data, cfg, [best["three_factor"]] * seeds)
+    runs = learn("three_factor", data, cfg, [best["three_factor"]] * seeds, n_branch=N_BRANCH)
     forced = learn("force", data, cfg, [best["force"]] * seeds)
     if best["force_reset"] != best["force"]:
         forced["force_reset"] = learn("force", data, cfg, [best["force_reset"]] * seeds)["force_reset"]
@@ -647,17 +685,23 @@ def figure_of(res: dict[str, Any], path: Path | None = None) -> Any:
     a.legend(fontsize=7)
     # (e) |cos(w_what, w_when)|
     a = ax[1, 1]
-    cw = arms["three_factor"]["cos_what_when"]
-    for j, ph in enumerate(("phase1", "phase2")):
-        a.scatter([j] * n, cw[ph]["per_seed"], color="C0")
+    tf = arms["three_factor"]
+    cw, cb = tf["cos_what_when"], tf.get("cos_what_when_branches")
+    cols = [cw["phase1"], cw["phase2"]] + ([cb] if cb else [])
+    for j, st in enumerate(cols):
+        a.scatter([j] * n, st["per_seed"], color="C0")
     a.axhline(res["chance_abs_cos"], color="0.5", ls=":", label="two random directions")
     a.axhline(0.2, color="r", ls="--", lw=0.8, label="paper's target (< 0.2)")
-    a.set_xticks([0, 1], ["phase 1", "after the swap"])
+    labels = ["offline vs online\nchanges, phase 1", "offline vs online\nchanges, after swap"]
+    a.set_xticks(
+        range(len(cols)), labels + (["p-only vs time-only\nbranch changes"] if cb else []), fontsize=7
+    )
+    a.set_xlim(-0.5, len(cols) - 0.5)
     a.set_ylim(0, 1.02)
-    a.set_ylabel("|cos(offline change, online change)|")
+    a.set_ylabel("|cos(w_what, w_when)|, three-factor rule")
     a.set_title(
-        f"three-factor 'what' (offline) vs 'when' (online) weights:\n|cos| {cw['phase1']['mean']:.2f} ± "
-        f"{cw['phase1']['sd']:.2f} / {cw['phase2']['mean']:.2f} ± {cw['phase2']['sd']:.2f}",
+        "two readings of 'what' and 'when' weights: |cos| "
+        + " / ".join(f"{st['mean']:.2f} ± {st['sd']:.2f}" for st in cols),
         fontsize=8,
     )
     a.legend(fontsize=7)

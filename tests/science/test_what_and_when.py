@@ -5,7 +5,9 @@ One seed (1), a 200-neuron reservoir, 60 trials before and 40 after the swap, fi
 5-seed run shows (its JSON is ``experiments/results/what_and_when.json``):
 FORCE without a reset adapts to the swap more slowly than with one, and more slowly than the
 three-factor rule; the three-factor readout's amplitudes follow the probabilities before the swap;
-with all of the reservoir noise fresh on every trial no timing is left to read.
+the online and offline weight changes of the three-factor rule are nearly anti-parallel, the
+changes after a probability-only and a timing-only switch are not; with all of the reservoir noise
+fresh on every trial no timing is left to read.
 """
 
 import importlib.util
@@ -32,7 +34,7 @@ def small(exp):
     try:
         cfg = exp.Config(n=200, n1=60, n2=40)
         data = exp.make_data((1,), cfg)
-        runs = exp.learn("three_factor", data, cfg, [(0.05, 20.0)])
+        runs = exp.learn("three_factor", data, cfg, [(0.05, 20.0)], n_branch=40)
         runs.update(exp.learn("force", data, cfg, [(100.0,)]))
     finally:
         torch.set_num_threads(before)
@@ -83,6 +85,11 @@ def test_direction_of_the_effects(small):
     assert res["force"]["corr_phase2"]["mean"] < 0.0
     assert res["force_reset"]["corr_phase2"]["mean"] > 0.5
     assert res["three_factor"]["corr_phase2"]["mean"] > 0.5
+    # |cos(what, when)|: the consolidation changes nearly undo the online ones (anti-parallel), while
+    # the changes from a probability-only and a timing-only switch are far from parallel
+    tf = res["three_factor"]
+    assert tf["cos_what_when_signed"]["phase1"][0] < -0.5
+    assert tf["cos_what_when_branches"]["mean"] < 0.5
     # the closed form of FORCE equals the RLSReadout rule run over the first trials
     assert runs["force"]["rls_check"] < 1e-9
 
