@@ -39,15 +39,18 @@ Arms:
 * ``force``: ``RLSReadout`` (recursive least squares, the FORCE rule, lambda = 1) every step, no
   reset;
 * ``force_reset``: the same, with P reset to I / alpha at the swap (the explicit reset; it is told
-  when the task changed, which the other arms are not).
+  when the task changed, which the other arms are not);
+* ``rls_forgetting``: ``RLSReadout`` with a forgetting factor lambda < 1 (old samples count less),
+  no reset: the standard least-squares answer to a changing task, not in the paper's comparison.
 
 Tuning, the same effort per arm: 6 settings each, on tuning seeds 100 and 101 (not reported): the
 three-factor rule eta in {0.05, 0.15, 0.45} (times the input's mean squared deviation, as in
 notebook 04) x block in {10, 40} trials; FORCE alpha in {0.1 ... 1e4} x (mean squared deviation /
-n); each arm takes the setting with the lowest probe error over all trials of both phases. Probe
-error: after every trial, the readout (weights frozen) over 8 held-out trials per cue (fresh
-noise, never trained on), averaged, against the expected target p x bump, mean squared over the
-gated steps and the cues.
+n); RLS with forgetting lambda in {0.998 ... 0.99995} per gated step, alpha 100 (FORCE's pick
+on the tuning seeds, fixed after FORCE was tuned); each arm takes the setting with the lowest
+probe error over all trials of both phases. Probe error: after every trial, the readout (weights
+frozen) over 8 held-out trials per cue (fresh noise, never trained on), averaged, against the
+expected target p x bump, mean squared over the gated steps and the cues.
 
 Measures per seed: the probe error curve; at the end of each phase the peak time and amplitude of
 the probe response per cue (timing error; Pearson correlation of the 4 amplitudes with the 4
@@ -83,7 +86,7 @@ from spikeforge.neurons.izhikevich import izhikevich_step
 from spikeforge.plasticity import ErrorGatedReadout, ReadoutState, RLSReadout
 
 F64 = torch.float64
-ARMS = ("three_factor", "force", "force_reset")
+ARMS = ("three_factor", "force", "force_reset", "rls_forgetting")
 PRE, TRIAL, DT = 100, 800, 10  # ms: before the cue, after it, readout step
 TAU_PRE, TAU_BASELINE, SIGMA, GATE_FROM = 50.0, 2000.0, 25.0, 100.0  # ms
 FRESH = 0.1  # fraction of the noise variance drawn afresh on every trial
@@ -92,6 +95,7 @@ N_BRANCH = 40  # trials of the what-only and when-only branches
 TUNING_SEEDS = (100, 101)
 TF_GRID = tuple((eta, block) for block in (10, 40) for eta in (0.05, 0.15, 0.45))
 ALPHA_GRID = (0.1, 1.0, 10.0, 100.0, 1e3, 1e4)
+LAMBDA_GRID = (0.998, 0.999, 0.9995, 0.9998, 0.9999, 0.99995)  # per gated 10 ms step
 SWEEP = (0.0, 0.1, 0.3, 1.0)
 
 
@@ -238,6 +242,9 @@ def learn(
     only the probabilities swapped; ``"when"``, only the times swapped."""
     if arm == "force":
         return force(data, cfg, [s[0] for s in settings])
+    if arm == "rls_forgetting":
+        out = force(data, cfg, [s[0] for s in settings], forgetting=[s[1] for s in settings])
+        return {"rls_forgetting": out["force"]}
     steps, n_tr, nb, n_e = data.counts.shape
     gate, bump, rule, state = _setup(data)
     lr = torch.tensor([s[0] for s in settings], dtype=F64) * (1 - math.exp(-1.0)) / data.msq
@@ -295,22 +302,36 @@ def _probe_response(probe: torch.Tensor, x_mean: torch.Tensor, w: torch.Tensor) 
     return torch.einsum("bcsn,bn->bcs", probe - x_mean[:, None, None, :], w).to(torch.float32)
 
 
-def force(data: Data, cfg: Config, alphas: list[float], *, check_trials: int = 10) -> dict[str, Any]:
-    """Both FORCE arms (``RLSReadout``, lambda = 1) over all trials: ``force`` never resets; in
-    ``force_reset`` P is set back to I / alpha at the swap, the weights kept.
+def force(
+    data: Data,
+    cfg: Config,
+    alphas: list[float],
+    *,
+    forgetting: list[float] | None = None,
+    check_trials: int = 10,
+) -> dict[str, Any]:
+    """Both FORCE arms (``RLSReadout``, lambda = 1 unless ``forgetting`` gives one per learner)
+    over all trials: ``force`` never resets; in ``force_reset`` P is set back to I / alpha at the
+    swap, the weights kept.
 
     The weights after each trial are computed from RLS's closed form, which ``RLSReadout``
     equals exactly (``tests/plasticity/test_rls.py``): after the gated samples (x_t, s_t) seen
     since the start (or since the reset, from the weights w_r then),
-    ``w = argmin sum_t (s_t - w x_t)^2 + alpha |w - w_r|^2``; stepping RLS through a 320 x 320
-    matrix every 10 ms for every learner costs 30 times more. For the first learner the
-    ``RLSReadout`` rule itself is also run over the first ``check_trials`` trials, and the largest
-    relative difference of its weights from the closed form is returned (``rls_check``).
+    ``w = argmin sum_t lambda^(N-t) (s_t - w x_t)^2 + lambda^N alpha |w - w_r|^2``; stepping
+    RLS through a 320 x 320 matrix every 10 ms for every learner costs 30 times more. For the
+    first learner the ``RLSReadout`` rule itself is also run over the first ``check_trials``
+    trials, and the largest relative difference of its weights from the closed form is returned
+    (``rls_check``).
     ``alphas`` are in units of the input's mean squared deviation / n_e."""
     steps, n_tr, nb, n_e = data.counts.shape
     gate, bump, traces, tstate = _setup(data)
     gated = gate > 0
     alpha = torch.tensor(alphas, dtype=F64) * data.msq / n_e  # [B]
+    lam = torch.tensor(forgetting if forgetting is not None else [1.0] * nb, dtype=F64)  # [B]
+    n_gated = int(gated.sum())
+    sample_w = lam[:, None] ** torch.arange(n_gated - 1, -1, -1, dtype=F64)  # [B, K]: lambda^(K-1-k)
+    decay_trial = lam**n_gated
+    reg, reg2 = alpha.clone(), alpha.clone()  # lambda^N alpha, since the start and since the swap
     eye = torch.eye(n_e, dtype=F64)
     corr = torch.zeros(nb, n_e, n_e, dtype=F64)  # sum of x x^T over the gated samples
     cross = torch.zeros(nb, n_e, dtype=F64)  # sum of x s
@@ -318,7 +339,7 @@ def force(data: Data, cfg: Config, alphas: list[float], *, check_trials: int = 1
     w = torch.zeros(nb, n_e, dtype=F64)
     w_swap = w
     zero_w = torch.zeros(nb, 1, n_e, dtype=F64)
-    rls = RLSReadout(alpha=float(alpha[0]))
+    rls = RLSReadout(alpha=float(alpha[0]), forgetting=float(lam[0]))
     w_rls, p_rls = torch.zeros(1, n_e, dtype=F64), None
     check = 0.0
     resp = {a: torch.zeros(n_tr, nb, 4, steps, dtype=torch.float32) for a in ("force", "force_reset")}
@@ -336,13 +357,15 @@ def force(data: Data, cfg: Config, alphas: list[float], *, check_trials: int = 1
                     dw, p_rls = rls.step(x[0], y, w_rls, p_rls, target=stim[0, k : k + 1])
                     w_rls = w_rls + dw
         x_tr = torch.stack(xs, 1)  # [B, K, n_e]
-        c_tr = x_tr.transpose(1, 2) @ x_tr
-        d_tr = (x_tr * stim[:, gated, None]).sum(1)
-        corr, cross = corr + c_tr, cross + d_tr
-        w = torch.linalg.solve(corr + alpha[:, None, None] * eye, cross)
+        xw = x_tr * sample_w[..., None]
+        c_tr = xw.transpose(1, 2) @ x_tr
+        d_tr = (xw * stim[:, gated, None]).sum(1)
+        dk = decay_trial[:, None, None]
+        corr, cross, reg = dk * corr + c_tr, dk[:, 0] * cross + d_tr, reg * decay_trial
+        w = torch.linalg.solve(corr + reg[:, None, None] * eye, cross)
         if phase:
-            corr2, cross2 = corr2 + c_tr, cross2 + d_tr
-            w_reset = torch.linalg.solve(corr2 + alpha[:, None, None] * eye, cross2 + alpha[:, None] * w_swap)
+            corr2, cross2, reg2 = dk * corr2 + c_tr, dk[:, 0] * cross2 + d_tr, reg2 * decay_trial
+            w_reset = torch.linalg.solve(corr2 + reg2[:, None, None] * eye, cross2 + reg2[:, None] * w_swap)
         else:
             w_swap = w_reset = w
         if i == check_trials - 1:
@@ -427,13 +450,17 @@ def _stats(xs: list[float]) -> dict[str, Any]:
 
 
 def settings_of(arm: str) -> list[tuple[float, ...]]:
-    return [tuple(s) for s in TF_GRID] if arm == "three_factor" else [(a,) for a in ALPHA_GRID]
+    if arm == "three_factor":
+        return [tuple(s) for s in TF_GRID]
+    if arm == "rls_forgetting":
+        return [(100.0, lam) for lam in LAMBDA_GRID]
+    return [(a,) for a in ALPHA_GRID]
 
 
 def tune(data: Data, cfg: Config, n_seeds: int) -> dict[str, Any]:
     """Mean probe error over all trials for each arm's settings on the tuning seeds' data."""
     out: dict[str, Any] = {}
-    for learner in ("three_factor", "force"):
+    for learner in ("three_factor", "force", "rls_forgetting"):
         grid = settings_of(learner)
         # batch element b = (setting, seed): the data repeated once per setting
         rep = Data(
@@ -566,7 +593,12 @@ def main(
         res["tuning"] = tune(make_data(TUNING_SEEDS, cfg), cfg, len(TUNING_SEEDS))
         best = {a: tuple(res["tuning"][a]["best"]) for a in ARMS}
     else:
-        best = {"three_factor": (0.02, 20.0), "force": (100.0,), "force_reset": (100.0,)}
+        best = {
+            "three_factor": (0.05, 20.0),
+            "force": (100.0,),
+            "force_reset": (100.0,),
+            "rls_forgetting": (100.0, 0.9995),
+        }
     res["settings"] = {a: list(best[a]) for a in ARMS}
     data = make_data(reported, cfg)
     runs = learn("three_factor", data, cfg, [best["three_factor"]] * seeds, n_branch=N_BRANCH)
@@ -574,6 +606,7 @@ def main(
     if best["force_reset"] != best["force"]:
         forced["force_reset"] = learn("force", data, cfg, [best["force_reset"]] * seeds)["force_reset"]
     runs.update(forced)
+    runs.update(learn("rls_forgetting", data, cfg, [best["rls_forgetting"]] * seeds))
     res["arms"] = {a: summarise(a, runs[a], cfg, reported) for a in ARMS}
     res["rls_check_max_rel_diff"] = runs["force"]["rls_check"]
     res["chance_abs_cos"] = math.sqrt(2.0 / (math.pi * int(0.8 * cfg.n)))
@@ -594,6 +627,13 @@ NAMES = {
     "three_factor": "three-factor (ErrorGatedReadout)",
     "force": "FORCE, no reset",
     "force_reset": "FORCE, P reset at swap",
+    "rls_forgetting": "RLS with forgetting, no reset",
+}
+SHORT = {
+    "three_factor": "three-factor",
+    "force": "FORCE, no reset",
+    "force_reset": "FORCE, reset",
+    "rls_forgetting": "RLS forgetting, no reset",
 }
 
 
@@ -609,7 +649,7 @@ def figure_of(res: dict[str, Any], path: Path | None = None) -> Any:
     cfg = res["config"]
     n1, n = cfg["trials_phase1"], len(cfg["seeds"])
     arms = res["arms"]
-    fig, ax = plt.subplots(2, 3, figsize=(17, 8.5))
+    fig, ax = plt.subplots(2, 3, figsize=(17, 9.5))
     # (a) probe error over trials
     a = ax[0, 0]
     for i, arm in enumerate(ARMS):
@@ -621,9 +661,12 @@ def figure_of(res: dict[str, Any], path: Path | None = None) -> Any:
     a.axvline(n1 + 0.5, color="k", ls="--", lw=0.8)
     a.set(xlabel="trial (swap at the dashed line)", ylabel="probe error (mean squared)", yscale="log")
     e = {arm: arms[arm]["error_first20_after_swap"]["mean"] for arm in ARMS}
+    items = [f"{SHORT[k]} {v:.4f}" for k, v in e.items()]
     a.set_title(
-        f"{n} seeds, mean ± sd; first 20 trials after the swap:\n"
-        + ", ".join(f"{k.replace('_', ' ')} {v:.4f}" for k, v in e.items()),
+        f"{n} seeds, mean ± sd; mean over the first 20 trials after the swap:\n"
+        + ", ".join(items[:2])
+        + "\n"
+        + ", ".join(items[2:]),
         fontsize=8,
     )
     a.legend(fontsize=7)
@@ -636,15 +679,14 @@ def figure_of(res: dict[str, Any], path: Path | None = None) -> Any:
         a.scatter([i] * n, per, color=f"C{i}", s=25, zorder=3)
         done = sorted(int(v) for v in per if v < never)
         parts.append(
-            f"{NAMES[arm].split(' (')[0]} {len(done)}/{n}"
-            + (f" (trials {', '.join(map(str, done))})" if done else "")
+            f"{SHORT[arm]} {len(done)}/{n}" + (f" (trials {', '.join(map(str, done))})" if done else "")
         )
     a.axhline(never, color="0.5", ls=":", label=f"not within {cfg['trials_phase2']} trials")
-    a.set_xticks(range(len(ARMS)), [NAMES[x] for x in ARMS], fontsize=7)
+    a.set_xticks(range(len(ARMS)), [SHORT[x].replace(", ", "\n") for x in ARMS], fontsize=7)
     a.set_xlim(-0.5, len(ARMS) - 0.5)
     a.set_ylim(0, never + 8)
     a.set_ylabel("trials after the swap until every peak\nstays within 50 ms (10-trial mean)")
-    a.set_title("settled within the run: " + "; ".join(parts), fontsize=8)
+    a.set_title("settled within the run:\n" + "; ".join(parts[:2]) + "\n" + "; ".join(parts[2:]), fontsize=8)
     a.legend(fontsize=7, loc="lower left")
     # (c) amplitude against probability
     a = ax[0, 2]
@@ -656,15 +698,11 @@ def figure_of(res: dict[str, Any], path: Path | None = None) -> Any:
     a.plot([0, 1], [0, 1], "k:", lw=0.8)
     a.set(xlabel="stimulus probability (o: phase 1, s: after the swap)", ylabel="peak amplitude")
     a.set_title(
-        "corr(amplitude, p) phase 1 / 2: "
-        + "; ".join(
-            f"{x.replace('_', ' ')} {arms[x]['corr_phase1']['mean']:.2f} / "
-            f"{arms[x]['corr_phase2']['mean']:.2f}"
+        "corr(amplitude, p) and slope, before / after the swap:\n"
+        + "\n".join(
+            f"{SHORT[x]}: {arms[x]['corr_phase1']['mean']:.2f} / {arms[x]['corr_phase2']['mean']:.2f}, "
+            f"slope {arms[x]['slope_phase1']['mean']:.2f} / {arms[x]['slope_phase2']['mean']:.2f}"
             for x in ARMS
-        )
-        + "\nslope: "
-        + "; ".join(
-            f"{arms[x]['slope_phase1']['mean']:.2f} / {arms[x]['slope_phase2']['mean']:.2f}" for x in ARMS
         ),
         fontsize=7,
     )

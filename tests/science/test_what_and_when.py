@@ -36,6 +36,7 @@ def small(exp):
         data = exp.make_data((1,), cfg)
         runs = exp.learn("three_factor", data, cfg, [(0.05, 20.0)], n_branch=40)
         runs.update(exp.learn("force", data, cfg, [(100.0,)]))
+        runs.update(exp.learn("rls_forgetting", data, cfg, [(100.0, 0.9995)]))
     finally:
         torch.set_num_threads(before)
     return exp, cfg, runs, {a: exp.summarise(a, runs[a], cfg, (1,)) for a in exp.ARMS}
