@@ -20,7 +20,7 @@ readout fires at the right times with amplitudes proportional to the probabiliti
 quickly when timing and probability change, which FORCE (recursive least squares) cannot do without
 an explicit reset, and that the "what" and "when" weights end up nearly orthogonal.
 
-`experiments/what_and_when.py` tests these claims on one reservoir with three readouts that read
+`experiments/what_and_when.py` tests these claims on one reservoir with four readouts that read
 the same input and see the same trials:
 
 * **three-factor**: `spikeforge.plasticity.ErrorGatedReadout`, online every 10 ms step, an
