@@ -121,8 +121,8 @@ amplitudes and peaks are read from the readout averaged over the last 10 trials)
   trials 0.0096 against 0.0145), and its amplitudes follow the new probabilities (correlation
   0.88, FORCE without a reset -0.67: it still answers the old task). But it does not relearn all of
   the timing within the 120 trials (30 per cue): the cues whose stimulus moved later and became
-  less likely (A: 250 -> 400 ms, p 0.8 -> 0.2; C: 550 -> 700 ms) keep their old peak in most
-  seeds (right in 1 and 3 of 5). FORCE with the reset does better than both: probe error 0.016 in
+  less likely (A: 250 -> 400 ms, p 0.8 -> 0.2; C: 550 -> 700 ms, p 0.6 -> 0.4) keep their old
+  peak, A in 4 of 5 seeds and C in 2 of 5. FORCE with the reset does better than both: probe error 0.016 in
   the first 20 trials after the swap and 0.0055 at the end, and all four peaks settle in 3 of 5
   seeds.
 * **Least squares without a reset, with forgetting**: RLS with a forgetting factor (0.9995 per
