@@ -11,6 +11,7 @@ module implementing :class:`PlasticityRule` (``init_state(batch_shape, n_pre, n_
 ``ThreeFactor``                Hebbian eligibility x modulator (reward, error) x gate
 ``RewardModulatedSTDP``        Izhikevich 2007: STDP tags and dopamine (distal reward)
 ``ErrorGatedReadout``          error-modulated, attention-gated readout; offline consolidation
+``RLSReadout``                 recursive least squares for a readout (FORCE, Sussillo & Abbott 2009)
 ``SynapticScaling``            multiplicative scaling toward a target rate
 ``ThresholdAdaptation``        intrinsic threshold plasticity toward a target rate
 ``Metaplastic``                Laborieux et al. 2021 metaplastic Adam (binarized networks)
@@ -39,6 +40,7 @@ from .delays import (
 from .homeostasis import RateState, SynapticScaling, ThresholdAdaptation, ThresholdState, rate_step
 from .metaplasticity import CLASSP, FastSlow, Metaplastic, binarize
 from .readout import ErrorGatedReadout, ReadoutParams, ReadoutState, readout_output, readout_step
+from .rls import RLSReadout, RLSState, rls_init_state, rls_step
 from .stdp import (
     STDP,
     WEIGHT_DEPENDENCE,
@@ -99,6 +101,10 @@ __all__ = [
     "ReadoutParams",
     "ReadoutState",
     "readout_step",
+    "RLSReadout",
+    "RLSState",
+    "rls_init_state",
+    "rls_step",
     "readout_output",
     "SynapticScaling",
     "ThresholdAdaptation",
