@@ -1,0 +1,69 @@
+"""PyNN's spike sources: ``SpikeSourcePoisson``, ``SpikeSourceArray`` and ``SpikeSourceInhGamma``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..errors import ParameterError, UnsupportedExportError
+from .cells import _CellType
+
+__all__ = ["SpikeSourcePoisson", "SpikeSourceArray", "SpikeSourceInhGamma"]
+
+
+class SpikeSourcePoisson(_CellType):
+    """Poisson spike trains of a constant ``rate`` (Hz)."""
+
+    default_parameters = {"rate": 1.0}
+
+
+class SpikeSourceArray(_CellType):
+    """Spikes at given times (ms): ``spike_times`` a list of times, or one list per neuron."""
+
+    default_parameters = {"spike_times": ()}  # type: ignore[dict-item]
+
+
+class SpikeSourceInhGamma(_CellType):
+    """An inhomogeneous gamma process (PyNN's): in the time bin starting at ``tbins[k]`` (ms) the
+    gamma parameters are ``a[k]`` (shape) and ``b[k]`` (scale, in s), from ``start`` for
+    ``duration`` ms. Only ``a = 1`` everywhere, the inhomogeneous Poisson process of rate
+    ``1 / b[k]`` Hz, is run (spikeforge's draw; a spike in a step with probability
+    ``rate * dt``); another shape is an :class:`~spikeforge.errors.UnsupportedExportError` when
+    the network is built. (pyNN.nest 0.13 maps this cell to NEST's ``inh_gamma_generator``,
+    which NEST 3 no longer has, so such scripts do not run on pyNN.nest with NEST 3.)
+    """
+
+    default_parameters = {"a": (1.0,), "b": (1.0,), "tbins": (0.0,), "start": 0.0, "duration": 1e10}  # type: ignore[dict-item]
+
+    def rate(self, size: int) -> Any:
+        """The rate per ms as a function of the step start times ``t`` (ms)."""
+        p = self.parameters
+        a, b, bins = (
+            np.asarray(getattr(p[k], "value", p[k]), dtype=np.float64).reshape(-1)
+            for k in ("a", "b", "tbins")
+        )
+        if not (len(a) == len(b) == len(bins)) or len(bins) == 0:
+            raise ParameterError(
+                f"SpikeSourceInhGamma: a, b and tbins must have the same length >= 1, got {len(a)}, "
+                f"{len(b)}, {len(bins)}"
+            )
+        if not bool((a == 1.0).all()):
+            raise UnsupportedExportError(
+                f"SpikeSourceInhGamma: shape a = {sorted(set(a.tolist()))}; spikeforge.pynn runs a = 1 "
+                "(the inhomogeneous Poisson process of rate 1/b) only"
+            )
+        if bool((b <= 0).any()) or (len(bins) > 1 and bool((np.diff(bins) <= 0).any())):
+            raise ParameterError("SpikeSourceInhGamma: b must be > 0 s and tbins increasing")
+        rates = torch.as_tensor(1e-3 / b)  # per ms
+        edges = torch.as_tensor(bins)
+        start, stop = float(p["start"]), float(p["start"]) + float(p["duration"])
+
+        def value(t: torch.Tensor) -> torch.Tensor:
+            k = torch.searchsorted(edges, t + 1e-9, right=True) - 1
+            r = torch.where(k >= 0, rates[k.clamp_min(0)], torch.zeros(()))
+            on = (t >= start - 1e-9) & (t < stop - 1e-9)
+            return torch.where(on, r, torch.zeros(())).to(torch.float64)
+
+        return value
