@@ -7,13 +7,16 @@ time conventions (mV, ms, nA, nF, µS, Hz; a PyNN spike time is spikeforge's plu
   ``get_current_time()``, ``num_processes()``, ``rank()``;
 * cells ``IF_curr_exp``, ``IF_curr_alpha``, ``IF_curr_delta``, ``IF_cond_exp``, ``IF_cond_alpha``
   (a :class:`~spikeforge.neurons.LIF` with ``r = tau_m / cm``), ``Izhikevich``, and the sources
-  ``SpikeSourcePoisson`` (constant ``rate``), ``SpikeSourceArray`` (times, one list per neuron, or
-  a function of the indices) and ``SpikeSourceInhGamma`` with ``a = 1`` (an inhomogeneous Poisson
-  process); ``DCSource`` and ``StepCurrentSource`` currents (``inject_into``,
+  ``SpikeSourcePoisson`` (``rate``, ``start``, ``duration``), ``SpikeSourceGamma`` (whole
+  ``alpha``, as NEST's), ``SpikeSourceArray`` (times, one list per neuron, or a function of the
+  indices) and ``SpikeSourceInhGamma`` with ``a = 1`` (an inhomogeneous Poisson process);
+  ``DCSource``, ``ACSource`` and ``StepCurrentSource`` currents (``inject_into``,
   ``Population.inject``); one value per neuron as a list or array;
 * ``Population(size, celltype, structure=..., initial_values=..., label=...)`` with ``Line``,
   ``Grid2D``, ``Grid3D`` (or PyNN's own ``pyNN.space`` structures) and ``positions``,
-  ``initialize``, ``record("spikes"`` or ``"v")``, ``get_data()`` (a Neo ``Block``, as PyNN
+  ``initialize``, ``set``/``get`` of parameters (also on views and assemblies; before the first
+  run, and a Poisson source's rate and a spike source's times between runs),
+  ``record("spikes"`` or ``"v")``, ``get_data()`` (a Neo ``Block``, as PyNN
   returns; needs ``neo``, installed with PyNN) and ``write_data``;
 * ``Projection(pre, post, connector, synapse_type=StaticSynapse(weight, delay),
   receptor_type=...)`` with ``AllToAllConnector``, ``OneToOneConnector``,
@@ -23,6 +26,7 @@ time conventions (mV, ms, nA, nF, µS, Hz; a PyNN spike time is spikeforge's plu
   and ``FromListConnector``; ``Projection.set(weight=..., delay=...)`` before the first run;
 * ``Assembly`` (also ``pop1 + pop2``): recorded, injected into, source or target of projections;
   ``PopulationView`` (``pop[2:5]``, ``pop[[4, 1]]``): the same, and initialized;
+  synaptic time constants and reversal potentials are one per population and receptor;
 * ``STDPMechanism(timing_dependence=SpikePairRule(...), weight_dependence=...)`` with
   ``AdditiveWeightDependence``, ``MultiplicativeWeightDependence`` and ``GutigWeightDependence``
   (``w_min = 0``): a :class:`~spikeforge.plasticity.STDP` on the projection, the inverse of the
@@ -35,7 +39,7 @@ time conventions (mV, ms, nA, nF, µS, Hz; a PyNN spike time is spikeforge's plu
 The network is built at the first ``run`` (a :class:`~spikeforge.circuits.Network`, exact
 integration), so populations and projections must come before it. Unsupported features raise
 :class:`~spikeforge.errors.UnsupportedExportError` naming them; a PyNN name this module lacks
-(``ACSource``, ``Vogels2011Rule``, ...) raises ``AttributeError`` saying so. Like PyNN itself this
+(``NoisyCurrentSource``, ``Vogels2011Rule``, ...) raises ``AttributeError`` saying so. Like PyNN itself this
 module keeps one simulation state, reset by ``setup``.
 
 Example:
@@ -66,11 +70,11 @@ from .connectors import (
     FromListConnector,
     OneToOneConnector,
 )
-from .currents import DCSource, StepCurrentSource
+from .currents import ACSource, DCSource, StepCurrentSource
 from .populations import Assembly, Population, PopulationView
 from .projections import Projection
 from .simulation import run
-from .sources import SpikeSourceArray, SpikeSourceInhGamma, SpikeSourcePoisson
+from .sources import SpikeSourceArray, SpikeSourceGamma, SpikeSourceInhGamma, SpikeSourcePoisson
 from .space import Grid2D, Grid3D, Line, Space
 from .state import end, get_current_time, get_time_step, num_processes, rank, setup
 from .synapses import (
@@ -100,6 +104,7 @@ __all__ = [
     "Izhikevich",
     "SpikeSourcePoisson",
     "SpikeSourceArray",
+    "SpikeSourceGamma",
     "StaticSynapse",
     "AllToAllConnector",
     "OneToOneConnector",
@@ -109,6 +114,7 @@ __all__ = [
     "FixedNumberPostConnector",
     "DistanceDependentProbabilityConnector",
     "DCSource",
+    "ACSource",
     "StepCurrentSource",
     "SpikeSourceInhGamma",
     "Line",
@@ -133,8 +139,6 @@ _NOT_IMPLEMENTED = frozenset(
         "IF_cond_exp_gsfa_grr",
         "HH_cond_exp",
         "IF_facets_hardware1",
-        "SpikeSourceGamma",
-        "ACSource",
         "NoisyCurrentSource",
         "ArrayConnector",
         "CSAConnector",

@@ -3,12 +3,13 @@ projections at its first ``run`` (exact integration, float64)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
 
 from ..circuits import AlphaConductance, AlphaSynapse, DeltaSynapse, ExpConductance, ExpSynapse, Network
+from ..circuits.inputs import SpikeSource
 from ..circuits.projection import Explicit
 from ..errors import ParameterError, UnsupportedExportError
 from ..neurons import LIF
@@ -16,7 +17,7 @@ from ..neurons import Izhikevich as _IzhikevichNeuron
 from .cells import Izhikevich
 from .populations import Population, population_parts
 from .projections import Projection
-from .sources import SpikeSourceArray, SpikeSourceInhGamma, SpikeSourcePoisson
+from .sources import SpikeSourceArray, SpikeSourceGamma, SpikeSourceInhGamma, SpikeSourcePoisson
 from .state import SimulationState
 from .synapses import STDPMechanism
 
@@ -35,6 +36,17 @@ def _lif_kwargs(p: dict[str, Any], dt: float) -> dict[str, Any]:
     )
 
 
+def _one_value(pop: Population, name: str) -> float:
+    """A synapse parameter of ``pop``: one value for all its neurons (spikeforge's synapses hold one)."""
+    values = np.unique(np.asarray(pop.parameters[name], dtype=np.float64))
+    if len(values) > 1:
+        raise UnsupportedExportError(
+            f"population {pop.label!r}: {name} differs between neurons ({values.tolist()}); spikeforge.pynn "
+            "takes one synaptic time constant and reversal potential per population and receptor"
+        )
+    return float(values[0])
+
+
 def _synapse(prj: Projection, target: Population) -> Any:
     """The spikeforge synapse of ``prj`` onto the cells of ``target``."""
     c = target.celltype
@@ -42,10 +54,11 @@ def _synapse(prj: Projection, target: Population) -> Any:
     if c.synapse == "delta":
         return DeltaSynapse()
     if c.synapse in ("exp", "alpha"):
-        return (ExpSynapse if c.synapse == "exp" else AlphaSynapse)(tau=c.parameters[f"tau_syn_{suffix}"])
+        tau = _one_value(target, f"tau_syn_{suffix}")
+        return (ExpSynapse if c.synapse == "exp" else AlphaSynapse)(tau=tau)
     if c.synapse in ("cond_exp", "cond_alpha"):
         kind = ExpConductance if c.synapse == "cond_exp" else AlphaConductance
-        return kind(tau=c.parameters[f"tau_syn_{suffix}"], e_rev=c.parameters[f"e_rev_{suffix}"])
+        return kind(tau=_one_value(target, f"tau_syn_{suffix}"), e_rev=_one_value(target, f"e_rev_{suffix}"))
     raise UnsupportedExportError(
         f"projection {prj.label!r}: {type(c).__name__} ({target.label!r}) cannot be a target"
     )
@@ -74,24 +87,21 @@ def build_network(st: SimulationState) -> Network:
     dt = st.dt
     net = Network(dt=dt, seed=st.seed, dtype=torch.float64)
     for pop in st.populations:
-        c, p = pop.celltype, pop.celltype.parameters
+        c, p = pop.celltype, pop.parameters
         if isinstance(c, SpikeSourcePoisson):
-            net.add_poisson(pop.label, pop.size, float(p["rate"]) / 1000.0)
+            pop.rate_history[:] = [(0.0, pop.rate_parameters())]
+            net.add_poisson(pop.label, pop.size, _rate_function(pop.rate_history, "rate"))
+            continue
+        if isinstance(c, SpikeSourceGamma):
+            _add_gamma_source(net, pop)
             continue
         if isinstance(c, SpikeSourceInhGamma):
-            net.add_poisson(pop.label, pop.size, c.rate(pop.size))
+            net.add_poisson(pop.label, pop.size, c.rate(p))
             continue
         if isinstance(c, SpikeSourceArray):
-            trains = p["spike_times"]
-            if callable(trains):  # PyNN: a function of the neuron indices
-                trains = trains(np.arange(pop.size))
-            trains = getattr(trains, "value", trains)  # a pyNN.parameters.Sequence
-            if len(trains) and np.ndim(getattr(trains[0], "value", trains[0])) == 0:
-                trains = [trains] * pop.size
-            parts = [np.asarray(getattr(t, "value", t), dtype=np.float64).reshape(-1) for t in trains]
-            times = np.concatenate(parts or [np.empty(0)])
-            index = np.concatenate([np.full(len(t), k) for k, t in enumerate(parts)] or [np.empty(0)])
-            net.add_spike_source(pop.label, pop.size, times - dt, index)  # PyNN stamps: + dt
+            source = net.add_spike_source(pop.label, pop.size, [], [])
+            pop.network_source = cast(SpikeSource, source.group)
+            pop.network_source.steps, pop.network_source.b, pop.network_source.i = pop.events_from(0.0, dt)
             continue
         if isinstance(c, Izhikevich):
             module: Any = _IzhikevichNeuron(
@@ -180,6 +190,42 @@ def build_network(st: SimulationState) -> Network:
         if "v" in pop.recorded:
             pop._monitors["v"] = net.record_state(pop.label, "v")
     return net
+
+
+def _rate_function(history: list[tuple[float, dict[str, np.ndarray]]], key: str) -> Any:
+    """The rate per ms of a Poisson or gamma source as a function of the step start times ``t``
+    (ms): ``history`` holds (from when, rate in Hz, start, duration) per neuron, one entry from the
+    build and one for each ``set`` between runs (it may grow after this is made)."""
+
+    def value(t: torch.Tensor) -> torch.Tensor:
+        t = t.to(torch.float64).reshape(-1, 1)
+        since = torch.as_tensor([when for when, _ in history], dtype=torch.float64)
+        k = torch.searchsorted(since, t.reshape(-1) + 1e-9, right=True).clamp_min(1) - 1
+        rate, start, duration = (
+            torch.as_tensor(np.stack([h[name] for _, h in history]))[k] for name in (key, "start", "duration")
+        )
+        on = (t >= start - 1e-9) & (t < start + duration - 1e-9)
+        return torch.where(on, rate / 1000.0, torch.zeros((), dtype=torch.float64))
+
+    return value
+
+
+def _add_gamma_source(net: Network, pop: Population) -> None:
+    """A ``SpikeSourceGamma``: a counter per neuron (a non-leaky LIF that spikes at ``alpha`` and
+    subtracts it) driven by a Poisson count of rate ``beta`` per step, started at a uniform phase."""
+    alpha = torch.as_tensor(
+        np.broadcast_to(np.asarray(pop.parameters["alpha"], dtype=np.float64), (pop.size,))
+    )
+    counter = LIF(
+        pop.size, tau_mem=1e30, v_leak=0.0, v_th=alpha - 0.5, v_reset=-0.5, reset="subtract", dt=net.dt
+    )
+
+    def phase(n: int, generator: torch.Generator) -> torch.Tensor:
+        return torch.floor(torch.rand(n, generator=generator, dtype=torch.float64) * alpha)
+
+    net.add_population(pop.label, counter, init={"v": phase})
+    pop.rate_history[:] = [(0.0, pop.rate_parameters())]
+    net.add_poisson_input(f"{pop.label}:events", pop.label, 1, _rate_function(pop.rate_history, "beta"), 1.0)
 
 
 def _masked(f: Any, mask: torch.Tensor) -> Any:

@@ -7,15 +7,31 @@ from typing import Any
 
 import numpy as np
 
+from ..circuits.inputs import SpikeSource
 from ..errors import ParameterError, UnsupportedExportError
 from .cells import _CellType
-from .currents import DCSource, StepCurrentSource
+from .currents import ACSource, DCSource, StepCurrentSource
+from .parameters import per_neuron, simplified, spike_trains
 from .recording import merge_blocks, neo_block, select_neurons, write_block
-from .sources import SpikeSourceArray, SpikeSourceInhGamma, SpikeSourcePoisson
+from .sources import SpikeSourceArray, SpikeSourceGamma, SpikeSourceInhGamma, SpikeSourcePoisson, check_gamma
 from .space import Line, _Structure
 from .state import current
 
+CurrentSource = ACSource | DCSource | StepCurrentSource
+SPIKE_SOURCES = (SpikeSourcePoisson, SpikeSourceGamma, SpikeSourceArray, SpikeSourceInhGamma)
+
+#: the parameters ``set`` changes between runs, by cell type (the others before the first run)
+_SET_BETWEEN_RUNS: dict[type, tuple[str, ...]] = {
+    SpikeSourcePoisson: ("rate", "start", "duration"),
+    SpikeSourceArray: ("spike_times",),
+}
+
 __all__ = ["Population", "PopulationView", "Assembly"]
+
+
+def _drawn(value: Any) -> bool:
+    """A value to evaluate per neuron: a function of the index or a random distribution."""
+    return callable(value) or (hasattr(value, "next") and not isinstance(value, (list, tuple, np.ndarray)))
 
 
 class Population:
@@ -40,7 +56,8 @@ class Population:
         if not isinstance(self.celltype, _CellType):
             raise UnsupportedExportError(f"cell type {cellclass!r} is not supported by spikeforge.pynn")
         self.label = label or f"population{len(st.populations)}"
-        self.initial = {**self.celltype.default_initial_values, **(initial_values or {})}
+        self.initial: dict[str, Any] = dict(self.celltype.default_initial_values)
+        self.initialize(**(initial_values or {}))
         self.structure = structure or Line()
         if isinstance(self.structure, _Structure):
             self._positions = self.structure.positions(self.size)
@@ -51,8 +68,16 @@ class Population:
                 f"structure {type(self.structure).__name__} is not supported by spikeforge.pynn (Line, "
                 "Grid2D, Grid3D, of spikeforge.pynn or of pyNN.space, are)"
             )
+        self.parameters: dict[str, Any] = dict(self.celltype.parameters)  # this population's values
+        everyone = np.arange(self.size)
+        for key, value in self.parameters.items():  # functions of the index, random distributions
+            if isinstance(self.celltype.default_parameters[key], float) and _drawn(value):
+                self.parameters[key] = per_neuron(f"population {self.label!r}", key, value, everyone)
+        # (time, rate/start/duration) of a Poisson source from the build on; its network spike source
+        self.rate_history: list[tuple[float, dict[str, np.ndarray]]] = []
+        self.network_source: SpikeSource | None = None
         self.recorded: set[str] = set()
-        self.sources: list[tuple[DCSource | StepCurrentSource, np.ndarray | None]] = []
+        self.sources: list[tuple[CurrentSource, np.ndarray | None]] = []
         self._monitors: dict[str, Any] = {}
         self.annotations: dict[str, Any] = {}
         st.populations.append(self)
@@ -61,7 +86,14 @@ class Population:
         return self.size
 
     def initialize(self, **values: Any) -> None:
-        self.initial.update(values)
+        """Initial values of state variables (``v``; ``u`` of ``Izhikevich``): a number, one per
+        neuron, a function of the neuron index or a random distribution."""
+        everyone = np.arange(self.size)
+        for key, value in values.items():
+            drawn = _drawn(value)
+            self.initial[key] = (
+                per_neuron(f"population {self.label!r}", key, value, everyone) if drawn else value
+            )
 
     @property
     def positions(self) -> np.ndarray:
@@ -78,6 +110,132 @@ class Population:
             )
         self._positions = pos.copy()
 
+    def set(self, **parameters: Any) -> None:
+        """Set parameters of every neuron (PyNN's ``set``): a number, one value per neuron (a list or
+        an array), a function of the neuron index, or a random distribution (PyNN's
+        ``RandomDistribution``, drawn with its own generator); ``spike_times`` of a
+        ``SpikeSourceArray`` one sequence for all or one per neuron.
+
+        Before the first ``run`` any parameter of the cell type; between runs (in a ``run``
+        callback, say) the ``rate``, ``start`` and ``duration`` of a ``SpikeSourcePoisson`` (from
+        the current time on) and the ``spike_times`` of a ``SpikeSourceArray`` (those not yet
+        past); another one then is an :class:`~spikeforge.errors.UnsupportedExportError`.
+
+        Example:
+            >>> import spikeforge.pynn as sim
+            >>> _ = sim.setup(timestep=0.1)
+            >>> cells = sim.Population(3, sim.IF_curr_exp())
+            >>> cells.set(tau_m=[10.0, 15.0, 20.0], v_thresh=-55.0)
+            >>> cells.get("tau_m"), cells.get("v_thresh")
+            (array([10., 15., 20.]), -55.0)
+            >>> cells[1:].set(i_offset=lambda i: 0.1 * i)
+            >>> cells.get(["i_offset"], simplify=False)
+            [array([0. , 0.1, 0.2])]
+            >>> sim.end()
+        """
+        self._set_values(parameters, np.arange(self.size))
+
+    def get(self, parameter_names: str | list[str], gather: bool = False, simplify: bool = True) -> Any:
+        """Parameter values (PyNN's ``get``): for one name its value, one float where all neurons
+        share it (``simplify``) or an array of one per neuron; for a list of names a list of
+        those. ``spike_times`` gives one array of times (ms) per neuron (one array if all are
+        equal and ``simplify``)."""
+        names = [parameter_names] if isinstance(parameter_names, str) else list(parameter_names)
+        out = [self._get_value(name, np.arange(self.size), simplify) for name in names]
+        return out[0] if isinstance(parameter_names, str) else out
+
+    def _check_names(self, names: Any) -> None:
+        defaults = self.celltype.default_parameters
+        unknown = sorted(set(names) - set(defaults))
+        if unknown:
+            raise ParameterError(
+                f"population {self.label!r}: {type(self.celltype).__name__} has no parameters {unknown}; "
+                f"it takes {sorted(defaults)}"
+            )
+
+    def _set_values(self, parameters: dict[str, Any], indices: np.ndarray) -> None:
+        """``set`` for the neurons ``indices`` of this population."""
+        self._check_names(parameters)
+        st, owner, defaults = current(), f"population {self.label!r}", self.celltype.default_parameters
+        if st.net is not None:
+            between = _SET_BETWEEN_RUNS.get(type(self.celltype), ())
+            fixed = sorted(set(parameters) - set(between))
+            if fixed:
+                raise UnsupportedExportError(
+                    f"{owner}: spikeforge.pynn sets {fixed} of {type(self.celltype).__name__} before the "
+                    f"first run only (the network is built then); between runs it sets "
+                    f"{list(between) or 'none of its parameters'}"
+                )
+        new = dict(self.parameters)
+        for name, value in parameters.items():
+            if name == "spike_times":
+                trains = self.source_trains()
+                for j, times in zip(indices, spike_trains(owner, value, indices)):
+                    trains[j] = times
+                new[name] = trains
+            elif isinstance(defaults[name], float):
+                full = np.broadcast_to(np.asarray(new[name], dtype=np.float64), (self.size,)).copy()
+                full[indices] = per_neuron(owner, name, value, indices)
+                new[name] = full
+            elif len(indices) == self.size:  # a sequence (SpikeSourceInhGamma's a, b, tbins)
+                new[name] = value
+            else:
+                raise UnsupportedExportError(
+                    f"{owner}: {name} of {type(self.celltype).__name__} is one sequence for the whole "
+                    "population; spikeforge.pynn does not set it for some neurons"
+                )
+        if isinstance(self.celltype, SpikeSourceGamma):
+            check_gamma(new)
+        self.parameters = new
+        if st.net is None:
+            return
+        if self.network_source is not None:  # a SpikeSourceArray: the spikes not yet past
+            self.network_source.steps, self.network_source.b, self.network_source.i = self.events_from(
+                st.t, st.dt
+            )
+        else:  # a SpikeSourcePoisson: its rate from now on
+            self.rate_history.append((st.t, self.rate_parameters()))
+
+    def _get_value(self, name: str, indices: np.ndarray, simplify: bool) -> Any:
+        self._check_names([name])
+        if name == "spike_times":
+            trains = [self.source_trains()[i] for i in indices]
+            same = all(len(t) == len(trains[0]) and bool((t == trains[0]).all()) for t in trains)
+            return trains[0] if simplify and trains and same else trains
+        value = self.parameters[name]
+        if not isinstance(self.celltype.default_parameters[name], float):
+            return value
+        return simplified(
+            np.broadcast_to(np.asarray(value, dtype=np.float64), (self.size,))[indices], simplify
+        )
+
+    def rate_parameters(self) -> dict[str, np.ndarray]:
+        """``rate`` (Hz), ``start`` and ``duration`` (ms) of a Poisson or gamma source, one per neuron."""
+        names = ("rate", "start", "duration") if "rate" in self.parameters else ("beta", "start", "duration")
+        return {
+            k: np.broadcast_to(np.asarray(self.parameters[k], dtype=np.float64), (self.size,)).copy()
+            for k in names
+        }
+
+    def source_trains(self) -> list[np.ndarray]:
+        """The ``spike_times`` of a ``SpikeSourceArray``, one array (ms, PyNN's stamps) per neuron."""
+        trains = self.parameters["spike_times"]
+        if callable(trains):  # PyNN: a function of the neuron indices
+            trains = trains(np.arange(self.size))
+        return spike_trains(f"population {self.label!r}", trains, np.arange(self.size))
+
+    def events_from(self, t: float, dt: float) -> tuple[Any, Any, Any]:
+        """(step, copy, neuron) of the ``SpikeSourceArray``'s spikes in steps starting at ``t`` (ms)
+        or later, as the network's spike source holds them (a PyNN stamp is spikeforge's plus
+        ``dt``)."""
+        trains = self.source_trains()
+        times = np.concatenate([*trains, np.empty(0)]) - dt
+        index = np.concatenate([*(np.full(len(x), k) for k, x in enumerate(trains)), np.empty(0)])
+        keep = np.round(times / dt) >= round(t / dt) if t > 0 else np.ones(len(times), bool)  # at the
+        # build all, so that a spike before the first step is an error
+        events = SpikeSource(self.label, self.size, times[keep], index[keep], None, dt=dt, batch=1)
+        return events.steps, events.b, events.i
+
     def __getitem__(self, selector: Any) -> PopulationView:
         if isinstance(selector, (int, np.integer)):
             raise UnsupportedExportError(
@@ -86,19 +244,17 @@ class Population:
             )
         return PopulationView(self, selector)
 
-    def inject(
-        self, current_source: DCSource | StepCurrentSource, _indices: np.ndarray | None = None
-    ) -> None:
-        """Inject a current source (``DCSource``, ``StepCurrentSource``) into every neuron of this
-        population."""
+    def inject(self, current_source: CurrentSource, _indices: np.ndarray | None = None) -> None:
+        """Inject a current source (``DCSource``, ``ACSource``, ``StepCurrentSource``) into every
+        neuron of this population."""
         if current().net is not None:
             raise ParameterError("spikeforge.pynn builds the network at the first run: inject before")
-        if not isinstance(current_source, (DCSource, StepCurrentSource)):
+        if not isinstance(current_source, (ACSource, DCSource, StepCurrentSource)):
             raise UnsupportedExportError(
                 f"current source {type(current_source).__name__} is not supported by spikeforge.pynn "
-                "(DCSource and StepCurrentSource are)"
+                "(DCSource, ACSource and StepCurrentSource are)"
             )
-        if isinstance(self.celltype, (SpikeSourcePoisson, SpikeSourceArray, SpikeSourceInhGamma)):
+        if isinstance(self.celltype, SPIKE_SOURCES):
             raise UnsupportedExportError(
                 f"population {self.label!r}: a current cannot be injected into a spike source "
                 f"({type(self.celltype).__name__})"
@@ -193,9 +349,27 @@ class Assembly:
         """``[3, size]`` positions of the populations' neurons, in order."""
         return np.concatenate([p.positions for p in self.populations], axis=1)
 
-    def inject(self, current_source: DCSource | StepCurrentSource) -> None:
+    def inject(self, current_source: CurrentSource) -> None:
         for p in self.populations:
             p.inject(current_source)
+
+    def set(self, **parameters: Any) -> None:
+        """Set parameters of every population (PyNN's ``Assembly.set``: each value as
+        :meth:`Population.set` takes it, given to every population)."""
+        for p in self.populations:
+            p.set(**parameters)
+
+    def get(self, parameter_names: str | list[str], gather: bool = False, simplify: bool = True) -> Any:
+        """Parameter values over the assembly's neurons, in order (as :meth:`Population.get`)."""
+        names = [parameter_names] if isinstance(parameter_names, str) else list(parameter_names)
+        out = []
+        for name in names:
+            parts = [p._get_value(name, np.arange(p.size), simplify=False) for p in self.populations]
+            if name == "spike_times":
+                out.append([t for part in parts for t in part])
+            else:
+                out.append(simplified(np.concatenate([np.atleast_1d(x) for x in parts]), simplify))
+        return out[0] if isinstance(parameter_names, str) else out
 
     def write_data(
         self,
@@ -266,8 +440,19 @@ class PopulationView:
             old[self.indices] = value
             self.parent.initial[key] = old
 
-    def inject(self, current_source: DCSource | StepCurrentSource) -> None:
+    def inject(self, current_source: CurrentSource) -> None:
         self.parent.inject(current_source, _indices=self.indices)
+
+    def set(self, **parameters: Any) -> None:
+        """Set parameters of the view's neurons (as :meth:`Population.set`; one value per neuron of
+        the view, in its order)."""
+        self.parent._set_values(parameters, self.indices)
+
+    def get(self, parameter_names: str | list[str], gather: bool = False, simplify: bool = True) -> Any:
+        """Parameter values of the view's neurons (as :meth:`Population.get`)."""
+        names = [parameter_names] if isinstance(parameter_names, str) else list(parameter_names)
+        out = [self.parent._get_value(name, self.indices, simplify) for name in names]
+        return out[0] if isinstance(parameter_names, str) else out
 
     def get_data(self, variables: Any = "all", clear: bool = False) -> Any:
         """The view's neurons of :meth:`Population.get_data`."""

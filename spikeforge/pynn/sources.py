@@ -1,4 +1,5 @@
-"""PyNN's spike sources: ``SpikeSourcePoisson``, ``SpikeSourceArray`` and ``SpikeSourceInhGamma``."""
+"""PyNN's spike sources: ``SpikeSourcePoisson``, ``SpikeSourceGamma``, ``SpikeSourceArray`` and
+``SpikeSourceInhGamma``."""
 
 from __future__ import annotations
 
@@ -10,13 +11,48 @@ import torch
 from ..errors import ParameterError, UnsupportedExportError
 from .cells import _CellType
 
-__all__ = ["SpikeSourcePoisson", "SpikeSourceArray", "SpikeSourceInhGamma"]
+__all__ = ["SpikeSourcePoisson", "SpikeSourceGamma", "SpikeSourceArray", "SpikeSourceInhGamma"]
 
 
 class SpikeSourcePoisson(_CellType):
-    """Poisson spike trains of a constant ``rate`` (Hz)."""
+    """Poisson spike trains of ``rate`` (Hz) from ``start`` for ``duration`` (ms): a spike in a step
+    starting in ``[start, start + duration)`` with probability ``rate * dt`` (spikeforge's draw).
+    ``Population.set(rate=...)`` also works between runs (e.g. in a ``run`` callback)."""
 
-    default_parameters = {"rate": 1.0}
+    default_parameters = {"rate": 1.0, "start": 0.0, "duration": 1e10}
+
+
+class SpikeSourceGamma(_CellType):
+    """Renewal spike trains with gamma-distributed intervals (PyNN's): shape ``alpha`` (an integer
+    >= 1, as NEST's ``gamma_sup_generator`` that ``pyNN.nest`` uses) and rate parameter ``beta``
+    (Hz), so the mean interval is ``alpha / beta`` and the rate ``beta / alpha``; from ``start``
+    for ``duration`` ms.
+
+    An interval of shape ``alpha`` is the sum of ``alpha`` exponential ones of rate ``beta``: each
+    neuron counts the events of a Poisson process of rate ``beta`` (one Poisson count per step,
+    spikeforge's draw) and spikes at every ``alpha``-th, one step after it. The count starts at a
+    uniformly drawn phase, so the trains are stationary from ``t = 0``. ``alpha = 1`` is a Poisson
+    process of rate ``beta``.
+    """
+
+    default_parameters = {"alpha": 2.0, "beta": 1.0, "start": 0.0, "duration": 1e10}
+
+    def __init__(self, **parameters: Any) -> None:
+        super().__init__(**parameters)
+        check_gamma(self.parameters)
+
+
+def check_gamma(p: dict[str, Any]) -> None:
+    """``alpha`` whole and >= 1, ``beta`` >= 0 Hz: a :class:`~spikeforge.errors.ParameterError`
+    naming the value otherwise."""
+    alpha, beta = np.asarray(p["alpha"], dtype=np.float64), np.asarray(p["beta"], dtype=np.float64)
+    if not (np.isfinite(alpha).all() and bool((alpha >= 1).all()) and bool((alpha == np.round(alpha)).all())):
+        raise ParameterError(
+            f"SpikeSourceGamma: alpha must be a whole number >= 1 (as NEST's gamma_sup_generator), got "
+            f"{p['alpha']!r}"
+        )
+    if not (np.isfinite(beta).all() and bool((beta >= 0).all())):
+        raise ParameterError(f"SpikeSourceGamma: beta must be a finite rate >= 0 Hz, got {p['beta']!r}")
 
 
 class SpikeSourceArray(_CellType):
@@ -37,9 +73,10 @@ class SpikeSourceInhGamma(_CellType):
 
     default_parameters = {"a": (1.0,), "b": (1.0,), "tbins": (0.0,), "start": 0.0, "duration": 1e10}  # type: ignore[dict-item]
 
-    def rate(self, size: int) -> Any:
-        """The rate per ms as a function of the step start times ``t`` (ms)."""
-        p = self.parameters
+    @staticmethod
+    def rate(p: dict[str, Any]) -> Any:
+        """The rate per ms as a function of the step start times ``t`` (ms), for the parameters ``p``
+        (a population's)."""
         a, b, bins = (
             np.asarray(getattr(p[k], "value", p[k]), dtype=np.float64).reshape(-1)
             for k in ("a", "b", "tbins")
