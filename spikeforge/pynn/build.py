@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from ..circuits import AlphaConductance, AlphaSynapse, DeltaSynapse, ExpConductance, ExpSynapse, Network
-from ..circuits.inputs import SpikeSource
+from ..circuits.inputs import PoissonGroup, SpikeSource
 from ..circuits.projection import Explicit
 from ..errors import ParameterError, UnsupportedExportError
 from ..neurons import LIF
@@ -17,7 +17,14 @@ from ..neurons import Izhikevich as _IzhikevichNeuron
 from .cells import Izhikevich
 from .populations import Population, population_parts
 from .projections import Projection
-from .sources import SpikeSourceArray, SpikeSourceGamma, SpikeSourceInhGamma, SpikeSourcePoisson
+from .sources import (
+    SpikeSourceArray,
+    SpikeSourceGamma,
+    SpikeSourceInhGamma,
+    SpikeSourcePoisson,
+    constant_rate,
+    rate_function,
+)
 from .state import SimulationState
 from .synapses import STDPMechanism
 
@@ -90,7 +97,11 @@ def build_network(st: SimulationState) -> Network:
         c, p = pop.celltype, pop.parameters
         if isinstance(c, SpikeSourcePoisson):
             pop.rate_history[:] = [(0.0, pop.rate_parameters())]
-            net.add_poisson(pop.label, pop.size, _rate_function(pop.rate_history, "rate"))
+            rate = constant_rate(pop.rate_history[0][1], "rate")  # a function once set between runs
+            group = net.add_poisson(
+                pop.label, pop.size, rate if rate is not None else rate_function(pop.rate_history, "rate")
+            ).group
+            pop.network_group = cast(PoissonGroup, group)
             continue
         if isinstance(c, SpikeSourceGamma):
             _add_gamma_source(net, pop)
@@ -192,24 +203,6 @@ def build_network(st: SimulationState) -> Network:
     return net
 
 
-def _rate_function(history: list[tuple[float, dict[str, np.ndarray]]], key: str) -> Any:
-    """The rate per ms of a Poisson or gamma source as a function of the step start times ``t``
-    (ms): ``history`` holds (from when, rate in Hz, start, duration) per neuron, one entry from the
-    build and one for each ``set`` between runs (it may grow after this is made)."""
-
-    def value(t: torch.Tensor) -> torch.Tensor:
-        t = t.to(torch.float64).reshape(-1, 1)
-        since = torch.as_tensor([when for when, _ in history], dtype=torch.float64)
-        k = torch.searchsorted(since, t.reshape(-1) + 1e-9, right=True).clamp_min(1) - 1
-        rate, start, duration = (
-            torch.as_tensor(np.stack([h[name] for _, h in history]))[k] for name in (key, "start", "duration")
-        )
-        on = (t >= start - 1e-9) & (t < start + duration - 1e-9)
-        return torch.where(on, rate / 1000.0, torch.zeros((), dtype=torch.float64))
-
-    return value
-
-
 def _add_gamma_source(net: Network, pop: Population) -> None:
     """A ``SpikeSourceGamma``: a counter per neuron (a non-leaky LIF that spikes at ``alpha`` and
     subtracts it) driven by a Poisson count of rate ``beta`` per step, started at a uniform phase."""
@@ -225,7 +218,9 @@ def _add_gamma_source(net: Network, pop: Population) -> None:
 
     net.add_population(pop.label, counter, init={"v": phase})
     pop.rate_history[:] = [(0.0, pop.rate_parameters())]
-    net.add_poisson_input(f"{pop.label}:events", pop.label, 1, _rate_function(pop.rate_history, "beta"), 1.0)
+    rate = constant_rate(pop.rate_history[0][1], "beta")
+    rate_of_t = rate if rate is not None else rate_function(pop.rate_history, "beta")
+    net.add_poisson_input(f"{pop.label}:events", pop.label, 1, rate_of_t, 1.0)
 
 
 def _masked(f: Any, mask: torch.Tensor) -> Any:

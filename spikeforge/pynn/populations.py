@@ -7,13 +7,20 @@ from typing import Any
 
 import numpy as np
 
-from ..circuits.inputs import SpikeSource
+from ..circuits.inputs import PoissonGroup, SpikeSource
 from ..errors import ParameterError, UnsupportedExportError
 from .cells import _CellType
 from .currents import ACSource, DCSource, StepCurrentSource
 from .parameters import per_neuron, simplified, spike_trains
 from .recording import merge_blocks, neo_block, select_neurons, write_block
-from .sources import SpikeSourceArray, SpikeSourceGamma, SpikeSourceInhGamma, SpikeSourcePoisson, check_gamma
+from .sources import (
+    SpikeSourceArray,
+    SpikeSourceGamma,
+    SpikeSourceInhGamma,
+    SpikeSourcePoisson,
+    check_gamma,
+    rate_function,
+)
 from .space import Line, _Structure
 from .state import current
 
@@ -76,6 +83,7 @@ class Population:
         # (time, rate/start/duration) of a Poisson source from the build on; its network spike source
         self.rate_history: list[tuple[float, dict[str, np.ndarray]]] = []
         self.network_source: SpikeSource | None = None
+        self.network_group: PoissonGroup | None = None  # the network's Poisson group
         self.recorded: set[str] = set()
         self.sources: list[tuple[CurrentSource, np.ndarray | None]] = []
         self._monitors: dict[str, Any] = {}
@@ -193,8 +201,9 @@ class Population:
             self.network_source.steps, self.network_source.b, self.network_source.i = self.events_from(
                 st.t, st.dt
             )
-        else:  # a SpikeSourcePoisson: its rate from now on
+        elif self.network_group is not None:  # a SpikeSourcePoisson: its rate from now on
             self.rate_history.append((st.t, self.rate_parameters()))
+            self.network_group.rate = rate_function(self.rate_history, "rate")
 
     def _get_value(self, name: str, indices: np.ndarray, simplify: bool) -> Any:
         self._check_names([name])

@@ -104,3 +104,29 @@ class SpikeSourceInhGamma(_CellType):
             return torch.where(on, r, torch.zeros(())).to(torch.float64)
 
         return value
+
+
+def rate_function(history: list[tuple[float, dict[str, np.ndarray]]], key: str) -> Any:
+    """The rate per ms of a Poisson or gamma source as a function of the step start times ``t``
+    (ms): ``history`` holds (from when, rate in Hz, start, duration) per neuron, one entry from the
+    build and one for each ``set`` between runs (it may grow after this is made)."""
+
+    def value(t: torch.Tensor) -> torch.Tensor:
+        t = t.to(torch.float64).reshape(-1, 1)
+        since = torch.as_tensor([when for when, _ in history], dtype=torch.float64)
+        k = torch.searchsorted(since, t.reshape(-1) + 1e-9, right=True).clamp_min(1) - 1
+        rate, start, duration = (
+            torch.as_tensor(np.stack([h[name] for _, h in history]))[k] for name in (key, "start", "duration")
+        )
+        on = (t >= start - 1e-9) & (t < start + duration - 1e-9)
+        return torch.where(on, rate / 1000.0, torch.zeros((), dtype=torch.float64))
+
+    return value
+
+
+def constant_rate(p: dict[str, np.ndarray], key: str) -> torch.Tensor | None:
+    """The rate per ms, one per neuron, where it holds from ``t = 0`` on (``start = 0`` and the
+    default ``duration``): the network then takes a constant, cheaper than a function of time."""
+    if bool((p["start"] == 0).all()) and bool((p["duration"] >= 1e10).all()):
+        return torch.as_tensor(p[key] / 1000.0)
+    return None
