@@ -50,6 +50,7 @@ def _set_script(sim: Any, dt: float, **setup: Any) -> tuple[dict[str, list[np.nd
     a.set(tau_m=[8.0, 10.0, 12.0, 15.0], cm=0.5, v_thresh=-56.0, tau_refrac=2.0)
     a.set(i_offset=lambda i: 0.3 + 0.1 * i)
     a[2:].set(v_rest=[-64.0, -63.0])
+    a[1:3].set(tau_refrac=lambda i: 1.0 + i)  # the view's own indices: 1.0 and 2.0 ms
     b.set(tau_m=15.0, v_thresh=-58.0, tau_syn_E=2.5, tau_refrac=1.5, i_offset=np.array([0.0, 0.5, 0.8]))
     (a + b).set(v_reset=-62.0)
     izh.set(a=[0.02, 0.1], d=[8.0, 2.0], i_offset=0.012)
@@ -62,7 +63,7 @@ def _set_script(sim: Any, dt: float, **setup: Any) -> tuple[dict[str, list[np.nd
     got = {
         "tau_m": a.get("tau_m"),
         "cm": a.get("cm"),
-        "view": a[1:3].get(["i_offset", "v_rest"]),
+        "view": a[1:3].get(["i_offset", "v_rest", "tau_refrac"]),
         "assembly": (a + b).get("v_reset"),
         "assembly_tau": (a + b).get("tau_m"),
         "izh": izh.get(["a", "b"]),

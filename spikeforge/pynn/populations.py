@@ -136,7 +136,7 @@ class Population:
             >>> cells.set(tau_m=[10.0, 15.0, 20.0], v_thresh=-55.0)
             >>> cells.get("tau_m"), cells.get("v_thresh")
             (array([10., 15., 20.]), -55.0)
-            >>> cells[1:].set(i_offset=lambda i: 0.1 * i)
+            >>> cells[1:].set(i_offset=lambda i: 0.1 * i + 0.1)  # i: the view's own index
             >>> cells.get(["i_offset"], simplify=False)
             [array([0. , 0.1, 0.2])]
             >>> sim.end()
@@ -175,15 +175,16 @@ class Population:
                     f"{list(between) or 'none of its parameters'}"
                 )
         new = dict(self.parameters)
+        local = np.arange(len(indices))  # a function gets the view's own indices (as in PyNN)
         for name, value in parameters.items():
             if name == "spike_times":
                 trains = self.source_trains()
-                for j, times in zip(indices, spike_trains(owner, value, indices)):
+                for j, times in zip(indices, spike_trains(owner, value, local)):
                     trains[j] = times
                 new[name] = trains
             elif isinstance(defaults[name], float):
                 full = np.broadcast_to(np.asarray(new[name], dtype=np.float64), (self.size,)).copy()
-                full[indices] = per_neuron(owner, name, value, indices)
+                full[indices] = per_neuron(owner, name, value, local)
                 new[name] = full
             elif len(indices) == self.size:  # a sequence (SpikeSourceInhGamma's a, b, tbins)
                 new[name] = value
