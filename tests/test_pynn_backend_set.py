@@ -186,6 +186,11 @@ def test_set_and_get_bad_input_is_named() -> None:
         cells.get("nonsense")
     with pytest.raises(ParameterError, match="alpha must be a whole number >= 1"):
         sfsim.SpikeSourceGamma(alpha=1.5)
+    gamma = sfsim.Population(2, sfsim.SpikeSourceGamma(), label="gamma")
+    with pytest.raises(UnsupportedExportError, match=r"\(SpikeSourceGamma\) records 'spikes' only"):
+        gamma.record("v")
+    with pytest.raises(ParameterError, match="alpha must be a whole number >= 1"):
+        gamma.set(alpha=[2.0, 0.0])
     src = sfsim.Population(2, sfsim.SpikeSourceArray(), label="src")
     with pytest.raises(ParameterError, match="spike_times has 3 trains for 2 neurons"):
         src.set(spike_times=[[1.0], [2.0], [3.0]])

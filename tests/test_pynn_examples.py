@@ -1,6 +1,8 @@
 """PyNN's own example scripts (``examples/`` of PyNN's source, not shipped in its wheel) run
 unchanged on ``spikeforge.pynn``, registered as the simulator ``spikeforge``
-(``pyNN.utility.get_simulator`` imports ``pyNN.<name>``).
+(``pyNN.utility.get_simulator`` imports ``pyNN.<name>``): ``synaptic_input.py``, ``simple_STDP.py``,
+``Izhikevich.py``, and ``varying_poisson.py`` and ``update_spike_source_array.py`` (run callbacks
+that ``set`` a source's rate or spike times), those two against pyNN.nest's spike counts.
 
 Point ``SPIKEFORGE_PYNN_EXAMPLES`` at the folder (``pip download --no-deps --no-binary :all:
 pynn`` and unpack, or a clone of github.com/NeuralEnsemble/PyNN); without it these tests are

@@ -276,6 +276,11 @@ class Population:
         for v in names:
             if v not in ("spikes", "v"):
                 raise UnsupportedExportError(f"spikeforge.pynn records 'spikes' and 'v', got {v!r}")
+            if v == "v" and isinstance(self.celltype, SPIKE_SOURCES):
+                raise UnsupportedExportError(
+                    f"population {self.label!r}: a spike source ({type(self.celltype).__name__}) records "
+                    "'spikes' only (as in PyNN)"
+                )
         self.recorded.update(names)
 
     def spike_times(self) -> list[np.ndarray]:
