@@ -226,7 +226,6 @@ def _gamma_stats(trains: list[np.ndarray]) -> tuple[float, float, float]:
     return rate, float(isi.std() / isi.mean()), float(np.mean(isi < 10.0))
 
 
-@pytest.mark.slow
 def test_gamma_source_matches_nests_and_the_gamma_process() -> None:
     """alpha = 3, beta = 60 Hz: rate beta / alpha = 20 Hz, CV 1/sqrt(3) = 0.577 and P(ISI < 10 ms)
     = 1 - exp(-0.6)(1 + 0.6 + 0.18) = 0.023 (a Poisson train of the same rate: CV 1, 0.18); ours

@@ -207,7 +207,7 @@ def _add_gamma_source(net: Network, pop: Population) -> None:
     """A ``SpikeSourceGamma``: a counter per neuron (a non-leaky LIF that spikes at ``alpha`` and
     subtracts it) driven by a Poisson count of rate ``beta`` per step, started at a uniform phase."""
     alpha = torch.as_tensor(
-        np.broadcast_to(np.asarray(pop.parameters["alpha"], dtype=np.float64), (pop.size,))
+        np.broadcast_to(np.asarray(pop.parameters["alpha"], dtype=np.float64), (pop.size,)).copy()
     )
     counter = LIF(
         pop.size, tau_mem=1e30, v_leak=0.0, v_th=alpha - 0.5, v_reset=-0.5, reset="subtract", dt=net.dt
