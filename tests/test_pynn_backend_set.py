@@ -51,7 +51,7 @@ def _set_script(sim: Any, dt: float, **setup: Any) -> tuple[dict[str, list[np.nd
     a.set(i_offset=lambda i: 0.3 + 0.1 * i)
     a[2:].set(v_rest=[-64.0, -63.0])
     a[1:3].set(tau_refrac=lambda i: 1.0 + i)  # the view's own indices: 1.0 and 2.0 ms
-    b.set(tau_m=15.0, v_thresh=-58.0, tau_syn_E=2.5, tau_refrac=1.5, i_offset=np.array([0.0, 0.5, 0.8]))
+    b.set(tau_m=15.0, v_thresh=-58.0, tau_syn_E=2.5, i_offset=np.array([0.0, 0.5, 0.8]))
     (a + b).set(v_reset=-62.0)
     izh.set(a=[0.02, 0.1], d=[8.0, 2.0], i_offset=0.012)
     src.set(spike_times=[np.array([4.0, 9.0]), np.array([6.0]), np.array([])])
@@ -240,3 +240,31 @@ def test_gamma_source_matches_nests_and_the_gamma_process() -> None:
         assert abs(cv - 1 / np.sqrt(3)) < 0.03, cv
         assert abs(short - p_short) < 5 * np.sqrt(p_short / n_spikes), short
     assert abs(np.mean([s[1] for s in ours]) - np.mean([s[1] for s in theirs])) < 0.03
+
+
+def _refractory_script(sim: Any, tau_refrac: float, dt: float, **setup: Any) -> list[np.ndarray]:
+    sim.setup(timestep=dt, min_delay=dt, **setup)
+    cells = [
+        sim.Population(2, kind(tau_refrac=tau_refrac, tau_m=10.0, cm=0.25, v_thresh=-60.0))
+        for kind in (sim.IF_curr_exp, sim.IF_curr_alpha)
+    ]
+    for pop in cells:
+        pop.set(i_offset=[1.0, 0.7])
+        pop.record("spikes")
+    sim.run(30.0)
+    out = [t for pop in cells for t in _trains(pop)]
+    sim.end()
+    return out
+
+
+@pytest.mark.parametrize(
+    ("tau_refrac", "dt"), [(0.1, 0.25), (0.3, 0.25), (0.35, 0.1), (0.3, 0.1), (2.0, 0.1)]
+)
+def test_refractory_time_rounds_up_to_whole_steps_as_in_nest(tau_refrac: float, dt: float) -> None:
+    """NEST holds ``ceil(tau_refrac / dt)`` steps (counted in tics: 0.35 ms at 0.1 ms is 4 steps,
+    where ``round(0.35 / 0.1)`` in floats is 3; 0.1 ms at 0.25 ms is one step, not 0)."""
+    nest = _nest()
+    ours = _refractory_script(sfsim, tau_refrac, dt)
+    theirs = _refractory_script(nest, tau_refrac, dt, spike_precision="on_grid")
+    _same_spikes({"cells": ours}, {"cells": theirs})
+    assert all(len(t) >= 5 for t in ours)

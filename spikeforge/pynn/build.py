@@ -38,9 +38,22 @@ def _lif_kwargs(p: dict[str, Any], dt: float) -> dict[str, Any]:
         v_leak=p["v_rest"],
         v_th=p["v_thresh"],
         v_reset=p["v_reset"],
-        t_ref=p["tau_refrac"],
+        t_ref=refractory_time(p["tau_refrac"], dt),
         dt=dt,
     )
+
+
+def refractory_time(tau_refrac: Any, dt: float) -> Any:
+    """``tau_refrac`` (ms) rounded up to whole steps, as NEST counts them (``Time::get_steps`` of
+    the time in tics: 0.1 ms at dt = 0.25 ms is one step, 0.35 ms at dt = 0.1 ms four), where
+    spikeforge's LIF holds ``round(t_ref / dt)`` steps.
+
+    Example:
+        >>> [round(refractory_time(t, dt) / dt) for t, dt in ((0.35, 0.1), (0.1, 0.25), (2.0, 0.1))]
+        [4, 1, 20]
+    """
+    steps = np.ceil(np.round(np.asarray(tau_refrac, dtype=np.float64) / dt, 9))
+    return steps * dt if steps.ndim else float(steps) * dt
 
 
 def _one_value(pop: Population, name: str) -> float:
