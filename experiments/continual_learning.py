@@ -67,7 +67,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import time
 from collections.abc import Sequence
@@ -79,20 +78,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from spikeforge.analysis import mean_sd, seed_summary
 from spikeforge.neurons import LIF
 from spikeforge.plasticity import CLASSP, FastSlow, Metaplastic
-
-
-def _load_summary() -> Any:
-    spec = importlib.util.spec_from_file_location("_summary", Path(__file__).with_name("_summary.py"))
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-_summary = _load_summary()
-stats, pm = _summary.stats, _summary.pm
 
 ARMS = ("plain", "metaplastic", "fast_slow", "classp")
 LABELS = {
@@ -298,7 +286,7 @@ def summarize(rows: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for arm, rs in rows.items():
         d: dict[str, Any] = {
-            key: stats([r[key] for r in rs])
+            key: seed_summary([r[key] for r in rs])
             for key in ("final_mean", "earlier", "newest", "plasticity_loss", "forgetting")
         }
         for curve in ("earlier_curve", "newest_curve"):
@@ -308,7 +296,7 @@ def summarize(rows: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
         d["spikes_per_step"] = float(np.mean([r["spikes_per_step"] for r in rs]))
         if arm != "plain" and "plain" in rows:
             for key in ("earlier", "newest", "plasticity_loss", "final_mean"):
-                d[f"{key}_minus_plain"] = stats(
+                d[f"{key}_minus_plain"] = seed_summary(
                     [r[key] - p[key] for r, p in zip(rs, rows["plain"], strict=True)]
                 )
         out[arm] = d
@@ -374,7 +362,7 @@ def figure_from(res: dict[str, Any], path: Path | None = None) -> Any:
                 m,
                 "o-",
                 color=c,
-                label=f"{LABELS[arm]}: {pm(d['earlier' if ax is axes[0] else 'newest'])}",
+                label=f"{LABELS[arm]}: {mean_sd(d['earlier' if ax is axes[0] else 'newest'])}",
             )
             ax.fill_between(xs, m - s, m + s, color=c, alpha=0.15)
         last = np.array(d["R_mean"])[-1]
@@ -455,8 +443,8 @@ if __name__ == "__main__":
     for arm in ARMS:
         d = r["arms"][arm]
         print(
-            f"{arm:12s} {r['configs'][arm]}  earlier {pm(d['earlier'])}  newest {pm(d['newest'])}  "
-            f"plasticity loss {pm(d['plasticity_loss'])}  forgetting {pm(d['forgetting'])}  "
-            f"all tasks {pm(d['final_mean'])}"
+            f"{arm:12s} {r['configs'][arm]}  earlier {mean_sd(d['earlier'])}  newest {mean_sd(d['newest'])}  "
+            f"plasticity loss {mean_sd(d['plasticity_loss'])}  forgetting {mean_sd(d['forgetting'])}  "
+            f"all tasks {mean_sd(d['final_mean'])}"
         )
     print(f"{r['seconds']:.0f} s")

@@ -36,13 +36,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import time
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from spikeforge.analysis import seed_summary
 from spikeforge.circuits import ExpSynapse, Network, Projection, builders
 from spikeforge.plasticity import TripletSTDP
 
@@ -135,15 +135,6 @@ def discrimination(seed: int, *, teacher: bool = True, n_blocks: int = 16, block
     return {"dw_A": float(dw[from_a].mean()), "dw_B": float(dw[~from_a].mean())}
 
 
-def _stats(xs: list[float]) -> dict[str, float]:
-    return {
-        "mean": statistics.fmean(xs),
-        "sd": statistics.stdev(xs) if len(xs) > 1 else 0.0,
-        "min": min(xs),
-        "max": max(xs),
-    }
-
-
 def main(out: Path, seeds: int = 5, duration: float = 1000.0, figure: bool = True) -> dict:
     t0 = time.time()
     res: dict[str, Any] = {
@@ -163,8 +154,7 @@ def main(out: Path, seeds: int = 5, duration: float = 1000.0, figure: bool = Tru
         for a, (td, abl) in arms.items():
             per_seed[a].append(run_arm(s, td, ablate=abl, duration=duration))
     res["arms"] = {
-        a: {k: _stats([r[k] for r in rows]) | {"per_seed": [r[k] for r in rows]} for k in rows[0]}
-        for a, rows in per_seed.items()
+        a: {k: seed_summary([r[k] for r in rows]) for k in rows[0]} for a, rows in per_seed.items()
     }
     sweep = {  # the off and on arms are the sweep's ends: reuse them
         td: per_seed["off"]
@@ -175,7 +165,7 @@ def main(out: Path, seeds: int = 5, duration: float = 1000.0, figure: bool = Tru
         for td in SWEEP
     }
     res["sweep"] = {
-        f"{td * 1e3:g}": {k: _stats([r[k] for r in rows]) for k in ("rate_exc", "rate_sst", "dw_mean")}
+        f"{td * 1e3:g}": {k: seed_summary([r[k] for r in rows]) for k in ("rate_exc", "rate_sst", "dw_mean")}
         for td, rows in sweep.items()
     }
     traces = [time_course(s) for s in range(seeds)]
@@ -204,10 +194,10 @@ def main(out: Path, seeds: int = 5, duration: float = 1000.0, figure: bool = Tru
     }
     res["discrimination"] = {
         arm: {
-            "dw_A_minus_B": _stats([r["dw_A"] - r["dw_B"] for r in rows])
+            "dw_A_minus_B": seed_summary([r["dw_A"] - r["dw_B"] for r in rows])
             | {"per_seed": [r["dw_A"] - r["dw_B"] for r in rows]},
-            "dw_A": _stats([r["dw_A"] for r in rows]),
-            "dw_B": _stats([r["dw_B"] for r in rows]),
+            "dw_A": seed_summary([r["dw_A"] for r in rows]),
+            "dw_B": seed_summary([r["dw_B"] for r in rows]),
         }
         for arm, rows in disc.items()
     }

@@ -57,6 +57,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from spikeforge.analysis import seed_summary
 from spikeforge.encoders import lz_complexity_batch
 from spikeforge.neurons.probabilistic import ProbabilisticNeuron
 
@@ -257,16 +258,6 @@ def lz_seed(seed: int, *, n: int = 600, steps: int = LZ_T) -> dict[str, dict[str
 # ---------------------------------------------------------------------------------------------
 
 
-def _stats(xs: list[float]) -> dict[str, Any]:
-    return {
-        "mean": statistics.fmean(xs),
-        "sd": statistics.stdev(xs) if len(xs) > 1 else 0.0,
-        "min": min(xs),
-        "max": max(xs),
-        "per_seed": list(xs),
-    }
-
-
 def summarize_intrinsics(
     rows: list[dict], kinds: tuple[str, ...], bench: ModuleType, kw: dict[str, Any]
 ) -> dict[str, Any]:
@@ -278,7 +269,7 @@ def summarize_intrinsics(
     for kind in kinds:
         keys = ["test", "test_sampled"] if kind == "meta" else ["test"]
         part[kind] = {
-            arm: {k: _stats([r[kind][arm][k] for r in rows]) for k in keys}
+            arm: {k: seed_summary([r[kind][arm][k] for r in rows]) for k in keys}
             | {
                 "learned": {
                     name: statistics.fmean(r[kind][arm][name] for r in rows)
@@ -292,13 +283,13 @@ def summarize_intrinsics(
         part[kind]["search_validation"] = [r[kind]["search"]["validation"] for r in rows]
         part[kind]["default_values"] = bench.default_intrinsics(kind)
         for key in keys:
-            part[kind][f"delta_learnable_minus_searched_{key}"] = _stats(
+            part[kind][f"delta_learnable_minus_searched_{key}"] = seed_summary(
                 [r[kind]["learnable_default"][key] - r[kind]["fixed_searched"][key] for r in rows]
             )
-            part[kind][f"delta_learnable_minus_default_{key}"] = _stats(
+            part[kind][f"delta_learnable_minus_default_{key}"] = seed_summary(
                 [r[kind]["learnable_default"][key] - r[kind]["fixed_default"][key] for r in rows]
             )
-            part[kind][f"delta_learnable_searched_minus_fixed_searched_{key}"] = _stats(
+            part[kind][f"delta_learnable_searched_minus_fixed_searched_{key}"] = seed_summary(
                 [r[kind]["learnable_searched"][key] - r[kind]["fixed_searched"][key] for r in rows]
             )
     return part
@@ -327,7 +318,7 @@ def main(
                 rate_range_hz=[1e3 * v for v in RATE_RANGE],
             ),
             **{
-                where: {k: _stats([r[where][k] for r in rows_b]) for k in rows_b[0][where]}
+                where: {k: seed_summary([r[where][k] for r in rows_b]) for k in rows_b[0][where]}
                 for where in rows_b[0]
             },
         }

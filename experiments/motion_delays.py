@@ -67,6 +67,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from spikeforge.analysis import seed_summary
 from spikeforge.data import to_frames
 from spikeforge.encoders import emulate_events
 
@@ -311,16 +312,6 @@ def run_seed(
     return out
 
 
-def _stats(xs: list[float]) -> dict[str, float]:
-    return {
-        "mean": statistics.fmean(xs),
-        "sd": statistics.stdev(xs) if len(xs) > 1 else 0.0,
-        "min": min(xs),
-        "max": max(xs),
-        "per_seed": list(xs),
-    }
-
-
 def main(out: Path | None, seeds: int = 5, small: bool = False, figure: bool = True) -> dict:
     t0 = time.time()
     cfg = SMALL if small else FULL
@@ -343,16 +334,16 @@ def main(out: Path | None, seeds: int = 5, small: bool = False, figure: bool = T
             batch=64,
             loss="cross-entropy of the expected spike counts",
         ),
-        "events_per_sample": _stats([r["events_per_sample"] for r in rows]),
+        "events_per_sample": seed_summary([r["events_per_sample"] for r in rows]),
     }
     keys = ["test", "train", "test_sampled"] + [f"test_speed_{v:g}" for v in SPEEDS]
     res["arms"] = {
-        a: {k: _stats([r[a][k] for r in rows]) for k in keys} | {"synapses": rows[0][a]["synapses"]}
+        a: {k: seed_summary([r[a][k] for r in rows]) for k in keys} | {"synapses": rows[0][a]["synapses"]}
         for a in arms
     }
     res["pruning"] = {
         f"{f:g}": {
-            k: _stats([r["hetero"]["pruned"][f"{f:g}"][k] for r in rows])
+            k: seed_summary([r["hetero"]["pruned"][f"{f:g}"][k] for r in rows])
             for k in ("test", "test_bias_refit", "test_fine_tuned")
         }
         | {"synapses": rows[0]["hetero"]["pruned"][f"{f:g}"]["synapses"]}

@@ -74,13 +74,13 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import statistics
 import time
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import torch
 
+from spikeforge.analysis import seed_summary
 from spikeforge.neurons import Izhikevich
 from spikeforge.neurons.izhikevich import izhikevich_step
 from spikeforge.plasticity import ErrorGatedReadout, ReadoutState, RLSReadout
@@ -436,16 +436,6 @@ def cosine(a: torch.Tensor, b: torch.Tensor) -> float:
     return float((a * b).sum() / (a.norm() * b.norm() + 1e-300))
 
 
-def _stats(xs: list[float]) -> dict[str, Any]:
-    return {
-        "mean": statistics.fmean(xs),
-        "sd": statistics.stdev(xs) if len(xs) > 1 else 0.0,
-        "min": min(xs),
-        "max": max(xs),
-        "per_seed": xs,
-    }
-
-
 # ------------------------------------------------------------------------------ tuning and arms
 
 
@@ -495,27 +485,27 @@ def summarise(arm: str, run: dict[str, Any], cfg: Config, seeds: tuple[int, ...]
     sd = err.std(1).tolist() if len(seeds) > 1 else [0.0] * err.shape[0]
     res: dict[str, Any] = {
         "probe_error_curve": {"mean": err.mean(1).tolist(), "sd": sd},
-        "error_end_phase1": _stats(err[cfg.n1 - WINDOW : cfg.n1].mean(0).tolist()),
-        "error_end_phase2": _stats(err[-WINDOW:].mean(0).tolist()),
-        "error_first20_after_swap": _stats(err[cfg.n1 : cfg.n1 + 20].mean(0).tolist()),
-        "settle_trial": _stats([float(settle_trial(resp, cfg, b)) for b in range(len(seeds))]),
+        "error_end_phase1": seed_summary(err[cfg.n1 - WINDOW : cfg.n1].mean(0).tolist()),
+        "error_end_phase2": seed_summary(err[-WINDOW:].mean(0).tolist()),
+        "error_first20_after_swap": seed_summary(err[cfg.n1 : cfg.n1 + 20].mean(0).tolist()),
+        "settle_trial": seed_summary([float(settle_trial(resp, cfg, b)) for b in range(len(seeds))]),
         "snapshots": snaps,
     }
     for ph in ("phase1", "phase2"):
         for key in ("corr", "slope", "mae", "max_timing_error_ms"):
-            res[f"{key}_{ph}"] = _stats([s[key] for s in snaps[ph]])
+            res[f"{key}_{ph}"] = seed_summary([s[key] for s in snaps[ph]])
         res[f"order_right_{ph}"] = sum(s["order_right"] for s in snaps[ph])
     if arm == "three_factor":
         signed = {
             ph: [cosine(run["offline"][i, b], run["online"][i, b]) for b in range(len(seeds))]
             for i, ph in enumerate(("phase1", "phase2"))
         }
-        res["cos_what_when"] = {ph: _stats([abs(c) for c in cs]) for ph, cs in signed.items()}
+        res["cos_what_when"] = {ph: seed_summary([abs(c) for c in cs]) for ph, cs in signed.items()}
         res["cos_what_when_signed"] = signed
         br = run.get("branches") or {}
         if br:
             cb = [cosine(br["what"][b], br["when"][b]) for b in range(len(seeds))]
-            res["cos_what_when_branches"] = _stats([abs(c) for c in cb])
+            res["cos_what_when_branches"] = seed_summary([abs(c) for c in cb])
             res["cos_what_when_branches_signed"] = cb
     # the first seed's readout (mean of the last 10 trials) at the end of each phase, for the figure
     res["example"] = {"phase1": end1[0].tolist(), "phase2": end2[0].tolist()}
@@ -554,7 +544,7 @@ def ridge_bound(
 def noise_sweep(seeds: tuple[int, ...], n: int = 400, n_trials: int = 96) -> dict[str, Any]:
     rows = {str(f): [ridge_bound(s, f, n=n, n_trials=n_trials) for s in seeds] for f in SWEEP}
     return {
-        f: {key: _stats([r[key] for r in rs]) for key in ("r2", "max_timing_error_ms", "corr")}
+        f: {key: seed_summary([r[key] for r in rs]) for key in ("r2", "max_timing_error_ms", "corr")}
         for f, rs in rows.items()
     }
 

@@ -53,12 +53,12 @@ for arm in exp.ARMS:
 print(f"\\ntest set, seeds {res['config']['seeds']}: mean ± sd over seeds")
 for arm in exp.ARMS:
     d = res["arms"][arm]
-    line = "  ".join(f"{k} {exp.pm(d[k])}" for k in ("earlier", "newest", "plasticity_loss", "forgetting", "final_mean"))
+    line = "  ".join(f"{k} {exp.mean_sd(d[k])}" for k in ("earlier", "newest", "plasticity_loss", "forgetting", "final_mean"))
     print(f"  {arm:12s} {line}")
 for arm in exp.ARMS[1:]:
     d = res["arms"][arm]
-    print(f"  {arm:12s} minus plain, paired by seed: earlier {exp.pm(d['earlier_minus_plain'])}, "
-          f"newest {exp.pm(d['newest_minus_plain'])}, plasticity loss {exp.pm(d['plasticity_loss_minus_plain'])}")
+    print(f"  {arm:12s} minus plain, paired by seed: earlier {exp.mean_sd(d['earlier_minus_plain'])}, "
+          f"newest {exp.mean_sd(d['newest_minus_plain'])}, plasticity loss {exp.mean_sd(d['plasticity_loss_minus_plain'])}")
 fig = exp.figure_from(res)
 plt.show()""",
     ),

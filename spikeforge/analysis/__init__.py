@@ -37,6 +37,7 @@ plots (``plots``; matplotlib, lazily)      :func:`raster`, :func:`plot_populatio
 rich versus lazy (``richlazy``)            :func:`low_rank_init`, :func:`run_rich_lazy`,
                                            :func:`rich_lazy_sweep`, :func:`plot_rich_lazy`,
                                            :func:`rich_lazy_summary`
+results over seeds (``seeds``)             :func:`seed_summary`, :func:`mean_sd`
 =========================================  ===================================================
 
 Example:
@@ -106,6 +107,7 @@ from .richlazy import (
     rich_lazy_sweep,
     run_rich_lazy,
 )
+from .seeds import mean_sd, seed_summary
 from .synchrony import (
     OscillationPeak,
     cross_correlogram,
@@ -135,6 +137,9 @@ __all__ = [
     "population_spectrum",
     "oscillation_peak",
     "OscillationPeak",
+    # seeds
+    "seed_summary",
+    "mean_sd",
     # distances
     "van_rossum_distance",
     "victor_purpura_distance",
