@@ -462,17 +462,16 @@ def main(
         slim = json.loads(json.dumps(res))
         (out / "disinhibitory_xor.json").write_text(json.dumps(slim, indent=1))
         if figure:
+            import matplotlib
+
+            matplotlib.use("Agg")
             figure_from(res).savefig(out / "disinhibitory_xor.png", dpi=110)
     return res
 
 
 def figure_from(res: dict[str, Any]):  # noqa: ANN201 (matplotlib figure)
     """The figure of a result dict: sign control, learning curves, final accuracies, decision maps."""
-    import matplotlib
-
-    if matplotlib.get_backend().lower() not in ("agg", "module://matplotlib_inline.backend_inline"):
-        matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # the caller picks the backend (the script: Agg)
 
     tasks = list(res["tasks"])
     arms = list(res["tasks"][tasks[0]]["arms"])
