@@ -49,12 +49,14 @@ differs):
 * ``no_depression``: the top-down can only rise above its baseline (``t0 + [.]_+``): disinhibition
   can only potentiate, never switch to depression;
 * ``cut``: the rule with the VIP -> SST weights set to 0 in both layers (the top-down reaches VIP
-  but no longer disinhibits E): the control the brief asks for;
+  but no longer disinhibits E): the control without disinhibition;
 * ``backprop``: gradient descent on ``0.5 * ||r0_out - y||^2`` through the same circuit (all
   ``K_STEPS`` iterations unrolled, top-down at baseline), on the same weights.
 
 Every arm is plain SGD with the same batch: the local arms apply the batch mean of their
-``Delta W``, backprop the batch mean gradient.
+``Delta W``, backprop the batch mean gradient; W2 at the rate ``lr``, W1 at ``hidden_scale * lr``
+(for the rule, times ``BETA_OUT / BETA_HID = 10``, which undoes the hidden top-down's smaller
+gain; the rule's own scale, ``BETA_OUT / 2`` at the output, is absorbed by the tuning).
 
 Budget: ``EPOCHS = 30`` epochs of ``N_TRAIN = 256`` points, batch 16 (7680 presentations, 480
 updates). Test: 2048 fresh points per seed.
@@ -63,23 +65,26 @@ Tasks: ``xor`` (uniform in [-1, 1]^2, class 1 where ``x1 * x2 > 0``: no additive
 two coordinates, and so no read-out of the input code, beats chance) and ``moons`` (two
 interleaved half circles, noise sd 0.15, scaled into about [-1, 1]^2).
 
-Tuning (the same for every arm): two knobs per arm, from the same grid, the learning rate
-(``LR_GRID``: 9 values, 0.01 to 30, factor e) and the hidden layer's relative rate
-(``HIDDEN_SCALES``: 0.03 to 3; local arms: the hidden top-down gain is ``BETA_HID`` times it,
-backprop: W1's rate is ``lr`` times it), picked by the mean final accuracy on 1024 validation
-points over tuning seeds 100-102, which are not among the reported seeds (0-9); all (seed,
-setting) pairs of an arm run at once as a batch of networks. ``output_only`` has no hidden
-learning, so only its rate is searched; ``cut`` makes exactly no update (tested), so it is not
-tuned and runs with the ``disinhibition`` arm's setting. A first run with scales 0.1 to 1 put two
-arms on the grid's edges, so it was widened (that run's figures: XOR disinhibition 87.2 +- 10.0,
-output_only 81.1 +- 10.1, backprop 92.2 +- 2.0 %; moons 89.9 +- 1.7, 90.5 +- 1.7, 97.7 +- 0.5 %).
-The circuit constants, ``BETA_OUT``, ``H`` and the budget were set by hand before the first run
-(from the algebra above); the way the rule reads its threshold (the cell's own first-half rate)
-and the hidden top-down's gain being a knob were chosen in a few prototype runs on the tuning
-seeds (with a hidden gain of 0.5 fixed, the disinhibition arm stayed near chance on XOR).
-In the committed run two chosen settings sit on an edge of the scale grid: backprop on moons (x3;
-validation 98.0 % against 97.2 % at x1), so its figure may be a little low, and no_depression on
-moons (x0.03); the other arms' settings are inside the grid (output_only's scale does nothing).
+Tuning (the same for every arm): two knobs per arm, from the same grid: the learning rate of W2
+(``LR_GRID``: 9 values, 0.01 to 30, factor e) and W1's rate relative to it (``HIDDEN_SCALES``:
+0.03 to 10), picked by the mean final accuracy on 1024 validation points over tuning seeds
+100-102, which are not among the reported seeds (0-9); all (seed, setting) pairs of an arm run at
+once as a batch of networks. ``output_only`` has no hidden learning, so only its rate is
+searched; ``cut`` makes exactly no update (tested), so it is not tuned and runs with the
+``disinhibition`` arm's setting.
+
+How the design was settled (all on the tuning seeds, before the reported run): the circuit
+constants, ``BETA_OUT``, ``H`` and the budget were set by hand from the algebra above. In the
+first prototype the output cells' rule read the hidden cells' teacher-phase rates as now, with a
+hidden top-down gain of 0.5: the disinhibition arm stayed near chance on XOR. Two full runs (seeds
+0-9) then used the hidden top-down gain itself as the second knob (0.1 to 1, then 0.03 to 3, times
+0.5); they gave XOR disinhibition 87.2 +- 10.0, output_only 81.1 +- 10.1, backprop 92.2 +- 2.0 %,
+two moons 89.9 +- 1.7, 90.5 +- 1.7, 97.8 +- 0.5 %, and the chosen gains were small, because a
+large top-down drives SST or VIP out of their linear range (a saturated switch). So the hidden
+gain is now fixed small (``BETA_HID = 0.05``) and the second knob is W1's plasticity rate, the
+same knob backprop has (for the rule times ``BETA_OUT / BETA_HID``: a run without that factor
+was stopped after its first arm, whose chosen W1 rate sat near the grid's top). The reported
+seeds were thus seen with the earlier knob.
 
 Usage::
 
@@ -107,20 +112,20 @@ N_IN = 5  # ON/OFF x 2 coordinates + a constant input
 CIRCUIT = dict(w_se=1.0, w_es=1.0, w_vs=1.0, b_s=1.0, t0=0.5, alpha=0.5, sharpness=5.0)
 K_STEPS = 20
 BETA_OUT = 0.5
-BETA_HID = 0.5  # times the hidden scale (tuned, below)
+BETA_HID = 0.05  # small: the hidden cells' disinhibition stays in the circuit's linear range
 EPOCHS = 30
 N_TRAIN = 256
 N_VAL = 1024
 N_TEST = 2048
 BATCH = 16
 LR_GRID = tuple(round(0.01 * math.e**k, 4) for k in range(9))  # 0.01 ... 29.8
-HIDDEN_SCALES = (0.03, 0.1, 0.3, 1.0, 3.0)
+HIDDEN_SCALES = (0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
 TUNING_SEEDS = (100, 101, 102)
 DTYPE = torch.float64
 # the small version of the fast test and the notebook: each arm with its setting from the full run
 SMALL = dict(epochs=20, n_train=128, n_eval=512)
 SMALL_SETTINGS = {
-    "xor": {"disinhibition": (4.0343, 0.1), "cut": (4.0343, 0.1), "backprop": (0.546, 1.0)},
+    "xor": {"disinhibition": (0.546, 10.0), "cut": (0.546, 10.0), "backprop": (1.4841, 10.0)},
 }
 
 
@@ -261,12 +266,12 @@ def train(
 ) -> dict[str, Any]:
     """Train one arm for every (seed, setting) pair at once, as a batch of networks.
 
-    A setting is ``(lr, hidden_scale)``: the learning rate, and the hidden layer's relative rate
-    (local arms: the hidden top-down gain ``BETA_HID * hidden_scale``; backprop: W1's rate
-    ``hidden_scale * lr``). Networks are ordered seed-major: network ``s * len(settings) + k`` has
-    seed ``seeds[s]`` and setting ``settings[k]``. Data, order, initial weights and feedback
-    depend on the seed only. The evaluation points come from the seed's generator offset by
-    ``eval_offset`` (validation and test sets differ). Returns the final accuracies [N] and
+    A setting is ``(lr, hidden_scale)``: the learning rate of W2, and W1's rate relative to it
+    (W1 learns at ``hidden_scale * lr``; the rule's, times ``BETA_OUT / BETA_HID``). Networks are
+    ordered seed-major: network ``s * len(settings) + k`` has seed ``seeds[s]`` and setting
+    ``settings[k]``. Data, order, initial weights and feedback depend on the seed only. The
+    evaluation points come from the seed's generator offset by ``eval_offset`` (validation and
+    test sets differ). Returns the final accuracies [N] and
     weights (and with ``curve`` the accuracy after every epoch, [epochs + 1, N]).
     """
     if arm not in ARMS:
@@ -309,8 +314,9 @@ def train(
                 w1, w2 = w1 - scale * lr * g1, w2 - lr * g2
             else:
                 with torch.no_grad():
-                    d1, d2 = local_update(w1, w2, fb, xb, y1h, arm, BETA_HID * scale)
-                w1, w2 = w1 + lr * d1, w2 + lr * d2
+                    d1, d2 = local_update(w1, w2, fb, xb, y1h, arm, BETA_HID)
+                # W1's rule sees a top-down BETA_HID / BETA_OUT times the output's: undo that factor
+                w1, w2 = w1 + (BETA_OUT / BETA_HID) * scale * lr * d1, w2 + lr * d2
             # a diverged network stays diverged (its rates overflow): zero it, so it counts as failed
             w1 = torch.nan_to_num(w1, nan=0.0, posinf=0.0, neginf=0.0)
             w2 = torch.nan_to_num(w2, nan=0.0, posinf=0.0, neginf=0.0)
@@ -581,7 +587,8 @@ def _decision_maps(a: Any, task: str, tr: dict[str, Any]) -> None:
         w2 = torch.tensor(tr["arms"][arm]["w2_seed0"], dtype=DTYPE)[None]
         with torch.no_grad():
             _, r_o = forward(w1, w2, pts)
-        img.append((r_o[0, :, 1] - r_o[0, :, 0]).view(n, n))
+        diff = (r_o[0, :, 1] - r_o[0, :, 0]).view(n, n)
+        img.append(torch.tanh(diff / diff.abs().median().clamp(min=1e-300)))  # its sign, wherever it is
     if not img:
         a.axis("off")
         return
@@ -600,7 +607,7 @@ def _decision_maps(a: Any, task: str, tr: dict[str, Any]) -> None:
     a.set_xticks([2.4 * k for k in range(len(img))], panels, fontsize=8)
     a.set_yticks([])
     accs = ", ".join(f"{100 * tr['arms'][p]['test']['per_seed'][0]:.0f} %" for p in panels)
-    a.set_title(f"{task}, seed 0 (test {accs}): r_out1 - r_out0", fontsize=9)
+    a.set_title(f"{task}, seed 0 (test {accs}): tanh((r1 - r0) / median |r1 - r0|)", fontsize=8)
 
 
 if __name__ == "__main__":
