@@ -93,8 +93,8 @@ it is below backprop in every seed, by 22.1 ± 21.1 points, and below its read-o
 (`output_only` 90.5 ± 1.7 %) in 6 of 10. Without depression 63.3 ± 12.2 %, cut 49.2 ± 17.5 %.
 
 The chosen settings: the rule's W1 rate on XOR and backprop's on both tasks sit on the grid's top
-edge (x10). An earlier design, with the hidden top-down's gain as the second knob (its larger
-values saturate the switch), gave XOR 87.2 ± 10.0 % and two moons 89.9 ± 1.7 % (no better than
+edge (x10). An earlier design, with the hidden top-down's gain as the second knob (large values
+can saturate the switch), gave XOR 87.2 ± 10.0 % and two moons 89.9 ± 1.7 % (no better than
 the read-out alone) against backprop 92.2 ± 2.0 % and 97.8 ± 0.5 % on the same seeds (the script's
 docstring says how the design was settled).
 
