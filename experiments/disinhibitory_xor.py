@@ -99,13 +99,14 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import statistics
 import time
 from pathlib import Path
 from typing import Any
 
 import torch
 import torch.nn.functional as F
+
+from spikeforge.analysis import seed_summary
 
 ARMS = ("disinhibition", "output_only", "no_depression", "cut", "backprop")
 TASKS = ("xor", "moons")
@@ -376,16 +377,6 @@ def sign_demo(n: int = 41) -> dict[str, list[float]]:
     return out
 
 
-def _stats(xs: list[float]) -> dict[str, Any]:
-    return {
-        "mean": statistics.fmean(xs),
-        "sd": statistics.stdev(xs) if len(xs) > 1 else 0.0,
-        "min": min(xs),
-        "max": max(xs),
-        "per_seed": xs,
-    }
-
-
 def main(
     out: Path | None,
     seeds: int = 10,
@@ -451,7 +442,7 @@ def main(
             tr["arms"][arm] = {
                 "lr": best[0],
                 "hidden_scale": best[1],
-                "test": _stats(r["acc"].tolist()),
+                "test": seed_summary(r["acc"].tolist()),
                 "curve_mean": r["curve"].mean(1).tolist(),
                 "curve_sd": r["curve"].std(1).tolist() if seeds > 1 else [0.0] * (epochs + 1),
                 "w1_seed0": r["w1"][0].tolist(),
@@ -460,10 +451,12 @@ def main(
         a = tr["arms"]
         if "disinhibition" in a and "backprop" in a:
             dis, bp = a["disinhibition"]["test"]["per_seed"], a["backprop"]["test"]["per_seed"]
-            tr["disinhibition_minus_backprop"] = _stats([d - b for d, b in zip(dis, bp, strict=True)])
+            tr["disinhibition_minus_backprop"] = seed_summary([d - b for d, b in zip(dis, bp, strict=True)])
         if "disinhibition" in a and "output_only" in a:
             dis, oo = a["disinhibition"]["test"]["per_seed"], a["output_only"]["test"]["per_seed"]
-            tr["disinhibition_minus_output_only"] = _stats([d - o for d, o in zip(dis, oo, strict=True)])
+            tr["disinhibition_minus_output_only"] = seed_summary(
+                [d - o for d, o in zip(dis, oo, strict=True)]
+            )
         res["tasks"][task] = tr
     res["seconds"] = time.time() - t_start
     if out is not None:
