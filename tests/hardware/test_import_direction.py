@@ -119,7 +119,8 @@ def test_no_import_circle_in_the_package_beyond_the_known_ones():
 
 def test_circuits_engines_import_the_description_never_the_network():
     """The description never imports an engine module (only ``Network.run`` asks the chooser,
-    ``engines.choose``), and no engine imports the network or the chooser."""
+    ``engines.choose``, and names the interface, ``engines.base``, for its ``engine=`` argument),
+    and no engine imports the network or the chooser."""
     graph = import_graph(ROOT, "spikeforge")
     pkg = "spikeforge.circuits."
     engines = {m for m in graph if m.startswith(pkg + "engines.")}
