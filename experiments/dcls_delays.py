@@ -56,7 +56,7 @@ import json
 import statistics
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 from torch.utils.data import TensorDataset
@@ -80,41 +80,88 @@ SIGMA = dict(sigma_start=8.0, sigma_end=0.3, fraction=0.7)  # ms
 TUNING_SEEDS = (100, 101)
 
 
-def timing_task(n: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """``n`` samples ``x [n, T, 6]`` (one spike per channel) and labels ``[n]`` in ``[0, 8)``.
+class Task(NamedTuple):
+    """A timing task: channel pairs with their lags (ms) and how the label is coded in them.
 
-    Pair ``p`` (channels ``2p``, ``2p + 1``): the channel ``2p + bit_p(label)`` spikes at a random
-    onset, the other ``LAGS[p]`` ms later.
+    ``code="bits"``: bit ``p`` of the label says which channel of pair ``p`` leads
+    (``2**pairs`` classes). ``code="onehot"``: the label is the one pair whose first channel leads;
+    in every other pair the second channel leads (``pairs`` classes).
     """
-    y = torch.randint(0, N_CLASSES, (n,), generator=generator)
-    x = torch.zeros(n, T, N_IN)
+
+    name: str
+    lags: tuple[int, ...]
+    code: str = "bits"
+    max_delay: int = MAX_DELAY
+    hidden: int = 4
+    sigma_start: float = SIGMA["sigma_start"]
+
+    @property
+    def sigma(self) -> dict[str, float]:
+        """The ``DelayAnnealing`` schedule (ms) of the learned arm."""
+        return {**SIGMA, "sigma_start": self.sigma_start}
+
+    @property
+    def pairs(self) -> int:
+        return len(self.lags)
+
+    @property
+    def n_in(self) -> int:
+        return 2 * self.pairs
+
+    @property
+    def n_classes(self) -> int:
+        return 2**self.pairs if self.code == "bits" else self.pairs
+
+    @property
+    def steps(self) -> int:
+        return self.max_delay + max(self.lags) + 20
+
+
+TASKS = {
+    "pairs3": Task("pairs3", LAGS, "bits"),
+    "pairs4": Task("pairs4", (3, 8, 13, 18), "bits", hidden=5),
+}
+PAIRS3 = TASKS["pairs3"]
+
+
+def timing_task(
+    n: int, generator: torch.Generator, task: Task = PAIRS3
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``n`` samples ``x [n, steps, 2 pairs]`` (one spike per channel) and labels ``[n]``.
+
+    Pair ``p`` (channels ``2p``, ``2p + 1``): the channel ``2p + b`` spikes at a random onset, the
+    other ``lags[p]`` ms later, where ``b`` is bit ``p`` of the label (``code="bits"``) or
+    ``label != p`` (``code="onehot"``).
+    """
+    y = torch.randint(0, task.n_classes, (n,), generator=generator)
+    x = torch.zeros(n, task.steps, task.n_in)
     rows = torch.arange(n)
-    for p, lag in enumerate(LAGS):
-        bit = (y >> p) & 1
-        onset = torch.randint(0, T - MAX_DELAY - lag, (n,), generator=generator)
+    for p, lag in enumerate(task.lags):
+        bit = (y >> p) & 1 if task.code == "bits" else (y != p).long()
+        onset = torch.randint(0, task.steps - task.max_delay - lag, (n,), generator=generator)
         x[rows, onset, 2 * p + bit] = 1.0
         x[rows, onset + lag, 2 * p + 1 - bit] = 1.0
     return x, y
 
 
-def build(arm: str, hidden: int, seed: int) -> sf.Sequential:
+def build(arm: str, hidden: int, seed: int, task: Task = PAIRS3) -> sf.Sequential:
     """The network of ``arm``; its initial weights and random delays depend only on ``seed``."""
     if arm not in ARMS:
         raise ValueError(f"arm must be one of {ARMS}, got {arm!r}")
     gen = torch.Generator().manual_seed(1000 + seed)
-    drawn = torch.randint(0, MAX_DELAY + 1, (hidden, N_IN), generator=gen).double()
+    drawn = torch.randint(0, task.max_delay + 1, (hidden, task.n_in), generator=gen).double()
     learn = arm == "learned"
     delay = LearnableDelay(
-        N_IN,
+        task.n_in,
         hidden,
-        max_delay=float(MAX_DELAY),
+        max_delay=float(task.max_delay),
         dt=DT,
-        sigma=SIGMA["sigma_start"] if learn else 0.0,
+        sigma=task.sigma_start if learn else 0.0,
         delays=torch.zeros_like(drawn) if arm == "none" else drawn,
         learn_delays=learn,
         generator=gen,
     )
-    readout = torch.nn.Linear(hidden, N_CLASSES)
+    readout = torch.nn.Linear(hidden, task.n_classes)
     with torch.no_grad():
         delay.weight.uniform_(0.5, 1.0, generator=gen)
         bound = 1.0 / hidden**0.5
@@ -139,14 +186,15 @@ def run_arm(
     n_train: int = 1024,
     n_eval: int = 1024,
     batch: int = 64,
+    task: Task = PAIRS3,
 ) -> dict[str, Any]:
     """Train one arm on one seed; returns its evaluation accuracy (``acc``; integer delays for
     the learned arm), the learned arm's accuracy before rounding (``acc_unrounded``) and the
     integer delays (ms) at the end."""
     data_gen = torch.Generator().manual_seed(seed)
-    x_train, y_train = timing_task(n_train, data_gen)
-    x_eval, y_eval = timing_task(n_eval, data_gen)
-    model = build(arm, hidden, seed)
+    x_train, y_train = timing_task(n_train, data_gen, task)
+    x_eval, y_eval = timing_task(n_eval, data_gen, task)
+    model = build(arm, hidden, seed, task)
     learn = arm == "learned"
     params: Any = (
         delay_param_groups(model, lr=lr, delay_lr_scale=DELAY_LR_SCALE) if learn else model.parameters()
@@ -157,7 +205,7 @@ def run_arm(
         readout="spike_count",
         seed=seed,
         progress=False,
-        delay_annealing=DelayAnnealing(**SIGMA, round_at_end=False) if learn else None,
+        delay_annealing=DelayAnnealing(**task.sigma, round_at_end=False) if learn else None,
     )
     train = make_loader(TensorDataset(x_train, y_train), batch, seed=seed, collate_fn=_collate)
     evaluation = make_loader(TensorDataset(x_eval, y_eval), 512, shuffle=False, collate_fn=_collate)
@@ -185,11 +233,19 @@ def _stats(xs: list[float]) -> dict[str, Any]:
     }
 
 
-def tune(arm: str, *, hidden: int, epochs: int, n_train: int, seeds: tuple[int, ...] = TUNING_SEEDS) -> dict:
+def tune(
+    arm: str,
+    *,
+    hidden: int,
+    epochs: int,
+    n_train: int,
+    seeds: tuple[int, ...] = TUNING_SEEDS,
+    task: Task = PAIRS3,
+) -> dict:
     """Mean validation accuracy of ``arm`` for each learning rate of ``LR_GRID`` on the tuning seeds."""
     scores = {
         lr: statistics.fmean(
-            run_arm(arm, s, lr, hidden=hidden, epochs=epochs, n_train=n_train, n_eval=512)["acc"]
+            run_arm(arm, s, lr, hidden=hidden, epochs=epochs, n_train=n_train, n_eval=512, task=task)["acc"]
             for s in seeds
         )
         for lr in LR_GRID
@@ -218,24 +274,28 @@ def main(
     out: Path,
     seeds: int = 5,
     *,
-    hidden: int = 4,
+    hidden: int | None = None,
     epochs: int = 30,
     n_train: int = 1024,
     tune_lr: bool = True,
     figure: bool = True,
+    task: Task = PAIRS3,
 ) -> dict:
     t0 = time.time()
+    hidden = task.hidden if hidden is None else hidden
     torch.set_num_threads(1)  # tiny models: one thread is fastest and the machine is shared
     res: dict[str, Any] = {
         "config": dict(
-            lags_ms=list(LAGS),
-            pairs=P,
-            classes=N_CLASSES,
-            inputs=N_IN,
+            task=task.name,
+            code=task.code,
+            lags_ms=list(task.lags),
+            pairs=task.pairs,
+            classes=task.n_classes,
+            inputs=task.n_in,
             hidden=hidden,
-            max_delay_ms=MAX_DELAY,
+            max_delay_ms=task.max_delay,
             dt_ms=DT,
-            steps=T,
+            steps=task.steps,
             tau_mem_ms=TAU_MEM,
             epochs=epochs,
             n_train=n_train,
@@ -243,19 +303,19 @@ def main(
             batch=64,
             lr_grid=list(LR_GRID),
             delay_lr_scale=DELAY_LR_SCALE,
-            sigma_ms=SIGMA,
+            sigma_ms=task.sigma,
             tuning_seeds=list(TUNING_SEEDS),
             seeds=list(range(seeds)),
         )
     }
     if tune_lr:
-        res["tuning"] = {a: tune(a, hidden=hidden, epochs=epochs, n_train=n_train) for a in ARMS}
+        res["tuning"] = {a: tune(a, hidden=hidden, epochs=epochs, n_train=n_train, task=task) for a in ARMS}
         lrs = {a: res["tuning"][a]["best_lr"] for a in ARMS}
     else:
         lrs = {a: 1e-2 for a in ARMS}
     res["lr"] = lrs
     runs = {
-        a: [run_arm(a, s, lrs[a], hidden=hidden, epochs=epochs, n_train=n_train) for s in range(seeds)]
+        a: [run_arm(a, s, lrs[a], hidden=hidden, epochs=epochs, n_train=n_train, task=task) for s in range(seeds)]
         for a in ARMS
     }
     res["arms"] = {
@@ -275,9 +335,10 @@ def main(
     res["verdict"] = verdict(res["arms"], res["rounding"])
     res["seconds"] = time.time() - t0
     out.mkdir(parents=True, exist_ok=True)
-    (out / "dcls_delays.json").write_text(json.dumps(res, indent=1))
+    stem = "dcls_delays" if task == PAIRS3 else f"dcls_delays_{task.name}"
+    (out / f"{stem}.json").write_text(json.dumps(res, indent=1))
     if figure:
-        figure_of(res, out / "dcls_delays.png")
+        figure_of(res, out / f"{stem}.png")
     return res
 
 
@@ -351,11 +412,19 @@ if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("out", nargs="?", default="out/", type=Path, help="folder for the JSON and the figure")
     ap.add_argument("--seeds", type=int, default=5)
-    ap.add_argument("--hidden", type=int, default=4)
+    ap.add_argument("--task", choices=sorted(TASKS), default="pairs3")
+    ap.add_argument("--hidden", type=int, default=None, help="hidden units (default: the task's)")
     ap.add_argument("--epochs", type=int, default=30)
     ap.add_argument("--no-tuning", action="store_true", help="lr 1e-2 for every arm, no grid search")
     args = ap.parse_args()
-    r = main(args.out, args.seeds, hidden=args.hidden, epochs=args.epochs, tune_lr=not args.no_tuning)
+    r = main(
+        args.out,
+        args.seeds,
+        hidden=args.hidden,
+        epochs=args.epochs,
+        tune_lr=not args.no_tuning,
+        task=TASKS[args.task],
+    )
     for a in ARMS:
         st = r["arms"][a]["acc"]
         print(
