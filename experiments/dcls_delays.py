@@ -44,9 +44,33 @@ arm), among a handful of variants in which either random delays solved the task 
 or learning failed (tau_mem <= 0.5 ms, where only an exact coincidence counts): the reported
 seeds are therefore not fully held out from the design.
 
+Second task, ``--task pairs4`` (issue 15 review: in ``pairs3`` a random draw solved the task
+outright in 2 of 5 seeds). ``P = 4`` pairs (8 input channels), lags 3, 8, 13, 18 ms (spanning the
+0-24 ms delay range), bits code as above, so ``2**4 = 16`` classes (chance 0.0625); H = 5 hidden
+units, one more than the four pair detectors the task needs; everything else (tau_mem, delay
+range, sigma schedule, budget, LR grid, tuning seeds 100-101, equal tuning per arm) as in
+``pairs3``. It was designed on tuning seeds 100-104 only, never on the reported seeds 0-9, in
+these runs (30 epochs, 1024 samples, test accuracy on 512 samples):
+
+1. "onehot", 6 pairs (lags 3-18 ms, the label is the one pair whose first channel leads, 6
+   classes), H = 4, lr 1e-2, seeds 100-102: random 0.44/0.68/0.64, learned 0.41/0.83/0.55;
+2. the same with H = 6, seeds 100-103: none 0.16-0.31, random 0.61-0.75, learned 0.55-0.78;
+3. the same with delays in [0, 48] ms and sigma from 16 ms: random 0.35-0.88, learned 0.56-0.88
+   (in every variant 1-3 random reached the learned arm's range: the one-hot code dropped);
+4. bits, 4 pairs, H = 4: random (lr 1e-2) 0.23-0.63 on 100-103, learned 0.49-0.90 (lr 1e-2) and
+   0.59-0.92 (lr 3e-3, 100-104): learned varied widely, so one spare unit was added (as in
+   ``pairs3``, where H = P + 1), not checked further;
+5. bits, 4 pairs, H = 5 (kept): seeds 100-104, learned (lr 3e-3) 0.82-0.90, random (lr 0.1)
+   0.31-0.60, random (lr 3e-3) 0.12-0.25, none (lr 0.1) 0.07-0.16.
+
+The rates above were hand-picked for the design runs; the reported run tunes every arm on the
+same grid as ``pairs3``, then runs seeds 0-9 once. ``pairs3``'s figures (seeds 0-4) are kept in
+``results/dcls_delays.json``; ``pairs4``'s go to ``results/dcls_delays_pairs4.json``.
+
 Usage::
 
     PYTHONPATH=. python experiments/dcls_delays.py out/ --seeds 5
+    PYTHONPATH=. python experiments/dcls_delays.py out/ --task pairs4 --seeds 10
 """
 
 from __future__ import annotations
@@ -124,15 +148,15 @@ TASKS = {
 PAIRS3 = TASKS["pairs3"]
 
 
-def timing_task(
-    n: int, generator: torch.Generator, task: Task = PAIRS3
-) -> tuple[torch.Tensor, torch.Tensor]:
+def timing_task(n: int, generator: torch.Generator, task: Task = PAIRS3) -> tuple[torch.Tensor, torch.Tensor]:
     """``n`` samples ``x [n, steps, 2 pairs]`` (one spike per channel) and labels ``[n]``.
 
     Pair ``p`` (channels ``2p``, ``2p + 1``): the channel ``2p + b`` spikes at a random onset, the
     other ``lags[p]`` ms later, where ``b`` is bit ``p`` of the label (``code="bits"``) or
     ``label != p`` (``code="onehot"``).
     """
+    if task.code not in ("bits", "onehot"):
+        raise ValueError(f"task.code must be 'bits' or 'onehot', got {task.code!r}")
     y = torch.randint(0, task.n_classes, (n,), generator=generator)
     x = torch.zeros(n, task.steps, task.n_in)
     rows = torch.arange(n)
@@ -315,7 +339,10 @@ def main(
         lrs = {a: 1e-2 for a in ARMS}
     res["lr"] = lrs
     runs = {
-        a: [run_arm(a, s, lrs[a], hidden=hidden, epochs=epochs, n_train=n_train, task=task) for s in range(seeds)]
+        a: [
+            run_arm(a, s, lrs[a], hidden=hidden, epochs=epochs, n_train=n_train, task=task)
+            for s in range(seeds)
+        ]
         for a in ARMS
     }
     res["arms"] = {
