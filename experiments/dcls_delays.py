@@ -44,9 +44,33 @@ arm), among a handful of variants in which either random delays solved the task 
 or learning failed (tau_mem <= 0.5 ms, where only an exact coincidence counts): the reported
 seeds are therefore not fully held out from the design.
 
+Second task, ``--task pairs4`` (issue 15 review: in ``pairs3`` a random draw solved the task
+outright in 2 of 5 seeds). ``P = 4`` pairs (8 input channels), lags 3, 8, 13, 18 ms (spanning the
+0-24 ms delay range), bits code as above, so ``2**4 = 16`` classes (chance 0.0625); H = 5 hidden
+units, one more than the four pair detectors the task needs; everything else (tau_mem, delay
+range, sigma schedule, budget, LR grid, tuning seeds 100-101, equal tuning per arm) as in
+``pairs3``. It was designed on tuning seeds 100-104 only, never on the reported seeds 0-9, in
+these runs (30 epochs, 1024 samples, test accuracy on 512 samples):
+
+1. "onehot", 6 pairs (lags 3-18 ms, the label is the one pair whose first channel leads, 6
+   classes), H = 4, lr 1e-2, seeds 100-102: random 0.44/0.68/0.64, learned 0.41/0.83/0.55;
+2. the same with H = 6, seeds 100-103: none 0.16-0.31, random 0.61-0.75, learned 0.55-0.78;
+3. the same with delays in [0, 48] ms and sigma from 16 ms: random 0.35-0.88, learned 0.56-0.88
+   (in every variant 1-3 random reached the learned arm's range: the one-hot code dropped);
+4. bits, 4 pairs, H = 4: random (lr 1e-2) 0.23-0.63 on 100-103, learned 0.49-0.90 (lr 1e-2) and
+   0.59-0.92 (lr 3e-3, 100-104): learned varied widely, so one spare unit was added (as in
+   ``pairs3``, where H = P + 1), not checked further;
+5. bits, 4 pairs, H = 5 (kept): seeds 100-104, learned (lr 3e-3) 0.82-0.90, random (lr 0.1)
+   0.31-0.60, random (lr 3e-3) 0.12-0.25, none (lr 0.1) 0.07-0.16.
+
+The rates above were hand-picked for the design runs; the reported run tunes every arm on the
+same grid as ``pairs3``, then runs seeds 0-9 once. ``pairs3``'s figures (seeds 0-4) are kept in
+``results/dcls_delays.json``; ``pairs4``'s go to ``results/dcls_delays_pairs4.json``.
+
 Usage::
 
     PYTHONPATH=. python experiments/dcls_delays.py out/ --seeds 5
+    PYTHONPATH=. python experiments/dcls_delays.py out/ --task pairs4 --seeds 10
 """
 
 from __future__ import annotations
@@ -56,12 +80,13 @@ import json
 import statistics
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 from torch.utils.data import TensorDataset
 
 import spikeforge as sf
+from spikeforge.analysis import seed_summary
 from spikeforge.plasticity import LearnableDelay
 from spikeforge.surrogate import FastSigmoid
 from spikeforge.training import DelayAnnealing, Trainer, delay_param_groups, make_loader
@@ -80,41 +105,88 @@ SIGMA = dict(sigma_start=8.0, sigma_end=0.3, fraction=0.7)  # ms
 TUNING_SEEDS = (100, 101)
 
 
-def timing_task(n: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """``n`` samples ``x [n, T, 6]`` (one spike per channel) and labels ``[n]`` in ``[0, 8)``.
+class Task(NamedTuple):
+    """A timing task: channel pairs with their lags (ms) and how the label is coded in them.
 
-    Pair ``p`` (channels ``2p``, ``2p + 1``): the channel ``2p + bit_p(label)`` spikes at a random
-    onset, the other ``LAGS[p]`` ms later.
+    ``code="bits"``: bit ``p`` of the label says which channel of pair ``p`` leads
+    (``2**pairs`` classes). ``code="onehot"``: the label is the one pair whose first channel leads;
+    in every other pair the second channel leads (``pairs`` classes).
     """
-    y = torch.randint(0, N_CLASSES, (n,), generator=generator)
-    x = torch.zeros(n, T, N_IN)
+
+    name: str
+    lags: tuple[int, ...]
+    code: str = "bits"
+    max_delay: int = MAX_DELAY
+    hidden: int = 4
+    sigma_start: float = SIGMA["sigma_start"]
+
+    @property
+    def sigma(self) -> dict[str, float]:
+        """The ``DelayAnnealing`` schedule (ms) of the learned arm."""
+        return {**SIGMA, "sigma_start": self.sigma_start}
+
+    @property
+    def pairs(self) -> int:
+        return len(self.lags)
+
+    @property
+    def n_in(self) -> int:
+        return 2 * self.pairs
+
+    @property
+    def n_classes(self) -> int:
+        return 2**self.pairs if self.code == "bits" else self.pairs
+
+    @property
+    def steps(self) -> int:
+        return self.max_delay + max(self.lags) + 20
+
+
+TASKS = {
+    "pairs3": Task("pairs3", LAGS, "bits"),
+    "pairs4": Task("pairs4", (3, 8, 13, 18), "bits", hidden=5),
+}
+PAIRS3 = TASKS["pairs3"]
+
+
+def timing_task(n: int, generator: torch.Generator, task: Task = PAIRS3) -> tuple[torch.Tensor, torch.Tensor]:
+    """``n`` samples ``x [n, steps, 2 pairs]`` (one spike per channel) and labels ``[n]``.
+
+    Pair ``p`` (channels ``2p``, ``2p + 1``): the channel ``2p + b`` spikes at a random onset, the
+    other ``lags[p]`` ms later, where ``b`` is bit ``p`` of the label (``code="bits"``) or
+    ``label != p`` (``code="onehot"``).
+    """
+    if task.code not in ("bits", "onehot"):
+        raise ValueError(f"task.code must be 'bits' or 'onehot', got {task.code!r}")
+    y = torch.randint(0, task.n_classes, (n,), generator=generator)
+    x = torch.zeros(n, task.steps, task.n_in)
     rows = torch.arange(n)
-    for p, lag in enumerate(LAGS):
-        bit = (y >> p) & 1
-        onset = torch.randint(0, T - MAX_DELAY - lag, (n,), generator=generator)
+    for p, lag in enumerate(task.lags):
+        bit = (y >> p) & 1 if task.code == "bits" else (y != p).long()
+        onset = torch.randint(0, task.steps - task.max_delay - lag, (n,), generator=generator)
         x[rows, onset, 2 * p + bit] = 1.0
         x[rows, onset + lag, 2 * p + 1 - bit] = 1.0
     return x, y
 
 
-def build(arm: str, hidden: int, seed: int) -> sf.Sequential:
+def build(arm: str, hidden: int, seed: int, task: Task = PAIRS3) -> sf.Sequential:
     """The network of ``arm``; its initial weights and random delays depend only on ``seed``."""
     if arm not in ARMS:
         raise ValueError(f"arm must be one of {ARMS}, got {arm!r}")
     gen = torch.Generator().manual_seed(1000 + seed)
-    drawn = torch.randint(0, MAX_DELAY + 1, (hidden, N_IN), generator=gen).double()
+    drawn = torch.randint(0, task.max_delay + 1, (hidden, task.n_in), generator=gen).double()
     learn = arm == "learned"
     delay = LearnableDelay(
-        N_IN,
+        task.n_in,
         hidden,
-        max_delay=float(MAX_DELAY),
+        max_delay=float(task.max_delay),
         dt=DT,
-        sigma=SIGMA["sigma_start"] if learn else 0.0,
+        sigma=task.sigma_start if learn else 0.0,
         delays=torch.zeros_like(drawn) if arm == "none" else drawn,
         learn_delays=learn,
         generator=gen,
     )
-    readout = torch.nn.Linear(hidden, N_CLASSES)
+    readout = torch.nn.Linear(hidden, task.n_classes)
     with torch.no_grad():
         delay.weight.uniform_(0.5, 1.0, generator=gen)
         bound = 1.0 / hidden**0.5
@@ -139,14 +211,15 @@ def run_arm(
     n_train: int = 1024,
     n_eval: int = 1024,
     batch: int = 64,
+    task: Task = PAIRS3,
 ) -> dict[str, Any]:
     """Train one arm on one seed; returns its evaluation accuracy (``acc``; integer delays for
     the learned arm), the learned arm's accuracy before rounding (``acc_unrounded``) and the
     integer delays (ms) at the end."""
     data_gen = torch.Generator().manual_seed(seed)
-    x_train, y_train = timing_task(n_train, data_gen)
-    x_eval, y_eval = timing_task(n_eval, data_gen)
-    model = build(arm, hidden, seed)
+    x_train, y_train = timing_task(n_train, data_gen, task)
+    x_eval, y_eval = timing_task(n_eval, data_gen, task)
+    model = build(arm, hidden, seed, task)
     learn = arm == "learned"
     params: Any = (
         delay_param_groups(model, lr=lr, delay_lr_scale=DELAY_LR_SCALE) if learn else model.parameters()
@@ -157,7 +230,7 @@ def run_arm(
         readout="spike_count",
         seed=seed,
         progress=False,
-        delay_annealing=DelayAnnealing(**SIGMA, round_at_end=False) if learn else None,
+        delay_annealing=DelayAnnealing(**task.sigma, round_at_end=False) if learn else None,
     )
     train = make_loader(TensorDataset(x_train, y_train), batch, seed=seed, collate_fn=_collate)
     evaluation = make_loader(TensorDataset(x_eval, y_eval), 512, shuffle=False, collate_fn=_collate)
@@ -175,21 +248,19 @@ def run_arm(
     }
 
 
-def _stats(xs: list[float]) -> dict[str, Any]:
-    return {
-        "mean": statistics.fmean(xs),
-        "sd": statistics.stdev(xs) if len(xs) > 1 else 0.0,
-        "min": min(xs),
-        "max": max(xs),
-        "per_seed": xs,
-    }
-
-
-def tune(arm: str, *, hidden: int, epochs: int, n_train: int, seeds: tuple[int, ...] = TUNING_SEEDS) -> dict:
+def tune(
+    arm: str,
+    *,
+    hidden: int,
+    epochs: int,
+    n_train: int,
+    seeds: tuple[int, ...] = TUNING_SEEDS,
+    task: Task = PAIRS3,
+) -> dict:
     """Mean validation accuracy of ``arm`` for each learning rate of ``LR_GRID`` on the tuning seeds."""
     scores = {
         lr: statistics.fmean(
-            run_arm(arm, s, lr, hidden=hidden, epochs=epochs, n_train=n_train, n_eval=512)["acc"]
+            run_arm(arm, s, lr, hidden=hidden, epochs=epochs, n_train=n_train, n_eval=512, task=task)["acc"]
             for s in seeds
         )
         for lr in LR_GRID
@@ -218,24 +289,28 @@ def main(
     out: Path,
     seeds: int = 5,
     *,
-    hidden: int = 4,
+    hidden: int | None = None,
     epochs: int = 30,
     n_train: int = 1024,
     tune_lr: bool = True,
     figure: bool = True,
+    task: Task = PAIRS3,
 ) -> dict:
     t0 = time.time()
+    hidden = task.hidden if hidden is None else hidden
     torch.set_num_threads(1)  # tiny models: one thread is fastest and the machine is shared
     res: dict[str, Any] = {
         "config": dict(
-            lags_ms=list(LAGS),
-            pairs=P,
-            classes=N_CLASSES,
-            inputs=N_IN,
+            task=task.name,
+            code=task.code,
+            lags_ms=list(task.lags),
+            pairs=task.pairs,
+            classes=task.n_classes,
+            inputs=task.n_in,
             hidden=hidden,
-            max_delay_ms=MAX_DELAY,
+            max_delay_ms=task.max_delay,
             dt_ms=DT,
-            steps=T,
+            steps=task.steps,
             tau_mem_ms=TAU_MEM,
             epochs=epochs,
             n_train=n_train,
@@ -243,23 +318,26 @@ def main(
             batch=64,
             lr_grid=list(LR_GRID),
             delay_lr_scale=DELAY_LR_SCALE,
-            sigma_ms=SIGMA,
+            sigma_ms=task.sigma,
             tuning_seeds=list(TUNING_SEEDS),
             seeds=list(range(seeds)),
         )
     }
     if tune_lr:
-        res["tuning"] = {a: tune(a, hidden=hidden, epochs=epochs, n_train=n_train) for a in ARMS}
+        res["tuning"] = {a: tune(a, hidden=hidden, epochs=epochs, n_train=n_train, task=task) for a in ARMS}
         lrs = {a: res["tuning"][a]["best_lr"] for a in ARMS}
     else:
         lrs = {a: 1e-2 for a in ARMS}
     res["lr"] = lrs
     runs = {
-        a: [run_arm(a, s, lrs[a], hidden=hidden, epochs=epochs, n_train=n_train) for s in range(seeds)]
+        a: [
+            run_arm(a, s, lrs[a], hidden=hidden, epochs=epochs, n_train=n_train, task=task)
+            for s in range(seeds)
+        ]
         for a in ARMS
     }
     res["arms"] = {
-        a: {"acc": _stats([r["acc"] for r in rows]), "delays_ms": [r["delays_ms"] for r in rows]}
+        a: {"acc": seed_summary([r["acc"] for r in rows]), "delays_ms": [r["delays_ms"] for r in rows]}
         for a, rows in runs.items()
     }
     before = [r["acc_unrounded"] for r in runs["learned"]]
@@ -275,9 +353,10 @@ def main(
     res["verdict"] = verdict(res["arms"], res["rounding"])
     res["seconds"] = time.time() - t0
     out.mkdir(parents=True, exist_ok=True)
-    (out / "dcls_delays.json").write_text(json.dumps(res, indent=1))
+    stem = "dcls_delays" if task == PAIRS3 else f"dcls_delays_{task.name}"
+    (out / f"{stem}.json").write_text(json.dumps(res, indent=1))
     if figure:
-        figure_of(res, out / "dcls_delays.png")
+        figure_of(res, out / f"{stem}.png")
     return res
 
 
@@ -351,11 +430,19 @@ if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("out", nargs="?", default="out/", type=Path, help="folder for the JSON and the figure")
     ap.add_argument("--seeds", type=int, default=5)
-    ap.add_argument("--hidden", type=int, default=4)
+    ap.add_argument("--task", choices=sorted(TASKS), default="pairs3")
+    ap.add_argument("--hidden", type=int, default=None, help="hidden units (default: the task's)")
     ap.add_argument("--epochs", type=int, default=30)
     ap.add_argument("--no-tuning", action="store_true", help="lr 1e-2 for every arm, no grid search")
     args = ap.parse_args()
-    r = main(args.out, args.seeds, hidden=args.hidden, epochs=args.epochs, tune_lr=not args.no_tuning)
+    r = main(
+        args.out,
+        args.seeds,
+        hidden=args.hidden,
+        epochs=args.epochs,
+        tune_lr=not args.no_tuning,
+        task=TASKS[args.task],
+    )
     for a in ARMS:
         st = r["arms"][a]["acc"]
         print(

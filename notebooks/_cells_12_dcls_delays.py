@@ -29,8 +29,9 @@ read-out of spike counts, trained with `spikeforge.training.Trainer`. Only 4 hid
   (`delay_param_groups`, `DelayAnnealing`), rounded to whole steps at the end.
 
 Each arm's learning rate was picked from the same grid (1e-3 to 1e-1, five values) on two tuning
-seeds; the reported seeds are 0-4. The script's JSON is committed; this notebook draws it and then
-runs a small version (one seed, fewer samples and epochs) live.""",
+seeds; the reported seeds are 0-4 (0-9 for the harder 4-pair task further down). The script's
+JSONs are committed; this notebook draws them and then runs a small version (one seed, fewer
+samples and epochs) live.""",
     ),
     ("code", SETUP),  # noqa: F821
     (
@@ -79,6 +80,53 @@ differences sit at plus or minus each pair's lag, the coincidences that read a p
 
 Below, a small version (one seed, 512 samples, 20 epochs, one learning rate for all arms) runs
 live; `tests/science/test_dcls_delays.py` checks its direction.""",
+    ),
+    (
+        "md",
+        """\
+## A harder task: 4 pairs, 16 classes
+
+In seeds 2 and 4 above a random draw solved the task outright, so the task did not separate the
+arms. `--task pairs4` makes a lucky draw rarer: 4 pairs with lags 3, 8, 13 and 18 ms (spanning the
+0-24 ms delay range), bits code as before, so 16 classes (chance 0.0625), and H = 5 hidden units
+(four pair detectors are needed, one spare, as above). Everything else is unchanged: the same
+network, sigma schedule, budget, learning-rate grid and tuning seeds (100-101) for every arm. The
+task was designed on tuning seeds 100-104 only (the variants tried and their figures are listed in
+the script's docstring); seeds 0-9 were then run once, and what they gave is reported below.""",
+    ),
+    (
+        "code",
+        """\
+res4 = json.loads((root / "experiments" / "results" / "dcls_delays_pairs4.json").read_text())
+print("learning rates picked on the tuning seeds:", res4["lr"])
+for arm in exp.ARMS:
+    st = res4["arms"][arm]["acc"]
+    print(f"{arm:8s} test accuracy {st['mean']:.3f} ± {st['sd']:.3f}  [min {st['min']:.3f}, max {st['max']:.3f}]"
+          f"  per seed {[round(x, 3) for x in st['per_seed']]}")
+per = {a: res4["arms"][a]["acc"]["per_seed"] for a in exp.ARMS}
+print("learned > random in", sum(l > r for l, r in zip(per["learned"], per["random"])), "of", len(per["learned"]), "seeds;",
+      "random > none in", sum(r > n for r, n in zip(per["random"], per["none"])))
+print("rounding to integer delays, cost per seed (points):", [round(c, 2) for c in res4["rounding"]["cost_points"]])
+print(json.dumps(res4["verdict"], indent=1))
+fig = exp.figure_of(res4); plt.show()""",
+    ),
+    (
+        "md",
+        """\
+**What the 10 seeds show (harder task).** Test accuracy (chance 0.0625), each arm at its tuned
+rate (none 0.1, random 0.1, learned 3e-3): no delays 0.12 ± 0.04 [0.06, 0.16], fixed random
+0.52 ± 0.29 [0.17, 1.00], learned 0.89 ± 0.03 [0.83, 0.95]. The issue's criterion is **still not
+met**:
+
+* the order of the means holds and the mean ± sd bands no longer overlap, but the seed ranges do:
+  in seeds 5 and 7 the random draw alone solves the task again (0.99, 1.00), and learning from
+  that same draw ends lower (0.89, 0.92). Learned beats fixed random in 8 of 10 seeds; fixed
+  random beats no delays in 10 of 10. On the five design seeds (100-104) no random draw went
+  above 0.60, so the harder task made a typical draw worse (median 0.50 here) but did not make
+  lucky draws rare enough for ten seeds.
+* Rounding the learned delays to whole steps costs 0.4 to 2.5 points (mean 1.4): over the issue's
+  2 points in seeds 3 (2.05) and 4 (2.5).
+* The none and random arms' best rates sit on the top edge of the grid again (0.1).""",
     ),
     (
         "code",
