@@ -30,6 +30,16 @@ Propagation is event-driven (only the rows of neurons that spiked are read), the
 in blocks of ``_BLOCK`` neurons so that the input buffer stays in L1, and nothing is allocated per
 step. Every hot loop runs over ``range(m)`` from 0 on slices, so that numba emits no
 negative-index handling.
+
+A step runs in parts: part ``k`` of ``nt`` owns the neurons ``[n k / nt, n (k + 1) / nt)`` of
+every population and of every channel's targets (:func:`_span`). :func:`_update_part` runs
+phases 1, 3 and 4 of its neurons, :func:`_propagate_part` phase 5 onto them (and the Poisson
+inputs), and the serial pieces run between (:func:`_step_flags`, :func:`_sample`, :func:`_gather`
+which joins the parts' spikes in ascending order, :func:`_step_end`). :func:`run_steps` runs one
+part on the calling thread (no parallel region: a run on one thread never starts a thread pool);
+:mod:`spikeforge.circuits._kernel_threads` runs ``nt`` parts on numba's threads, with the same
+results bit for bit. After editing this file, delete ``__pycache__/*.nb?`` (numba's cache of the
+threaded kernel checks only its own file's time stamp).
 """
 
 from __future__ import annotations
