@@ -35,7 +35,7 @@ A step runs in parts: part ``k`` of ``nt`` owns the neurons ``[n k / nt, n (k + 
 every population and of every channel's targets (:func:`_span`). :func:`_update_part` runs
 phases 1, 3 and 4 of its neurons, :func:`_propagate_part` phase 5 onto them (and the Poisson
 inputs), and the serial pieces run between (:func:`_step_flags`, :func:`_sample`, :func:`_gather`
-which joins the parts' spikes in ascending order, :func:`_step_end`). :func:`run_steps` runs one
+which joins the parts' spikes in ascending order, :func:`_record`). :func:`run_steps` runs one
 part on the calling thread (no parallel region: a run on one thread never starts a thread pool);
 :mod:`spikeforge.circuits._kernel_threads` runs ``nt`` parts on numba's threads, with the same
 results bit for bit. After editing this file, delete ``__pycache__/*.nb?`` (numba's cache of the
@@ -823,40 +823,10 @@ def _propagate_part(  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True, nogil=True)
-def _step_end(  # type: ignore[no-untyped-def]
-    s,
-    t,
-    B,
-    G,
-    sampling,
-    pop_meta,
-    ch_meta,
-    spk,
-    spk_n,
-    ext_ptr,
-    ext_id,
-    indptr,
-    post,
-    w,
-    mon_src,
-    out_step,
-    out_src,
-    out_idx,
-    out_n,
-    out_counts,
-    sm_meta,
-    pl_meta,
-    pl_val,
-    pl_tr,
-    pl_sp,
-    pl_act,
-    pl_ptr,
-    pl_syn,
-    pl_pre,
-    pl_mod,
-):
-    """Phases 7 (monitors: every copy's spikes and counts) and 6 (learning, after every copy's
-    spikes went out), serial; then the state monitors that sampled move to their next row."""
+def _record(
+    s, t, B, G, pop_meta, spk, spk_n, ext_ptr, ext_id, mon_src, out_step, out_src, out_idx, out_n, out_counts
+):  # type: ignore[no-untyped-def]
+    """Phase 7 (monitors): every copy's spikes of step ``s`` and their counts."""
     P = pop_meta.shape[0]
     for b in range(B):
         o = out_n[b]
@@ -882,35 +852,14 @@ def _step_end(  # type: ignore[no-untyped-def]
                     out_idx[b, o] = ext_id[q]
                     o += 1
         out_n[b] = o
-    if pl_meta.shape[0] > 0:
-        learn(
-            t,
-            B,
-            P,
-            G,
-            pop_meta,
-            ch_meta,
-            spk,
-            spk_n,
-            ext_ptr,
-            ext_id,
-            indptr,
-            post,
-            w,
-            pl_meta,
-            pl_val,
-            pl_tr,
-            pl_sp,
-            pl_act,
-            pl_ptr,
-            pl_syn,
-            pl_pre,
-            pl_mod,
-        )
-    if sampling:
-        for m_ in range(sm_meta.shape[0]):
-            if s % sm_meta[m_, 0] == 0:
-                sm_meta[m_, 3] += 1
+
+
+@njit(cache=True, nogil=True)
+def _next_rows(s, sm_meta):  # type: ignore[no-untyped-def]
+    """After a step that sampled: the state monitors that sampled move to their next row."""
+    for m_ in range(sm_meta.shape[0]):
+        if s % sm_meta[m_, 0] == 0:
+            sm_meta[m_, 3] += 1
 
 
 @njit(cache=True, nogil=True)
@@ -988,7 +937,7 @@ def run_steps(  # type: ignore[no-untyped-def]
     the CDF tables ``pin_tab`` at float64 uniforms keyed by ``rng_key[0, b]``."""
     nb = np.empty((1, _BLOCK), np.float64)  # normals and uniforms of a block
     xt = np.empty_like(xb)  # values in the network dtype before they are added
-    part_n = np.zeros((B, max(pop_meta.shape[0], 1), 1), np.int64)
+    part_n = spk_n.reshape((B, spk_n.shape[1], 1))  # one part: its counts are the counts
     cap = out_step.shape[1]
     for t0 in range(n_steps):
         s = s0 + t0
@@ -1037,7 +986,6 @@ def run_steps(  # type: ignore[no-untyped-def]
             nb,
             xt,
         )
-        _gather(1, B, pop_meta, spk, spk_n, part_n)
         _propagate_part(
             0,
             1,
@@ -1072,36 +1020,48 @@ def run_steps(  # type: ignore[no-untyped-def]
             nb,
             xt,
         )
-        _step_end(
+        _record(
             s,
             t,
             B,
             G,
-            flags & 1 == 1,
             pop_meta,
-            ch_meta,
             spk,
             spk_n,
             ext_ptr,
             ext_id,
-            indptr,
-            post,
-            w,
             mon_src,
             out_step,
             out_src,
             out_idx,
             out_n,
             out_counts,
-            sm_meta,
-            pl_meta,
-            pl_val,
-            pl_tr,
-            pl_sp,
-            pl_act,
-            pl_ptr,
-            pl_syn,
-            pl_pre,
-            pl_mod,
         )
+        if pl_meta.shape[0] > 0:  # phase 6 (learning), after every copy's spikes went out
+            learn(
+                t,
+                B,
+                pop_meta.shape[0],
+                G,
+                pop_meta,
+                ch_meta,
+                spk,
+                spk_n,
+                ext_ptr,
+                ext_id,
+                indptr,
+                post,
+                w,
+                pl_meta,
+                pl_val,
+                pl_tr,
+                pl_sp,
+                pl_act,
+                pl_ptr,
+                pl_syn,
+                pl_pre,
+                pl_mod,
+            )
+        if flags & 1:
+            _next_rows(s, sm_meta)
     return n_steps

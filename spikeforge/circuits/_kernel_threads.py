@@ -50,12 +50,14 @@ from ._kernel import (
     _DONE,
     _deliver_part,
     _gather,
+    _next_rows,
     _propagate_part,
+    _record,
     _sample,
-    _step_end,
     _step_flags,
     _update_part,
 )
+from ._kernel_plastic import learn
 
 #: the threading layers :func:`start` asks numba to try, in this order
 PRIORITY = ["tbb", "workqueue", "omp"]
@@ -411,36 +413,48 @@ def run_steps(  # type: ignore[no-untyped-def]
             nb,
             xt,
         )
-        _step_end(
+        _record(
             s,
             t,
             B,
             G,
-            flags & 1 == 1,
             pop_meta,
-            ch_meta,
             spk,
             spk_n,
             ext_ptr,
             ext_id,
-            indptr,
-            post,
-            w,
             mon_src,
             out_step,
             out_src,
             out_idx,
             out_n,
             out_counts,
-            sm_meta,
-            pl_meta,
-            pl_val,
-            pl_tr,
-            pl_sp,
-            pl_act,
-            pl_ptr,
-            pl_syn,
-            pl_pre,
-            pl_mod,
         )
+        if pl_meta.shape[0] > 0:  # phase 6 (learning), after every copy's spikes went out
+            learn(
+                t,
+                B,
+                pop_meta.shape[0],
+                G,
+                pop_meta,
+                ch_meta,
+                spk,
+                spk_n,
+                ext_ptr,
+                ext_id,
+                indptr,
+                post,
+                w,
+                pl_meta,
+                pl_val,
+                pl_tr,
+                pl_sp,
+                pl_act,
+                pl_ptr,
+                pl_syn,
+                pl_pre,
+                pl_mod,
+            )
+        if flags & 1:
+            _next_rows(s, sm_meta)
     return n_steps
