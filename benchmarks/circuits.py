@@ -36,8 +36,24 @@ Each size ends with a line ``threads: 1 -> K: speedup S`` (spikeforge f64, the m
 per-round ratios: the runs of one round are close in time, so a change of the machine's load
 hits both). Threads pay off only where cores are free: a step waits for every part twice, and a
 part whose thread the system has taken off its core holds the step up; on a machine loaded by
-other work, two threads can be slower than one (the measurements are in
-:mod:`spikeforge.circuits._kernel_threads` and the issue's report).
+other work, two threads can be slower than one (measured below).
+
+Measured 2026-12-08 on the 2-core development VM while 7 other developers worked on it (load
+average 5 to 12, so these are not scaling figures: re-measure on an idle machine), CUBA f64, TBB
+threading layer:
+
+* ``--skip f32,numpy,cython,standalone --kernel-threads 1,2 --repeats 7`` (load 7 to 8): one thread
+  0.184 / 0.828 / 3.37 s, two threads 0.290 / 1.045 / 3.19 s at 4000 / 16,000 / 64,000 neurons:
+  speedup 0.59 / 0.81 / 0.97 (identical spikes). Each thread got about a third of a core (the
+  process's CPU time was 40 % of its wall time), so two threads mostly waited for each other.
+* What two free cores can give: two parts on one thread (``NUMBA_NUM_THREADS=1``) against one
+  part, CPU time 1.03x at 64,000 neurons and 1.13x at 16,000 (the split, the binary searches of
+  the rows and the joined spike lists cost 3 % and 13 % of the work); a parallel region costs about
+  3 µs with TBB against about 120 µs of work per step at 64,000 neurons. Two idle cores should
+  therefore approach 2 / 1.03 less the regions' cost, about 1.8x at 64,000 (not measured here).
+* The one-thread kernel split into parts against the kernel before (main), in one process,
+  interleaved, 11 rounds of 300 ms: time ratio 1.06 / 0.96 / 1.11 (medians), 1.10 / 1.04 / 1.02
+  (minimum over minimum): within this machine's noise.
 
 ``--brunel 0.25,1`` adds a second table: the Brunel (2000) AI network
 (:func:`spikeforge.circuits.builders.brunel`), 200 ms, with its external drive as Poisson inputs

@@ -263,6 +263,27 @@ def _leaves(st: Any) -> list[torch.Tensor]:
     return [st] if isinstance(st, torch.Tensor) else [t for f in st for t in _leaves(f)]
 
 
+def test_parts_tile_the_neurons_and_rows_split_at_their_targets() -> None:
+    """The parts of n neurons are contiguous, in order and cover every neuron once; a row's
+    synapses onto a part are exactly those whose target lies in it (multapses included)."""
+    for n in (0, 1, 2, 5, 301, BIG):
+        for nt in (1, 2, 3, 7):
+            spans = [_kernel._span(n, k, nt) for k in range(nt)]
+            assert spans[0][0] == 0 and spans[-1][1] == n
+            assert all(spans[k][1] == spans[k + 1][0] for k in range(nt - 1))
+            assert all(lo <= hi for lo, hi in spans)
+    post = np.array([0, 1, 1, 3, 5, 5, 6, 2, 4], np.int32)  # rows [0, 7) and [7, 9)
+    ip = np.array([0, 7, 9], np.int64)
+    n = 7
+    for row in (0, 1):
+        targets = post[ip[row] : ip[row + 1]]
+        for a in range(n + 1):
+            for z in range(a, n + 1):
+                lo, hi = _kernel._row(ip, row, post, a, z, n)
+                want = [t for t in targets if a <= t < z]
+                assert post[lo:hi].tolist() == want, (row, a, z)
+
+
 @pytest.mark.parametrize("threads", [0, -1, 1.5, True, "2", None, 257])
 def test_bad_thread_counts_are_refused(threads: Any) -> None:
     net = Network(dt=0.1, compiled=True)
