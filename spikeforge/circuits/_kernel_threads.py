@@ -27,7 +27,8 @@ prefer TBB (``pip install tbb``, the ``threads`` extra; its library is loaded fr
 the first two uses OpenMP. A parallel region costs about 3 µs with TBB on this project's 2-core
 machine, 100-250 µs with ``workqueue`` (so without TBB two threads pay off only on very large
 networks), 15-150 µs with OpenMP while other processes keep the cores busy (its waiting threads
-spin). A layer already running in the process is kept, whichever it is.
+spin). A layer already running in the process is kept, whichever it is. The ``workqueue`` layer
+is not thread-safe: with it, do not run threaded networks from several Python threads at once.
 
 numba's cache of :func:`run_steps` checks this file's time stamp only: after editing
 ``_kernel.py`` (or the files it imports), touch this one, or delete ``__pycache__/*.nb?``.
