@@ -13,7 +13,7 @@ OUT ?= out
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
-	$(PIP) install -q -c constraints.txt -e '.[dev,fast,nir,data,events,reference,notebooks,vendor,gpu,pynn,nest]'
+	$(PIP) install -q -c constraints.txt -e '.[dev,fast,threads,nir,data,events,reference,notebooks,vendor,gpu,pynn,nest]'
 	$(PIP) install -q -c constraints.txt --no-deps 'norse==1.1.0'
 	$(PIP) install -q -c constraints.txt --no-deps 'neurobench==2.3.0'
 	touch $@

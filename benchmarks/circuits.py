@@ -12,12 +12,16 @@ Implementations:
 * ``spikeforge f64`` / ``spikeforge f32``: ``Network.run`` on the compiled path (numba kernel), one
   thread, float64 and float32. Its one-off cost (importing numba, loading or compiling the kernel)
   is reported apart as "compile".
+* ``spikeforge f64 xK``: the same on K threads (``Network.run(..., threads=K)``, each K of
+  ``--kernel-threads`` above 1); the same spikes as on one thread, bit for bit (checked).
 * ``brian2 numpy``: Brian2's numpy runtime target.
 * ``brian2 cython``: Brian2's Cython runtime target; its one-off compilation is in "compile" (the
   first run of a process may find the code in Brian2's cache).
 * ``brian2 standalone``: C++ standalone in a temporary directory. "compile" is code generation and
   compilation; "run s" is the simulation time the binary itself reports (``device._last_run_time``),
   "wall s" the whole ``device.run`` (process start, loading the network, writing the results).
+* ``brian2 standalone xK``: the same with ``devices.cpp_standalone.openmp_threads = K`` (Brian2's
+  OpenMP device), each K of ``--kernel-threads`` above 1.
 
 Each timed run simulates 1 s on a network that has been built and, for spikeforge and Brian2's
 runtime targets, already run for a warm-up of 10 ms (so code generation and JIT loading are not
@@ -27,6 +31,29 @@ the median and the minimum of ``--repeats`` rounds. The standalone binary is com
 over spikeforge f64's (above 1: spikeforge is faster). The check column reports the mean rate and
 ISI CV of the excitatory neurons (they agree, and at 4000 neurons the first 50 ms of spikes are
 identical between spikeforge and Brian2).
+
+Each size ends with a line ``threads: 1 -> K: speedup S`` (spikeforge f64, the median of the
+per-round ratios: the runs of one round are close in time, so a change of the machine's load
+hits both). Threads pay off only where cores are free: a step waits for every part twice, and a
+part whose thread the system has taken off its core holds the step up; on a machine loaded by
+other work, two threads can be slower than one (measured below).
+
+Measured 2026-12-08 on the 2-core development VM while 7 other developers worked on it (load
+average 5 to 12, so these are not scaling figures: re-measure on an idle machine), CUBA f64, TBB
+threading layer:
+
+* ``--skip f32,numpy,cython,standalone --kernel-threads 1,2 --repeats 7`` (load 7 to 8): one thread
+  0.184 / 0.828 / 3.37 s, two threads 0.290 / 1.045 / 3.19 s at 4000 / 16,000 / 64,000 neurons:
+  speedup 0.59 / 0.81 / 0.97 (identical spikes). Each thread got about a third of a core (the
+  process's CPU time was 40 % of its wall time), so two threads mostly waited for each other.
+* What two free cores can give: two parts on one thread (``NUMBA_NUM_THREADS=1``) against one
+  part, CPU time 1.03x at 64,000 neurons and 1.13x at 16,000 (the split, the binary searches of
+  the rows and the joined spike lists cost 3 % and 13 % of the work); a parallel region costs about
+  3 µs with TBB against about 120 µs of work per step at 64,000 neurons. Two idle cores should
+  therefore approach 2 / 1.03 less the regions' cost, about 1.8x at 64,000 (not measured here).
+* The one-thread kernel split into parts against the kernel before (main), in one process,
+  interleaved, 11 rounds of 300 ms: time ratio 1.06 / 0.96 / 1.11 (medians), 1.10 / 1.04 / 1.02
+  (minimum over minimum): within this machine's noise.
 
 ``--brunel 0.25,1`` adds a second table: the Brunel (2000) AI network
 (:func:`spikeforge.circuits.builders.brunel`), 200 ms, with its external drive as Poisson inputs
@@ -38,6 +65,7 @@ Run it::
     .venv/bin/python benchmarks/circuits.py                   # all sizes, all implementations
     .venv/bin/python benchmarks/circuits.py --sizes 4000 --repeats 5
     .venv/bin/python benchmarks/circuits.py --skip numpy,standalone --json out/circuits.json
+    .venv/bin/python benchmarks/circuits.py --skip f32,numpy,cython,standalone --kernel-threads 1,2
     .venv/bin/python benchmarks/circuits.py --sizes "" --brunel 0.25,1   # only the Brunel table
 """
 
@@ -82,23 +110,26 @@ def stats(t: np.ndarray, i: np.ndarray, n: int, duration: float) -> tuple[float,
 
 
 class SpikeforgeRun:
-    """spikeforge's CUBA, built and warmed up; ``step()`` times one run of 1 s."""
+    """spikeforge's CUBA, built and warmed up; ``step()`` times one run of 1 s on ``threads``
+    kernel threads."""
 
-    def __init__(self, n: int, dtype: torch.dtype) -> None:
+    def __init__(self, n: int, dtype: torch.dtype, threads: int = 1) -> None:
+        self.threads = threads
         t0 = time.perf_counter()
         self.net = build(n, dtype)
         self.build = time.perf_counter() - t0
         self.rec = self.net.record_spikes("exc")
         t0 = time.perf_counter()
-        self.net.run(WARMUP_MS, progress=False)
+        self.net.run(WARMUP_MS, progress=False, threads=threads)
         self.compile = time.perf_counter() - t0
         self.times: list[float] = []
 
     def step(self) -> None:
         self.start = self.net.t
         t0 = time.perf_counter()
-        self.net.run(DURATION_MS, progress=False)
+        self.net.run(DURATION_MS, progress=False, threads=self.threads)
         self.times.append(time.perf_counter() - t0)
+        assert self.net.last_run_info["threads"] == self.threads
 
     def result(self) -> dict[str, Any]:
         sel = self.rec.t >= self.start
@@ -184,12 +215,14 @@ class Brian2Runtime:
         return {"compile": self.compile, "times": self.times, "rate": rate, "cv": cv}
 
 
-def run_brian2_standalone(n: int, repeats: int) -> dict[str, Any]:
-    """Build and compile once, then run the binary ``repeats`` times."""
+def run_brian2_standalone(n: int, repeats: int, threads: int = 1) -> dict[str, Any]:
+    """Build and compile once (``threads`` OpenMP threads; 1: Brian2's default, no OpenMP), then
+    run the binary ``repeats`` times."""
     import brian2 as b2
     from brian2 import ms
 
     b2.prefs.core.default_float_dtype = np.float64
+    b2.prefs.devices.cpp_standalone.openmp_threads = threads if threads > 1 else 0
     sf = build(n, torch.float64)
     times, walls = [], []
     with tempfile.TemporaryDirectory() as tmp:
@@ -214,6 +247,7 @@ def run_brian2_standalone(n: int, repeats: int) -> dict[str, Any]:
         b2.set_device("runtime")
         b2.device.reinit()
         b2.device.activate()
+        b2.prefs.devices.cpp_standalone.openmp_threads = 0
     return {"compile": compile_s, "times": times, "walls": walls, "rate": rate, "cv": cv}
 
 
@@ -223,14 +257,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--numpy-repeats", type=int, default=1, help="repeats for Brian2's slow numpy target")
     parser.add_argument("--skip", default="", help="comma-separated: f32,numpy,cython,standalone")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (not the kernel's)")
     parser.add_argument(
-        "--threads", type=int, default=1, help="torch threads (the kernel is single-threaded)"
+        "--kernel-threads",
+        default="1",
+        help="comma-separated thread counts of the kernel (and of Brian2 standalone's OpenMP), 1 first",
     )
     parser.add_argument("--json", default=None)
     parser.add_argument("--brunel", default="", help="comma-separated Brunel scales (external drive table)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     skip = set(filter(None, args.skip.split(",")))
+    kthreads = [int(k) for k in args.kernel_threads.split(",") if k]
+    if not kthreads or kthreads[0] != 1:
+        parser.error(f"--kernel-threads must start with 1, got {args.kernel_threads!r}")
     try:
         import brian2  # noqa: F401
     except ImportError:
@@ -239,6 +279,8 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for n in (int(s) for s in args.sizes.split(",") if s):
         runners: dict[str, Any] = {"spikeforge f64": SpikeforgeRun(n, torch.float64)}
+        for k in kthreads[1:]:
+            runners[f"spikeforge f64 x{k}"] = SpikeforgeRun(n, torch.float64, threads=k)
         if "f32" not in skip:
             runners["spikeforge f32"] = SpikeforgeRun(n, torch.float32)
         if "cython" not in skip:
@@ -254,6 +296,8 @@ def main(argv: list[str] | None = None) -> int:
         results = {name: runner.result() for name, runner in runners.items()}
         if "standalone" not in skip:
             results["brian2 standalone"] = run_brian2_standalone(n, args.repeats)
+            for k in kthreads[1:]:
+                results[f"brian2 standalone x{k}"] = run_brian2_standalone(n, args.repeats, threads=k)
         ref = statistics.median(results["spikeforge f64"]["times"])
         for name, r in results.items():
             med = statistics.median(r["times"])
@@ -272,6 +316,17 @@ def main(argv: list[str] | None = None) -> int:
                 }
             )
         print_table([row for row in rows if row["n"] == n])
+        for k in kthreads[1:]:
+            one, many = runners["spikeforge f64"], runners[f"spikeforge f64 x{k}"]
+            same = np.array_equal(one.rec.t, many.rec.t) and np.array_equal(one.rec.i, many.rec.i)
+            speedup = statistics.median(a / b for a, b in zip(one.times, many.times))
+            print(
+                f"threads: 1 -> {k}: speedup {speedup:.2f} (median of {len(one.times)} interleaved rounds; "
+                f"min over min {min(one.times) / min(many.times):.2f}); identical spikes: {same}"
+            )
+            if not same:
+                raise SystemExit(f"{k} threads gave other spikes than one")
+            rows.append({"n": n, "threads": k, "speedup": speedup, "identical": same})
         sys.stdout.flush()
     for scale in (float(s) for s in args.brunel.split(",") if s):
         rows.extend(brunel_external(scale, args.repeats))

@@ -30,6 +30,16 @@ Propagation is event-driven (only the rows of neurons that spiked are read), the
 in blocks of ``_BLOCK`` neurons so that the input buffer stays in L1, and nothing is allocated per
 step. Every hot loop runs over ``range(m)`` from 0 on slices, so that numba emits no
 negative-index handling.
+
+A step runs in parts: part ``k`` of ``nt`` owns the neurons ``[n k / nt, n (k + 1) / nt)`` of
+every population and of every channel's targets (:func:`_span`). :func:`_update_part` runs
+phases 1, 3 and 4 of its neurons, :func:`_propagate_part` phase 5 onto them (and the Poisson
+inputs), and the serial pieces run between (:func:`_step_flags`, :func:`_sample`, :func:`_gather`
+which joins the parts' spikes in ascending order, :func:`_record`). :func:`run_steps` runs one
+part on the calling thread (no parallel region: a run on one thread never starts a thread pool);
+:mod:`spikeforge.circuits._kernel_threads` runs ``nt`` parts on numba's threads, with the same
+results bit for bit. After editing this file, delete ``__pycache__/*.nb?`` (numba's cache of the
+threaded kernel checks only its own file's time stamp).
 """
 
 from __future__ import annotations
@@ -377,12 +387,42 @@ def _lif(p, b, j0, m, cnt, store_i, pop_meta, V, I, REF, HELD, prm, prm_meta, xb
 
 
 @njit(cache=True, nogil=True)
-def _ring(lst, b, base, L, n, roff, ip, post, w, d, sd, has_w, wsh, R):  # type: ignore[no-untyped-def]
-    """Phase 5 of one channel for copy ``b``: the synapses of the neurons ``lst`` into the ring."""
+def _span(n, k, nt):  # type: ignore[no-untyped-def]
+    """Part ``k`` of ``nt`` of ``n`` neurons: ``[n k / nt, n (k + 1) / nt)``, contiguous and
+    ascending, so that the parts of a population and of every channel onto it coincide."""
+    return n * k // nt, n * (k + 1) // nt
+
+
+@njit(cache=True, nogil=True)
+def _first_at_least(post, lo, hi, x):  # type: ignore[no-untyped-def]
+    """The first synapse in ``[lo, hi)`` whose target is >= ``x`` (targets ascend within a row)."""
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if post[mid] < x:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+@njit(cache=True, nogil=True)
+def _row(ip, i, post, a, z, n):  # type: ignore[no-untyped-def]
+    """The synapses of row ``i`` whose targets lie in ``[a, z)`` (of ``n``), as a range."""
+    lo = ip[i]
+    hi = ip[i + 1]
+    if a > 0:
+        lo = _first_at_least(post, lo, hi, a)
+    if z < n:
+        hi = _first_at_least(post, lo, hi, z)
+    return lo, hi
+
+
+@njit(cache=True, nogil=True)
+def _ring(lst, b, base, L, n, roff, ip, post, w, d, sd, has_w, wsh, R, a, z):  # type: ignore[no-untyped-def]
+    """Phase 5 of one channel for copy ``b``: the synapses of the neurons ``lst`` onto the targets
+    ``[a, z)`` into the ring."""
     for q in range(lst.shape[0]):
-        i = lst[q]
-        lo = ip[i]
-        hi = ip[i + 1]
+        lo, hi = _row(ip, lst[q], post, a, z, n)
         if sd >= 0:
             slot = base + sd
             if slot >= L:
@@ -408,25 +448,418 @@ def _ring(lst, b, base, L, n, roff, ip, post, w, d, sd, has_w, wsh, R):  # type:
 
 
 @njit(cache=True, nogil=True)
-def _direct(lst, ip, post, w, has_w, wsh, scale, tgt, hd, on_v):  # type: ignore[no-untyped-def]
-    """Phase 5 of a direct channel: the synapses of the neurons ``lst`` straight into the target
-    state ``tgt`` (sequentially, as Brian2's ``on_pre``), times ``scale`` (gain, e for alpha); with
-    ``on_v`` (jumps of v), not into the neurons held or reset in this step (``hd``)."""
+def _direct(lst, ip, post, w, has_w, wsh, scale, tgt, hd, on_v, a, z):  # type: ignore[no-untyped-def]
+    """Phase 5 of a direct channel: the synapses of the neurons ``lst`` onto the targets ``[a, z)``
+    straight into the target state ``tgt`` (sequentially, as Brian2's ``on_pre``), times ``scale``
+    (gain, e for alpha); with ``on_v`` (jumps of v), not into the neurons held or reset in this
+    step (``hd``)."""
+    n = tgt.shape[0]
     for q in range(lst.shape[0]):
-        i = lst[q]
-        lo = ip[i]
-        hi = ip[i + 1]
+        lo, hi = _row(ip, lst[q], post, a, z, n)
         if has_w:
             for syn in range(lo, hi):
                 j = post[syn]
                 if not (on_v and hd[j]):
                     tgt[j] += scale * w[syn]
         else:
-            a = scale * wsh
+            sw = scale * wsh
             for syn in range(lo, hi):
                 j = post[syn]
                 if not (on_v and hd[j]):
-                    tgt[j] += a
+                    tgt[j] += sw
+
+
+@njit(cache=True, nogil=True)
+def _step_flags(s, t0, n_steps, B, mon_total, out_n, cap, sm_meta):  # type: ignore[no-untyped-def]
+    """-1 when the spike record buffers could overflow in step ``s`` (the call stops before it),
+    else ``sampling + 2 * store_i``: a state monitor samples in this step; ``i`` must be stored
+    (the next step samples, or this may be the call's last step)."""
+    if mon_total > 0:
+        for b in range(B):
+            if out_n[b] + mon_total > cap:
+                return -1
+    sampling = False
+    store_i = t0 == n_steps - 1
+    for m_ in range(sm_meta.shape[0]):
+        if s % sm_meta[m_, 0] == 0:
+            sampling = True
+        if (s + 1) % sm_meta[m_, 0] == 0:
+            store_i = True
+    if mon_total > 0:
+        for b in range(B):
+            if out_n[b] + 2 * mon_total > cap:
+                store_i = True  # this may be the last step of the call
+    return int(sampling) + 2 * int(store_i)
+
+
+@njit(cache=True, nogil=True)
+def _deliver_part(
+    k, nt, s, B, ch_meta, ch_val, ch_gain, coef, coef_meta, GS, HS, R, V, I, HELD, pop_meta, xb
+):  # type: ignore[no-untyped-def]
+    """Phase 1 of every channel and copy for the targets of part ``k`` (before a state sample)."""
+    for b in range(B):
+        for c in range(ch_meta.shape[0]):
+            lo, hi = _span(ch_meta[c, _NPOST], k, nt)
+            if hi > lo:
+                _deliver(
+                    c,
+                    b,
+                    s,
+                    lo,
+                    hi - lo,
+                    True,
+                    ch_meta,
+                    ch_val,
+                    ch_gain,
+                    coef,
+                    coef_meta,
+                    GS,
+                    HS,
+                    R,
+                    V,
+                    I,
+                    HELD,
+                    pop_meta,
+                    xb[k],
+                )
+
+
+@njit(cache=True, nogil=True)
+def _sample(s, B, ch_meta, sm_meta, sm_cols, V, I, REF, GS, HS, X, out_state):  # type: ignore[no-untyped-def]
+    """Phase 2 (after phase 1 of every channel, which is marked done): the state at t = s * dt."""
+    for c in range(ch_meta.shape[0]):
+        ch_meta[c, _DONE] = 1
+    for b in range(B):
+        for k in range(sm_cols.shape[0]):
+            mi = sm_cols[k, 0]
+            if s % sm_meta[mi, 0] != 0:
+                continue
+            kind = sm_cols[k, 1]
+            j = sm_cols[k, 2]
+            if kind == 0:
+                val = np.float64(V[b, j])
+            elif kind == 1:
+                val = np.float64(I[b, j])
+            elif kind == 2:
+                val = np.float64(REF[b, j])
+            elif kind == 3:
+                val = np.float64(GS[b, j])
+            elif kind == 4:
+                val = np.float64(HS[b, j])
+            else:
+                val = np.float64(X[b, j])
+            out_state[sm_meta[mi, 2] + (sm_meta[mi, 3] * B + b) * sm_meta[mi, 1] + sm_cols[k, 3]] = val
+
+
+@njit(cache=True, nogil=True)
+def _update_part(  # type: ignore[no-untyped-def]
+    k,
+    nt,
+    s,
+    t,
+    B,
+    store_i,
+    pop_meta,
+    V,
+    I,
+    REF,
+    HELD,
+    X,
+    prm,
+    prm_meta,
+    ch_meta,
+    ch_val,
+    ch_gain,
+    coef,
+    coef_meta,
+    GS,
+    HS,
+    R,
+    cur_meta,
+    cur_data,
+    rng_key,
+    cur_amp,
+    spk,
+    part_n,
+    xb,
+    zb,
+    nb,
+    xt,
+):
+    """Phases 1 (unless done), 3 (synaptic input) and 4 (neurons) of part ``k`` of every population
+    and copy, in blocks of neurons so that the part's input buffer ``xb[k]`` stays in the L1 cache
+    (``zb[k]``, ``nb[k]``, ``xt[k]``: its other scratch rows). The part's spikes go to ``spk``
+    from its first neuron on, their count to ``part_n[b, p, k]``."""
+    xk = xb[k]
+    zk = zb[k]
+    nk = nb[k]
+    tk = xt[k]
+    zero = xk[0] - xk[0]
+    for b in range(B):
+        for p in range(pop_meta.shape[0]):
+            lo, hi = _span(pop_meta[p, 0], k, nt)
+            cnt = lo
+            for j0 in range(lo, hi, _BLOCK):
+                m = min(hi - j0, _BLOCK)
+                for j in range(m):
+                    xk[j] = zero
+                for q in range(cur_meta.shape[0]):
+                    if cur_meta[q, 0] != p:
+                        continue
+                    if cur_meta[q, 5] == 1:  # amplitude * N(0, 1), float64, then the network dtype
+                        kr = cur_meta[q, 7]
+                        normals(rng_key[kr, b, 0], rng_key[kr, b, 1], cur_meta[q, 6], s, j0, m, nk)
+                        ao = cur_meta[q, 1]
+                        if cur_meta[q, 4] == 1:
+                            ca = cur_amp[ao + j0 : ao + j0 + m]
+                            for j in range(m):
+                                tk[j] = ca[j] * nk[j]
+                        else:
+                            a1 = cur_amp[ao]
+                            for j in range(m):
+                                tk[j] = a1 * nk[j]
+                        for j in range(m):
+                            xk[j] += tk[j]
+                        continue
+                    off = cur_meta[q, 1] + t * cur_meta[q, 2] + b * cur_meta[q, 3]
+                    if cur_meta[q, 4] == 1:
+                        cd = cur_data[off + j0 : off + j0 + m]
+                        for j in range(m):
+                            xk[j] += cd[j]
+                    else:
+                        cv = cur_data[off]
+                        for j in range(m):
+                            xk[j] += cv
+                for c in range(ch_meta.shape[0]):
+                    if ch_meta[c, _POST] == p:
+                        _deliver(
+                            c,
+                            b,
+                            s,
+                            j0,
+                            m,
+                            False,
+                            ch_meta,
+                            ch_val,
+                            ch_gain,
+                            coef,
+                            coef_meta,
+                            GS,
+                            HS,
+                            R,
+                            V,
+                            I,
+                            HELD,
+                            pop_meta,
+                            xk,
+                        )
+                model = pop_meta[p, 6]
+                if model == _M_LIF:
+                    cnt = _lif(
+                        p, b, j0, m, cnt, store_i, pop_meta, V, I, REF, HELD, prm, prm_meta, xk, zk, spk
+                    )
+                elif model == _M_IZHIKEVICH:
+                    cnt = _izhikevich(p, b, j0, m, cnt, pop_meta, V, X, prm, prm_meta, xk, spk)
+                elif model == _M_ALIF:
+                    cnt = _alif(
+                        p, b, j0, m, cnt, store_i, pop_meta, V, I, REF, HELD, X, prm, prm_meta, xk, spk
+                    )
+                else:
+                    cnt = _integrate_fire(p, b, j0, m, cnt, pop_meta, V, prm, prm_meta, xk, spk)
+            part_n[b, p, k] = cnt - lo
+
+
+@njit(cache=True, nogil=True)
+def _gather(nt, B, pop_meta, spk, spk_n, part_n):  # type: ignore[no-untyped-def]
+    """Joins the parts' spike lists of every population and copy into one ascending list (the
+    order of one part), from ``spk[b, po:]`` on, and sets ``spk_n``."""
+    for b in range(B):
+        for p in range(pop_meta.shape[0]):
+            n = pop_meta[p, 0]
+            so = pop_meta[p, 1]
+            cnt = part_n[b, p, 0]
+            for k in range(1, nt):
+                lo = _span(n, k, nt)[0]
+                m = part_n[b, p, k]
+                if cnt != lo:  # cnt <= lo: moving down is safe in ascending order
+                    for q in range(m):
+                        spk[b, so + cnt + q] = spk[b, so + lo + q]
+                cnt += m
+            spk_n[b, p] = cnt
+
+
+@njit(cache=True, nogil=True)
+def _propagate_part(  # type: ignore[no-untyped-def]
+    k,
+    nt,
+    s,
+    t,
+    B,
+    pop_meta,
+    V,
+    I,
+    HELD,
+    ch_meta,
+    ch_val,
+    ch_gain,
+    GS,
+    HS,
+    R,
+    indptr,
+    post,
+    w,
+    d,
+    G,
+    ext_ptr,
+    ext_id,
+    spk,
+    spk_n,
+    pin_meta,
+    pin_data,
+    pin_idx,
+    pin_tab,
+    pin_tab_meta,
+    rng_key,
+    nb,
+    xt,
+):
+    """Phase 5 for the targets of part ``k`` of every channel and copy: this step's spikes into the
+    ring buffers (direct channels: into the target state, which nothing reads before the next
+    step's phase 1), then the Poisson inputs onto the part. Each target's sum runs over channels,
+    sources and synapses in one order, whatever the number of parts, so that every thread count
+    gives the same floats."""
+    P = pop_meta.shape[0]
+    nk = nb[k]
+    tk = xt[k]
+    for b in range(B):
+        for c in range(ch_meta.shape[0]):
+            src = ch_meta[c, _SRC]
+            if src < P:
+                so = pop_meta[src, 1]
+                lst = spk[b, so : so + spk_n[b, src]]
+            else:
+                e0 = (t * B + b) * G + (src - P)
+                lst = ext_id[ext_ptr[e0] : ext_ptr[e0 + 1]]
+            if lst.shape[0] == 0:
+                continue
+            n = ch_meta[c, _NPOST]
+            a, z = _span(n, k, nt)
+            if z == a:
+                continue
+            ip = indptr[ch_meta[c, _IPOFF] :]
+            has_w = ch_meta[c, _HAS_W] == 1
+            wsh = ch_val[c, 4]
+            if ch_meta[c, _DIRECT] == 1:
+                kind = ch_meta[c, _KIND]
+                po = pop_meta[ch_meta[c, _POST], 1]
+                scale = ch_gain[c, b]
+                on_v = kind == _DELTA and ch_meta[c, _FIELD] == 0
+                if kind == _DELTA:
+                    tgt = V[b, po : po + n] if on_v else I[b, po : po + n]
+                elif kind == _EXP or kind == _EXP_COND:
+                    tgt = GS[b, ch_meta[c, _GOFF] : ch_meta[c, _GOFF] + n]
+                else:
+                    tgt = HS[b, ch_meta[c, _HOFF] : ch_meta[c, _HOFF] + n]
+                    scale = scale * ch_val[c, 2]
+                _direct(lst, ip, post, w, has_w, wsh, scale, tgt, HELD[b, po : po + n], on_v, a, z)
+            else:
+                L = ch_meta[c, _L]
+                _ring(
+                    lst,
+                    b,
+                    (s + 1) % L,
+                    L,
+                    n,
+                    ch_meta[c, _ROFF],
+                    ip,
+                    post,
+                    w,
+                    d,
+                    ch_meta[c, _SHARED_D],
+                    has_w,
+                    wsh,
+                    R,
+                    a,
+                    z,
+                )
+        # Poisson inputs: count * weight added to V or I (after the projections, as delay-0
+        # delta synapses; lost on a held v); mode 1: ``pin_data[off + (t * B + b) * n + j]``
+        for q in range(pin_meta.shape[0]):
+            n = pin_meta[q, 3]
+            a, z = _span(n, k, nt)
+            po = pop_meta[pin_meta[q, 0], 1]
+            on_v = pin_meta[q, 1] == 0
+            tgt = V[b, po : po + n] if on_v else I[b, po : po + n]
+            hd = HELD[b, po : po + n]
+            if pin_meta[q, 4] == 1:
+                pd = pin_data[pin_meta[q, 2] + (t * B + b) * n :]
+                for j in range(a, z):
+                    if not (on_v and hd[j]):
+                        tgt[j] += pd[j]
+                continue
+            wq = pin_data[pin_meta[q, 2]]
+            io = pin_meta[q, 6] + t * pin_meta[q, 7] + b * pin_meta[q, 8]
+            sn = pin_meta[q, 9]
+            for j0 in range(a, z, _BLOCK):
+                m = min(z - j0, _BLOCK)
+                uniforms(rng_key[0, b, 0], rng_key[0, b, 1], pin_meta[q, 5], s, j0, m, False, nk)
+                for j in range(m):
+                    tab = pin_idx[io + (j0 + j) * sn]
+                    lo = pin_tab_meta[tab, 0]
+                    c_lo = 0
+                    c_hi = pin_tab_meta[tab, 1]
+                    u = nk[j]
+                    while c_lo < c_hi:  # the smallest c with u < F(c) (searchsorted, right)
+                        mid = (c_lo + c_hi) >> 1
+                        if pin_tab[lo + mid] <= u:
+                            c_lo = mid + 1
+                        else:
+                            c_hi = mid
+                    tk[j] = c_lo
+                    tk[j] = tk[j] * wq
+                for j in range(m):
+                    if not (on_v and hd[j0 + j]):
+                        tgt[j0 + j] += tk[j]
+
+
+@njit(cache=True, nogil=True)
+def _record(
+    s, t, B, G, pop_meta, spk, spk_n, ext_ptr, ext_id, mon_src, out_step, out_src, out_idx, out_n, out_counts
+):  # type: ignore[no-untyped-def]
+    """Phase 7 (monitors): every copy's spikes of step ``s`` and their counts."""
+    P = pop_meta.shape[0]
+    for b in range(B):
+        o = out_n[b]
+        for p in range(P):
+            cnt = spk_n[b, p]
+            out_counts[t, b, p] = cnt
+            if mon_src[p]:
+                so = pop_meta[p, 1]
+                for q in range(cnt):
+                    out_step[b, o] = s
+                    out_src[b, o] = p
+                    out_idx[b, o] = spk[b, so + q]
+                    o += 1
+        for g in range(G):
+            e0 = (t * B + b) * G + g
+            lo = ext_ptr[e0]
+            hi = ext_ptr[e0 + 1]
+            out_counts[t, b, P + g] = hi - lo
+            if mon_src[P + g]:
+                for q in range(lo, hi):
+                    out_step[b, o] = s
+                    out_src[b, o] = P + g
+                    out_idx[b, o] = ext_id[q]
+                    o += 1
+        out_n[b] = o
+
+
+@njit(cache=True, nogil=True)
+def _next_rows(s, sm_meta):  # type: ignore[no-untyped-def]
+    """After a step that sampled: the state monitors that sampled move to their next row."""
+    for m_ in range(sm_meta.shape[0]):
+        if s % sm_meta[m_, 0] == 0:
+            sm_meta[m_, 3] += 1
 
 
 @njit(cache=True, nogil=True)
@@ -491,277 +924,124 @@ def run_steps(  # type: ignore[no-untyped-def]
     pl_pre,
     pl_mod,
 ):
-    """Advance ``n_steps`` steps from step ``s0``; returns the number of steps done (fewer when
-    the spike record buffers would overflow: the caller drains them and calls again). Input
-    events, currents and counts are indexed by ``t_off + t`` (the step within the caller's block).
+    """Advance ``n_steps`` steps from step ``s0`` on one thread; returns the number of steps done
+    (fewer when the spike record buffers would overflow: the caller drains them and calls again).
+    Input events, currents and counts are indexed by ``t_off + t`` (the step within the caller's
+    block). ``xb`` and ``zb`` are scratch rows ``[1, _BLOCK]`` (network dtype, bool);
+    :func:`spikeforge.circuits._kernel_threads.run_steps` is this loop with the parts on threads.
 
     Random numbers are drawn here, as pure functions of (key, stream, step, neuron)
     (:mod:`spikeforge.circuits._kernel_philox`): currents with ``cur_meta[q, 5] == 1`` are
     ``cur_amp * N(0, 1)`` (amplitudes from ``cur_meta[q, 1]``, per neuron when ``cur_meta[q, 4]``,
     stream ``cur_meta[q, 6]``, keys ``rng_key[cur_meta[q, 7], b]``); Poisson inputs in mode 0 invert
     the CDF tables ``pin_tab`` at float64 uniforms keyed by ``rng_key[0, b]``."""
-    nb = np.empty(_BLOCK, np.float64)  # normals and uniforms of a block
+    nb = np.empty((1, _BLOCK), np.float64)  # normals and uniforms of a block
     xt = np.empty_like(xb)  # values in the network dtype before they are added
-    P = pop_meta.shape[0]
-    C = ch_meta.shape[0]
-    M = sm_meta.shape[0]
-    K = sm_cols.shape[0]
-    Q = cur_meta.shape[0]
+    part_n = spk_n.reshape((B, spk_n.shape[1], 1))  # one part: its counts are the counts
     cap = out_step.shape[1]
-    zero = xb[0] - xb[0]
     for t0 in range(n_steps):
         s = s0 + t0
         t = t_off + t0
-        if mon_total > 0:
-            for b in range(B):
-                if out_n[b] + mon_total > cap:
-                    return t0
-        sampling = False
-        store_i = t0 == n_steps - 1
-        for m_ in range(M):
-            if s % sm_meta[m_, 0] == 0:
-                sampling = True
-            if (s + 1) % sm_meta[m_, 0] == 0:
-                store_i = True
-        if mon_total > 0:
-            for b in range(B):
-                if out_n[b] + 2 * mon_total > cap:
-                    store_i = True  # this may be the last step of the call
-        for b in range(B):
-            for c in range(C):
-                ch_meta[c, _DONE] = 0
-            if sampling:
-                # phase 1 for every channel, then phase 2: the state at t = s * dt
-                for c in range(C):
-                    _deliver(
-                        c,
-                        b,
-                        s,
-                        0,
-                        ch_meta[c, _NPOST],
-                        True,
-                        ch_meta,
-                        ch_val,
-                        ch_gain,
-                        coef,
-                        coef_meta,
-                        GS,
-                        HS,
-                        R,
-                        V,
-                        I,
-                        HELD,
-                        pop_meta,
-                        xb,
-                    )
-                    ch_meta[c, _DONE] = 1
-                for k in range(K):
-                    mi = sm_cols[k, 0]
-                    if s % sm_meta[mi, 0] != 0:
-                        continue
-                    kind = sm_cols[k, 1]
-                    j = sm_cols[k, 2]
-                    if kind == 0:
-                        val = np.float64(V[b, j])
-                    elif kind == 1:
-                        val = np.float64(I[b, j])
-                    elif kind == 2:
-                        val = np.float64(REF[b, j])
-                    elif kind == 3:
-                        val = np.float64(GS[b, j])
-                    elif kind == 4:
-                        val = np.float64(HS[b, j])
-                    else:
-                        val = np.float64(X[b, j])
-                    out_state[sm_meta[mi, 2] + (sm_meta[mi, 3] * B + b) * sm_meta[mi, 1] + sm_cols[k, 3]] = (
-                        val
-                    )
-            # phases 1 (unless done), 3 (synaptic input) and 4 (neurons), population by population,
-            # in blocks of neurons so that the input buffer stays in the L1 cache
-            for p in range(P):
-                n = pop_meta[p, 0]
-                cnt = 0
-                for j0 in range(0, n, _BLOCK):
-                    m = min(n - j0, _BLOCK)
-                    for j in range(m):
-                        xb[j] = zero
-                    for q in range(Q):
-                        if cur_meta[q, 0] != p:
-                            continue
-                        if cur_meta[q, 5] == 1:  # amplitude * N(0, 1), float64, then the network dtype
-                            kr = cur_meta[q, 7]
-                            normals(rng_key[kr, b, 0], rng_key[kr, b, 1], cur_meta[q, 6], s, j0, m, nb)
-                            ao = cur_meta[q, 1]
-                            if cur_meta[q, 4] == 1:
-                                ca = cur_amp[ao + j0 : ao + j0 + m]
-                                for j in range(m):
-                                    xt[j] = ca[j] * nb[j]
-                            else:
-                                a1 = cur_amp[ao]
-                                for j in range(m):
-                                    xt[j] = a1 * nb[j]
-                            for j in range(m):
-                                xb[j] += xt[j]
-                            continue
-                        off = cur_meta[q, 1] + t * cur_meta[q, 2] + b * cur_meta[q, 3]
-                        if cur_meta[q, 4] == 1:
-                            cd = cur_data[off + j0 : off + j0 + m]
-                            for j in range(m):
-                                xb[j] += cd[j]
-                        else:
-                            cv = cur_data[off]
-                            for j in range(m):
-                                xb[j] += cv
-                    for c in range(C):
-                        if ch_meta[c, _POST] == p:
-                            _deliver(
-                                c,
-                                b,
-                                s,
-                                j0,
-                                m,
-                                False,
-                                ch_meta,
-                                ch_val,
-                                ch_gain,
-                                coef,
-                                coef_meta,
-                                GS,
-                                HS,
-                                R,
-                                V,
-                                I,
-                                HELD,
-                                pop_meta,
-                                xb,
-                            )
-                    model = pop_meta[p, 6]
-                    if model == _M_LIF:
-                        cnt = _lif(
-                            p, b, j0, m, cnt, store_i, pop_meta, V, I, REF, HELD, prm, prm_meta, xb, zb, spk
-                        )
-                    elif model == _M_IZHIKEVICH:
-                        cnt = _izhikevich(p, b, j0, m, cnt, pop_meta, V, X, prm, prm_meta, xb, spk)
-                    elif model == _M_ALIF:
-                        cnt = _alif(
-                            p, b, j0, m, cnt, store_i, pop_meta, V, I, REF, HELD, X, prm, prm_meta, xb, spk
-                        )
-                    else:
-                        cnt = _integrate_fire(p, b, j0, m, cnt, pop_meta, V, prm, prm_meta, xb, spk)
-                spk_n[b, p] = cnt
-            # phase 5: schedule this step's spikes into the ring buffers (direct channels: into
-            # the target state, which nothing reads before the next step's phase 1)
-            for c in range(C):
-                src = ch_meta[c, _SRC]
-                if src < P:
-                    so = pop_meta[src, 1]
-                    lst = spk[b, so : so + spk_n[b, src]]
-                else:
-                    e0 = (t * B + b) * G + (src - P)
-                    lst = ext_id[ext_ptr[e0] : ext_ptr[e0 + 1]]
-                if lst.shape[0] == 0:
-                    continue
-                ip = indptr[ch_meta[c, _IPOFF] :]
-                has_w = ch_meta[c, _HAS_W] == 1
-                wsh = ch_val[c, 4]
-                n = ch_meta[c, _NPOST]
-                if ch_meta[c, _DIRECT] == 1:
-                    kind = ch_meta[c, _KIND]
-                    po = pop_meta[ch_meta[c, _POST], 1]
-                    scale = ch_gain[c, b]
-                    on_v = kind == _DELTA and ch_meta[c, _FIELD] == 0
-                    if kind == _DELTA:
-                        tgt = V[b, po : po + n] if on_v else I[b, po : po + n]
-                    elif kind == _EXP or kind == _EXP_COND:
-                        tgt = GS[b, ch_meta[c, _GOFF] : ch_meta[c, _GOFF] + n]
-                    else:
-                        tgt = HS[b, ch_meta[c, _HOFF] : ch_meta[c, _HOFF] + n]
-                        scale = scale * ch_val[c, 2]
-                    _direct(lst, ip, post, w, has_w, wsh, scale, tgt, HELD[b, po : po + n], on_v)
-                else:
-                    L = ch_meta[c, _L]
-                    _ring(
-                        lst,
-                        b,
-                        (s + 1) % L,
-                        L,
-                        n,
-                        ch_meta[c, _ROFF],
-                        ip,
-                        post,
-                        w,
-                        d,
-                        ch_meta[c, _SHARED_D],
-                        has_w,
-                        wsh,
-                        R,
-                    )
-            # Poisson inputs: count * weight added to V or I (after the projections, as delay-0
-            # delta synapses; lost on a held v); mode 1: ``pin_data[off + (t * B + b) * n + j]``
-            for q in range(pin_meta.shape[0]):
-                n = pin_meta[q, 3]
-                po = pop_meta[pin_meta[q, 0], 1]
-                on_v = pin_meta[q, 1] == 0
-                tgt = V[b, po : po + n] if on_v else I[b, po : po + n]
-                hd = HELD[b, po : po + n]
-                if pin_meta[q, 4] == 1:
-                    pd = pin_data[pin_meta[q, 2] + (t * B + b) * n :]
-                    for j in range(n):
-                        if not (on_v and hd[j]):
-                            tgt[j] += pd[j]
-                    continue
-                wq = pin_data[pin_meta[q, 2]]
-                io = pin_meta[q, 6] + t * pin_meta[q, 7] + b * pin_meta[q, 8]
-                sn = pin_meta[q, 9]
-                for j0 in range(0, n, _BLOCK):
-                    m = min(n - j0, _BLOCK)
-                    uniforms(rng_key[0, b, 0], rng_key[0, b, 1], pin_meta[q, 5], s, j0, m, False, nb)
-                    for j in range(m):
-                        tab = pin_idx[io + (j0 + j) * sn]
-                        lo = pin_tab_meta[tab, 0]
-                        c_lo = 0
-                        c_hi = pin_tab_meta[tab, 1]
-                        u = nb[j]
-                        while c_lo < c_hi:  # the smallest c with u < F(c) (searchsorted, right)
-                            mid = (c_lo + c_hi) >> 1
-                            if pin_tab[lo + mid] <= u:
-                                c_lo = mid + 1
-                            else:
-                                c_hi = mid
-                        xt[j] = c_lo
-                        xt[j] = xt[j] * wq
-                    for j in range(m):
-                        if not (on_v and hd[j0 + j]):
-                            tgt[j0 + j] += xt[j]
-            # phase 6: monitors
-            o = out_n[b]
-            for p in range(P):
-                cnt = spk_n[b, p]
-                out_counts[t, b, p] = cnt
-                if mon_src[p]:
-                    so = pop_meta[p, 1]
-                    for q in range(cnt):
-                        out_step[b, o] = s
-                        out_src[b, o] = p
-                        out_idx[b, o] = spk[b, so + q]
-                        o += 1
-            for g in range(G):
-                e0 = (t * B + b) * G + g
-                lo = ext_ptr[e0]
-                hi = ext_ptr[e0 + 1]
-                out_counts[t, b, P + g] = hi - lo
-                if mon_src[P + g]:
-                    for q in range(lo, hi):
-                        out_step[b, o] = s
-                        out_src[b, o] = P + g
-                        out_idx[b, o] = ext_id[q]
-                        o += 1
-            out_n[b] = o
+        flags = _step_flags(s, t0, n_steps, B, mon_total, out_n, cap, sm_meta)
+        if flags < 0:
+            return t0
+        for c in range(ch_meta.shape[0]):
+            ch_meta[c, _DONE] = 0
+        if flags & 1:
+            _deliver_part(
+                0, 1, s, B, ch_meta, ch_val, ch_gain, coef, coef_meta, GS, HS, R, V, I, HELD, pop_meta, xb
+            )
+            _sample(s, B, ch_meta, sm_meta, sm_cols, V, I, REF, GS, HS, X, out_state)
+        _update_part(
+            0,
+            1,
+            s,
+            t,
+            B,
+            flags >= 2,
+            pop_meta,
+            V,
+            I,
+            REF,
+            HELD,
+            X,
+            prm,
+            prm_meta,
+            ch_meta,
+            ch_val,
+            ch_gain,
+            coef,
+            coef_meta,
+            GS,
+            HS,
+            R,
+            cur_meta,
+            cur_data,
+            rng_key,
+            cur_amp,
+            spk,
+            part_n,
+            xb,
+            zb,
+            nb,
+            xt,
+        )
+        _propagate_part(
+            0,
+            1,
+            s,
+            t,
+            B,
+            pop_meta,
+            V,
+            I,
+            HELD,
+            ch_meta,
+            ch_val,
+            ch_gain,
+            GS,
+            HS,
+            R,
+            indptr,
+            post,
+            w,
+            d,
+            G,
+            ext_ptr,
+            ext_id,
+            spk,
+            spk_n,
+            pin_meta,
+            pin_data,
+            pin_idx,
+            pin_tab,
+            pin_tab_meta,
+            rng_key,
+            nb,
+            xt,
+        )
+        _record(
+            s,
+            t,
+            B,
+            G,
+            pop_meta,
+            spk,
+            spk_n,
+            ext_ptr,
+            ext_id,
+            mon_src,
+            out_step,
+            out_src,
+            out_idx,
+            out_n,
+            out_counts,
+        )
         if pl_meta.shape[0] > 0:  # phase 6 (learning), after every copy's spikes went out
             learn(
                 t,
                 B,
-                P,
+                pop_meta.shape[0],
                 G,
                 pop_meta,
                 ch_meta,
@@ -782,8 +1062,6 @@ def run_steps(  # type: ignore[no-untyped-def]
                 pl_pre,
                 pl_mod,
             )
-        if sampling:
-            for m_ in range(M):
-                if s % sm_meta[m_, 0] == 0:
-                    sm_meta[m_, 3] += 1
+        if flags & 1:
+            _next_rows(s, sm_meta)
     return n_steps

@@ -109,6 +109,8 @@ __all__ = ["Network", "Population"]
 
 
 MAX_RUN_STEPS = 2**31 - 1  # one run's steps: beyond it a typo (run(1e300)) would run for ever
+#: the most threads ``Network.run(..., threads=n)`` takes (each part holds its own scratch rows)
+MAX_THREADS = 256
 
 
 def _check_representable(name: str, t: torch.Tensor, dtype: torch.dtype) -> None:
@@ -733,7 +735,14 @@ class Network(_PlasticMixin):
         self._monitors.append(mon)
         return mon
 
-    def run(self, duration: float, *, progress: bool | None = None, engine: Engine | None = None) -> None:
+    def run(
+        self,
+        duration: float,
+        *,
+        progress: bool | None = None,
+        threads: int = 1,
+        engine: Engine | None = None,
+    ) -> None:
         """Advance the network by ``duration`` ms (a multiple of dt), continuing from where the
         last run stopped.
 
@@ -741,16 +750,40 @@ class Network(_PlasticMixin):
             duration: ms, >= 0.
             progress: show a tqdm progress bar: None (default) shows it only when the run is still
                 going after 2 s; True always; False never.
+            threads: CPU threads of the compiled engine, 1 to 256 (default 1: no
+                thread pool is started). More splits every population and the targets of every
+                projection into ``threads`` contiguous parts, run by numba's threads (at most
+                ``numba.config.NUMBA_NUM_THREADS`` at once, the number of cores by default); every
+                count gives the same spikes and states, bit for bit. It pays off on large
+                networks and idle cores (CUBA at 64,000 neurons: see ``benchmarks/circuits.py``);
+                install TBB (``pip install 'spikeforge[threads]'``) for cheap parallel regions
+                (see :mod:`spikeforge.circuits._kernel_threads`, which also says why numba's
+                OpenMP layer is avoided beside NEST). ``last_run_info["threads"]`` reports it;
+                the PyTorch engine ignores it (None there: ``torch.set_num_threads`` sets its
+                threads).
             engine: an engine object that must run this network (for example
                 ``TritonEngine(interpret=True)`` of :mod:`spikeforge.circuits.engines.gpu`, which
                 runs the GPU kernels on the CPU in Triton's interpreter); None (default) lets
                 :func:`~spikeforge.circuits.engines.choose.choose_engine` choose.
 
         Raises:
-            ParameterError: negative duration or one that is not a multiple of dt; with
-                ``compiled=True``, a network the compiled kernel does not support; an ``engine``
-                that cannot run it.
+            ParameterError: negative duration or one that is not a multiple of dt; ``threads`` not
+                an int from 1 to 256; with ``compiled=True``, a network the
+                compiled kernel does not support; an ``engine`` that cannot run it.
+
+        Example:
+            >>> import spikeforge as sf
+            >>> net = sf.circuits.Network(dt=0.1, seed=0)
+            >>> _ = net.add_population("x", sf.neurons.LIF(1000, dt=0.1))
+            >>> _ = net.add_poisson_input("in", "x", n=100, rate=300 * sf.units.Hz, weight=0.1)
+            >>> _ = net.connect("x", "x", p=0.02, weight=0.05)
+            >>> rec = net.record_spikes("x")
+            >>> net.run(20.0, progress=False, threads=2)  # the same spikes as on one thread
+            >>> net.last_run_info["threads"], rec.num_spikes > 0
+            (2, True)
         """
+        if isinstance(threads, bool) or not isinstance(threads, int) or not 1 <= threads <= MAX_THREADS:
+            raise ParameterError(f"threads must be an int from 1 to {MAX_THREADS}, got {threads!r}")
         if (
             isinstance(duration, bool)
             or not isinstance(duration, (int, float))
@@ -781,7 +814,7 @@ class Network(_PlasticMixin):
             )
         t0 = time.perf_counter()
         try:
-            engine.prepare(self, sim)
+            engine.prepare(self, sim, threads=threads)
             engine.advance(n_steps, None if bar is None else bar.update)
         finally:
             if bar is not None:
@@ -791,6 +824,7 @@ class Network(_PlasticMixin):
             "steps": n_steps,
             "seconds": time.perf_counter() - t0,
             "why_not_compiled": why,
+            "threads": engine.threads_used,
         }
 
     def load_state_dict(self, state_dict: Any, strict: bool = True, assign: bool = False) -> Any:

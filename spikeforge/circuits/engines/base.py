@@ -37,17 +37,22 @@ class Engine(Protocol):
 
     Attributes:
         name: the engine's name, as ``net.last_run_info["path"]`` reports it.
+        threads_used: the CPU threads the engine's last :meth:`prepare` asked for, as
+            ``net.last_run_info["threads"]`` reports it; None for an engine that leaves its
+            threads to another library (the PyTorch engine: ``torch.set_num_threads``).
     """
 
     name: str
+    threads_used: int | None
 
     def supports(self, network: _NetworkBase) -> str | None:
         """None when this engine can run ``network`` as it is now, else the reason, naming the
         part it cannot run (a population, a projection, a rule, the device, gradients)."""
 
-    def prepare(self, network: _NetworkBase, state: _Sim) -> None:
+    def prepare(self, network: _NetworkBase, state: _Sim, *, threads: int = 1) -> None:
         """Bind the engine to ``network`` and its simulation state before :meth:`advance`
-        (buffers and caches from an earlier run are reused while still valid)."""
+        (buffers and caches from an earlier run are reused while still valid), to run on
+        ``threads`` CPU threads (>= 1, checked by ``Network.run``) where the engine can."""
 
     def advance(self, n_steps: int, progress: Callable[[int], object] | None = None) -> None:
         """Run ``n_steps`` steps from ``state.step`` on, calling ``progress(k)`` after each ``k``

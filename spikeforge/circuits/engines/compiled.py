@@ -37,6 +37,7 @@ class CompiledEngine:
     def __init__(self) -> None:
         self._packed: _Packed | None = None
         self._csr_cache: tuple[Any, Any] | None = None
+        self.threads_used: int | None = 1
 
     def supports(self, network: _NetworkBase) -> str | None:
         """None when the kernel can run ``network``, else the reason, naming the part it cannot
@@ -69,13 +70,25 @@ class CompiledEngine:
                 return why
         return None
 
-    def prepare(self, network: _NetworkBase, state: _Sim) -> None:
-        """Bind the network and its simulation state."""
+    def prepare(self, network: _NetworkBase, state: _Sim, *, threads: int = 1) -> None:
+        """Bind the network and its simulation state, to run in ``threads`` parts: 1, the
+        kernel of :mod:`spikeforge.circuits._kernel` (no thread pool); more, the one of
+        :mod:`spikeforge.circuits._kernel_threads` on numba's threads (the same results)."""
         self.net, self.sim = network, state
+        self.threads_used = threads
 
     def advance(self, n_steps: int, progress: Callable[[int], object] | None = None) -> None:
         """Run ``n_steps`` steps in the kernel, chunk by chunk (see :mod:`spikeforge.circuits.schedule`)."""
-        self._run_kernel(self.sim, n_steps, progress)
+        nt = self.threads_used or 1
+        if nt == 1:
+            from .._kernel import run_steps
+
+            self._run_kernel(self.sim, n_steps, progress, run_steps, 1)
+            return
+        from .. import _kernel_threads
+
+        with _kernel_threads.threads(nt):
+            self._run_kernel(self.sim, n_steps, progress, _kernel_threads.run_steps, nt)
 
     def _pack(self, sim: _Sim) -> _Packed:
         """Flat buffers for the kernel, with the simulation state moved into them (the state
@@ -246,7 +259,16 @@ class CompiledEngine:
         self._csr_cache = (key, out)
         return out
 
-    def _run_kernel(self, sim: _Sim, n_steps: int, progress: Callable[[int], object] | None) -> None:
+    def _run_kernel(
+        self,
+        sim: _Sim,
+        n_steps: int,
+        progress: Callable[[int], object] | None,
+        run_steps: Callable[..., int],
+        nt: int,
+    ) -> None:
+        """Runs ``n_steps`` steps with ``run_steps`` (the kernel's, on one thread, or
+        ``_kernel_threads``', in ``nt`` parts)."""
         from .. import _kernel, _kernel_plastic
 
         net = self.net
@@ -331,8 +353,8 @@ class CompiledEngine:
             GS, HS, R = packed.GS.numpy(), packed.HS.numpy(), packed.R.numpy()
             spk = np.zeros((B, V.shape[1]), np.int32)
             spk_n = np.zeros((B, max(P, 1)), np.int64)
-            xb = np.zeros(_kernel._BLOCK, npdt)
-            zb = np.zeros(_kernel._BLOCK, np.bool_)
+            xb = np.zeros((nt, _kernel._BLOCK), npdt)  # a scratch row per part
+            zb = np.zeros((nt, _kernel._BLOCK), np.bool_)
             # monitors
             mon_src = np.zeros(max(S, 1), np.uint8)
             for m_ in net._monitors:
@@ -421,7 +443,7 @@ class CompiledEngine:
                 recorded: list[tuple[np.ndarray, ...]] = []
                 while done < n_chunk:
                     out_n = np.zeros(B, np.int64)
-                    k = _kernel.run_steps(
+                    k = run_steps(
                         s0 + done,
                         n_chunk - done,
                         done,

@@ -55,6 +55,7 @@ class TorchEngine:
     (the reference engine; see :class:`~spikeforge.circuits.engines.base.Engine`)."""
 
     name = "torch"
+    threads_used: int | None = None
     net: _NetworkBase
     sim: _Sim
 
@@ -63,8 +64,9 @@ class TorchEngine:
         own generator is refused when the run starts, naming the population)."""
         return None
 
-    def prepare(self, network: _NetworkBase, state: _Sim) -> None:
-        """Bind the network and its simulation state."""
+    def prepare(self, network: _NetworkBase, state: _Sim, *, threads: int = 1) -> None:
+        """Bind the network and its simulation state (``threads`` is ignored: PyTorch's own
+        threads run the operations, see ``torch.set_num_threads``)."""
         self.net, self.sim = network, state
 
     def advance(self, n_steps: int, progress: Callable[[int], object] | None = None) -> None:
