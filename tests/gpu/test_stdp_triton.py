@@ -33,7 +33,7 @@ def build(
     net.add_population("e", lif, init={"v": Uniform(-60.0, -50.0)})
     net.add_poisson("p", 12, rate=400 * sf.units.Hz)
     net.add_spike_source("s", 3, times=[0.5, 1.0, 1.0, 4.0, 6.0], indices=[0, 1, 2, 0, 2])
-    net.add_current("drive", "e", 8.0)
+    net.add_current("drive", "e", 20.0)
     stdp = {"a_plus": 0.05, "a_minus": 0.06, "w_max": 1.0, **rule}
     net.connect(
         "p",
