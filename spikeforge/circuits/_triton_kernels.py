@@ -18,6 +18,16 @@ A step of a network is two launches, whatever its number of populations and proj
   engine adds them (spiking sources ascending, a source's synapses in CSR order), so the sums are
   the same floating-point numbers: no atomics, and the spikes equal the CPU engine's bitwise.
 
+A plastic STDP projection adds two launches per step, after the propagation:
+
+* :func:`stdp_kernel` (phase 6, the weights): one program per block of ``BLOCK`` targets (all
+  copies in the program: the change is reduced over them). Each target walks its incoming synapses
+  (the same CSC) and changes those whose source or target spiked in any copy, from the traces
+  decayed but not yet grown, as ``_kernel_plastic.learn`` and ``_kernel_rules.update`` do; then
+  its own traces decay and grow. A program owns its targets' synapses and traces: no atomics.
+* :func:`stdp_pre_kernel` (phase 6, the sources' traces): decay and growth, one program per block
+  of sources and copy, after :func:`stdp_kernel` read them.
+
 The step index is read from a device tensor (``step_ptr``) plus the launch's offset ``k`` within
 its chunk, so a chunk of launches can be captured once in a CUDA graph and replayed.
 

@@ -7,8 +7,23 @@ Euler, with or without ``tau_syn``, both resets, refractoriness with any ``t_ref
 and per-copy parameters), ``ExpSynapse`` projections (dense or sparse, shared or per-synapse
 weights and delays, per-copy ``gain``), Poisson groups (the counter-based draws of
 :mod:`spikeforge.circuits._philox`), currents (:meth:`~spikeforge.circuits.Network.add_current`),
-spike sources, spike and rate monitors, batches of copies, without gradients. Plastic projections,
-other neuron models and synapses, Poisson inputs and state monitors run on the other engines.
+spike sources, spike and rate monitors, batches of copies, without gradients, and pair
+:class:`~spikeforge.plasticity.STDP` at sparse plastic projections (any pairing, same-step rule,
+bound, ``batch_reduce`` ``"mean"`` or ``"sum"``, Dale's sign, ``mu`` 0, 0.5, 1 or 2, no modulator;
+:func:`stdp_unsupported` names the rest). Other rules, dense plastic projections, other neuron
+models and synapses, Poisson inputs and state monitors run on the other engines.
+
+**STDP.** Phase 6 of the compiled engine (``circuits/_kernel_plastic.py``), operation by operation:
+after the step's propagation (with the weights before the change),
+:func:`~spikeforge.circuits._triton_kernels.stdp_kernel` runs one program per block of targets;
+each target walks its incoming synapses (the propagation's CSC) and those whose source or target
+spiked in any copy (every synapse in the first step of a run, which clamps weights set outside the
+bounds) take the change reduced over the copies from the traces decayed but not yet grown, within
+the bounds, then Dale's sign; then the targets' traces decay and grow.
+:func:`~spikeforge.circuits._triton_kernels.stdp_pre_kernel` then decays and grows the sources'
+traces. A program owns its targets' synapses and traces: no atomics, weights and traces equal the
+compiled engine's (``tests/gpu/test_stdp_triton.py``). Like the propagation, the weight kernel
+reads every synapse's source flag each step and computes only where a spike is.
 
 **Same spikes as the CPU.** Every step does the arithmetic of the compiled CPU engine
 (:mod:`spikeforge.circuits._kernel`) operation by operation, without fused multiply-adds, and
@@ -20,7 +35,9 @@ Philox numbers: the spikes and states equal the compiled engine's bitwise in flo
 **Launches.** One :func:`~spikeforge.circuits._triton_kernels.step_kernel` (all populations and
 Poisson groups) per step, and one :func:`~spikeforge.circuits._triton_kernels.propagate_kernel`
 per kind of projection present (delays all 0, one shared delay, per-synapse delays; shared or
-per-synapse weights: at most 6), whatever the number of populations and projections. CUBA takes
+per-synapse weights: at most 6), whatever the number of populations and projections, and two per
+plastic projection (:func:`~spikeforge.circuits._triton_kernels.stdp_kernel`,
+:func:`~spikeforge.circuits._triton_kernels.stdp_pre_kernel`). CUBA takes
 2 launches per step, ``2 K`` for a chunk of ``K`` steps, which on a CUDA device are captured once
 into a CUDA graph and replayed (one replay per chunk; the step index lives in a device tensor,
 the chunk's inputs are copied into the graph's buffers before each replay).
@@ -71,7 +88,7 @@ from ..schedule import CHUNK as _CHUNK
 if TYPE_CHECKING:
     from ..state import _Sim
 
-__all__ = ["TritonEngine", "triton_available"]
+__all__ = ["TritonEngine", "stdp_unsupported", "triton_available"]
 
 BLOCK = 128  # neurons per program
 REC_BYTES = 1 << 28  # at most this many bytes of spike record per chunk ([K, B, sources] int8)
@@ -109,8 +126,8 @@ def kernel_module(interpret: bool) -> Any:
 
 
 class TritonEngine:
-    """Runs LIF networks with exponential current synapses, Poisson groups and spike sources in
-    Triton kernels
+    """Runs LIF networks with exponential current synapses, Poisson groups, spike sources and pair
+    STDP in Triton kernels
     (see the module docstring and :class:`~spikeforge.circuits.engines.base.Engine`).
 
     Args:
@@ -661,7 +678,18 @@ _SAME_STEP = {"skip": 0, "potentiate": 1, "both": 2}
 def stdp_unsupported(proj: Any) -> str:
     """Why the Triton kernels cannot run the learning of the plastic projection ``proj`` ("" when
     they can): pair :class:`~spikeforge.plasticity.STDP` at sparse synapses, scalar parameters,
-    ``mu`` 0, 0.5, 1 or 2, ``batch_reduce`` ``"mean"`` or ``"sum"``, no modulator."""
+    ``mu`` 0, 0.5, 1 or 2, ``batch_reduce`` ``"mean"`` or ``"sum"``, no modulator.
+
+    Example:
+        >>> import spikeforge as sf
+        >>> from spikeforge.circuits.engines.gpu import stdp_unsupported
+        >>> net = sf.circuits.Network(dt=0.1)
+        >>> _ = net.add_population("x", sf.neurons.LIF(4, dt=0.1))
+        >>> rule = sf.plasticity.STDP(dt=0.1, weight_dependence="soft", mu_plus=0.3)
+        >>> proj = net.connect("x", "x", p=1.0, weight=0.5, storage="sparse", plasticity=rule)
+        >>> stdp_unsupported(proj)
+        "projection 'x->x': STDP mu_plus=0.3 (the Triton engine: 0, 0.5, 1 or 2)"
+    """
     from ...plasticity import STDP
 
     rule = proj.plasticity
