@@ -170,3 +170,37 @@ def test_stdp_kernels_compile_for_hopper_without_a_gpu():
             )
             ptx = compiled.asm["ptx"]
             assert ".entry" in ptx and "fma.rn" not in ptx
+
+
+@pytest.mark.slow
+def test_stdp_dale_sign_without_bounds():
+    """``bound="none"``: only Dale's sign keeps the weights of an excitatory (inhibitory) group at
+    or above (below) zero, and strong depression pushes many of them there."""
+
+    def net_() -> Network:
+        net = Network(dt=0.25, seed=2, dtype=torch.float64)
+        lif = sf.neurons.LIF(6, tau_mem=10.0, v_leak=-49.0, v_th=-50.0, v_reset=-60.0, dt=0.25)
+        net.add_population("x", lif, init={"v": Uniform(-60.0, -50.0)})
+        net.add_current("drive", "x", 25.0)
+        groups = (
+            ("ex", "excitatory", Uniform(0.0, 0.3), 0.02, 0.25),
+            ("in", "inhibitory", Uniform(-0.3, 0.0), 0.25, 0.02),
+        )
+        for name, sign, w, a_plus, a_minus in groups:  # depression pushes w below 0, potentiation above
+            net.add_poisson(name, 8, rate=500 * sf.units.Hz, sign=sign)
+            rule = sf.plasticity.STDP(dt=0.25, a_plus=a_plus, a_minus=a_minus, bound="none")
+            net.connect(
+                name, "x", p=0.6, weight=w, storage="sparse", synapse=ExpSynapse(tau=2.0), plasticity=rule
+            )
+        net.record_spikes("x")
+        return net
+
+    ref, net = net_(), net_()
+    ref.run(6.0)
+    net.run(6.0, engine=TritonEngine(interpret=True))
+    assert np.array_equal(ref._monitors[0].steps, net._monitors[0].steps)
+    assert ref._monitors[0].steps.size >= 5
+    for name in ("ex", "in"):
+        w_ref, w = ref.projections[f"{name}->x"].w, net.projections[f"{name}->x"].w
+        torch.testing.assert_close(w, w_ref, rtol=0, atol=1e-12)
+        assert (w_ref == 0).sum() >= 5, "the sign never bound: the comparison would prove little"
