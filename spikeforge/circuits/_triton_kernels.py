@@ -18,6 +18,16 @@ A step of a network is two launches, whatever its number of populations and proj
   engine adds them (spiking sources ascending, a source's synapses in CSR order), so the sums are
   the same floating-point numbers: no atomics, and the spikes equal the CPU engine's bitwise.
 
+A plastic STDP projection adds two launches per step, after the propagation:
+
+* :func:`stdp_kernel` (phase 6, the weights): one program per block of ``BLOCK`` targets (all
+  copies in the program: the change is reduced over them). Each target walks its incoming synapses
+  (the same CSC) and changes those whose source or target spiked in any copy, from the traces
+  decayed but not yet grown, as ``_kernel_plastic.learn`` and ``_kernel_rules.update`` do; then
+  its own traces decay and grow. A program owns its targets' synapses and traces: no atomics.
+* :func:`stdp_pre_kernel` (phase 6, the sources' traces): decay and growth, one program per block
+  of sources and copy, after :func:`stdp_kernel` read them.
+
 The step index is read from a device tensor (``step_ptr``) plus the launch's offset ``k`` within
 its chunk, so a chunk of launches can be captured once in a CUDA graph and replayed.
 
@@ -301,3 +311,162 @@ def propagate_kernel(
             tl.store(ep, tl.load(ep, mask=fire, other=0.0) + w, mask=fire)
     if CASE != 2:
         tl.store(tp, acc, mask=m)
+
+
+@triton.jit
+def _mu_factor(base, KIND: tl.constexpr):
+    """torch.pow(base, mu) as ``_kernel_rules._factor`` computes it: 1 base, 2 sqrt (correctly
+    rounded: ``sqrt_rn`` in float32, where ``tl.sqrt`` may be approximate; float64's is IEEE), 3
+    base**2."""
+    if KIND == 1:
+        return base
+    elif KIND == 2:
+        if base.dtype == tl.float32:
+            return tl.sqrt_rn(base)
+        else:
+            return tl.sqrt(base)
+    else:
+        return base * base
+
+
+@triton.jit(do_not_specialize=["k", "S", "B", "first", "n_post", "n_pre", "src", "tgt", "cso"])
+def stdp_kernel(
+    k,
+    most_ptr,  # int64 [n_blocks]: the most incoming synapses of a target in each block
+    csc_ptr,
+    csc_pre,
+    csc_w,  # [nnz] network dtype: the weights, changed in place
+    cso,  # the projection's first row pointer in csc_ptr
+    XP,  # [B, n_pre] presynaptic traces, before this step's decay (read only)
+    YP,  # [B, n_post] postsynaptic traces, decayed and grown here
+    pv_ptr,  # [9] network dtype: a_pre, a_post, A+, A-, w_min, w_max, mu+, mu-, B
+    n_pre,
+    n_post,
+    src,  # record column of the presynaptic group
+    tgt,  # record column of the target population
+    first,  # 1: every synapse takes its change (the first step of a run)
+    rec_ptr,
+    S,
+    B,
+    MUP: tl.constexpr,  # _kernel_plastic._mu_kind of mu_plus (0, 1, 2, 3)
+    MUM: tl.constexpr,
+    SAME: tl.constexpr,  # 0 skip, 1 potentiate, 2 both
+    MEAN: tl.constexpr,  # batch_reduce "mean" with more than one copy
+    BOUND: tl.constexpr,  # 0 hard, 1 soft, 2 none
+    SIGN: tl.constexpr,  # Dale's sign of the source: 1, -1 or 0
+    NEAREST: tl.constexpr,
+    BLOCK: tl.constexpr,
+):
+    """Phase 6 of a plastic STDP projection for a block of targets (``_kernel_plastic.learn`` and
+    ``_kernel_rules.update``, operation by operation): each target walks its incoming synapses and
+    those whose source or target spiked in any copy (all of them when ``first``) take the change
+    reduced over the copies from the decayed traces before this step's spikes, within the bounds
+    and Dale's sign; then the targets' traces decay and grow. The program owns its targets' rows:
+    no atomics. The presynaptic traces are decayed on the fly (``x * a_pre``, the CPU's
+    ``x *= a_pre``) and grown afterwards by :func:`stdp_pre_kernel`."""
+    j0 = tl.program_id(0).to(tl.int64) * BLOCK
+    most = tl.load(most_ptr + tl.program_id(0))
+    i = j0 + tl.arange(0, BLOCK)
+    m = i < n_post
+    lo = tl.load(csc_ptr + cso + i, mask=m, other=0)
+    hi = tl.load(csc_ptr + cso + i + 1, mask=m, other=0)
+    a_pre = tl.load(pv_ptr)
+    a_post = tl.load(pv_ptr + 1)
+    amp_p = tl.load(pv_ptr + 2)
+    amp_m = tl.load(pv_ptr + 3)
+    w_min = tl.load(pv_ptr + 4)
+    w_max = tl.load(pv_ptr + 5)
+    fb = tl.load(pv_ptr + 8)
+    rec0 = rec_ptr + k * B * S
+    anyp = m & (i < 0)
+    for b in range(B):
+        anyp = anyp | (tl.load(rec0 + b * S + tgt + i, mask=m, other=0) != 0)
+    for q in range(0, most):
+        e = lo + q
+        ok = e < hi
+        j = tl.load(csc_pre + e, mask=ok, other=0).to(tl.int64)
+        anyq = ok & (j < 0)
+        for b in range(B):
+            anyq = anyq | (tl.load(rec0 + b * S + src + j, mask=ok, other=0) != 0)
+        act = ok & ((anyp | anyq) | ((i * 0 + first) != 0))
+        w0 = tl.load(csc_w + e, mask=act, other=0.0)
+        zero = w0 - w0
+        ap = zero + amp_p
+        am = zero + amp_m
+        if MUP != 0:
+            base = w_max - w0
+            base = tl.where(base < zero, zero, base)
+            ap = ap * _mu_factor(base, MUP)
+        if MUM != 0:
+            base = w0 - w_min
+            base = tl.where(base < zero, zero, base)
+            am = am * _mu_factor(base, MUM)
+        pot = zero
+        dep = zero
+        coi = zero
+        for b in range(B):
+            pb = tl.load(rec0 + b * S + tgt + i, mask=act, other=0).to(w0.dtype)
+            qb = tl.load(rec0 + b * S + src + j, mask=act, other=0).to(w0.dtype)
+            x = tl.load(XP + b * n_pre + j, mask=act, other=0.0) * a_pre
+            y = tl.load(YP + b * n_post + i, mask=act, other=0.0) * a_post
+            pot = pot + pb * x
+            dep = dep + y * qb
+            coi = coi + pb * qb
+        if MEAN:
+            pot = pot / fb
+            dep = dep / fb
+            coi = coi / fb
+        d = ap * pot - am * dep
+        if SAME != 0:
+            d = d + ap * coi
+            if SAME == 2:
+                d = d - am * coi
+        if BOUND == 1:
+            span = w_max - w_min
+            d = tl.where(d > zero, d * (w_max - w0) / span, d * (w0 - w_min) / span)
+        new = w0 + d
+        if BOUND != 2:
+            new = tl.where(new < w_min, w_min, new)
+            new = tl.where(new > w_max, w_max, new)
+        if SIGN > 0:
+            new = tl.where(new < zero, zero, new)
+        elif SIGN < 0:
+            new = tl.where(new > zero, zero, new)
+        tl.store(csc_w + e, new, mask=act)
+    for b in range(B):  # the targets' traces: decay, then growth where they spiked
+        yp = YP + b * n_post + i
+        y = tl.load(yp, mask=m, other=0.0) * a_post
+        pb = tl.load(rec0 + b * S + tgt + i, mask=m, other=0) != 0
+        if NEAREST:
+            y = tl.where(pb, y * 0.0 + 1.0, y)
+        else:
+            y = tl.where(pb, y + 1.0, y)
+        tl.store(yp, y, mask=m)
+
+
+@triton.jit(do_not_specialize=["k", "S", "B", "n_pre", "src"])
+def stdp_pre_kernel(
+    k,
+    XP,
+    pv_ptr,
+    n_pre,
+    src,
+    rec_ptr,
+    S,
+    B,
+    NEAREST: tl.constexpr,
+    BLOCK: tl.constexpr,
+):
+    """The presynaptic traces of a plastic STDP projection after :func:`stdp_kernel` read them:
+    decay, then growth where the source spiked (one program per block of sources and copy)."""
+    j = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
+    b = tl.program_id(1).to(tl.int64)
+    m = j < n_pre
+    xp = XP + b * n_pre + j
+    x = tl.load(xp, mask=m, other=0.0) * tl.load(pv_ptr)
+    qb = tl.load(rec_ptr + (k * B + b) * S + src + j, mask=m, other=0) != 0
+    if NEAREST:
+        x = tl.where(qb, x * 0.0 + 1.0, x)
+    else:
+        x = tl.where(qb, x + 1.0, x)
+    tl.store(xp, x, mask=m)

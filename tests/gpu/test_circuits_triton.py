@@ -193,9 +193,10 @@ def test_supports_names_what_it_cannot_run():
 
     net = Network(dt=0.1, seed=0)
     net.add_population("x", sf.neurons.LIF(4, dt=0.1))
-    net.connect("x", "x", p=1.0, weight=0.5, storage="sparse", plasticity=sf.plasticity.STDP(dt=0.1))
-    assert "plastic" in (engine.supports(net) or "")
-    with pytest.raises(ParameterError, match="plastic"):
+    rule = sf.plasticity.TripletSTDP(dt=0.1)
+    net.connect("x", "x", p=1.0, weight=0.5, storage="sparse", plasticity=rule)
+    assert "TripletSTDP" in (engine.supports(net) or "")
+    with pytest.raises(ParameterError, match="TripletSTDP"):
         net.run(0.1, engine=engine)
 
     net = Network(dt=0.1, seed=0)

@@ -7,8 +7,23 @@ Euler, with or without ``tau_syn``, both resets, refractoriness with any ``t_ref
 and per-copy parameters), ``ExpSynapse`` projections (dense or sparse, shared or per-synapse
 weights and delays, per-copy ``gain``), Poisson groups (the counter-based draws of
 :mod:`spikeforge.circuits._philox`), currents (:meth:`~spikeforge.circuits.Network.add_current`),
-spike sources, spike and rate monitors, batches of copies, without gradients. Plastic projections,
-other neuron models and synapses, Poisson inputs and state monitors run on the other engines.
+spike sources, spike and rate monitors, batches of copies, without gradients, and pair
+:class:`~spikeforge.plasticity.STDP` at sparse plastic projections (any pairing, same-step rule,
+bound, ``batch_reduce`` ``"mean"`` or ``"sum"``, Dale's sign, ``mu`` 0, 0.5, 1 or 2, no modulator;
+:func:`stdp_unsupported` names the rest). Other rules, dense plastic projections, other neuron
+models and synapses, Poisson inputs and state monitors run on the other engines.
+
+**STDP.** Phase 6 of the compiled engine (``circuits/_kernel_plastic.py``), operation by operation:
+after the step's propagation (with the weights before the change),
+:func:`~spikeforge.circuits._triton_kernels.stdp_kernel` runs one program per block of targets;
+each target walks its incoming synapses (the propagation's CSC) and those whose source or target
+spiked in any copy (every synapse in the first step of a run, which clamps weights set outside the
+bounds) take the change reduced over the copies from the traces decayed but not yet grown, within
+the bounds, then Dale's sign; then the targets' traces decay and grow.
+:func:`~spikeforge.circuits._triton_kernels.stdp_pre_kernel` then decays and grows the sources'
+traces. A program owns its targets' synapses and traces: no atomics, weights and traces equal the
+compiled engine's (``tests/gpu/test_stdp_triton.py``). Like the propagation, the weight kernel
+reads every synapse's source flag each step and computes only where a spike is.
 
 **Same spikes as the CPU.** Every step does the arithmetic of the compiled CPU engine
 (:mod:`spikeforge.circuits._kernel`) operation by operation, without fused multiply-adds, and
@@ -20,7 +35,9 @@ Philox numbers: the spikes and states equal the compiled engine's bitwise in flo
 **Launches.** One :func:`~spikeforge.circuits._triton_kernels.step_kernel` (all populations and
 Poisson groups) per step, and one :func:`~spikeforge.circuits._triton_kernels.propagate_kernel`
 per kind of projection present (delays all 0, one shared delay, per-synapse delays; shared or
-per-synapse weights: at most 6), whatever the number of populations and projections. CUBA takes
+per-synapse weights: at most 6), whatever the number of populations and projections, and two per
+plastic projection (:func:`~spikeforge.circuits._triton_kernels.stdp_kernel`,
+:func:`~spikeforge.circuits._triton_kernels.stdp_pre_kernel`). CUBA takes
 2 launches per step, ``2 K`` for a chunk of ``K`` steps, which on a CUDA device are captured once
 into a CUDA graph and replayed (one replay per chunk; the step index lives in a device tensor,
 the chunk's inputs are copied into the graph's buffers before each replay).
@@ -51,6 +68,7 @@ Example:
 from __future__ import annotations
 
 import importlib.util
+import math
 import os
 from collections.abc import Callable
 from functools import cache
@@ -70,7 +88,7 @@ from ..schedule import CHUNK as _CHUNK
 if TYPE_CHECKING:
     from ..state import _Sim
 
-__all__ = ["TritonEngine", "triton_available"]
+__all__ = ["TritonEngine", "stdp_unsupported", "triton_available"]
 
 BLOCK = 128  # neurons per program
 REC_BYTES = 1 << 28  # at most this many bytes of spike record per chunk ([K, B, sources] int8)
@@ -108,8 +126,8 @@ def kernel_module(interpret: bool) -> Any:
 
 
 class TritonEngine:
-    """Runs LIF networks with exponential current synapses, Poisson groups and spike sources in
-    Triton kernels
+    """Runs LIF networks with exponential current synapses, Poisson groups, spike sources and pair
+    STDP in Triton kernels
     (see the module docstring and :class:`~spikeforge.circuits.engines.base.Engine`).
 
     Args:
@@ -157,8 +175,8 @@ class TritonEngine:
             if not _spike_forward_is_heaviside(m.surrogate):
                 return f"population {pop.name!r} has a custom spike function"
         for proj in network._projs():
-            if proj.plastic:
-                return f"projection {proj.name!r} is plastic (the Triton engine has no plasticity yet)"
+            if proj.plastic and (why := stdp_unsupported(proj)):
+                return why
             if type(proj.synapse) is not syn.ExpSynapse:
                 return (
                     f"projection {proj.name!r} has a {type(proj.synapse).__name__} (the Triton engine "
@@ -188,13 +206,15 @@ class TritonEngine:
             st = self._build()
             st.load(sim)
             end = sim.step + n_steps
+            first = True  # the plastic projections' first step of a run takes every synapse
             while sim.step < end:
                 s0 = sim.step
                 K = min(end - s0, st.chunk)
                 inputs = self._chunk_inputs(st, s0, K)
                 self._spike_sources(st, s0, K)
                 st.step_t.fill_(s0)
-                self._run_chunk(kern, st, K, inputs)
+                self._run_chunk(kern, st, K, inputs, first)
+                first = False
                 self._record(st, s0, K)
                 sim.step = s0 + K
                 if progress is not None:
@@ -299,6 +319,8 @@ class TritonEngine:
             chf[c, 1] = 0.0 if proj.weight.dim() > 0 else proj.shared_weight()
             if proj.gain is not None:
                 gain[c] = proj.gain.to(dtype=dtype, device=dev)
+            if proj.plastic:
+                st.plastic.append(_PlasticSTDP(proj, c, nsyn, perm, most, ptr_off, st.rec_col, B, dtype, dev))
             ptr_off += n
             nsyn += post.numel()
             goff += n
@@ -427,8 +449,11 @@ class TritonEngine:
 
     # -- running ----------------------------------------------------------------------------
 
-    def _launch_chunk(self, kern: Any, st: _Static, K: int, inp: dict[str, Tensor]) -> None:
-        """The ``2 K`` launches of a chunk of ``K`` steps from ``st.step_t`` on."""
+    def _launch_chunk(
+        self, kern: Any, st: _Static, K: int, inp: dict[str, Tensor], first: bool = False
+    ) -> None:
+        """The launches of a chunk of ``K`` steps from ``st.step_t`` on (``first``: the chunk
+        starts a run, whose first step changes every plastic synapse)."""
         B = self.net._B
         f32 = self.net.dtype == torch.float32
         for k in range(K):
@@ -489,13 +514,17 @@ class TritonEngine:
                     enable_fp_fusion=False,
                 )
                 self.launches += 1
+            for pl in st.plastic:
+                pl.launch(kern, st, k, B, int(first and k == 0))
+                self.launches += 2
 
-    def _run_chunk(self, kern: Any, st: _Static, K: int, inp: dict[str, Tensor]) -> None:
+    def _run_chunk(self, kern: Any, st: _Static, K: int, inp: dict[str, Tensor], first: bool = False) -> None:
         """One chunk: launched one by one (the interpreter, the first chunk, ``graphs=False``), or
         as the replay of a CUDA graph of the chunk captured once per chunk length and input
         shapes (the chunk's inputs copied into the graph's own buffers first)."""
-        if self.interpret or not self.graphs or self.net.device.type != "cuda" or not st.warm:
-            self._launch_chunk(kern, st, K, inp)
+        direct = self.interpret or not self.graphs or self.net.device.type != "cuda" or not st.warm
+        if direct or (first and st.plastic):  # a graph is captured with first=False
+            self._launch_chunk(kern, st, K, inp, first)
             st.warm = True
             return
         key = (K, *((name, tuple(t.shape)) for name, t in sorted(inp.items())))
@@ -594,6 +623,7 @@ class _Static:
         self.pop_col: dict[str, int] = {}
         self.rec_col: dict[str, int] = {}
         self.ch_off: dict[str, tuple[int, int, int]] = {}
+        self.plastic: list[_PlasticSTDP] = []
 
     def load(self, sim: _Sim) -> None:
         """Copy the simulation state into the buffers."""
@@ -611,6 +641,10 @@ class _Static:
             n = g.shape[-1]
             self.GS[:, goff : goff + n] = g
             self.R[:, roff : roff + L * n] = sim.ring[name].reshape(B, L * n)
+        for pl in self.plastic:
+            x, y = sim.plastic[pl.name]
+            pl.XP.copy_(x.reshape(B, -1))
+            pl.YP.copy_(y.reshape(B, -1))
 
     def store(self, sim: _Sim) -> None:
         """Copy the buffers back into the simulation state's tensors (in place)."""
@@ -628,3 +662,143 @@ class _Static:
             n = g.shape[-1]
             g.copy_(self.GS[:, goff : goff + n])
             sim.ring[name].copy_(self.R[:, roff : roff + L * n].reshape(B, L, n))
+        for pl in self.plastic:
+            x, y = sim.plastic[pl.name]
+            x.copy_(pl.XP.reshape(x.shape))
+            y.copy_(pl.YP.reshape(y.shape))
+            pl.write_back(self.csc_w)
+
+
+#: what :meth:`TritonEngine.supports` takes of an STDP rule: ``_kernel_plastic._mu_kind`` of mu
+_MU_KINDS = {0.0: 0, 1.0: 1, 0.5: 2, 2.0: 3}
+_BOUNDS = {"hard": 0, "soft": 1, "none": 2}
+_SAME_STEP = {"skip": 0, "potentiate": 1, "both": 2}
+
+
+def stdp_unsupported(proj: Any) -> str:
+    """Why the Triton kernels cannot run the learning of the plastic projection ``proj`` ("" when
+    they can): pair :class:`~spikeforge.plasticity.STDP` at sparse synapses, scalar parameters,
+    ``mu`` 0, 0.5, 1 or 2, ``batch_reduce`` ``"mean"`` or ``"sum"``, no modulator.
+
+    Example:
+        >>> import spikeforge as sf
+        >>> from spikeforge.circuits.engines.gpu import stdp_unsupported
+        >>> net = sf.circuits.Network(dt=0.1)
+        >>> _ = net.add_population("x", sf.neurons.LIF(4, dt=0.1))
+        >>> rule = sf.plasticity.STDP(dt=0.1, weight_dependence="soft", mu_plus=0.3)
+        >>> proj = net.connect("x", "x", p=1.0, weight=0.5, storage="sparse", plasticity=rule)
+        >>> stdp_unsupported(proj)
+        "projection 'x->x': STDP mu_plus=0.3 (the Triton engine: 0, 0.5, 1 or 2)"
+    """
+    from ...plasticity import STDP
+
+    rule = proj.plasticity
+    where = f"projection {proj.name!r}"
+    if type(rule) is not STDP:
+        return f"{where} learns with {type(rule).__name__} (the Triton engine runs STDP)"
+    if proj.storage != "sparse":
+        return f"{where} is plastic with storage={proj.storage!r} (the Triton engine: sparse synapses)"
+    if proj.modulator is not None:
+        return f"{where} has a modulator (the Triton engine runs STDP without one)"
+    if rule.batch_reduce not in ("mean", "sum"):
+        return f"{where}: STDP batch_reduce={rule.batch_reduce!r} (the Triton engine: 'mean' or 'sum')"
+    for key, t in rule.named_buffers():
+        if t.numel() != 1:
+            return f"{where}: STDP.{key} is not a scalar (the Triton engine takes scalar parameters)"
+    for key in ("mu_plus", "mu_minus"):
+        mu = float(getattr(rule, key))
+        if mu not in _MU_KINDS:
+            return f"{where}: STDP {key}={mu:g} (the Triton engine: 0, 0.5, 1 or 2)"
+    return ""
+
+
+class _PlasticSTDP:
+    """One plastic STDP projection of the Triton engine: its traces, parameters and target blocks,
+    its two launches per step (:func:`~spikeforge.circuits._triton_kernels.stdp_kernel`, then
+    :func:`~spikeforge.circuits._triton_kernels.stdp_pre_kernel`) and the write-back of the learned
+    weights (in the engine's CSC order) into the projection."""
+
+    def __init__(
+        self,
+        proj: Any,
+        c: int,
+        s0: int,
+        perm: Tensor,
+        most: list[int],
+        cso: int,
+        rec_col: dict[str, int],
+        B: int,
+        dtype: torch.dtype,
+        dev: torch.device,
+    ) -> None:
+        rule = proj.plasticity
+        self.proj, self.name, self.s0, self.perm = proj, proj.name, s0, perm
+        self.n_pre, self.n_post, self.cso = proj.n_pre, proj.n_post, cso
+        self.most = torch.tensor(most or [0], dtype=torch.int64, device=dev)
+        self.n_blk = len(most)
+        self.src, self.tgt = rec_col[proj.pre], rec_col[proj.post]
+        self.XP = torch.zeros(B, self.n_pre, dtype=dtype, device=dev)
+        self.YP = torch.zeros(B, self.n_post, dtype=dtype, device=dev)
+        p = {key: float(t) for key, t in rule.named_buffers()}
+        dt = float(rule.dt)
+        # the values as _kernel_plastic.Plastic packs them (float64, then the network dtype)
+        vals = [math.exp(-dt / p["tau_plus"]), math.exp(-dt / p["tau_minus"]), p["a_plus"], p["a_minus"]]
+        vals += [p["w_min"], p["w_max"], p["mu_plus"], p["mu_minus"], float(B)]
+        self.pv = torch.tensor(np.array(vals, np.float64)).to(dtype=dtype, device=dev)
+        self.flags = {
+            "MUP": _MU_KINDS[p["mu_plus"]],
+            "MUM": _MU_KINDS[p["mu_minus"]],
+            "SAME": _SAME_STEP[rule.same_step],
+            "MEAN": int(rule.batch_reduce == "mean" and B > 1),
+            "BOUND": _BOUNDS[rule.bound],
+            "SIGN": int(proj.sign),
+            "NEAREST": int(rule.pairing == "nearest"),
+        }
+
+    def launch(self, kern: Any, st: _Static, k: int, B: int, first: int) -> None:
+        """The two launches of step ``k`` of the chunk, after its propagation."""
+        if self.n_blk and self.most.numel():
+            kern.stdp_kernel[(self.n_blk,)](
+                k,
+                self.most,
+                st.csc_ptr,
+                st.csc_pre,
+                st.csc_w,
+                self.cso,
+                self.XP,
+                self.YP,
+                self.pv,
+                self.n_pre,
+                self.n_post,
+                self.src,
+                self.tgt,
+                first,
+                st.rec,
+                st.S,
+                B,
+                **self.flags,
+                BLOCK=BLOCK,
+                enable_fp_fusion=False,
+            )
+        kern.stdp_pre_kernel[((self.n_pre + BLOCK - 1) // BLOCK, B)](
+            k,
+            self.XP,
+            self.pv,
+            self.n_pre,
+            self.src,
+            st.rec,
+            st.S,
+            B,
+            NEAREST=self.flags["NEAREST"],
+            BLOCK=BLOCK,
+            enable_fp_fusion=False,
+        )
+
+    def write_back(self, csc_w: Tensor) -> None:
+        """The learned weights into the projection (in its storage order)."""
+        w = self.proj.w
+        seg = csc_w[self.s0 : self.s0 + self.perm.numel()]
+        with torch.no_grad():
+            out = torch.empty_like(seg)
+            out[self.perm] = seg
+            w.copy_(out.to(device=w.device, dtype=w.dtype))
