@@ -193,7 +193,7 @@ class TritonEngine:
             return "Triton is not installed (pip install 'spikeforge[gpu]')"
         return None
 
-    def prepare(self, network: _NetworkBase, state: _Sim, *, threads: int | None = None) -> None:
+    def prepare(self, network: _NetworkBase, state: _Sim, *, threads: int = 1) -> None:
         """Bind the network and its simulation state (``threads`` is ignored: a GPU runs its own)."""
         self.net, self.sim = network, state
 
