@@ -41,7 +41,8 @@ states and currents keep their values. A conductance ``g`` (relative to the leak
 :mod:`spikeforge.circuits.synapses`) is :math:`r\,g\,c_m/\tau_m = g` µS, again the same value.
 Izhikevich's input ``I`` (mV/ms) is ``i_offset = I / 1000`` nA (PyNN scales nA to NEST's pA,
 which NEST's ``izhikevich`` adds as mV/ms); its delta weights are mV. The refractory period is
-the one spikeforge uses, ``round(t_ref / dt) * dt``. STDP: spikeforge's
+the whole steps spikeforge holds, ``round(t_ref / dt) * dt`` (NEST and
+``spikeforge.pynn`` round ``tau_refrac`` up to whole steps, which keeps it). STDP: spikeforge's
 :math:`\Delta w = A_+ (w_{max} - w)^{\mu_+}` is PyNN's (NEST's ``stdp_synapse``)
 :math:`\Delta w = A_+^{PyNN} w_{max}^{1 - \mu_+} (w_{max} - w)^{\mu_+}`, so
 :math:`A_\pm^{PyNN} = A_\pm / w_{max}^{1 - \mu_\pm}`.
@@ -113,7 +114,7 @@ import torch
 from ..errors import ParameterError, UnsupportedExportError
 from ..neurons.alif import ALIF
 from ..neurons.izhikevich import Izhikevich
-from ..neurons.lif import LIF
+from ..neurons.lif import LIF, refractory_steps
 from . import _pynn_build
 from . import synapses as syn
 from .inputs import PoissonGroup, SpikeSource, TimedArray
@@ -168,6 +169,12 @@ class _Arrays:
         if n == 0 or bool((a == a[0]).all()):
             return float(a[0]) if n else 0.0
         return self.add(key, a)
+
+
+def _refrac(m: LIF, dt: float) -> torch.Tensor:
+    """``tau_refrac`` (ms) of an exported LIF: the whole steps it holds, counted as its step does
+    (:func:`~spikeforge.neurons.lif.refractory_steps` on ``t_ref`` in its own dtype), times dt."""
+    return refractory_steps(m.params().t_ref, dt).double() * dt
 
 
 def _np(t: Any) -> np.ndarray:
@@ -556,7 +563,9 @@ def _neuron_population(
         "v_thresh": arrays.value(f"{name}.v_thresh", p.v_th, n),
         "tau_m": arrays.value(f"{name}.tau_m", p.tau_mem, n),
         "cm": arrays.value(f"{name}.cm", p.tau_mem / p.r, n),
-        "tau_refrac": arrays.value(f"{name}.tau_refrac", torch.round(p.t_ref / net.dt) * net.dt, n),
+        # the whole steps the LIF holds (its own count, in its own dtype); NEST rounds tau_refrac
+        # up to whole steps, which leaves a whole number of steps unchanged
+        "tau_refrac": arrays.value(f"{name}.tau_refrac", _refrac(m, net.dt), n),
     }
     i_off = currents[name]
     initial: dict[str, Any] = {"v": arrays.value(f"{name}.v", state.v, n)}
