@@ -171,6 +171,20 @@ class _Arrays:
         return self.add(key, a)
 
 
+def _grid_times(steps: np.ndarray, dt: float) -> np.ndarray:
+    """The times (ms) of whole ``steps`` of ``dt`` ms, as the nearest float to the decimal time
+    (``156 * 0.1`` is 15.600000000000001, one rounding error past the step: a precise NEST spike
+    generator, pyNN.nest's default, fires it one step late). Rounded to 1e-9 ms, far below NEST's
+    tic (1e-3 ms by default).
+
+    Example:
+        >>> import numpy as np
+        >>> _grid_times(np.array([156, 3]), 0.1).tolist(), (156 * 0.1, 3 * 0.1)
+        ([15.6, 0.3], (15.600000000000001, 0.30000000000000004))
+    """
+    return np.round(np.asarray(steps, dtype=np.float64) * dt, 9)
+
+
 def _refrac(m: LIF, dt: float) -> torch.Tensor:
     """``tau_refrac`` (ms) of an exported LIF: the whole steps it holds, counted as its step does
     (:func:`~spikeforge.neurons.lif.refractory_steps` on ``t_ref`` in its own dtype), times dt."""
@@ -311,7 +325,7 @@ def _describe(net: Network) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
             src = group.group
             steps, idx = src.steps.numpy(), src.i.numpy()
             order = np.lexsort((steps, idx))
-            times = (steps[order] + 1).astype(np.float64) * dt  # PyNN's stamp: the end of the step
+            times = _grid_times(steps[order] + 1, dt)  # PyNN's stamp: the end of the step
             counts = np.bincount(idx, minlength=group.n)
             pops.append(
                 {
@@ -737,7 +751,26 @@ def to_pynn(net: Network, sim: Any, *, setup: bool = True, **setup_kwargs: Any) 
     if not all(hasattr(sim, a) for a in ("setup", "Population", "Projection", "FromListConnector")):
         raise ParameterError(f"sim must be a PyNN backend module such as pyNN.nest, got {sim!r}")
     description, arrays = describe(net)
+    if getattr(sim, "__name__", "") == "pyNN.nest":
+        _check_nest_first_step(description, arrays)
     return _pynn_build.build(sim, description, arrays, setup=setup, **setup_kwargs)
+
+
+def _check_nest_first_step(description: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+    """pyNN.nest sends a ``SpikeSourceArray``'s spikes through a parrot neuron one ``min_delay``
+    (= dt) earlier, so a spike on spikeforge's first step (PyNN's stamp dt) would be emitted at
+    0 ms, which NEST refuses; name it instead of NEST's BadProperty."""
+    dt = float(description["dt"])
+    for pop in description["populations"]:
+        if "spike_times" not in pop:
+            continue
+        times = np.asarray(arrays[pop["spike_times"]["times"][1:]], dtype=np.float64)
+        if len(times) and float(times.min()) < 1.5 * dt:
+            raise UnsupportedExportError(
+                f"spike source {pop['name']!r}: a spike on the first step (t = 0 ms); pyNN.nest "
+                f"emits a SpikeSourceArray's spikes one step (dt = {dt} ms) early and NEST cannot "
+                "emit one at 0 ms: move it to t >= dt"
+            )
 
 
 _SCRIPT_MAIN = """

@@ -288,7 +288,11 @@ class Population:
         mon = self._monitors.get("spikes")
         if mon is None:
             raise ParameterError(f"population {self.label!r}: call record('spikes') before run")
-        t, i = np.asarray(mon.t) + current().dt, np.asarray(mon.i)
+        dt = current().dt
+        # the end of the step (PyNN's stamp), as the float nearest the decimal time: 0.3, not
+        # 0.30000000000000004, which pyNN.nest's precise spike generators would fire a step late
+        t = np.round((np.round(np.asarray(mon.t, dtype=np.float64) / dt) + 1.0) * dt, 9)
+        i = np.asarray(mon.i)
         return [np.sort(t[i == k]) for k in range(self.size)]
 
     def get_data(self, variables: Any = "all", clear: bool = False) -> Any:

@@ -90,3 +90,47 @@ def test_export_refractory_not_whole_steps_spikes_identical(
     ours = np.sort(np.asarray(rec.t, dtype=np.float64))
     assert len(ours) >= 20
     np.testing.assert_allclose(theirs, ours, rtol=0, atol=1e-9)
+
+
+@pytest.mark.parametrize("dt", [0.1, 0.25])
+@pytest.mark.parametrize("own_setup", [False, True])
+def test_export_spike_source_times_on_the_grid(dt: float, own_setup: bool) -> None:
+    """Spike-source spikes on steps whose time ``step * dt`` carries a rounding error (156 * 0.1 =
+    15.600000000000001), on the second step and on the last one of the run, reach NEST on the same
+    step as in spikeforge, also when the caller set pyNN.nest up (its spike generators are then
+    precise and fired such times one step late). Delta synapses: each is one dt earlier in NEST
+    (see test_nest_reference)."""
+    duration = 41.0
+    last = round(duration / dt) - 3  # the neuron fires on the last step of the run (ours)
+    steps = np.concatenate([np.arange(1, last - 1, 5), [last]])  # holds 156
+    assert 156 in steps
+    net = Network(dt=dt, seed=0, dtype=torch.float64)
+    net.add_spike_source("src", 1, steps * dt, np.zeros(len(steps), dtype=np.int64))
+    lif = sf.neurons.LIF(1, tau_mem=10.0, v_leak=-65.0, v_th=-50.0, v_reset=-70.0, t_ref=0.0, dt=dt)
+    net.add_population("n", lif)
+    net.connect("src", "n", weight=30.0, delay=dt)
+    if own_setup:
+        pynn_nest.setup(timestep=dt, spike_precision="on_grid", min_delay=dt)
+        h = net.to_pynn(pynn_nest, setup=False)
+        assert nest.GetDefaults("spike_generator")["precise_times"] is False  # also for a caller's setup
+    else:
+        h = net.to_pynn(pynn_nest)
+    for name in ("src", "n"):
+        h.populations[name].record("spikes")
+    pynn_nest.run(duration)
+    theirs = {name: h.spike_times(name)[0] for name in ("src", "n")}
+    pynn_nest.end()
+    recs = {name: net.record_spikes(name) for name in ("src", "n")}
+    net.run(duration, progress=False)
+    ours = {name: np.sort(np.asarray(recs[name].t, dtype=np.float64)) for name in ("src", "n")}
+    assert len(ours["n"]) == len(steps)
+    np.testing.assert_allclose(theirs["src"], ours["src"], rtol=0, atol=1e-9)
+    np.testing.assert_allclose(theirs["n"] + dt, ours["n"], rtol=0, atol=1e-9)
+
+
+def test_export_refuses_a_source_spike_on_the_first_step_for_nest() -> None:
+    """pyNN.nest cannot emit a spike-source spike on the first step: a clear error, not NEST's."""
+    net = Network(dt=0.1, seed=0, dtype=torch.float64)
+    net.add_spike_source("src", 2, np.array([0.0, 1.0]), np.array([1, 0]))
+    with pytest.raises(sf.errors.UnsupportedExportError, match="'src'.*first step"):
+        net.to_pynn(pynn_nest)
