@@ -281,6 +281,20 @@ class Population:
                     f"population {self.label!r}: a spike source ({type(self.celltype).__name__}) records "
                     "'spikes' only (as in PyNN)"
                 )
+        st = current()
+        if st.net is not None:  # built early (Projection.get before the first run): monitor now
+            new = [v for v in names if v not in self._monitors]
+            if new and st.t > 0:
+                raise ParameterError(
+                    f"population {self.label!r}: record({new}) after the simulation started at "
+                    f"t = {st.t} ms; spikeforge.pynn records from t = 0 (call record before run)"
+                )
+            for v in new:
+                self._monitors[v] = (
+                    st.net.record_spikes(self.label)
+                    if v == "spikes"
+                    else st.net.record_state(self.label, "v")
+                )
         self.recorded.update(names)
 
     def spike_times(self) -> list[np.ndarray]:

@@ -124,8 +124,9 @@ class Projection:
         connector's order (for an assembly: pair of populations after pair); ``"array"``: an
         ``[n_pre, n_post]`` array, ``nan`` where no synapse, several synapses of one pair combined by
         ``multiple_synapses`` (``"sum"``, ``"min"``, ``"max"``, ``"first"``, ``"last"``). A list of
-        names gives one value (list) or a list of arrays (array) per name. The network is built at
-        the first ``run`` (``run(0)`` builds it).
+        names gives one value (list) or a list of arrays (array) per name. Before the first ``run``
+        it builds the network (as ``run(0)`` would, drawing the synapses): populations,
+        projections and currents must be created before, recording can still be asked for.
 
         Example:
             >>> import spikeforge.pynn as sim
@@ -133,7 +134,6 @@ class Projection:
             >>> src = sim.Population(2, sim.SpikeSourceArray(spike_times=[1.0]))
             >>> cell = sim.Population(1, sim.IF_curr_exp())
             >>> prj = sim.Projection(src, cell, sim.AllToAllConnector(), sim.StaticSynapse(0.5, 1.0))
-            >>> _ = sim.run(0.0)
             >>> prj.get("weight", format="list")
             [(0, 0, 0.5), (1, 0, 0.5)]
             >>> prj.get("delay", format="array").shape
@@ -155,12 +155,12 @@ class Projection:
                 "Projection.get: multiple_synapses must be 'sum', 'min', 'max', 'first' or 'last', got "
                 f"{multiple_synapses!r}"
             )
-        net = current().net
-        if net is None:
-            raise ParameterError(
-                f"projection {self.label!r}: spikeforge.pynn builds the network at the first run; call "
-                "run (run(0) builds it) before get"
-            )
+        st = current()
+        if st.net is None:  # the synapses are drawn when the network is built: build it now
+            from .build import build_network  # build imports this module
+
+            st.net = build_network(st)
+        net = st.net
         pre, post = [], []
         values: dict[str, list[np.ndarray]] = {a: [] for a in names}
         for name, oa, ob, map_a, map_b in self._parts:
