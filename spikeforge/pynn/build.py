@@ -15,6 +15,7 @@ from ..errors import ParameterError, UnsupportedExportError
 from ..neurons import LIF
 from ..neurons import Izhikevich as _IzhikevichNeuron
 from .cells import Izhikevich
+from .currents import NoisyCurrentSource
 from .populations import Population, population_parts
 from .projections import Projection
 from .sources import (
@@ -183,7 +184,10 @@ def build_network(st: SimulationState) -> Network:
         scale = 1000.0 if isinstance(c, Izhikevich) else 1.0
         for k, (source, indices) in enumerate(pop.sources):
             kind = type(source).__name__
-            f = source.current(scale, dt)
+            if isinstance(source, NoisyCurrentSource):  # [C, n]: one value per neuron
+                f = source.noise(scale, dt, pop.size, net.generator)
+            else:
+                f = source.current(scale, dt)
             if indices is not None:  # a view: only its neurons
                 mask = torch.zeros(pop.size, dtype=torch.float64)
                 mask[torch.as_tensor(indices)] = 1.0
@@ -282,6 +286,7 @@ def _add_gamma_source(net: Network, pop: Population) -> None:
 
 def _masked(f: Any, mask: torch.Tensor) -> Any:
     def value(t: torch.Tensor) -> torch.Tensor:
-        return f(t).reshape(-1, 1) * mask
+        out = f(t)
+        return (out if out.dim() == 2 else out.reshape(-1, 1)) * mask
 
     return value

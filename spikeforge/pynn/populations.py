@@ -10,7 +10,7 @@ import numpy as np
 from ..circuits.inputs import PoissonGroup, SpikeSource
 from ..errors import ParameterError, UnsupportedExportError
 from .cells import _CellType
-from .currents import ACSource, DCSource, StepCurrentSource
+from .currents import ACSource, DCSource, NoisyCurrentSource, StepCurrentSource
 from .parameters import per_neuron, simplified, spike_trains
 from .recording import merge_blocks, neo_block, select_neurons, write_block
 from .sources import (
@@ -24,7 +24,7 @@ from .sources import (
 from .space import Line, _Structure
 from .state import current
 
-CurrentSource = ACSource | DCSource | StepCurrentSource
+CurrentSource = ACSource | DCSource | StepCurrentSource | NoisyCurrentSource
 SPIKE_SOURCES = (SpikeSourcePoisson, SpikeSourceGamma, SpikeSourceArray, SpikeSourceInhGamma)
 
 #: the parameters ``set`` changes between runs, by cell type (the others before the first run)
@@ -255,14 +255,15 @@ class Population:
         return PopulationView(self, selector)
 
     def inject(self, current_source: CurrentSource, _indices: np.ndarray | None = None) -> None:
-        """Inject a current source (``DCSource``, ``ACSource``, ``StepCurrentSource``) into every
+        """Inject a current source (``DCSource``, ``ACSource``, ``StepCurrentSource``,
+        ``NoisyCurrentSource``) into every
         neuron of this population."""
         if current().net is not None:
             raise ParameterError("spikeforge.pynn builds the network at the first run: inject before")
-        if not isinstance(current_source, (ACSource, DCSource, StepCurrentSource)):
+        if not isinstance(current_source, (ACSource, DCSource, StepCurrentSource, NoisyCurrentSource)):
             raise UnsupportedExportError(
                 f"current source {type(current_source).__name__} is not supported by spikeforge.pynn "
-                "(DCSource, ACSource and StepCurrentSource are)"
+                "(DCSource, ACSource, StepCurrentSource and NoisyCurrentSource are)"
             )
         if isinstance(self.celltype, SPIKE_SOURCES):
             raise UnsupportedExportError(
