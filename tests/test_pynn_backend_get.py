@@ -71,3 +71,16 @@ def test_distance_expressions_equal_pynn_nest() -> None:
     assert np.nanmin(w) < 0.01 < np.nanmax(w)
     np.testing.assert_allclose(w, w_nest, rtol=1e-6)
     np.testing.assert_allclose(d, d_nest, rtol=0, atol=1e-9)
+
+
+def test_mean_spike_count_and_describe() -> None:
+    sfp.setup(timestep=0.1)
+    src = sfp.Population(2, sfp.SpikeSourceArray(spike_times=[[1.0, 2.0], [3.0]]), label="in")
+    src.record("spikes")
+    sfp.run(5.0)
+    assert src.mean_spike_count() == 1.5
+    assert src.describe().splitlines() == [
+        "Population 'in' of 2 SpikeSourceArray cells, recording spikes",
+        "  spike_times = [[1.0, 2.0], [3.0]]",
+    ]
+    sfp.end()

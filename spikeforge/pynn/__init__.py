@@ -140,7 +140,6 @@ _NOT_IMPLEMENTED = frozenset(
         "IF_cond_exp_gsfa_grr",
         "HH_cond_exp",
         "IF_facets_hardware1",
-        "NoisyCurrentSource",
         "ArrayConnector",
         "CSAConnector",
         "FixedTotalNumberConnector",

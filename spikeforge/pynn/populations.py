@@ -310,6 +310,44 @@ class Population:
         i = np.asarray(mon.i)
         return [np.sort(t[i == k]) for k in range(self.size)]
 
+    def mean_spike_count(self, gather: bool = True) -> float:
+        """The mean number of recorded spikes per neuron (PyNN's)."""
+        return float(sum(len(t) for t in self.spike_times()) / self.size)
+
+    def describe(self, template: Any = None, engine: Any = None) -> str:
+        """A short text: label, size, cell type and its parameters (PyNN's ``describe``; its
+        templates are not used).
+
+        Example:
+            >>> import spikeforge.pynn as sim
+            >>> _ = sim.setup(timestep=0.1)
+            >>> cells = sim.Population(3, sim.IF_curr_delta(tau_m=[10.0, 20.0, 30.0]), label="e")
+            >>> cells.record("spikes")
+            >>> print(cells.describe())
+            Population 'e' of 3 IF_curr_delta cells, recording spikes
+              cm = 1.0
+              i_offset = 0.0
+              tau_m = [10.0, 20.0, 30.0]
+              tau_refrac = 0.1
+              v_reset = -65.0
+              v_rest = -65.0
+              v_thresh = -50.0
+            >>> sim.end()
+        """
+        lines = [
+            f"Population {self.label!r} of {self.size} {type(self.celltype).__name__} cells, recording "
+            + (", ".join(sorted(self.recorded)) or "nothing")
+        ]
+        for k in sorted(self.parameters):
+            value = self.parameters[k]
+            try:
+                v = np.asarray(value, dtype=np.float64)
+                text = v.tolist() if v.ndim and len(np.unique(v)) > 1 else v.reshape(-1)[0].item()
+            except (TypeError, ValueError, IndexError):  # e.g. one spike train per neuron
+                text = value
+            lines.append(f"  {k} = {text}")
+        return "\n".join(lines)
+
     def get_data(self, variables: Any = "all", clear: bool = False) -> Any:
         """The recorded data as a Neo ``Block`` (one segment), as PyNN returns it."""
         st = current()
@@ -367,6 +405,12 @@ class Assembly:
     @property
     def size(self) -> int:
         return sum(p.size for p in self.populations)
+
+    def describe(self, template: Any = None, engine: Any = None) -> str:
+        """A short text: the assembly's label and each population's ``describe`` (PyNN's, no
+        templates)."""
+        parts = "\n".join(p.describe() for p in self.populations)
+        return f"Assembly {self.label!r} of {self.size} cells:\n{parts}"
 
     def __len__(self) -> int:
         return self.size
@@ -457,6 +501,13 @@ class PopulationView:
 
     def __len__(self) -> int:
         return self.size
+
+    def describe(self, template: Any = None, engine: Any = None) -> str:
+        """A short text: the view's label, size and parent (PyNN's ``describe``, no templates)."""
+        return (
+            f"PopulationView {self.label!r} of {self.size} {type(self.celltype).__name__} cells of "
+            f"population {self.parent.label!r}"
+        )
 
     @property
     def positions(self) -> np.ndarray:

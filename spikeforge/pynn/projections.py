@@ -103,6 +103,25 @@ class Projection:
                 raise ParameterError(f"Projection.set: {key} must be finite")
             self._set[key] = v
 
+    def describe(self, template: Any = None, engine: Any = None) -> str:
+        """A short text: label, source and target, connector, synapse type and receptor (PyNN's
+        ``describe``, no templates).
+
+        Example:
+            >>> import spikeforge.pynn as sim
+            >>> _ = sim.setup(timestep=0.1)
+            >>> a = sim.Population(2, sim.SpikeSourcePoisson(rate=5.0), label="a")
+            >>> b = sim.Population(3, sim.IF_curr_exp(), label="b")
+            >>> print(sim.Projection(a, b, sim.AllToAllConnector(), label="f").describe())
+            Projection 'f' from 'a' (2 cells) to 'b' (3 cells), AllToAllConnector, StaticSynapse, excitatory
+            >>> sim.end()
+        """
+        return (
+            f"Projection {self.label!r} from {self.pre.label!r} ({self.pre.size} cells) to "
+            f"{self.post.label!r} ({self.post.size} cells), {type(self.connector).__name__}, "
+            f"{type(self.synapse).__name__}, {self.receptor_type}"
+        )
+
     def __len__(self) -> int:
         net = current().net
         if net is None:
