@@ -128,8 +128,8 @@ def test_bad_input_is_named() -> None:
     gen = torch.Generator().manual_seed(0)
     with pytest.raises(ParameterError, match="n = 10 .* there are 9 \\(self-connections excluded\\)"):
         sfsim.FixedNumberPreConnector(10, allow_self_connections=False).pairs(10, 10, True, gen)
-    with pytest.raises(AttributeError, match="spikeforge.pynn does not implement PyNN's NoisyCurrentSource"):
-        _ = sfsim.NoisyCurrentSource  # type: ignore[attr-defined]
+    with pytest.raises(AttributeError, match="spikeforge.pynn does not implement PyNN.s HH_cond_exp"):
+        _ = sfsim.HH_cond_exp  # type: ignore[attr-defined]
     with pytest.raises(AttributeError, match="has no attribute 'Nonsense'"):
         _ = sfsim.Nonsense  # type: ignore[attr-defined]
     with pytest.raises(ParameterError, match="amplitude must be a finite number, got nan"):

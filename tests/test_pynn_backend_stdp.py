@@ -180,8 +180,8 @@ def test_bad_stdp_values_are_named() -> None:
     b = sfsim.Population(2, sfsim.IF_curr_exp())
     stdp = sfsim.STDPMechanism(_rule(), sfsim.AdditiveWeightDependence(w_max=0.5), weight=0.1)
     prj = sfsim.Projection(a, b, sfsim.FromListConnector([(0, 0, 0.9, 1.0)], ["weight", "delay"]), stdp)
-    with pytest.raises(ParameterError, match="call run"):
-        prj.get("weight")
+    with pytest.raises(ParameterError, match=r"STDP weights must lie in \[w_min, w_max\]"):
+        prj.get("weight")  # get before run builds the network, which checks them
     with pytest.raises(ParameterError, match=r"STDP weights must lie in \[w_min, w_max\]"):
         sfsim.run(1.0)
     sfsim.end()

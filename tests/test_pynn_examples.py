@@ -94,7 +94,12 @@ def test_synaptic_input_example_gives_nests_epsps(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("script", "result"), [("simple_STDP.py", "simple_stdp"), ("Izhikevich.py", "Izhikevich")]
+    ("script", "result"),
+    [
+        ("simple_STDP.py", "simple_stdp"),
+        ("Izhikevich.py", "Izhikevich"),
+        ("specific_network.py", "specific_network"),
+    ],
 )
 def test_example_runs(tmp_path: Path, script: str, result: str) -> None:
     folder = _examples()
@@ -121,3 +126,23 @@ def test_examples_that_set_sources_between_runs_give_nests_counts(tmp_path: Path
                 assert c == e if out is ours else abs(c - e) <= 1, (counts, expected)
             else:
                 assert abs(c - e) <= 5 * e**0.5 + 1e-9, (counts, expected)
+
+
+def test_inhomogeneous_network_example_runs_and_prints_what_nest_prints(tmp_path: Path) -> None:
+    """``Projection.get`` before the first run, weights as the distance expression ``1/(1+d)``:
+    it runs to the end, and positions and parameters print as on pyNN.nest (the synapses drawn
+    differ; the distance expressions against pyNN.nest: ``test_pynn_backend_get.py``)."""
+    folder = _examples()
+    ours = _stdout(folder, "inhomogeneous_network.py", "spikeforge", tmp_path)
+    theirs = _stdout(folder, "inhomogeneous_network.py", "nest", tmp_path)
+    head = ours.split("weights:")[0]
+    assert head.startswith("positions:") and head == theirs[theirs.index("positions:") :].split("weights:")[0]
+    assert "Mean firing rate" in ours
+    assert list(tmp_path.glob("Results/*/inhomogeneous_network_spikeforge_*.pkl"))
+
+
+def test_stdp_network_example_describes_its_network(tmp_path: Path) -> None:
+    """``describe()`` of populations, an assembly and projections (PyNN's ``stdp_network.py``)."""
+    out = _stdout(_examples(), "stdp_network.py", "spikeforge", tmp_path)
+    assert "Projection 'Excitatory connections' from 'Excitatory cells' (80 cells)" in out
+    assert "DistanceDependentProbabilityConnector, STDPMechanism, excitatory" in out

@@ -111,6 +111,20 @@ def _nest_initialize(p: Any, n: int, initial: dict[str, Any]) -> None:
             ) from e
 
 
+def _nest_grid_generators(sim: Any) -> None:
+    """With pyNN.nest on the grid (``spike_precision="on_grid"``, whoever called ``setup``), make
+    NEST's spike generators grid-constrained: pyNN.nest makes them precise, and a precise generator
+    fires a time such as 4.6 ms one step late (NEST converts it to tics with a rounding error past
+    the step), where spikeforge and the grid-constrained generator fire it on its step."""
+    if getattr(getattr(sim, "simulator", None), "state", None) is None:
+        return
+    if getattr(sim.simulator.state, "spike_precision", "") != "on_grid":
+        return
+    import nest
+
+    nest.SetDefaults("spike_generator", {"precise_times": False})
+
+
 def build(
     sim: Any,
     description: dict[str, Any],
@@ -145,13 +159,9 @@ def build(
             # default for NEST is the off-grid ones (iaf_psc_exp_ps, spike times between steps)
             setup_kwargs.setdefault("spike_precision", "on_grid")
         sim.setup(timestep=dt, **setup_kwargs)
-        if getattr(sim, "__name__", "") == "pyNN.nest" and setup_kwargs["spike_precision"] == "on_grid":
-            import nest
-
-            # pyNN.nest makes spike generators precise; a time a rounding error past its step
-            # (64.9 - 0.1 = 64.80000000000001) then fires one step late
-            nest.SetDefaults("spike_generator", {"precise_times": False})
-    else:
+    if getattr(sim, "__name__", "") == "pyNN.nest":
+        _nest_grid_generators(sim)
+    if not setup:
         step = float(sim.get_time_step())
         if abs(step - dt) > 1e-9 * dt:
             raise ValueError(

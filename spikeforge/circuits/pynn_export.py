@@ -41,7 +41,8 @@ states and currents keep their values. A conductance ``g`` (relative to the leak
 :mod:`spikeforge.circuits.synapses`) is :math:`r\,g\,c_m/\tau_m = g` µS, again the same value.
 Izhikevich's input ``I`` (mV/ms) is ``i_offset = I / 1000`` nA (PyNN scales nA to NEST's pA,
 which NEST's ``izhikevich`` adds as mV/ms); its delta weights are mV. The refractory period is
-the one spikeforge uses, ``round(t_ref / dt) * dt``. STDP: spikeforge's
+the whole steps spikeforge holds, ``round(t_ref / dt) * dt`` (NEST and
+``spikeforge.pynn`` round ``tau_refrac`` up to whole steps, which keeps it). STDP: spikeforge's
 :math:`\Delta w = A_+ (w_{max} - w)^{\mu_+}` is PyNN's (NEST's ``stdp_synapse``)
 :math:`\Delta w = A_+^{PyNN} w_{max}^{1 - \mu_+} (w_{max} - w)^{\mu_+}`, so
 :math:`A_\pm^{PyNN} = A_\pm / w_{max}^{1 - \mu_\pm}`.
@@ -113,7 +114,7 @@ import torch
 from ..errors import ParameterError, UnsupportedExportError
 from ..neurons.alif import ALIF
 from ..neurons.izhikevich import Izhikevich
-from ..neurons.lif import LIF
+from ..neurons.lif import LIF, refractory_steps
 from . import _pynn_build
 from . import synapses as syn
 from .inputs import PoissonGroup, SpikeSource, TimedArray
@@ -168,6 +169,26 @@ class _Arrays:
         if n == 0 or bool((a == a[0]).all()):
             return float(a[0]) if n else 0.0
         return self.add(key, a)
+
+
+def _grid_times(steps: np.ndarray, dt: float) -> np.ndarray:
+    """The times (ms) of whole ``steps`` of ``dt`` ms, as the nearest float to the decimal time
+    (``156 * 0.1`` is 15.600000000000001, one rounding error past the step: a precise NEST spike
+    generator, pyNN.nest's default, fires it one step late). Rounded to 1e-9 ms, far below NEST's
+    tic (1e-3 ms by default).
+
+    Example:
+        >>> import numpy as np
+        >>> _grid_times(np.array([156, 3]), 0.1).tolist(), (156 * 0.1, 3 * 0.1)
+        ([15.6, 0.3], (15.600000000000001, 0.30000000000000004))
+    """
+    return np.round(np.asarray(steps, dtype=np.float64) * dt, 9)
+
+
+def _refrac(m: LIF, dt: float) -> torch.Tensor:
+    """``tau_refrac`` (ms) of an exported LIF: the whole steps it holds, counted as its step does
+    (:func:`~spikeforge.neurons.lif.refractory_steps` on ``t_ref`` in its own dtype), times dt."""
+    return refractory_steps(m.params().t_ref, dt).double() * dt
 
 
 def _np(t: Any) -> np.ndarray:
@@ -304,7 +325,7 @@ def _describe(net: Network) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
             src = group.group
             steps, idx = src.steps.numpy(), src.i.numpy()
             order = np.lexsort((steps, idx))
-            times = (steps[order] + 1).astype(np.float64) * dt  # PyNN's stamp: the end of the step
+            times = _grid_times(steps[order] + 1, dt)  # PyNN's stamp: the end of the step
             counts = np.bincount(idx, minlength=group.n)
             pops.append(
                 {
@@ -556,7 +577,9 @@ def _neuron_population(
         "v_thresh": arrays.value(f"{name}.v_thresh", p.v_th, n),
         "tau_m": arrays.value(f"{name}.tau_m", p.tau_mem, n),
         "cm": arrays.value(f"{name}.cm", p.tau_mem / p.r, n),
-        "tau_refrac": arrays.value(f"{name}.tau_refrac", torch.round(p.t_ref / net.dt) * net.dt, n),
+        # the whole steps the LIF holds (its own count, in its own dtype); NEST rounds tau_refrac
+        # up to whole steps, which leaves a whole number of steps unchanged
+        "tau_refrac": arrays.value(f"{name}.tau_refrac", _refrac(m, net.dt), n),
     }
     i_off = currents[name]
     initial: dict[str, Any] = {"v": arrays.value(f"{name}.v", state.v, n)}
@@ -728,7 +751,26 @@ def to_pynn(net: Network, sim: Any, *, setup: bool = True, **setup_kwargs: Any) 
     if not all(hasattr(sim, a) for a in ("setup", "Population", "Projection", "FromListConnector")):
         raise ParameterError(f"sim must be a PyNN backend module such as pyNN.nest, got {sim!r}")
     description, arrays = describe(net)
+    if getattr(sim, "__name__", "") == "pyNN.nest":
+        _check_nest_first_step(description, arrays)
     return _pynn_build.build(sim, description, arrays, setup=setup, **setup_kwargs)
+
+
+def _check_nest_first_step(description: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+    """pyNN.nest sends a ``SpikeSourceArray``'s spikes through a parrot neuron one ``min_delay``
+    (= dt) earlier, so a spike on spikeforge's first step (PyNN's stamp dt) would be emitted at
+    0 ms, which NEST refuses; name it instead of NEST's BadProperty."""
+    dt = float(description["dt"])
+    for pop in description["populations"]:
+        if "spike_times" not in pop:
+            continue
+        times = np.asarray(arrays[pop["spike_times"]["times"][1:]], dtype=np.float64)
+        if len(times) and float(times.min()) < 1.5 * dt:
+            raise UnsupportedExportError(
+                f"spike source {pop['name']!r}: a spike on the first step (t = 0 ms); pyNN.nest "
+                f"emits a SpikeSourceArray's spikes one step (dt = {dt} ms) early and NEST cannot "
+                "emit one at 0 ms: move it to t >= dt"
+            )
 
 
 _SCRIPT_MAIN = """

@@ -10,7 +10,7 @@ time conventions (mV, ms, nA, nF, µS, Hz; a PyNN spike time is spikeforge's plu
   ``SpikeSourcePoisson`` (``rate``, ``start``, ``duration``), ``SpikeSourceGamma`` (whole
   ``alpha``, as NEST's), ``SpikeSourceArray`` (times, one list per neuron, or a function of the
   indices) and ``SpikeSourceInhGamma`` with ``a = 1`` (an inhomogeneous Poisson process);
-  ``DCSource``, ``ACSource`` and ``StepCurrentSource`` currents (``inject_into``,
+  ``DCSource``, ``ACSource``, ``StepCurrentSource`` and ``NoisyCurrentSource`` currents (``inject_into``,
   ``Population.inject``); one value per neuron as a list or array;
 * ``Population(size, celltype, structure=..., initial_values=..., label=...)`` with ``Line``,
   ``Grid2D``, ``Grid3D`` (or PyNN's own ``pyNN.space`` structures) and ``positions``,
@@ -70,7 +70,7 @@ from .connectors import (
     FromListConnector,
     OneToOneConnector,
 )
-from .currents import ACSource, DCSource, StepCurrentSource
+from .currents import ACSource, DCSource, NoisyCurrentSource, StepCurrentSource
 from .populations import Assembly, Population, PopulationView
 from .projections import Projection
 from .simulation import run
@@ -116,6 +116,7 @@ __all__ = [
     "DCSource",
     "ACSource",
     "StepCurrentSource",
+    "NoisyCurrentSource",
     "SpikeSourceInhGamma",
     "Line",
     "Grid2D",
@@ -139,7 +140,6 @@ _NOT_IMPLEMENTED = frozenset(
         "IF_cond_exp_gsfa_grr",
         "HH_cond_exp",
         "IF_facets_hardware1",
-        "NoisyCurrentSource",
         "ArrayConnector",
         "CSAConnector",
         "FixedTotalNumberConnector",

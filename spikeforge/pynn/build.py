@@ -15,6 +15,7 @@ from ..errors import ParameterError, UnsupportedExportError
 from ..neurons import LIF
 from ..neurons import Izhikevich as _IzhikevichNeuron
 from .cells import Izhikevich
+from .currents import NoisyCurrentSource
 from .populations import Population, population_parts
 from .projections import Projection
 from .sources import (
@@ -25,7 +26,7 @@ from .sources import (
     constant_rate,
     rate_function,
 )
-from .state import SimulationState
+from .state import SimulationState, current
 from .synapses import STDPMechanism
 
 __all__: list[str] = []
@@ -54,6 +55,46 @@ def refractory_time(tau_refrac: Any, dt: float) -> Any:
     """
     steps = np.ceil(np.round(np.asarray(tau_refrac, dtype=np.float64) / dt, 9))
     return steps * dt if steps.ndim else float(steps) * dt
+
+
+_EXPRESSION_NAMES: dict[str, Any] = {
+    name: getattr(np, name)
+    for name in ("exp", "sqrt", "log", "sin", "cos", "tan", "abs", "minimum", "maximum")
+} | {"pi": np.pi, "e": np.e}
+
+
+def _synapse_values(prj: Projection, name: str, value: Any, pre: np.ndarray, post: np.ndarray) -> np.ndarray:
+    """One ``weight`` or ``delay`` per synapse: a number, or (PyNN's distance expressions) a string
+    in ``d``, the distance (µm, the projection's ``space``) between the cells, e.g. ``"1/(1+d)"``
+    (delays rounded to whole steps, as NEST does).
+
+    Example:
+        >>> import spikeforge.pynn as sim
+        >>> _ = sim.setup(timestep=0.1)
+        >>> a = sim.Population(2, sim.SpikeSourceArray(spike_times=[1.0]), structure=sim.Line(dx=10.0))
+        >>> b = sim.Population(1, sim.IF_curr_exp())
+        >>> prj = sim.Projection(a, b, sim.AllToAllConnector(), sim.StaticSynapse(weight="1/(1+d)"))
+        >>> prj.get("weight", format="list")
+        [(0, 0, 1.0), (1, 0, 0.09090909090909091)]
+        >>> sim.end()
+    """
+    if not isinstance(value, str):
+        return np.full(len(pre), float(value))
+    d = prj.space.distances(prj.pre.positions, prj.post.positions)[pre, post]
+    try:
+        out = eval(value, {"__builtins__": {}, **_EXPRESSION_NAMES}, {"d": d})  # noqa: S307 - PyNN's
+    except Exception as exc:  # noqa: BLE001 - any error of the user's expression
+        raise ParameterError(
+            f"projection {prj.label!r}: {name}={value!r} is not an expression of the distance d "
+            f"(numpy functions {sorted(_EXPRESSION_NAMES)}): {exc}"
+        ) from exc
+    values = np.broadcast_to(np.asarray(out, dtype=np.float64), d.shape).copy()
+    if not np.isfinite(values).all():
+        raise ParameterError(f"projection {prj.label!r}: {name}={value!r} gives non-finite values")
+    if name == "delay":  # on the time grid, as NEST rounds them (and drawn delays here)
+        dt = current().dt
+        values = np.round(values / dt) * dt
+    return values
 
 
 def _one_value(pop: Population, name: str) -> float:
@@ -143,7 +184,10 @@ def build_network(st: SimulationState) -> Network:
         scale = 1000.0 if isinstance(c, Izhikevich) else 1.0
         for k, (source, indices) in enumerate(pop.sources):
             kind = type(source).__name__
-            f = source.current(scale, dt)
+            if isinstance(source, NoisyCurrentSource):  # [C, n]: one value per neuron
+                f = source.noise(scale, dt, pop.size, net.generator)
+            else:
+                f = source.current(scale, dt)
             if indices is not None:  # a view: only its neurons
                 mask = torch.zeros(pop.size, dtype=torch.float64)
                 mask[torch.as_tensor(indices)] = 1.0
@@ -160,10 +204,14 @@ def build_network(st: SimulationState) -> Network:
         weight_all = (
             out[2]
             if len(out) > 2 and out[2] is not None
-            else np.full(len(pre_all), float(prj.synapse.weight))
+            else _synapse_values(prj, "weight", prj.synapse.weight, pre_all, post_all)
         )
         d0 = prj.synapse.delay if prj.synapse.delay is not None else dt
-        delay_all = out[3] if len(out) > 3 and out[3] is not None else np.full(len(pre_all), float(d0))
+        delay_all = (
+            out[3]
+            if len(out) > 3 and out[3] is not None
+            else _synapse_values(prj, "delay", d0, pre_all, post_all)
+        )
         for key, value in prj._set.items():
             new = value[pre_all, post_all] if isinstance(value, np.ndarray) else np.full(len(pre_all), value)
             if key == "weight":
@@ -238,6 +286,7 @@ def _add_gamma_source(net: Network, pop: Population) -> None:
 
 def _masked(f: Any, mask: torch.Tensor) -> Any:
     def value(t: torch.Tensor) -> torch.Tensor:
-        return f(t).reshape(-1, 1) * mask
+        out = f(t)
+        return (out if out.dim() == 2 else out.reshape(-1, 1)) * mask
 
     return value

@@ -1,5 +1,5 @@
-"""PyNN's current sources, injected into populations: ``DCSource``, ``ACSource`` and
-``StepCurrentSource``."""
+"""PyNN's current sources, injected into populations: ``DCSource``, ``ACSource``,
+``StepCurrentSource`` and ``NoisyCurrentSource``."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import torch
 
 from ..errors import ParameterError
 
-__all__ = ["DCSource", "ACSource", "StepCurrentSource"]
+__all__ = ["DCSource", "ACSource", "StepCurrentSource", "NoisyCurrentSource"]
 
 
 class DCSource:
@@ -154,5 +154,86 @@ class StepCurrentSource:
                 return torch.zeros_like(t, dtype=torch.float64)
             k = torch.searchsorted(edges, t.to(torch.float64) + 1e-9 * dt, right=True) - 1
             return torch.where(k >= 0, amps[k.clamp_min(0)], torch.zeros((), dtype=torch.float64))
+
+        return value
+
+
+class NoisyCurrentSource:
+    """A Gaussian noise current (PyNN's): each neuron gets its own value ``mean + stdev * z`` (nA,
+    ``z`` standard normal), drawn anew every ``dt`` ms (``None``: every simulation step) and held
+    in between, from ``start`` to ``stop`` (ms; ``None``: to the end), 0 outside: NEST's
+    ``noise_generator`` through ``pyNN.nest``.
+
+    The values of interval ``k`` (the steps starting in ``[k dt, (k + 1) dt)``) are drawn with
+    ``torch.randn`` from a generator seeded once from the network's (``setup(rng_seed=...)``), one
+    row of ``n`` per interval in order, so they are the same however the runs are split; they
+    cannot equal NEST's (another generator), only their distribution does. ``dt`` must be a
+    whole number of simulation steps (NEST's rule).
+
+    Example:
+        >>> import spikeforge.pynn as sim
+        >>> _ = sim.setup(timestep=0.1, rng_seed=3)
+        >>> cells = sim.Population(1000, sim.IF_curr_exp())
+        >>> sim.NoisyCurrentSource(mean=0.5, stdev=0.25, dt=1.0).inject_into(cells)
+        >>> cells.record("v")
+        >>> _ = sim.run(100.0)
+        >>> v = cells.get_data().segments[0].analogsignals[0].magnitude[-1]  # mV, at 100 ms
+        >>> round(float(v.mean())), bool(0.5 < v.std() < 2.0)  # -65 mV + 0.5 nA * 20 MΩ
+        (-55, True)
+        >>> sim.end()
+    """
+
+    def __init__(
+        self,
+        mean: float = 0.0,
+        stdev: float = 1.0,
+        dt: float | None = None,
+        start: float = 0.0,
+        stop: float | None = None,
+    ) -> None:
+        for key, value in (("mean", mean), ("stdev", stdev), ("dt", dt), ("start", start), ("stop", stop)):
+            if value is None and key in ("dt", "stop"):
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value):
+                raise ParameterError(f"NoisyCurrentSource: {key} must be a finite number, got {value!r}")
+        if stdev < 0 or (dt is not None and dt <= 0):
+            raise ParameterError(
+                f"NoisyCurrentSource: need stdev >= 0 (nA) and dt > 0 (ms), got stdev={stdev!r}, dt={dt!r}"
+            )
+        if start < 0 or (stop is not None and stop < start):
+            raise ParameterError(
+                f"NoisyCurrentSource: need 0 <= start <= stop (ms), got start={start!r}, stop={stop!r}"
+            )
+        self.mean, self.stdev, self.dt = float(mean), float(stdev), dt
+        self.start, self.stop = float(start), stop
+
+    def inject_into(self, cells: Any) -> None:
+        """Inject this current into every neuron of ``cells`` (a population or an assembly)."""
+        cells.inject(self)
+
+    def noise(self, scale: float, dt: float, n: int, generator: torch.Generator) -> Any:
+        """The current of ``n`` neurons as a function of the step start times ``t`` (ms), ``[len(t),
+        n]``, times ``scale``; its random numbers from a generator seeded from ``generator``."""
+        every = dt if self.dt is None else float(self.dt)
+        steps = round(every / dt)
+        if steps < 1 or abs(steps * dt - every) > 1e-9 * max(every, 1.0):
+            raise ParameterError(
+                f"NoisyCurrentSource: dt={every!r} ms must be a whole number of simulation steps "
+                f"(timestep {dt} ms), as NEST's noise_generator requires"
+            )
+        own = torch.Generator().manual_seed(int(torch.randint(0, 2**62, (1,), generator=generator)))
+        rows: list[torch.Tensor] = []
+        mean, stdev, start = self.mean * scale, self.stdev * scale, self.start
+        stop = float("inf") if self.stop is None else float(self.stop)
+
+        def value(t: torch.Tensor) -> torch.Tensor:
+            tt = t.reshape(-1).to(torch.float64)
+            k = torch.floor(torch.round(tt / dt) / steps + 1e-9).to(torch.int64)
+            need = int(k.max()) + 1 if len(k) else 0
+            if need > len(rows):  # draw the missing intervals, in order
+                rows.extend(torch.randn(need - len(rows), n, generator=own, dtype=torch.float64).unbind(0))
+            z = torch.stack([rows[int(j)] for j in k]) if len(k) else torch.zeros(0, n, dtype=torch.float64)
+            on = ((tt >= start - 1e-9) & (tt < stop - 1e-9)).to(torch.float64).reshape(-1, 1)
+            return (mean + stdev * z) * on
 
         return value

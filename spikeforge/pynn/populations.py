@@ -10,7 +10,7 @@ import numpy as np
 from ..circuits.inputs import PoissonGroup, SpikeSource
 from ..errors import ParameterError, UnsupportedExportError
 from .cells import _CellType
-from .currents import ACSource, DCSource, StepCurrentSource
+from .currents import ACSource, DCSource, NoisyCurrentSource, StepCurrentSource
 from .parameters import per_neuron, simplified, spike_trains
 from .recording import merge_blocks, neo_block, select_neurons, write_block
 from .sources import (
@@ -24,7 +24,7 @@ from .sources import (
 from .space import Line, _Structure
 from .state import current
 
-CurrentSource = ACSource | DCSource | StepCurrentSource
+CurrentSource = ACSource | DCSource | StepCurrentSource | NoisyCurrentSource
 SPIKE_SOURCES = (SpikeSourcePoisson, SpikeSourceGamma, SpikeSourceArray, SpikeSourceInhGamma)
 
 #: the parameters ``set`` changes between runs, by cell type (the others before the first run)
@@ -255,14 +255,15 @@ class Population:
         return PopulationView(self, selector)
 
     def inject(self, current_source: CurrentSource, _indices: np.ndarray | None = None) -> None:
-        """Inject a current source (``DCSource``, ``ACSource``, ``StepCurrentSource``) into every
+        """Inject a current source (``DCSource``, ``ACSource``, ``StepCurrentSource``,
+        ``NoisyCurrentSource``) into every
         neuron of this population."""
         if current().net is not None:
             raise ParameterError("spikeforge.pynn builds the network at the first run: inject before")
-        if not isinstance(current_source, (ACSource, DCSource, StepCurrentSource)):
+        if not isinstance(current_source, (ACSource, DCSource, StepCurrentSource, NoisyCurrentSource)):
             raise UnsupportedExportError(
                 f"current source {type(current_source).__name__} is not supported by spikeforge.pynn "
-                "(DCSource, ACSource and StepCurrentSource are)"
+                "(DCSource, ACSource, StepCurrentSource and NoisyCurrentSource are)"
             )
         if isinstance(self.celltype, SPIKE_SOURCES):
             raise UnsupportedExportError(
@@ -281,6 +282,20 @@ class Population:
                     f"population {self.label!r}: a spike source ({type(self.celltype).__name__}) records "
                     "'spikes' only (as in PyNN)"
                 )
+        st = current()
+        if st.net is not None:  # built early (Projection.get before the first run): monitor now
+            new = [v for v in names if v not in self._monitors]
+            if new and st.t > 0:
+                raise ParameterError(
+                    f"population {self.label!r}: record({new}) after the simulation started at "
+                    f"t = {st.t} ms; spikeforge.pynn records from t = 0 (call record before run)"
+                )
+            for v in new:
+                self._monitors[v] = (
+                    st.net.record_spikes(self.label)
+                    if v == "spikes"
+                    else st.net.record_state(self.label, "v")
+                )
         self.recorded.update(names)
 
     def spike_times(self) -> list[np.ndarray]:
@@ -288,8 +303,50 @@ class Population:
         mon = self._monitors.get("spikes")
         if mon is None:
             raise ParameterError(f"population {self.label!r}: call record('spikes') before run")
-        t, i = np.asarray(mon.t) + current().dt, np.asarray(mon.i)
+        dt = current().dt
+        # the end of the step (PyNN's stamp), as the float nearest the decimal time: 0.3, not
+        # 0.30000000000000004, which pyNN.nest's precise spike generators would fire a step late
+        t = np.round((np.round(np.asarray(mon.t, dtype=np.float64) / dt) + 1.0) * dt, 9)
+        i = np.asarray(mon.i)
         return [np.sort(t[i == k]) for k in range(self.size)]
+
+    def mean_spike_count(self, gather: bool = True) -> float:
+        """The mean number of recorded spikes per neuron (PyNN's)."""
+        return float(sum(len(t) for t in self.spike_times()) / self.size)
+
+    def describe(self, template: Any = None, engine: Any = None) -> str:
+        """A short text: label, size, cell type and its parameters (PyNN's ``describe``; its
+        templates are not used).
+
+        Example:
+            >>> import spikeforge.pynn as sim
+            >>> _ = sim.setup(timestep=0.1)
+            >>> cells = sim.Population(3, sim.IF_curr_delta(tau_m=[10.0, 20.0, 30.0]), label="e")
+            >>> cells.record("spikes")
+            >>> print(cells.describe())
+            Population 'e' of 3 IF_curr_delta cells, recording spikes
+              cm = 1.0
+              i_offset = 0.0
+              tau_m = [10.0, 20.0, 30.0]
+              tau_refrac = 0.1
+              v_reset = -65.0
+              v_rest = -65.0
+              v_thresh = -50.0
+            >>> sim.end()
+        """
+        lines = [
+            f"Population {self.label!r} of {self.size} {type(self.celltype).__name__} cells, recording "
+            + (", ".join(sorted(self.recorded)) or "nothing")
+        ]
+        for k in sorted(self.parameters):
+            value = self.parameters[k]
+            try:
+                v = np.asarray(value, dtype=np.float64)
+                text = v.tolist() if v.ndim and len(np.unique(v)) > 1 else v.reshape(-1)[0].item()
+            except (TypeError, ValueError, IndexError):  # e.g. one spike train per neuron
+                text = value
+            lines.append(f"  {k} = {text}")
+        return "\n".join(lines)
 
     def get_data(self, variables: Any = "all", clear: bool = False) -> Any:
         """The recorded data as a Neo ``Block`` (one segment), as PyNN returns it."""
@@ -348,6 +405,12 @@ class Assembly:
     @property
     def size(self) -> int:
         return sum(p.size for p in self.populations)
+
+    def describe(self, template: Any = None, engine: Any = None) -> str:
+        """A short text: the assembly's label and each population's ``describe`` (PyNN's, no
+        templates)."""
+        parts = "\n".join(p.describe() for p in self.populations)
+        return f"Assembly {self.label!r} of {self.size} cells:\n{parts}"
 
     def __len__(self) -> int:
         return self.size
@@ -438,6 +501,13 @@ class PopulationView:
 
     def __len__(self) -> int:
         return self.size
+
+    def describe(self, template: Any = None, engine: Any = None) -> str:
+        """A short text: the view's label, size and parent (PyNN's ``describe``, no templates)."""
+        return (
+            f"PopulationView {self.label!r} of {self.size} {type(self.celltype).__name__} cells of "
+            f"population {self.parent.label!r}"
+        )
 
     @property
     def positions(self) -> np.ndarray:

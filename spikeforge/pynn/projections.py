@@ -103,6 +103,25 @@ class Projection:
                 raise ParameterError(f"Projection.set: {key} must be finite")
             self._set[key] = v
 
+    def describe(self, template: Any = None, engine: Any = None) -> str:
+        """A short text: label, source and target, connector, synapse type and receptor (PyNN's
+        ``describe``, no templates).
+
+        Example:
+            >>> import spikeforge.pynn as sim
+            >>> _ = sim.setup(timestep=0.1)
+            >>> a = sim.Population(2, sim.SpikeSourcePoisson(rate=5.0), label="a")
+            >>> b = sim.Population(3, sim.IF_curr_exp(), label="b")
+            >>> print(sim.Projection(a, b, sim.AllToAllConnector(), label="f").describe())
+            Projection 'f' from 'a' (2 cells) to 'b' (3 cells), AllToAllConnector, StaticSynapse, excitatory
+            >>> sim.end()
+        """
+        return (
+            f"Projection {self.label!r} from {self.pre.label!r} ({self.pre.size} cells) to "
+            f"{self.post.label!r} ({self.post.size} cells), {type(self.connector).__name__}, "
+            f"{type(self.synapse).__name__}, {self.receptor_type}"
+        )
+
     def __len__(self) -> int:
         net = current().net
         if net is None:
@@ -124,8 +143,9 @@ class Projection:
         connector's order (for an assembly: pair of populations after pair); ``"array"``: an
         ``[n_pre, n_post]`` array, ``nan`` where no synapse, several synapses of one pair combined by
         ``multiple_synapses`` (``"sum"``, ``"min"``, ``"max"``, ``"first"``, ``"last"``). A list of
-        names gives one value (list) or a list of arrays (array) per name. The network is built at
-        the first ``run`` (``run(0)`` builds it).
+        names gives one value (list) or a list of arrays (array) per name. Before the first ``run``
+        it builds the network (as ``run(0)`` would, drawing the synapses): populations,
+        projections and currents must be created before, recording can still be asked for.
 
         Example:
             >>> import spikeforge.pynn as sim
@@ -133,7 +153,6 @@ class Projection:
             >>> src = sim.Population(2, sim.SpikeSourceArray(spike_times=[1.0]))
             >>> cell = sim.Population(1, sim.IF_curr_exp())
             >>> prj = sim.Projection(src, cell, sim.AllToAllConnector(), sim.StaticSynapse(0.5, 1.0))
-            >>> _ = sim.run(0.0)
             >>> prj.get("weight", format="list")
             [(0, 0, 0.5), (1, 0, 0.5)]
             >>> prj.get("delay", format="array").shape
@@ -155,12 +174,12 @@ class Projection:
                 "Projection.get: multiple_synapses must be 'sum', 'min', 'max', 'first' or 'last', got "
                 f"{multiple_synapses!r}"
             )
-        net = current().net
-        if net is None:
-            raise ParameterError(
-                f"projection {self.label!r}: spikeforge.pynn builds the network at the first run; call "
-                "run (run(0) builds it) before get"
-            )
+        st = current()
+        if st.net is None:  # the synapses are drawn when the network is built: build it now
+            from .build import build_network  # build imports this module
+
+            st.net = build_network(st)
+        net = st.net
         pre, post = [], []
         values: dict[str, list[np.ndarray]] = {a: [] for a in names}
         for name, oa, ob, map_a, map_b in self._parts:
