@@ -1,5 +1,9 @@
 """The spikeforge :class:`~spikeforge.circuits.Network` built from a script's populations and
-projections at its first ``run`` (exact integration, float64)."""
+projections at its first ``run`` (exact integration, float64).
+
+The helpers take a :class:`~spikeforge.pynn.projections.Projection` as ``prj`` (typed ``Any``: this
+module does not import ``projections``, which builds the network through it when
+``Projection.get`` is called before the first run, so imports run one way)."""
 
 from __future__ import annotations
 
@@ -17,7 +21,6 @@ from ..neurons import Izhikevich as _IzhikevichNeuron
 from .cells import Izhikevich
 from .currents import NoisyCurrentSource
 from .populations import Population, population_parts
-from .projections import Projection
 from .sources import (
     SpikeSourceArray,
     SpikeSourceGamma,
@@ -63,7 +66,7 @@ _EXPRESSION_NAMES: dict[str, Any] = {
 } | {"pi": np.pi, "e": np.e}
 
 
-def _synapse_values(prj: Projection, name: str, value: Any, pre: np.ndarray, post: np.ndarray) -> np.ndarray:
+def _synapse_values(prj: Any, name: str, value: Any, pre: np.ndarray, post: np.ndarray) -> np.ndarray:
     """One ``weight`` or ``delay`` per synapse: a number, or (PyNN's distance expressions) a string
     in ``d``, the distance (µm, the projection's ``space``) between the cells, e.g. ``"1/(1+d)"``
     (delays rounded to whole steps, as NEST does).
@@ -108,7 +111,7 @@ def _one_value(pop: Population, name: str) -> float:
     return float(values[0])
 
 
-def _synapse(prj: Projection, target: Population) -> Any:
+def _synapse(prj: Any, target: Population) -> Any:
     """The spikeforge synapse of ``prj`` onto the cells of ``target``."""
     c = target.celltype
     suffix = "E" if prj.receptor_type == "excitatory" else "I"
@@ -125,7 +128,7 @@ def _synapse(prj: Projection, target: Population) -> Any:
     )
 
 
-def _check_weight_signs(prj: Projection, target: Population, w: np.ndarray) -> None:
+def _check_weight_signs(prj: Any, target: Population, w: np.ndarray) -> None:
     """PyNN's sign convention (``pyNN.standardmodels.base.check_weights``): weights onto
     conductance-based cells and excitatory receptors are >= 0, onto current-based inhibitory
     receptors <= 0 (the sign is the weight's; the receptor only picks the time constant)."""
