@@ -10,8 +10,9 @@ currents, Gaussian noise currents and Poisson inputs (drawn in the kernel from t
 generator of :mod:`spikeforge.circuits._kernel_philox`; see :func:`run_steps`). The maths
 mirrors :func:`spikeforge.neurons.lif.lif_step` operation by operation (its coefficients come
 from :func:`~spikeforge.neurons.lif.lif_coefficients`, and ``torch.lerp``'s two formulas are
-kept); the tests check that both paths give the same spikes. ALIF, Izhikevich and IF populations
-step in :mod:`spikeforge.circuits._kernel_models` (model code in ``pop_meta[p, 6]``).
+kept); the tests check that both paths give the same spikes. ALIF, Izhikevich, IF and
+ProbabilisticNeuron populations step in :mod:`spikeforge.circuits._kernel_models` (model code in
+``pop_meta[p, 6]``; a stochastic population's first stream in ``pop_meta[p, 8]``).
 
 Layout: flat arrays whose slices are the network's state tensors (modified in place).
 
@@ -49,7 +50,7 @@ from numba import njit
 
 # numba's cache of run_steps does not see edits of _kernel_models.py or _kernel_plastic.py (it
 # checks this file's time stamp only): after editing those, touch this one
-from ._kernel_models import _NPRM, _alif, _integrate_fire, _izhikevich
+from ._kernel_models import _NPRM, _alif, _integrate_fire, _izhikevich, _probabilistic
 from ._kernel_philox import normals, uniforms
 from ._kernel_plastic import learn
 
@@ -70,6 +71,7 @@ _M_LIF = 0
 _M_ALIF = 1
 _M_IZHIKEVICH = 2
 _M_IF = 3
+_M_PROBABILISTIC = 4
 
 
 @njit(cache=True, nogil=True)
@@ -585,15 +587,17 @@ def _update_part(  # type: ignore[no-untyped-def]
     zb,
     nb,
     xt,
+    ub,
 ):
     """Phases 1 (unless done), 3 (synaptic input) and 4 (neurons) of part ``k`` of every population
     and copy, in blocks of neurons so that the part's input buffer ``xb[k]`` stays in the L1 cache
-    (``zb[k]``, ``nb[k]``, ``xt[k]``: its other scratch rows). The part's spikes go to ``spk``
-    from its first neuron on, their count to ``part_n[b, p, k]``."""
+    (``zb[k]``, ``nb[k]``, ``xt[k]``, ``ub[k]``: its other scratch rows). The part's spikes go to
+    ``spk`` from its first neuron on, their count to ``part_n[b, p, k]``."""
     xk = xb[k]
     zk = zb[k]
     nk = nb[k]
     tk = xt[k]
+    uk = ub[k]
     zero = xk[0] - xk[0]
     for b in range(B):
         for p in range(pop_meta.shape[0]):
@@ -663,6 +667,11 @@ def _update_part(  # type: ignore[no-untyped-def]
                 elif model == _M_ALIF:
                     cnt = _alif(
                         p, b, j0, m, cnt, store_i, pop_meta, V, I, REF, HELD, X, prm, prm_meta, xk, spk
+                    )
+                elif model == _M_PROBABILISTIC:
+                    k0, k1 = rng_key[0, b, 0], rng_key[0, b, 1]
+                    cnt = _probabilistic(
+                        p, b, s, j0, m, cnt, pop_meta, V, X, prm, prm_meta, xk, spk, k0, k1, uk
                     )
                 else:
                     cnt = _integrate_fire(p, b, j0, m, cnt, pop_meta, V, prm, prm_meta, xk, spk)
@@ -937,6 +946,7 @@ def run_steps(  # type: ignore[no-untyped-def]
     the CDF tables ``pin_tab`` at float64 uniforms keyed by ``rng_key[0, b]``."""
     nb = np.empty((1, _BLOCK), np.float64)  # normals and uniforms of a block
     xt = np.empty_like(xb)  # values in the network dtype before they are added
+    ub = np.empty((1, 2, _BLOCK), np.float64)  # a stochastic population's uniforms of a block
     part_n = spk_n.reshape((B, spk_n.shape[1], 1))  # one part: its counts are the counts
     cap = out_step.shape[1]
     for t0 in range(n_steps):
@@ -985,6 +995,7 @@ def run_steps(  # type: ignore[no-untyped-def]
             zb,
             nb,
             xt,
+            ub,
         )
         _propagate_part(
             0,

@@ -1,9 +1,11 @@
 """Neuron steps of the compiled kernel (:mod:`spikeforge.circuits._kernel`) for the models other than
-LIF: :class:`~spikeforge.neurons.ALIF`, :class:`~spikeforge.neurons.Izhikevich` and
-:class:`~spikeforge.neurons.IF`. Each mirrors its model's pure step function operation by operation
+LIF: :class:`~spikeforge.neurons.ALIF`, :class:`~spikeforge.neurons.Izhikevich`,
+:class:`~spikeforge.neurons.IF` and :class:`~spikeforge.neurons.ProbabilisticNeuron`. Each mirrors
+its model's pure step function operation by operation
 (:func:`~spikeforge.neurons.alif.alif_step`, :func:`~spikeforge.neurons.izhikevich.izhikevich_step`,
-:func:`~spikeforge.neurons.integrate_fire.if_step`), with its coefficients computed by the model's
-own helpers when the network is packed, so that both paths give the same spikes and states.
+:func:`~spikeforge.neurons.integrate_fire.if_step`,
+:func:`~spikeforge.neurons.probabilistic.probabilistic_step`), with its coefficients computed by the
+model's own helpers when the network is packed, so that both paths give the same spikes and states.
 
 Each function steps neurons ``[j0, j0 + m)`` of population ``p``, copy ``b``, from the input
 ``xb[:m]``, appends the indices of the neurons that spiked to ``spk`` after the ``cnt`` already
@@ -16,12 +18,29 @@ float32 arithmetic as PyTorch does.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numba import njit
+from numba.extending import intrinsic
+
+from ._kernel_philox import sigmoid, uniforms
 
 #: parameter slots per population in ``prm_meta`` (ALIF: LIF's 7, rho, beta, the constant 1;
-#: Izhikevich: a, b, c, d, v_peak, then the constants dt, dt/2, 0.04, 5, 140, 1; IF: v_th, v_reset, r)
+#: Izhikevich: a, b, c, d, v_peak, then the constants dt, dt/2, 0.04, 5, 140, 1; IF: v_th, v_reset, r;
+#: ProbabilisticNeuron: k, v_leak, r, v_th, temperature, v_reset, q, log q, log(1 - q), the constant 1)
 _NPRM = 11
+
+
+@intrinsic
+def fma(typingctx, a, b, c):  # type: ignore[no-untyped-def]
+    """``a * b + c`` rounded once (LLVM's ``fma``), in the type of ``a``."""
+    sig = a(a, a, a)
+
+    def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
+        return builder.fma(*args)
+
+    return sig, codegen
 
 
 @njit(cache=True, nogil=True)
@@ -175,4 +194,75 @@ def _integrate_fire(p, b, j0, m, cnt, pop_meta, V, prm, prm_meta, xb, spk):  # t
             out[cnt] = j0 + j
             cnt += 1
         v[j] = vv
+    return cnt
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _probabilistic(p, b, s, j0, m, cnt, pop_meta, V, X, prm, prm_meta, xb, spk, k0, k1, ub):  # type: ignore[no-untyped-def]
+    """:func:`~spikeforge.neurons.probabilistic.probabilistic_step`: release where the first uniform
+    is below q, ``v <- torch.lerp(v, v_leak + r (m x), k)`` (ATen's fused multiply-adds), the spike
+    where the second uniform is below ``p = sigmoid((v - v_th) / T)`` (``_kernel_philox.sigmoid``,
+    rounded to the network dtype; ``p > 1/2`` and ``m = q`` when deterministic, ``pop_meta[p, 7]``),
+    ``log_prob`` (in ``X``) gaining ``log P(m) + log P(z)``, and the reset to v_reset. The uniforms
+    are the counter-based ones of streams ``pop_meta[p, 8]`` (release) and ``+ 1`` (spike), key
+    ``(k0, k1)``, into ``ub[0, :m]`` and ``ub[1, :m]``."""
+    n = pop_meta[p, 0]
+    po = pop_meta[p, 1]
+    st = 0 if pop_meta[p, 5] == 1 else 1
+    deterministic = pop_meta[p, 7] == 1
+    o = po + j0
+    v = V[b, o : o + m]
+    lp = X[b, o : o + m]
+    out = spk[b, po : po + n]
+    q = _NPRM * p
+    ok = _at(prm_meta, q, b, j0, st)
+    ovl = _at(prm_meta, q + 1, b, j0, st)
+    orr = _at(prm_meta, q + 2, b, j0, st)
+    oth = _at(prm_meta, q + 3, b, j0, st)
+    otm = _at(prm_meta, q + 4, b, j0, st)
+    ovr = _at(prm_meta, q + 5, b, j0, st)
+    oq = _at(prm_meta, q + 6, b, j0, st)
+    olq = _at(prm_meta, q + 7, b, j0, st)
+    olnq = _at(prm_meta, q + 8, b, j0, st)
+    one = prm[prm_meta[q + 9, 0]]
+    zero = one - one
+    f32 = V.itemsize == 4
+    if not deterministic:
+        strm = pop_meta[p, 8]
+        uniforms(k0, k1, strm, s, j0, m, f32, ub[0])
+        uniforms(k0, k1, strm + 1, s, j0, m, f32, ub[1])
+    for j in range(m):
+        js = j * st
+        qj = prm[oq + js]
+        if deterministic:
+            mj = qj
+        else:
+            hit = ub[0, j] < qj
+            mj = one if hit else zero
+            lp[j] = lp[j] + (prm[olq + js] if hit else prm[olnq + js])
+        end = prm[ovl + js] + prm[orr + js] * (mj * xb[j])
+        vj = v[j]
+        kk = prm[ok + js]
+        if abs(kk) < 0.5:
+            vv = fma(kk, end - vj, vj)  # type: ignore[call-arg, var-annotated]
+        else:
+            vv = fma(vj - end, one - kk, end)  # type: ignore[call-arg]
+        a = (vv - prm[oth + js]) / prm[otm + js]
+        if f32:
+            pj = np.float64(np.float32(sigmoid(np.float64(a))))
+        else:
+            pj = sigmoid(np.float64(a))
+        if deterministic:
+            z = pj > 0.5
+        else:
+            z = ub[1, j] < pj
+            # binary_cross_entropy_with_logits(a, z) = (1 - z) a - log_sigmoid(a), as ATen writes it
+            ls = min(a, zero) - math.log1p(math.exp(-abs(a)))
+            lp[j] = lp[j] - (((one - one) if z else one) * a - ls)
+        if z:
+            v[j] = prm[ovr + js]
+            out[cnt] = j0 + j
+            cnt += 1
+        else:
+            v[j] = vv
     return cnt

@@ -18,6 +18,10 @@ from numba import njit
 LN2 = math.log(2.0)
 SQRT_HALF = math.sqrt(0.5)
 HALF_PI = math.pi / 2
+EXP_MAX = 708.0
+INV_LN2 = 1.4426950408889634
+LN2_HI = 6.93147180369123816490e-01
+LN2_LO = 1.90821492927058770002e-10
 
 _MASK = np.uint64(0xFFFFFFFF)
 _M0 = np.uint64(0xD2511F53)
@@ -224,6 +228,36 @@ def _cos_sin_2pi(u):  # type: ignore[no-untyped-def]
     a = -a if (q == 1.0) | (q == 2.0) else a
     b = -b if q >= 2.0 else b
     return a, b
+
+
+@njit(cache=True, nogil=True, inline="always", error_model="numpy")
+def _exp(x):  # type: ignore[no-untyped-def]
+    """:func:`spikeforge.circuits._philox._exp`, the same operations (float64)."""
+    x = min(max(x, -EXP_MAX), EXP_MAX)
+    k = np.floor(x * INV_LN2 + 0.5)
+    r = (x - k * LN2_HI) - k * LN2_LO
+    acc = 1.6059043836821613e-10
+    acc = acc * r + 2.08767569878681e-09
+    acc = acc * r + 2.505210838544172e-08
+    acc = acc * r + 2.755731922398589e-07
+    acc = acc * r + 2.7557319223985893e-06
+    acc = acc * r + 2.48015873015873e-05
+    acc = acc * r + 0.0001984126984126984
+    acc = acc * r + 0.001388888888888889
+    acc = acc * r + 0.008333333333333333
+    acc = acc * r + 0.041666666666666664
+    acc = acc * r + 0.16666666666666666
+    acc = acc * r + 0.5
+    acc = acc * r + 1.0
+    acc = acc * r + 1.0
+    return acc * math.ldexp(1.0, int(k))
+
+
+@njit(cache=True, nogil=True, inline="always", error_model="numpy")
+def sigmoid(a):  # type: ignore[no-untyped-def]
+    """:func:`spikeforge.circuits._philox.sigmoid` of a float64 ``a``, in float64 (the caller
+    rounds it to the network dtype)."""
+    return 1.0 / (1.0 + _exp(-a))
 
 
 @njit(cache=True, nogil=True, inline="always", error_model="numpy")

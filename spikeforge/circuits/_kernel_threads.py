@@ -7,7 +7,7 @@ Each of the ``nt`` parts owns part ``k`` of every population and of the targets 
 channel: the contiguous neurons ``[n k / nt, n (k + 1) / nt)`` (``_kernel._span``), as NEST's
 threads own their target neurons. A step opens two parallel regions (one part per thread): phases
 1, 3 and 4 of the part's neurons (``_kernel._update_part``: its own scratch rows, Gaussian currents
-drawn for its neurons; its spikes written from its first neuron on, then joined in ascending order
+and stochastic neurons' uniforms drawn for its neurons; its spikes written from its first neuron on, then joined in ascending order
 by ``_kernel._gather``), and phase 5 (``_kernel._propagate_part``): every part reads the rows of all
 the neurons that spiked but adds only the synapses onto its own targets (found by binary search:
 targets ascend within a row, projections keep their synapses sorted by (pre, post)), then the
@@ -154,6 +154,7 @@ def _update_par(  # type: ignore[no-untyped-def]
     zb,
     nb,
     xt,
+    ub,
 ):
     """``_kernel._update_part`` for all parts, one per thread."""
     for k in prange(nt):
@@ -190,6 +191,7 @@ def _update_par(  # type: ignore[no-untyped-def]
             zb,
             nb,
             xt,
+            ub,
         )
 
 
@@ -332,6 +334,7 @@ def run_steps(  # type: ignore[no-untyped-def]
     nt = xb.shape[0]
     nb = np.empty((nt, _BLOCK), np.float64)
     xt = np.empty_like(xb)
+    ub = np.empty((nt, 2, _BLOCK), np.float64)
     part_n = np.zeros((B, max(pop_meta.shape[0], 1), nt), np.int64)
     cap = out_step.shape[1]
     for t0 in range(n_steps):
@@ -379,6 +382,7 @@ def run_steps(  # type: ignore[no-untyped-def]
             zb,
             nb,
             xt,
+            ub,
         )
         _gather(nt, B, pop_meta, spk, spk_n, part_n)
         _propagate_par(

@@ -29,6 +29,13 @@ The four output words ``(x0, x1, x2, x3)`` of a counter serve the two neurons of
   in IEEE arithmetic), so that PyTorch and numba give bitwise the same normals (library
   ``log``/``cos``/``sqrt`` differ by an ulp between implementations; PyTorch's ``sqrt`` with
   AVX-512 is not correctly rounded). Their error is below 1e-15 relative.
+* firing probability of a stochastic neuron (``ProbabilisticNeuron`` in a network), two streams
+  per population (:func:`neuron_streams`: release, then spike, uniforms in the network dtype):
+  :func:`sigmoid`, :math:`1/(1 + e^{-a})` evaluated in float64 with the same exact operations
+  (:func:`_exp`: a Cody-Waite reduction, a Taylor polynomial and exact scalings by powers of two),
+  then rounded to the network dtype, so that both engines compare each uniform with the very same
+  probability (PyTorch's own ``sigmoid`` uses a vectorised ``exp`` that differs by an ulp from
+  the scalar one, and from numba's).
 
 Integers are held in int64 tensors (values below :math:`2^{32}`); the 32x32-bit products are
 split into 16-bit halves so that nothing overflows on any device.
@@ -56,6 +63,9 @@ __all__ = [
     "KIND_POISSON_GROUP",
     "KIND_POISSON_INPUT",
     "KIND_NORMAL",
+    "KIND_NEURON",
+    "neuron_streams",
+    "sigmoid",
     "stream",
     "NormalNoise",
     "keys",
@@ -73,6 +83,7 @@ ROUNDS = 10
 KIND_POISSON_GROUP = 1
 KIND_POISSON_INPUT = 2
 KIND_NORMAL = 3
+KIND_NEURON = 4  # stochastic neurons: ordinals 2k (release) and 2k + 1 (spike) of population k
 
 # Box-Muller helpers: log(m) = 2 atanh(s), s = (m - 1) / (m + 1), |s| <= 0.1716: the series to
 # s^25 leaves < 1e-19; cos and sin of y = (pi / 2) r, r in [0, 1): Taylor to y^28 and y^27.
@@ -85,6 +96,14 @@ SQRT_DOWN = (16, 8, 4, 2, 1)  # and of large ones (y >= 4**(k - 1): times 4**-k)
 NEWTON = 6
 COS = [(-1.0) ** k / math.factorial(2 * k) for k in range(15)]
 SIN = [(-1.0) ** k / math.factorial(2 * k + 1) for k in range(14)]
+# exp(x), |x| <= EXP_MAX: x = k ln2 + r (fdlibm's two-part ln2: k * LN2_HI is exact), |r| <= ln2 / 2,
+# exp(r) by Taylor to r^13 (< 1e-17 relative), times 2**k by exact scalings
+EXP_MAX = 708.0
+INV_LN2 = 1.4426950408889634
+LN2_HI = 6.93147180369123816490e-01
+LN2_LO = 1.90821492927058770002e-10
+EXP = [1.0 / math.factorial(k) for k in range(14)]
+POW2 = (512, 256, 128, 64, 32, 16, 8, 4, 2, 1)
 
 
 class NormalNoise:
@@ -101,6 +120,11 @@ class NormalNoise:
 def stream(kind: int, index: int) -> int:
     """The stream word of the ``index``-th consumer of a kind (``KIND_*``), below 2**32."""
     return (kind << 24) | index
+
+
+def neuron_streams(k: int) -> tuple[int, int]:
+    """The streams (release, spike) of the ``k``-th stochastic neuron population of a network."""
+    return stream(KIND_NEURON, 2 * k), stream(KIND_NEURON, 2 * k + 1)
 
 
 def keys(seeds: Sequence[int]) -> list[tuple[int, int]]:
@@ -278,3 +302,34 @@ def _normal_torch(seeds: Sequence[int], strm: int, steps: Tensor, n: int, device
     r = _sqrt(-2.0 * _log(1.0 - _u53(x0, x1)))
     cos, sin = _cos_sin_2pi(_u53(x2, x3))
     return _interleave(r * cos, r * sin, n)
+
+
+def _exp(x: Tensor) -> Tensor:
+    """``exp(x)`` for float64 ``x`` clamped to ``[-EXP_MAX, EXP_MAX]`` (module docstring)."""
+    x = x.clamp(-EXP_MAX, EXP_MAX)
+    k = torch.floor(x * INV_LN2 + 0.5)
+    r = (x - k * LN2_HI) - k * LN2_LO
+    acc = torch.full_like(r, EXP[-1])
+    for c in reversed(EXP[:-1]):
+        acc = acc * r + c
+    kk = k.abs()
+    f = torch.ones_like(r)
+    for bit in POW2:
+        hit = kk >= bit
+        kk = torch.where(hit, kk - bit, kk)
+        f = torch.where(hit, f * 2.0**bit, f)
+    return acc * torch.where(k < 0, 1.0 / f, f)
+
+
+def sigmoid(a: Tensor) -> Tensor:
+    """The logistic function of ``a`` (float32 or float64) as both engines compute it:
+    ``1 / (1 + exp(-a))`` in float64 by :func:`_exp`, rounded to ``a``'s dtype; differentiable.
+
+    Example:
+        >>> import torch
+        >>> from spikeforge.circuits._philox import sigmoid
+        >>> a = torch.tensor([-800.0, -2.0, 0.0, 3.5, 40.0], dtype=torch.float64)
+        >>> bool(torch.allclose(sigmoid(a), torch.sigmoid(a), rtol=1e-15, atol=0))
+        True
+    """
+    return (1.0 / (1.0 + _exp(-a.to(torch.float64)))).to(a.dtype)

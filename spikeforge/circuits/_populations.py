@@ -16,9 +16,10 @@ from ..errors import ParameterError, ShapeError
 from ..neurons.alif import ALIF
 from ..neurons.base import NeuronModule
 from ..neurons.lif import LIF
+from ..neurons.probabilistic import ProbabilisticNeuron
 from ..surrogate import Surrogate, heaviside
 from . import synapses as syn
-from ._philox import NormalNoise
+from ._philox import NormalNoise, neuron_streams
 from .inputs import CurrentInput, PoissonGroup, PoissonInput, SpikeSource
 from .monitors import RateMonitor, SpikeMonitor, StateMonitor
 from .projection import Projection, grid_positions
@@ -190,6 +191,12 @@ class _NetworkBase(nn.Module):
                 names.index(n),
             ),
         )
+
+    def _neuron_streams(self, pop: Population) -> tuple[int, int]:
+        """The counter-based streams (release, spike) of a ``ProbabilisticNeuron`` population: its
+        rank among the network's ``ProbabilisticNeuron`` populations (both engines draw them)."""
+        names = [p.name for p in self._neuron_pops() if isinstance(p.module, ProbabilisticNeuron)]
+        return neuron_streams(names.index(pop.name))
 
     def _kernel_noise(self, c: CurrentInput) -> bool:
         """Whether the compiled engine draws current ``c`` in its kernel (counter-based normals)."""

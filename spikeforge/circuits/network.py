@@ -15,20 +15,20 @@ neuron are written once, in :mod:`spikeforge.circuits.schedule`: the contract ev
 rules, weight and delay distributions). Each batch copy has its own noise seed ``noise_seed[b]``
 (by default derived from ``seed`` and ``b``). The Poisson groups, the Poisson inputs and
 Gaussian currents (:class:`~spikeforge.circuits.builders.GaussianCurrent`) draw counter-based
-random numbers (Philox4x32-10, :mod:`spikeforge.circuits._philox`): each draw is a pure function
-of the copy's seed, the input's stream, the step and the neuron, computed alike by the PyTorch
+random numbers (Philox4x32-10, :mod:`spikeforge.circuits._philox`), and so do stochastic neurons
+(``ProbabilisticNeuron``, a release and a spike stream per population): each draw is a pure
+function of the copy's seed, the stream, the step and the neuron, computed alike by the PyTorch
 engine and inside the compiled kernel, so both engines give the same spikes, and their only
 state is the step count. A generator seeded with ``noise_seed[b]`` draws the copy's
-initial-state distributions, and a second one derived from it the draws of stochastic neurons
-(``ProbabilisticNeuron``), step by step. So a run split anywhere equals one run bitwise, copy ``b``
+initial-state distributions. So a run split anywhere equals one run bitwise, copy ``b``
 of a batched network equals an unbatched one built with the same ``seed`` and
 ``noise_seed=noise_seed[b]``, the generator states are in ``state_dict()``, and the global RNG is
 never used.
 
-**Execution paths.** Without gradients on the CPU, networks of LIF, ALIF, Izhikevich and IF
-populations run in a compiled kernel (:mod:`spikeforge.circuits._kernel`, numba): many steps per
-call, event-driven propagation, no allocation per step. Everything else (other neuron models such
-as ``ProbabilisticNeuron`` or a module of one's own, CUDA, gradients, numba absent) runs the
+**Execution paths.** Without gradients on the CPU, networks of LIF, ALIF, Izhikevich, IF and
+ProbabilisticNeuron populations run in a compiled kernel (:mod:`spikeforge.circuits._kernel`,
+numba): many steps per call, event-driven propagation, no allocation per step. Everything else
+(other neuron models such as ``LI`` or a module of one's own, CUDA, gradients, numba absent) runs the
 PyTorch path, step by step; ``last_run_info["why_not_compiled"]`` names the reason. Both give
 the same spikes (up to floating-point summation order); ``compiled=False`` forces the PyTorch
 path, ``compiled=True`` requires the kernel.

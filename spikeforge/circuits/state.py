@@ -22,7 +22,7 @@ from .inputs import PoissonGroup, PoissonInput, poisson_counts
 from .monitors import load_monitor_state, monitor_state
 from .projection import Projection
 
-_STATE_VERSION = 2  # 2: counter-based Poisson draws (no generator state for them)
+_STATE_VERSION = 3  # 2: counter-based Poisson draws; 3: and stochastic neurons (no generator state)
 
 
 class _Sim:
@@ -41,8 +41,8 @@ class _Sim:
 
 
 class _Noise:
-    """Per-copy noise: torch generators for the initial-state distributions and stochastic
-    neurons, and the counter-based draws of Poisson groups and Poisson inputs
+    """Per-copy noise: torch generators for the initial-state distributions, and the
+    counter-based draws of Poisson groups, Poisson inputs and stochastic neurons
     (:mod:`spikeforge.circuits._philox`: a pure function of the copy's seed, the stream and the
     step, so their only state is the network's step count)."""
 
@@ -50,10 +50,6 @@ class _Noise:
         self.device = device
         self.seeds = [int(s) for s in seeds]
         self.gens = [torch.Generator(device=device).manual_seed(int(s)) for s in seeds]
-        # a second stream per copy for the draws of stochastic neurons, consumed step by step
-        self.neuron_gens = [
-            torch.Generator(device=device).manual_seed(_derived_seed(int(s), 1)) for s in seeds
-        ]
 
     def spikes(
         self,
@@ -97,16 +93,14 @@ class _Noise:
         return torch.cat(parts) if len(parts) > 1 else parts[0]
 
     def state(self) -> dict[str, Any]:
-        return {"neuron_gens": [g.get_state() for g in self.neuron_gens]}
+        """The copies' noise seeds (the draws' only other input is the step count)."""
+        return {"seeds": list(self.seeds)}
 
     def load(self, state: dict[str, Any]) -> None:
-        if len(state["neuron_gens"]) != len(self.neuron_gens):
+        if len(state["seeds"]) != len(self.seeds):
             raise ParameterError(
-                f"the saved state has {len(state['neuron_gens'])} batch copies, this network "
-                f"{len(self.neuron_gens)}"
+                f"the saved state has {len(state['seeds'])} batch copies, this network {len(self.seeds)}"
             )
-        for g, s in zip(self.neuron_gens, state["neuron_gens"]):
-            g.set_state(s)
 
 
 def _slices(s0: int, s1: int, per_step: int) -> list[tuple[int, int]]:

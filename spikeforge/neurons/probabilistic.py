@@ -48,7 +48,7 @@ Randomness comes only from ``generator``; the global RNG is never used. Draws fo
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from typing import Literal, NamedTuple
 
 import torch
@@ -63,6 +63,7 @@ __all__ = [
     "ProbabilisticNeuron",
     "ProbabilisticParams",
     "ProbabilisticState",
+    "probabilistic_coefficients",
     "probabilistic_init_state",
     "probabilistic_step",
 ]
@@ -113,6 +114,28 @@ def _uniform(shape: tuple[int, ...], like: Tensor, generator: torch.Generator | 
     return u.to(like.device)
 
 
+def probabilistic_coefficients(params: ProbabilisticParams, dt: float) -> tuple[Tensor, Tensor, Tensor]:
+    r"""The per-step constants of :func:`probabilistic_step`, as it computes them: the membrane
+    factor :math:`k = 1 - e^{-\Delta t/\tau_{mem}}`, :math:`\log q` and :math:`\log(1 - q)` (each
+    kept finite where unused: 0 at :math:`q = 1`).
+
+    Example:
+        >>> import torch
+        >>> from spikeforge.neurons.probabilistic import ProbabilisticNeuron, probabilistic_coefficients
+        >>> params = ProbabilisticNeuron(2, release=1.0).params()
+        >>> k, log_q, log_not_q = probabilistic_coefficients(params, 1.0)
+        >>> round(float(k), 6), float(log_q), abs(float(log_not_q))
+        (0.048771, 0.0, 0.0)
+    """
+    q = params.release
+    k = -torch.expm1(-dt / params.tau_mem)
+    # at q = 1 every draw is a hit (u < 1), and the inner where keeps the unused log(1 - q) finite
+    # so that its gradient is 0, not NaN
+    log_q = torch.log(torch.where(q > 0, q, 1.0))
+    log_not_q = torch.log1p(-torch.where(q < 1, q, 0.0))
+    return k, log_q, log_not_q
+
+
 def probabilistic_step(
     x: Tensor,
     state: ProbabilisticState,
@@ -123,6 +146,8 @@ def probabilistic_step(
     estimator: Estimator = "straight_through",
     deterministic: bool = False,
     ste_variant: SteVariant = "sigmoid",
+    uniforms: Tensor | None = None,
+    sigmoid: Callable[[Tensor], Tensor] = torch.sigmoid,
 ) -> tuple[Tensor, ProbabilisticState]:
     """One step of the meta neuron (equations and order in the module docstring).
 
@@ -136,29 +161,29 @@ def probabilistic_step(
         estimator: ``"straight_through"`` or ``"reinforce"`` (see the module docstring).
         deterministic: no draws: release ``q`` in expectation, spikes where ``p > 1/2``.
         ste_variant: ``"sigmoid"`` (backward ``sigma'(a)``) or ``"identity"`` (backward 1).
+        uniforms: the draws ``[2, *batch, *shape]`` (release, then spike) in x's dtype, taken
+            instead of ``generator``'s (a network's counter-based numbers); None draws them.
+        sigmoid: the logistic function that gives ``p`` (a network passes one that its compiled
+            engine evaluates bitwise alike).
 
     Returns:
         ``(z, new_state)`` with spikes ``z`` (0/1) in x's dtype.
     """
     q = params.release
-    k = -torch.expm1(-dt / params.tau_mem)
+    k, log_q, log_not_q = probabilistic_coefficients(params, dt)
     straight = estimator == "straight_through"
     log_prob = state.log_prob
     if deterministic:
         m = q
     else:
-        u = _uniform((2, *state.v.shape), x, generator)
+        u = _uniform((2, *state.v.shape), x, generator) if uniforms is None else uniforms
         hit = u[0] < q
         m_hard = hit.to(x.dtype)
-        # log q and log(1 - q) per neuron; at q = 1 every draw is a hit (u < 1), and the inner
-        # where keeps the unused log(1 - q) finite so that its gradient is 0, not NaN
-        log_q = torch.log(torch.where(q > 0, q, 1.0))
-        log_not_q = torch.log1p(-torch.where(q < 1, q, 0.0))
         log_prob = log_prob + torch.where(hit, log_q, log_not_q)
         m = m_hard + (q - q.detach()) if straight else m_hard
     v = torch.lerp(state.v, params.v_leak + params.r * (m * x), k)
     a = (v - params.v_th) / params.temperature
-    p = torch.sigmoid(a)
+    p = sigmoid(a)
     if deterministic:
         z_hard = (p > 0.5).to(x.dtype)
     else:

@@ -148,6 +148,6 @@ def test_run_and_state_arguments(net):
 
 def test_compiled_true_refuses_what_it_cannot_run():
     net = Network(dt=0.1, compiled=True)
-    net.add_population("prob", sf.neurons.ProbabilisticNeuron(3, dt=0.1))
-    with pytest.raises(ParameterError, match="compiled=True but .*ProbabilisticNeuron"):
+    net.add_population("leaky", sf.neurons.LI(3, dt=0.1))
+    with pytest.raises(ParameterError, match="compiled=True but .*'leaky' is a LI"):
         net.run(1.0, progress=False)

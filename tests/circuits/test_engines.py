@@ -72,6 +72,22 @@ def test_the_chooser_names_why_the_compiled_engine_cannot_run_a_network():
     assert choose_engine(net, {})[1] == "compiled=False"
 
 
+def test_the_chooser_runs_stochastic_neurons_compiled():
+    """ProbabilisticNeuron populations run in the kernel (they used to keep the PyTorch engine);
+    a subclass, which may change the step, does not."""
+    pytest.importorskip("numba")
+    net = lif_net()
+    net.add_population("s", sf.neurons.ProbabilisticNeuron(7, release=0.5, dt=net.dt))
+    net.connect("x", "s", p=0.5, weight=0.4)
+    engine, why = choose_engine(net, {})
+    assert (engine.name, why) == ("compiled", "")
+    net2 = lif_net()
+    own = type("OwnProbabilistic", (sf.neurons.ProbabilisticNeuron,), {})
+    net2.add_population("mine", own(7, dt=net2.dt))
+    engine, why = choose_engine(net2, {})
+    assert engine.name == "torch" and "'mine' is a OwnProbabilistic" in why
+
+
 def test_the_chooser_names_a_plasticity_rule_and_gradients():
     net = lif_net()
     rule = sf.plasticity.ThreeFactor(post_fn=torch.tanh, dt=net.dt)  # a callable: not compiled

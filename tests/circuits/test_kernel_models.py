@@ -294,7 +294,7 @@ def test_kernel_names_what_it_cannot_run():
     for module, expected in (
         (_MyIzhikevich(3, dt=0.1), "'x' is a _MyIzhikevich"),
         (sf.neurons.IF(3, surrogate=lambda v: torch.sigmoid(v)), "custom spike function"),
-        (sf.neurons.ProbabilisticNeuron(3), "'x' is a ProbabilisticNeuron"),
+        (sf.neurons.LI(3), "'x' is a LI"),
     ):
         net = Network(dt=module.dt)
         net.add_population("x", module)

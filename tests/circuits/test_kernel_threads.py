@@ -10,8 +10,9 @@ normals and uniforms come in pairs), with every synapse kind, direct channels (d
 and per-synapse delays, jumps of v onto held neurons, every input kind (Poisson groups, spike
 sources, currents, Gaussian currents drawn in the kernel, Poisson inputs drawn in the kernel and
 given as values), state monitors (which deliver the rings in parallel before sampling), batched
-copies, split runs, learning (STDP and the compiled rules) and float32. Three parts run on the
-two threads of the test machine too (numba runs the parts in turns).
+copies, split runs, learning (STDP and the compiled rules), stochastic neurons
+(``ProbabilisticNeuron``) and float32. Three parts run on the two threads of the test machine too
+(numba runs the parts in turns).
 
 A run on one thread never loads numba's threading layer, and a threaded run does not use OpenMP,
 so that NEST (which bundles its own libgomp) still works afterwards in the same process: both
@@ -82,6 +83,14 @@ MODELS: dict[str, tuple[Callable[[int, torch.dtype], Any], dict, float]] = {
         6.0,
     ),
     "if": (lambda n, dt: sf.neurons.IF(n, v_th=1.0, r=0.1, dt=0.1).to(dt), {"v": Uniform(0.0, 0.8)}, 0.12),
+    # counter-based release and spike draws per neuron (pairs of uniforms: parts start at odd j)
+    "probabilistic": (
+        lambda n, dt: sf.neurons.ProbabilisticNeuron(
+            n, tau_mem=torch.linspace(2.0, 9.0, n, dtype=dt), v_th=1.0, temperature=0.2, release=0.6, dt=0.1
+        ).to(dt),
+        {"v": Uniform(0.0, 0.8)},
+        0.5,
+    ),
 }
 
 
@@ -123,13 +132,13 @@ def build_lif(dtype: torch.dtype, *, batch: int | None = None) -> Network:
     return net
 
 
-def build_model(model: str, dtype: torch.dtype) -> Network:
+def build_model(model: str, dtype: torch.dtype, *, batch: int | None = None) -> Network:
     factory, init, drive = MODELS[model]
-    net = Network(dt=0.1, seed=4, dtype=dtype, compiled=True)
+    net = Network(dt=0.1, seed=4, batch=batch, dtype=dtype, compiled=True)
     net.add_population("x", factory(BIG, dtype), init=init)
     net.add_poisson("p", 100, rate=50 * sf.units.Hz)
     net.add_current("drive", "x", drive)
-    scale = {"izhikevich": 1.0, "alif": 0.02, "if": 0.01}[model]
+    scale = {"izhikevich": 1.0, "alif": 0.02, "if": 0.01, "probabilistic": 0.05}[model]
     net.connect("x", "x", p=0.01, weight=Uniform(0.1 * scale, scale), synapse=ExpSynapse(2.0))
     net.connect("x", "x", p=0.01, weight=Uniform(0.1 * scale, scale), delay=Uniform(0.1, 1.0), name="xd")
     net.connect("p", "x", p=0.05, weight=Uniform(0.5 * scale, 2 * scale), synapse=DeltaSynapse("v"))
@@ -201,6 +210,19 @@ def test_models_same_on_one_and_two_threads(model: str) -> None:
     m2 = run(two, (20.0,), (2,))
     active(m1)
     assert_identical(m1, m2, one, two)
+
+
+def test_stochastic_neurons_float32_batched_split_on_one_two_and_three_threads() -> None:
+    """ProbabilisticNeuron: each part draws its own neurons' release and spike uniforms (its
+    scratch row of them per thread), so two copies in float32 give the same spikes, v and
+    log_prob on 1 thread as in runs on 3, 2 and 1 threads."""
+    one, split = build_model("probabilistic", F32, batch=2), build_model("probabilistic", F32, batch=2)
+    m1 = run(one, (12.0,), (1,))
+    m2 = run(split, (4.1, 3.0, 4.9), (3, 2, 1))
+    active(m1)
+    assert len({int((m1[0].batch == b).sum()) for b in range(2)}) > 1  # the copies differ
+    assert bool((one.state("x").log_prob < 0).all())
+    assert_identical(m1, m2, one, split)
 
 
 def test_batched_copies_and_split_runs_with_changing_thread_counts() -> None:

@@ -15,6 +15,7 @@ from ...neurons.alif import ALIF, adaptation_decay
 from ...neurons.integrate_fire import IF
 from ...neurons.izhikevich import Izhikevich
 from ...neurons.lif import LIF, LIFParams, lif_coefficients, refractory_steps
+from ...neurons.probabilistic import ProbabilisticNeuron, probabilistic_coefficients
 from .. import _philox
 from .. import synapses as syn
 from .._populations import Population, _as_bn, _NetworkBase, _spike_forward_is_heaviside
@@ -26,7 +27,8 @@ if TYPE_CHECKING:
 
 
 class CompiledEngine:
-    """Runs a network of LIF, ALIF, Izhikevich and IF populations without gradients on the CPU in
+    """Runs a network of LIF, ALIF, Izhikevich, IF and ProbabilisticNeuron populations without
+    gradients on the CPU in
     the compiled kernel (see :class:`~spikeforge.circuits.engines.base.Engine`). It keeps the
     packed buffers and the CSR of the projections between runs while they stay valid."""
 
@@ -156,14 +158,16 @@ class CompiledEngine:
 
     def _kernel_cannot_run(self, pop: Population) -> str:
         """Why the kernel cannot step population ``pop``, or "" when it can: its module must be
-        exactly a LIF, ALIF, Izhikevich or IF (a subclass may change the step), with a spike
-        function whose forward value is the Heaviside step."""
+        exactly a LIF, ALIF, Izhikevich, IF or ProbabilisticNeuron (a subclass may change the step),
+        with a spike function whose forward value is the Heaviside step."""
         m = pop.module
-        if type(m) not in (LIF, ALIF, Izhikevich, IF):
+        if type(m) not in (LIF, ALIF, Izhikevich, IF, ProbabilisticNeuron):
             return (
                 f"population {pop.name!r} is a {type(m).__name__} (the kernel runs LIF, ALIF, "
-                f"Izhikevich and IF)"
+                f"Izhikevich, IF and ProbabilisticNeuron)"
             )
+        if isinstance(m, ProbabilisticNeuron):
+            return ""
         if not isinstance(m, Izhikevich) and not _spike_forward_is_heaviside(m.surrogate):  # type: ignore[union-attr]
             return f"population {pop.name!r} has a custom spike function"
         if isinstance(m, IF) and pop.batch_params:
@@ -205,6 +209,10 @@ class CompiledEngine:
             consts = [dt, 0.5 * dt, 0.04, 5.0, 140.0, 1.0]  # as izhikevich_step writes them
             values = [p.a, p.b, p.c, p.d, p.v_peak]
             return _kernel._M_IZHIKEVICH, (0, 0, 0, int(m.integrator == "izhikevich2003")), values, consts
+        if isinstance(m, ProbabilisticNeuron):
+            k, log_q, log_not_q = probabilistic_coefficients(p, m.dt)
+            values = [k, p.v_leak, p.r, p.v_th, p.temperature, p.v_reset, p.release, log_q, log_not_q]
+            return _kernel._M_PROBABILISTIC, (0, 0, 0, int(m.is_deterministic)), values, [1.0]
         assert isinstance(m, IF)
         return _kernel._M_IF, (0, int(m.reset == "subtract"), 0, 0), [p.v_th, p.v_reset, p.r], []
 
@@ -285,7 +293,7 @@ class CompiledEngine:
         with torch.no_grad():
             packed = self._pack(sim)
             # populations and parameters
-            pop_meta = np.zeros((P, 8), np.int64)
+            pop_meta = np.zeros((P, 9), np.int64)
             prm_parts: list[np.ndarray] = []
             prm_meta = np.zeros((_kernel._NPRM * max(P, 1), 2), np.int64)
             prm_off = 0
@@ -302,7 +310,16 @@ class CompiledEngine:
                     prm_meta[_kernel._NPRM * k + q] = (prm_off, a.shape[1] if a.shape[0] > 1 else 0)
                     prm_parts.append(a.reshape(-1))
                     prm_off += a.size
-                pop_meta[k] = (pop.n, packed.pop_off[pop.name], *flags[:3], int(shared), model, flags[3])
+                strm = net._neuron_streams(pop)[0] if model == _kernel._M_PROBABILISTIC else 0  # its streams
+                pop_meta[k] = (
+                    pop.n,
+                    packed.pop_off[pop.name],
+                    *flags[:3],
+                    int(shared),
+                    model,
+                    flags[3],
+                    strm,
+                )
             prm = np.concatenate(prm_parts) if prm_parts else np.zeros(1, npdt)
             # channels
             coefs = net._coefficients()
@@ -370,7 +387,7 @@ class CompiledEngine:
                     goff, hoff, _ = packed.ch_off[sm.source]
                     kind, base = (3, goff) if sm.var == "g" else (4, hoff)
                 else:
-                    kind = {"v": 0, "i": 1, "ref": 2, "u": 5, "a": 5}[sm.var]
+                    kind = {"v": 0, "i": 1, "ref": 2, "u": 5, "a": 5, "log_prob": 5}[sm.var]
                     base = packed.pop_off[sm.source]
                 for col, j in enumerate(sm.indices):
                     cols.append((mi, kind, base + int(j), col))
@@ -687,8 +704,10 @@ class _Packed:
         return out
 
     def buffer(self, field: str) -> Tensor:
-        """The buffer that holds a neuron state field: v, i, ref, and u (Izhikevich) or a (ALIF)."""
-        return {"v": self.V, "i": self.I, "ref": self.REF, "u": self.X, "a": self.X}[field]
+        """The buffer that holds a neuron state field: v, i, ref, and u (Izhikevich), a (ALIF) or
+        log_prob (ProbabilisticNeuron)."""
+        x = self.X
+        return {"v": self.V, "i": self.I, "ref": self.REF, "u": x, "a": x, "log_prob": x}[field]
 
     def remember(self, sim: _Sim) -> None:
         self._views = self._current(sim)

@@ -19,6 +19,7 @@ from ...neurons.lif import LIF, lif_step
 from ...neurons.probabilistic import ProbabilisticNeuron, probabilistic_step
 from ...plasticity import Synapses
 from ...surrogate import heaviside
+from .. import _philox
 from .. import synapses as syn
 from .._events import _members, _PlasticEvents
 from .._populations import Population, _NetworkBase, _spike_forward_is_heaviside
@@ -58,6 +59,7 @@ class TorchEngine:
     threads_used: int | None = None
     net: _NetworkBase
     sim: _Sim
+    _step = 0  # the step being taken (the stochastic neurons' counter)
 
     def supports(self, network: _NetworkBase) -> str | None:
         """None: this engine runs every network ``Network`` accepts (a module that draws from its
@@ -113,26 +115,26 @@ class TorchEngine:
     def _probabilistic_stepper(
         self, pop: Population, m: ProbabilisticNeuron
     ) -> Callable[[Tensor, Any], tuple[Tensor, Any]]:
-        """Stochastic neurons draw from the copy's neuron stream, copy by copy, so that copy ``b``
-        equals an unbatched network with that copy's noise seed (the module's own generator is
-        not used)."""
+        """Stochastic neurons draw the counter-based uniforms of their population's two streams
+        (release, spike; :mod:`spikeforge.circuits._philox`) keyed by each copy's noise seed, and
+        take ``p`` from :func:`~spikeforge.circuits._philox.sigmoid`: the numbers the compiled
+        engine draws and computes, and copy ``b`` equals an unbatched network with that copy's
+        noise seed (the module's own generator is not used)."""
         net = self.net
-        gens = self.sim.noise.neuron_gens
+        seeds = self.sim.noise.seeds
         params = net._params(pop)
-        kw = dict(dt=m.dt, estimator=m.estimator, deterministic=m.is_deterministic, ste_variant=m.ste_variant)
-        B = net._B
+        streams = net._neuron_streams(pop)
+        det = m.is_deterministic
+        kw = dict(dt=m.dt, estimator=m.estimator, deterministic=det, ste_variant=m.ste_variant)
+        shape = (net._B, *pop.shape)
 
         def step(x: Tensor, st: Any) -> tuple[Tensor, Any]:
-            zs, states = [], []
-            for b in range(B):
-                pb = params._replace(**{k: v[b : b + 1] for k, v in pop.batch_params.items()})
-                sb = type(st)(*(f[b : b + 1] for f in st))
-                z, sb = probabilistic_step(x[b : b + 1], sb, pb, generator=gens[b], **kw)  # type: ignore[arg-type]
-                zs.append(z)
-                states.append(sb)
-            if B == 1:
-                return zs[0], states[0]
-            return torch.cat(zs), type(st)(*(torch.cat(f) for f in zip(*states)))
+            u = None
+            if not det:
+                steps = torch.tensor([self._step])
+                draws = [_philox.uniform(seeds, k, steps, pop.n, net.dtype, net.device) for k in streams]
+                u = torch.stack([d[0].reshape(shape) for d in draws])
+            return probabilistic_step(x, st, params, uniforms=u, sigmoid=_philox.sigmoid, **kw)  # type: ignore[arg-type]
 
         return step
 
@@ -200,6 +202,7 @@ class TorchEngine:
             pending = {k: (sim.ring[k].detach().abs().sum((0, 2)) > 0).tolist() for k in order}
             for s in range(s0, s1):
                 ti = s - s0
+                self._step = s  # the step whose draws the stochastic neurons take
                 # 1. deliver
                 for k in order:
                     slots = rings[k]
