@@ -291,6 +291,24 @@ def normals(k0, k1, strm, s, j0, m, out):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
+def table_counts(tab, u, m, cnt):  # type: ignore[no-untyped-def]
+    """``cnt[:m]``: the smallest ``c`` with ``u[j] < tab[c]`` (``tab.size`` if none), for the
+    nondecreasing CDF table ``tab`` shared by the block: the number of entries ``<= u[j]``,
+    counted entry by entry up to the largest ``u`` over the whole block at once (it vectorises;
+    the same counts as a binary search, without its unpredictable branches)."""
+    umax = 0.0
+    for j in range(m):
+        cnt[j] = 0
+        umax = max(umax, u[j])
+    c = 0
+    while c < tab.shape[0] and tab[c] <= umax:
+        f = tab[c]
+        for j in range(m):
+            cnt[j] += f <= u[j]
+        c += 1
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
 def poisson_events(s0, C, B, is_pg, size, strm, keys, p_data, p_meta, f32, src_ptr, src_id, ext_ptr, ext_id):  # type: ignore[no-untyped-def]
     """The input groups' spikes of steps ``[s0, s0 + C)`` into the CSR ``(ext_ptr, ext_id)`` over
     (step, copy, group): Poisson group ``g`` (``is_pg[g]``) spikes where its uniform is below its

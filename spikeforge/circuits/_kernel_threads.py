@@ -3,19 +3,19 @@
 Imported only when a run asks for more than one thread (``Network.run(..., threads=n)``), so that
 a run on one thread never loads a threading layer nor starts a thread pool.
 
-Each of the ``nt`` parts owns part ``k`` of every population and of the targets of every
-channel: the contiguous neurons ``[n k / nt, n (k + 1) / nt)`` (``_kernel._span``), as NEST's
-threads own their target neurons. A step opens two parallel regions (one part per thread): phases
-1, 3 and 4 of the part's neurons (``_kernel._update_part``: its own scratch rows, Gaussian currents
-and stochastic neurons' uniforms drawn for its neurons; its spikes written from its first neuron on, then joined in ascending order
-by ``_kernel._gather``), and phase 5 (``_kernel._propagate_part``): every part reads the rows of all
-the neurons that spiked but adds only the synapses onto its own targets (found by binary search:
-targets ascend within a row, projections keep their synapses sorted by (pre, post)), then the
-Poisson inputs onto its neurons. No two threads write the same number, and each target's sum
-keeps the serial order (channel, source, synapse): every thread count gives the same spikes and
-states, bit for bit, and the random numbers are counter-based (a pure function of the neuron and
-the step). A step in which a state monitor samples opens a third region (phase 1 of every channel).
-The monitors and learning (:mod:`spikeforge.circuits._kernel_plastic`) stay serial.
+Each of the ``nt`` parts owns part ``k`` of every population and of the targets of every channel:
+the contiguous neurons ``[n k / nt, n (k + 1) / nt)`` (``_kernel._span``), as NEST's threads own
+their target neurons. A step opens two parallel regions (one part per thread): phases 1, 3 and 4 of
+the part's neurons (``_kernel._update_part``: its own scratch rows, Gaussian currents and stochastic
+neurons' uniforms drawn for its neurons; its spikes written from its first neuron on, then joined in
+ascending order by ``_kernel._gather``), and phase 5 (``_kernel._propagate_part``): every part reads
+the rows of all the neurons that spiked but adds only the synapses onto its own targets (found by
+binary search: targets ascend within a row, projections keep their synapses sorted by (pre, post)),
+then the Poisson inputs onto its neurons. No two threads write the same number, and each target's
+sum keeps the serial order (channel, source, synapse): every thread count gives the same spikes and
+states, bit for bit, and the random numbers are counter-based (a pure function of the neuron and the
+step). A step in which a state monitor samples opens a third region (phase 1 of every channel). The
+monitors and learning (:mod:`spikeforge.circuits._kernel_plastic`) stay serial.
 
 **Threading layer.** numba chooses its threading layer once per process, when the first parallel
 function is compiled or called. Its OpenMP layer loads the system's ``libgomp``; a process that has
@@ -228,6 +228,7 @@ def _propagate_par(  # type: ignore[no-untyped-def]
     rng_key,
     nb,
     xt,
+    pc,
 ):
     """``_kernel._propagate_part`` for all parts, one per thread."""
     for k in prange(nt):
@@ -264,6 +265,7 @@ def _propagate_par(  # type: ignore[no-untyped-def]
             rng_key,
             nb,
             xt,
+            pc,
         )
 
 
@@ -335,6 +337,7 @@ def run_steps(  # type: ignore[no-untyped-def]
     nb = np.empty((nt, _BLOCK), np.float64)
     xt = np.empty_like(xb)
     ub = np.empty((nt, 2, _BLOCK), np.float64)
+    pc = np.empty((nt, _BLOCK), np.int64)
     part_n = np.zeros((B, max(pop_meta.shape[0], 1), nt), np.int64)
     cap = out_step.shape[1]
     for t0 in range(n_steps):
@@ -417,6 +420,7 @@ def run_steps(  # type: ignore[no-untyped-def]
             rng_key,
             nb,
             xt,
+            pc,
         )
         _record(
             s,

@@ -13,7 +13,7 @@ import torch
 
 import spikeforge as sf
 from spikeforge.circuits import DeltaSynapse, Explicit, ExpSynapse, Network, PoissonInput, builders
-from spikeforge.circuits.inputs import MAX_DISTINCT_MEANS, poisson_counts
+from spikeforge.circuits.inputs import MAX_DISTINCT_MEANS, _cdf_table, poisson_counts
 from spikeforge.errors import ParameterError
 
 F64 = torch.float64
@@ -77,6 +77,29 @@ def test_delivered_input_has_poisson_mean_and_variance(compiled):
     assert abs(counts.mean() - lam) < 5 * math.sqrt(lam / m)
     assert abs(counts.var() - lam) < 5 * math.sqrt((lam + 2 * lam**2) / m)
     assert abs(np.mean(counts == 0) - math.exp(-lam)) < 5 * math.sqrt(math.exp(-lam) / m)
+
+
+@pytest.mark.parametrize("lam", [2.0, 500.0], ids=["short_table", "long_table"])
+def test_kernel_counts_equal_the_torch_engines(lam):
+    """The kernel counts a block sharing a short CDF table at once and searches a long one per
+    neuron: both give the PyTorch engine's counts exactly (integer sums: v is the running count),
+    over several blocks and on one and two threads."""
+    pytest.importorskip("numba")
+    from spikeforge.circuits import _kernel
+
+    n, n_ext = 2 * _kernel._BLOCK + 37, 1000
+    assert (_cdf_table(lam, torch.device("cpu")).numel() <= _kernel._TABLE_AT_ONCE) == (lam < 100)
+    vs = []
+    for compiled, threads in ((False, 1), (True, 1), (True, 2)):
+        net = _jump_net(n, n_ext, lam / (n_ext * 0.1), 1.0, compiled=compiled)
+        mon = net.record_state("x", "v", indices=[0, 1, 2047, 2048, 2049, 3001, n - 1])
+        net.run(3.0, progress=False, threads=threads)
+        assert net.last_run_info["path"] == ("compiled" if compiled else "torch")
+        vs.append((net.state("x").v.clone(), mon.values.copy()))
+    assert abs(float(vs[0][0].mean()) - 30 * lam) < 5 * math.sqrt(30 * lam / n)  # 30 steps' counts
+    for v, values in vs[1:]:
+        assert torch.equal(v, vs[0][0])
+        np.testing.assert_array_equal(values, vs[0][1])
 
 
 def test_time_varying_and_per_neuron_rates():
