@@ -32,7 +32,7 @@ The four output words ``(x0, x1, x2, x3)`` of a counter serve the two neurons of
 * firing probability of a stochastic neuron (``ProbabilisticNeuron`` in a network), two streams
   per population (:func:`neuron_streams`: release, then spike, uniforms in the network dtype):
   :func:`sigmoid`, :math:`1/(1 + e^{-a})` evaluated in float64 with the same exact operations
-  (:func:`_exp`: a Cody-Waite reduction, a Taylor polynomial and exact scalings by powers of two),
+  (:func:`_exp`: a Cody-Waite reduction, a Taylor polynomial and an exact scaling by a power of two),
   then rounded to the network dtype, so that both engines compare each uniform with the very same
   probability (PyTorch's own ``sigmoid`` uses a vectorised ``exp`` that differs by an ulp from
   the scalar one, and from numba's).
@@ -97,13 +97,13 @@ NEWTON = 6
 COS = [(-1.0) ** k / math.factorial(2 * k) for k in range(15)]
 SIN = [(-1.0) ** k / math.factorial(2 * k + 1) for k in range(14)]
 # exp(x), |x| <= EXP_MAX: x = k ln2 + r (fdlibm's two-part ln2: k * LN2_HI is exact), |r| <= ln2 / 2,
-# exp(r) by Taylor to r^13 (< 1e-17 relative), times 2**k by exact scalings
+# exp(r) by Taylor to r^13 (< 1e-17 relative), times 2**k (|k| <= 1022: a normal double, built from
+# its exponent bits, exactly what numba's ldexp gives)
 EXP_MAX = 708.0
 INV_LN2 = 1.4426950408889634
 LN2_HI = 6.93147180369123816490e-01
 LN2_LO = 1.90821492927058770002e-10
 EXP = [1.0 / math.factorial(k) for k in range(14)]
-POW2 = (512, 256, 128, 64, 32, 16, 8, 4, 2, 1)
 
 
 class NormalNoise:
@@ -312,13 +312,8 @@ def _exp(x: Tensor) -> Tensor:
     acc = torch.full_like(r, EXP[-1])
     for c in reversed(EXP[:-1]):
         acc = acc * r + c
-    kk = k.abs()
-    f = torch.ones_like(r)
-    for bit in POW2:
-        hit = kk >= bit
-        kk = torch.where(hit, kk - bit, kk)
-        f = torch.where(hit, f * 2.0**bit, f)
-    return acc * torch.where(k < 0, 1.0 / f, f)
+    pow2 = ((k.to(torch.int64) + 1023) << 52).view(torch.float64)  # 2**k, exact
+    return acc * pow2
 
 
 def sigmoid(a: Tensor) -> Tensor:
