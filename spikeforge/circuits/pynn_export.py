@@ -752,25 +752,10 @@ def to_pynn(net: Network, sim: Any, *, setup: bool = True, **setup_kwargs: Any) 
         raise ParameterError(f"sim must be a PyNN backend module such as pyNN.nest, got {sim!r}")
     description, arrays = describe(net)
     if getattr(sim, "__name__", "") == "pyNN.nest":
-        _check_nest_first_step(description, arrays)
+        problem = _pynn_build.nest_first_step_problem(description, arrays)
+        if problem:
+            raise UnsupportedExportError(problem)
     return _pynn_build.build(sim, description, arrays, setup=setup, **setup_kwargs)
-
-
-def _check_nest_first_step(description: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
-    """pyNN.nest sends a ``SpikeSourceArray``'s spikes through a parrot neuron one ``min_delay``
-    (= dt) earlier, so a spike on spikeforge's first step (PyNN's stamp dt) would be emitted at
-    0 ms, which NEST refuses; name it instead of NEST's BadProperty."""
-    dt = float(description["dt"])
-    for pop in description["populations"]:
-        if "spike_times" not in pop:
-            continue
-        times = np.asarray(arrays[pop["spike_times"]["times"][1:]], dtype=np.float64)
-        if len(times) and float(times.min()) < 1.5 * dt:
-            raise UnsupportedExportError(
-                f"spike source {pop['name']!r}: a spike on the first step (t = 0 ms); pyNN.nest "
-                f"emits a SpikeSourceArray's spikes one step (dt = {dt} ms) early and NEST cannot "
-                "emit one at 0 ms: move it to t >= dt"
-            )
 
 
 _SCRIPT_MAIN = """
@@ -794,8 +779,12 @@ def main(argv=None):
     parser.add_argument("--duration", type=float, default=DURATION, help="ms (default %(default)s)")
     parser.add_argument("--out", default=None, help="write the spike times of every population to this .npz")
     args = parser.parse_args(argv)
-    sim = importlib.import_module(f"pyNN.{args.simulator}")
     description, arrays = _load()
+    if args.simulator == "nest":
+        problem = nest_first_step_problem(description, arrays)
+        if problem:
+            parser.error(problem)
+    sim = importlib.import_module(f"pyNN.{args.simulator}")
     net = build(sim, description, arrays)
     for pop in net.populations.values():
         pop.record("spikes")
@@ -838,6 +827,9 @@ def to_pynn_script(net: Network, path: str | Path, *, duration: float = 1000.0) 
     Raises:
         UnsupportedExportError: a part of the network PyNN cannot express, named.
         ParameterError: a duration that is not a finite number >= 0.
+
+    The script refuses ``--simulator nest`` (exit status 2, the message of ``to_pynn``) for a
+    network that ``to_pynn(pyNN.nest)`` refuses: a spike-source spike on the first step.
 
     Example:
         >>> import tempfile, pathlib

@@ -299,6 +299,46 @@ def test_batched_network_is_refused() -> None:
         describe(net)
 
 
+def _first_step_source_net() -> Network:
+    """A spike source that fires on the first step (t = 0), which pyNN.nest cannot emit."""
+    net = Network(dt=0.1, seed=0, dtype=torch.float64)
+    net.add_spike_source("src", 2, np.array([0.0, 1.0]), np.array([1, 0]))
+    net.add_population("n", _lif())
+    net.connect("src", "n", weight=1.0, delay=0.1)
+    return net
+
+
+def test_script_refuses_nest_for_a_source_spike_on_the_first_step(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The script refuses ``--simulator nest`` as ``to_pynn(pyNN.nest)`` does, with the same
+    message and before importing the backend (so no NEST is needed here); the check is one
+    function of the builder, shared by both paths."""
+    net = _first_step_source_net()
+    path = net.to_pynn_script(tmp_path / "net.py", duration=10.0)
+    namespace: dict[str, Any] = {"__name__": "not_main"}
+    exec(compile(path.read_text(), str(path), "exec"), namespace)
+    with pytest.raises(SystemExit) as exc:
+        namespace["main"](["--simulator", "nest"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "spike source 'src': a spike on the first step (t = 0 ms)" in err
+    assert "move it to t >= dt" in err
+    description, arrays = describe(net)
+    assert namespace["nest_first_step_problem"](description, arrays) in err
+
+
+def test_first_step_check_names_only_first_step_spikes() -> None:
+    """A spike on the second step (t = dt) is fine for pyNN.nest; one on the first is named."""
+    from spikeforge.circuits._pynn_build import nest_first_step_problem
+
+    ok = Network(dt=0.25, seed=0)
+    ok.add_spike_source("src", 1, [0.25, 3.0], [0, 0])
+    assert nest_first_step_problem(*describe(ok)) is None
+    message = nest_first_step_problem(*describe(_first_step_source_net()))
+    assert message is not None and "'src'" in message and "dt = 0.1 ms" in message
+
+
 def test_to_pynn_rejects_a_module_that_is_not_a_pynn_backend() -> None:
     net = Network(dt=0.1, seed=0)
     net.add_population("a", _lif())
