@@ -244,6 +244,9 @@ def build_network(st: SimulationState) -> Network:
                             f"projection {prj.label!r}: STDP weights must lie in [w_min, w_max] = "
                             f"[{wd.w_min}, {wd.w_max}], got [{w_keep.min()}, {w_keep.max()}]"
                         )
+                rule = (
+                    _stdp_rule(prj, delay_all[keep], dt) if isinstance(prj.synapse, STDPMechanism) else None
+                )
                 prj._parts.append((name, oa, ob, map_a, map_b))
                 net.connect(
                     a.label,
@@ -257,7 +260,7 @@ def build_network(st: SimulationState) -> Network:
                     synapse=_synapse(prj, b),
                     storage="sparse",
                     name=name,
-                    plasticity=prj.synapse.rule(dt) if isinstance(prj.synapse, STDPMechanism) else None,
+                    plasticity=rule,
                 )
     for pop in st.populations:
         if "spikes" in pop.recorded:
@@ -265,6 +268,20 @@ def build_network(st: SimulationState) -> Network:
         if "v" in pop.recorded:
             pop._monitors["v"] = net.record_state(pop.label, "v")
     return net
+
+
+def _stdp_rule(prj: Any, delays: np.ndarray, dt: float) -> Any:
+    """The STDP rule of a plastic projection's synapses of ``delays`` (ms): one delay for all,
+    since the rule's dendritic delay is ``dendritic_delay_fraction`` times it."""
+    steps = np.unique(np.round(np.asarray(delays, dtype=np.float64) / dt))
+    if len(steps) > 1:
+        raise UnsupportedExportError(
+            f"projection {prj.label!r}: STDPMechanism with delays from {steps.min() * dt:g} to "
+            f"{steps.max() * dt:g} ms; its rule sees the post spike dendritic_delay_fraction="
+            f"{prj.synapse.dendritic_delay_fraction:g} x the delay late, one dendritic delay per "
+            "projection in spikeforge, so the synapses of a plastic projection must share one delay"
+        )
+    return prj.synapse.rule(dt, float(steps[0]) * dt if len(steps) else dt)
 
 
 def _add_gamma_source(net: Network, pop: Population) -> None:
