@@ -190,3 +190,29 @@ def test_spike_delays_round_to_the_nearest_step_a_midpoint_up() -> None:
         rule = sf.plasticity.TripletSTDP(dt=dt, dendritic_delay=d, axonal_delay=d)
         assert tuple(rule.spike_delays) == (steps, steps), (dt, d)
     assert rule.dendritic_delay == 2.5  # as given
+
+
+def test_triplet_rule_sees_the_post_spikes_late_as_by_hand() -> None:
+    """TripletSTDP in a network with spike delays equals the rule stepped by hand on the recorded
+    trains shifted by its delays (3 steps post, 1 step pre)."""
+    dt = 0.1
+    net = Network(dt=dt, seed=0, dtype=F64)
+    net.add_spike_source("pre", len(PRE_T), times=PRE_T, indices=list(range(len(PRE_T))))
+    net.add_spike_source("drive", 1, times=[5.0, 6.3], indices=[0, 0])
+    net.add_population("post", sf.neurons.LIF(1, tau_mem=10.0, v_th=1.0, dt=dt))
+    net.connect("drive", "post", weight=5.0, delay=dt)
+    rule = sf.plasticity.TripletSTDP(dt=dt, dendritic_delay=0.3, axonal_delay=0.1, w_min=-1.0)
+    proj = net.connect("pre", "post", weight=1e-6, delay=0.4, plasticity=rule)
+    mpre, mpost = net.record_spikes("pre"), net.record_spikes("post")
+    n = 120
+    net.run(n * dt)
+    assert net.last_run_info["path"] == "torch" and len(mpost.t) == 2
+    pre, post = torch.zeros(n, 1, len(PRE_T), dtype=F64), torch.zeros(n, 1, 1, dtype=F64)
+    pre[(torch.as_tensor(mpre.t) / dt).round().long() + 1, 0, torch.as_tensor(mpre.i)] = 1.0
+    post[(torch.as_tensor(mpost.t) / dt).round().long() + 3, 0, 0] = 1.0
+    w, state = torch.full((1, len(PRE_T)), 1e-6, dtype=F64), None
+    for k in range(n):
+        dw, state = rule.step(pre[k], post[k], w, state)
+        w = rule.apply_update(w, dw)
+    torch.testing.assert_close(proj.to_dense(), w, rtol=0, atol=1e-15)
+    assert float((w - 1e-6).abs().max()) > 1e-3
