@@ -43,7 +43,9 @@ def _weight_dependence(sim: Any, kind: str) -> Any:
     return wd
 
 
-def _stdp_script(sim: Any, dt: float, kind: str, **setup: Any) -> dict[str, Any]:
+def _stdp_script(
+    sim: Any, dt: float, kind: str, delays: list[float] | None = None, **setup: Any
+) -> dict[str, Any]:
     """Pair k: pre source k, post cell k forced to spike about ``LAGS[k]`` ms after each of the pre
     source's first ``PAIRS`` spikes, through a plastic one-to-one projection (weights too small to
     matter); a last pre spike 60 ms after the last pairing makes NEST apply its pending
@@ -65,7 +67,12 @@ def _stdp_script(sim: Any, dt: float, kind: str, **setup: Any) -> dict[str, Any]
         weight=W0,
         delay=dt,
     )
-    plastic = sim.Projection(pre, post, sim.OneToOneConnector(), stdp, receptor_type="excitatory")
+    connector = (
+        sim.OneToOneConnector()
+        if delays is None
+        else sim.FromListConnector([(k, k, W0, d) for k, d in enumerate(delays)], ["weight", "delay"])
+    )
+    plastic = sim.Projection(pre, post, connector, stdp, receptor_type="excitatory")
     post.record("spikes")
     sim.run(pairing[-1] + 80.0)
     trains = sorted(post.get_data().segments[0].spiketrains, key=lambda s: s.annotations["source_index"])
@@ -222,26 +229,15 @@ def test_get_over_an_assembly_and_repeated_pairs() -> None:
     sfsim.end()
 
 
-def test_stdp_synapses_of_one_projection_share_one_delay() -> None:
-    """The rule's dendritic delay is dendritic_delay_fraction times the delay, one per projection
-    (part of an assembly): delays that differ within one are refused by name."""
+def test_stdp_synapses_of_different_delays_get_one_rule_each() -> None:
+    """The rule's dendritic delay is dendritic_delay_fraction times the delay, as NEST takes each
+    synapse's: a plastic projection (part of an assembly) becomes one network projection per
+    delay, each with its rule; ``get`` reads them all back."""
     sfsim.setup(timestep=0.1)
     a = sfsim.Population(1, sfsim.SpikeSourceArray(spike_times=[1.0]), label="a")
     b = sfsim.Population(2, sfsim.SpikeSourceArray(spike_times=[2.0]), label="b")
     c = sfsim.Population(2, sfsim.IF_curr_exp(), label="c")
     conn = [(0, 1, 0.1, 1.0), (2, 0, 0.2, 2.0), (1, 1, 0.4, 1.5)]
-    stdp = sfsim.STDPMechanism(_rule(), sfsim.AdditiveWeightDependence(w_max=0.5))
-    sfsim.Projection(a + b, c, sfsim.FromListConnector(conn, ["weight", "delay"]), stdp, label="p")
-    with pytest.raises(
-        UnsupportedExportError, match=r"projection 'p': STDPMechanism with delays from 1\.5 to 2 ms"
-    ):
-        sfsim.run(1.0)
-    sfsim.end()
-    sfsim.setup(timestep=0.1)  # one delay per part of the assembly: each part gets its rule
-    a = sfsim.Population(1, sfsim.SpikeSourceArray(spike_times=[1.0]), label="a")
-    b = sfsim.Population(2, sfsim.SpikeSourceArray(spike_times=[2.0]), label="b")
-    c = sfsim.Population(2, sfsim.IF_curr_exp(), label="c")
-    conn = [(0, 1, 0.1, 1.0), (2, 0, 0.2, 2.0), (1, 1, 0.4, 2.0)]
     stdp = sfsim.STDPMechanism(
         _rule(), sfsim.AdditiveWeightDependence(w_max=0.5), dendritic_delay_fraction=0.5
     )
@@ -249,8 +245,31 @@ def test_stdp_synapses_of_one_projection_share_one_delay() -> None:
     sfsim.run(1.0)
     net = sfsim.state.current().net
     rules = {name: net.projections[name].plasticity for name, *_ in prj._parts}
-    assert {k: (r.dendritic_delay, r.axonal_delay) for k, r in rules.items()} == {
+    got = {k: (round(r.dendritic_delay, 9), round(r.axonal_delay, 9)) for k, r in rules.items()}
+    # 15 steps: 7.5 rounded up to 8 dendritic
+    assert got == {
         "p[a->c]": (0.5, 0.5),
-        "p[b->c]": (1.0, 1.0),
+        "p[b->c][delay 15 steps]": (0.8, 0.7),
+        "p[b->c][delay 20 steps]": (1.0, 1.0),
     }
+    got_list = sorted(prj.get(["weight", "delay"], format="list"))
+    np.testing.assert_allclose(
+        np.array(got_list, dtype=float), np.array(sorted(conn), dtype=float), atol=1e-12
+    )
     sfsim.end()
+
+
+def test_stdp_with_per_synapse_delays_matches_nest() -> None:
+    """Pairings through synapses of four delays (NEST takes each synapse's delay as dendritic):
+    each synapse's change equals NEST's to float rounding."""
+    nest = _nest()
+    dt = 0.1
+    delays = [0.1, 0.5, 1.2, 2.3]
+    ours = _stdp_script(sfsim, dt, "additive", delays)
+    theirs = _stdp_script(nest, dt, "additive", delays, spike_precision="on_grid", min_delay=dt)
+    for a, b in zip(ours["post"], theirs["post"]):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-9)
+    dw_ours, dw_nest = np.diag(ours["w"]) - W0, np.diag(theirs["w"]) - W0
+    assert np.all(np.abs(dw_ours) > 0.005)
+    np.testing.assert_allclose(dw_ours, dw_nest, rtol=1e-9)
+    np.testing.assert_allclose(np.diag(ours["d"]), delays, rtol=0, atol=1e-9)

@@ -114,8 +114,9 @@ class STDPMechanism(StaticSynapse):
     f) d`` after its emission (:class:`~spikeforge.plasticity.STDP` ``dendritic_delay`` and
     ``axonal_delay``, whole steps: ``round(f d / dt)``, a midpoint up, and the rest of the delay).
     ``f = 1`` is NEST's ``stdp_synapse`` (the whole delay dendritic: a pair at lag ``t`` changes the
-    weight as at ``t + d``), ``f = 0`` pyNN.brian2's (the whole delay axonal). The rule has one
-    delay per projection, so the synapses of a plastic projection must share one delay.
+    weight as at ``t + d``), ``f = 0`` pyNN.brian2's (the whole delay axonal). A rule has one
+    dendritic delay, so a projection whose synapses have several delays becomes one network
+    projection per delay, each with its rule (each synapse's as NEST's).
 
     Example:
         >>> import spikeforge.pynn as sim
