@@ -109,7 +109,9 @@ def _synapse(sim: Any, spec: dict[str, Any], post: Any) -> Any:
     for key in ("mu_plus", "mu_minus"):
         if key in wd_spec and key in wd.parameter_space.keys():
             wd.parameter_space.update(**{key: wd_spec[key]})
-    return sim.STDPMechanism(timing_dependence=timing, weight_dependence=wd, weight=0.0, delay=None)
+    # PyNN's default dendritic_delay_fraction (1) unless spikeforge's rule gives one
+    extra = {k: spec[k] for k in ("dendritic_delay_fraction",) if k in spec}
+    return sim.STDPMechanism(timing_dependence=timing, weight_dependence=wd, weight=0.0, delay=None, **extra)
 
 
 def _nest_initialize(p: Any, n: int, initial: dict[str, Any]) -> None:

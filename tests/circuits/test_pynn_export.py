@@ -211,6 +211,58 @@ def test_stdp_parameters(dependence: str, mu: float, a_plus: float | None, a_min
         assert s["weight_dependence"]["mu_plus"] == pytest.approx(mu)
 
 
+@pytest.mark.parametrize(
+    ("dendritic", "axonal", "fraction"),
+    [(0.4, 0.0, 1.0), (0.1, 0.3, 0.25), (0.0, 0.4, 0.0), (0.0, 0.0, None)],
+)
+def test_stdp_spike_delays_export_as_dendritic_delay_fraction(
+    dendritic: float, axonal: float, fraction: float | None
+) -> None:
+    """The rule's dendritic delay over the projection's delay (their sum); a rule without spike
+    delays writes none (PyNN's default 1). spikeforge.pynn builds the rule back from it."""
+    import spikeforge.pynn as sfsim
+
+    net = Network(dt=0.1, seed=0)
+    net.add_population("a", _lif())
+    net.add_population("b", _lif())
+    rule = sf.plasticity.STDP(dt=0.1, dendritic_delay=dendritic, axonal_delay=axonal)
+    net.connect("a", "b", weight=0.1, delay=0.4, synapse=ExpSynapse(tau=2.0), plasticity=rule, name="ab")
+    s = _proj(describe(net)[0], "ab")["synapse"]
+    if fraction is None:
+        assert "dendritic_delay_fraction" not in s
+    else:
+        assert s["dendritic_delay_fraction"] == pytest.approx(fraction, abs=1e-12)
+    net.to_pynn(sfsim)
+    sfsim.run(0.0)
+    back = next(iter(p for p in sfsim.state.current().net._projs() if p.plastic)).plasticity
+    sfsim.end()
+    expect = (dendritic, axonal) if fraction is not None else (0.4, 0.0)  # PyNN's default: NEST's
+    assert (back.dendritic_delay, back.axonal_delay) == pytest.approx(expect, abs=1e-12)
+
+
+def test_stdp_spike_delays_that_no_fraction_expresses_are_refused() -> None:
+    def unequal(net: Network) -> None:
+        net.add_population("a", _lif())
+        rule = sf.plasticity.STDP(dt=0.1, dendritic_delay=0.3)
+        net.connect("a", "a", weight=0.1, delay=0.4, synapse=ExpSynapse(tau=2.0), plasticity=rule, name="pl")
+
+    _refused(
+        unequal,
+        r"'pl': STDP dendritic_delay=0\.3 ms, axonal_delay=0 ms \(3 \+ 0 steps\) but a delay of 0\.4 ms "
+        r"\(4 steps\); PyNN splits the delay",
+    )
+
+    def per_synapse(net: Network) -> None:
+        net.add_population("a", _lif())
+        rule = sf.plasticity.STDP(dt=0.1, dendritic_delay=0.3)
+        delay = torch.tensor([[0.3, 0.4], [0.3, 0.3]], dtype=torch.float64)
+        net.connect(
+            "a", "a", weight=0.1, delay=delay, synapse=ExpSynapse(tau=2.0), plasticity=rule, name="pl"
+        )
+
+    _refused(per_synapse, r"'pl': .* and delays from 0\.3 to 0\.4 ms; PyNN's dendritic_delay_fraction")
+
+
 def _refused(build: Any, match: str) -> None:
     net = Network(dt=0.1, seed=0)
     build(net)
