@@ -54,6 +54,44 @@ def test_structures_place_neurons_as_pynn_does(structure: str, n: int) -> None:
     np.testing.assert_array_equal(ours, theirs)
 
 
+@pytest.mark.parametrize("aspect_ratio", [1.0, 0.75, 2.0, 0.5, 4 / 3, 1 / 3, 1.25])
+def test_grid2d_refuses_the_sizes_pynn_refuses(aspect_ratio: float) -> None:
+    """For n = 1..150: where PyNN's ``Grid2D`` places n neurons it places them as ours does;
+    where it raises (12 neurons at aspect ratio 1: sqrt(12) is not whole) or places a grid of
+    another size (3 neurons at 0.75: 2 positions), ours raises a ParameterError that names n, the
+    aspect ratio and the nearest sizes that fit."""
+    space = pytest.importorskip("pyNN.space", reason="needs PyNN")
+    placed = refused = 0
+    for n in range(1, 151):
+        try:
+            theirs = space.Grid2D(aspect_ratio=aspect_ratio).generate_positions(n)
+        except Exception:  # PyNN raises a bare Exception("Invalid size: ...")
+            theirs = None
+        if theirs is not None and theirs.shape == (3, n):
+            np.testing.assert_array_equal(sfsim.Grid2D(aspect_ratio=aspect_ratio).positions(n), theirs)
+            placed += 1
+        else:
+            with pytest.raises(ParameterError, match=rf"Grid2D: {n} neurons .*aspect_ratio={aspect_ratio!r}"):
+                sfsim.Grid2D(aspect_ratio=aspect_ratio).positions(n)
+            refused += 1
+    assert placed >= 2 and refused > 100  # 1.25: 20 and 80 neurons (5 x 4, 10 x 8)
+
+
+def test_grid2d_error_names_the_sizes_that_fit() -> None:
+    """A population of 12 on a square grid is refused when it is created, with the sizes that
+    would fit; a bad aspect ratio is refused at once."""
+    sfsim.setup(timestep=0.1)
+    fit = r"Grid2D: 12 neurons .*aspect_ratio=1.0.*nearest sizes that fit: 9 or 16"
+    with pytest.raises(ParameterError, match=fit):
+        sfsim.Population(12, sfsim.IF_curr_exp(), structure=sfsim.Grid2D())
+    with pytest.raises(ParameterError, match=r"nearest sizes that fit: 8 or 18"):  # 2 x 4 or 3 x 6
+        sfsim.Population(12, sfsim.IF_curr_exp(), structure=sfsim.Grid2D(aspect_ratio=0.5))
+    assert sfsim.Population(12, sfsim.IF_curr_exp(), structure=sfsim.Grid2D(aspect_ratio=0.75)).size == 12
+    for bad in (0.0, -1.0, float("nan"), float("inf")):
+        with pytest.raises(ParameterError, match="aspect_ratio must be a finite number > 0"):
+            sfsim.Grid2D(aspect_ratio=bad)
+
+
 def test_space_distances_as_pynn() -> None:
     space = pytest.importorskip("pyNN.space", reason="needs PyNN")
     gen = np.random.default_rng(0)

@@ -62,7 +62,10 @@ class _PlasticMixin(_StateMixin):
 
     def plasticity_state(self, projection: str | Projection) -> Any:
         """The current state of a plastic projection's rule (its NamedTuple: traces, tags, ...),
-        with the batch axis ``B`` (size 1 for an unbatched network)."""
+        with the batch axis ``B`` (size 1 for an unbatched network). For a rule with spike delays
+        (``dendritic_delay``, ``axonal_delay``) a
+        :class:`~spikeforge.circuits._rule_delays.DelayedRuleState`: the rule's state and the
+        spikes on their way to it."""
         name = projection.name if isinstance(projection, Projection) else projection
         if not isinstance(name, str) or name not in self.projections or not self._proj(name).plastic:
             raise ParameterError(f"projection must name a plastic projection of this network, got {name!r}")

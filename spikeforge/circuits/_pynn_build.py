@@ -73,6 +73,25 @@ def _spike_times(sim: Any, spec: dict[str, Any], arrays: dict[str, np.ndarray]) 
     return [sim.Sequence(times[bounds[k] : bounds[k + 1]]) for k in range(len(counts))]
 
 
+def nest_first_step_problem(description: dict[str, Any], arrays: dict[str, np.ndarray]) -> str | None:
+    """Why pyNN.nest cannot run ``description``, or None: pyNN.nest sends a ``SpikeSourceArray``'s
+    spikes through a parrot neuron one ``min_delay`` (= dt) earlier, so a spike on spikeforge's
+    first step (PyNN's stamp dt) would be emitted at 0 ms, which NEST refuses. ``to_pynn`` and the
+    exported script both refuse such a network for NEST with this message."""
+    dt = float(description["dt"])
+    for pop in description["populations"]:
+        if "spike_times" not in pop:
+            continue
+        times = np.asarray(arrays[pop["spike_times"]["times"][1:]], dtype=np.float64)
+        if len(times) and float(times.min()) < 1.5 * dt:
+            return (
+                f"spike source {pop['name']!r}: a spike on the first step (t = 0 ms); pyNN.nest "
+                f"emits a SpikeSourceArray's spikes one step (dt = {dt} ms) early and NEST cannot "
+                "emit one at 0 ms: move it to t >= dt"
+            )
+    return None
+
+
 def _synapse(sim: Any, spec: dict[str, Any], post: Any) -> Any:
     if spec["type"] == "static":
         return sim.StaticSynapse()
@@ -90,7 +109,9 @@ def _synapse(sim: Any, spec: dict[str, Any], post: Any) -> Any:
     for key in ("mu_plus", "mu_minus"):
         if key in wd_spec and key in wd.parameter_space.keys():
             wd.parameter_space.update(**{key: wd_spec[key]})
-    return sim.STDPMechanism(timing_dependence=timing, weight_dependence=wd, weight=0.0, delay=None)
+    # PyNN's default dendritic_delay_fraction (1) unless spikeforge's rule gives one
+    extra = {k: spec[k] for k in ("dendritic_delay_fraction",) if k in spec}
+    return sim.STDPMechanism(timing_dependence=timing, weight_dependence=wd, weight=0.0, delay=None, **extra)
 
 
 def _nest_initialize(p: Any, n: int, initial: dict[str, Any]) -> None:

@@ -45,7 +45,11 @@ the whole steps spikeforge holds, ``round(t_ref / dt) * dt`` (NEST and
 ``spikeforge.pynn`` round ``tau_refrac`` up to whole steps, which keeps it). STDP: spikeforge's
 :math:`\Delta w = A_+ (w_{max} - w)^{\mu_+}` is PyNN's (NEST's ``stdp_synapse``)
 :math:`\Delta w = A_+^{PyNN} w_{max}^{1 - \mu_+} (w_{max} - w)^{\mu_+}`, so
-:math:`A_\pm^{PyNN} = A_\pm / w_{max}^{1 - \mu_\pm}`.
+:math:`A_\pm^{PyNN} = A_\pm / w_{max}^{1 - \mu_\pm}`. A rule with spike delays
+(``dendritic_delay``, ``axonal_delay``) exports as ``dendritic_delay_fraction = dendritic_delay /
+delay`` (the projection's one delay, the sum of the two); one without them as PyNN's default 1,
+NEST's convention (the post spike seen one delay late: a pair at lag ``t`` learns as
+spikeforge's at ``t + delay``).
 
 **Time conventions.** spikeforge stamps a spike with the start of the step in which the
 threshold was crossed, NEST with its end, one ``dt`` later; the export adds ``dt`` to the times of
@@ -518,7 +522,39 @@ def _stdp(proj: Any) -> dict[str, Any]:
         "A_plus": p["a_plus"] / stdp_amplitude_scale(p["w_max"], mu_p),
         "A_minus": p["a_minus"] / stdp_amplitude_scale(p["w_max"], mu_m),
     }
-    return {"type": "stdp", "timing": timing, "weight_dependence": wd}
+    out: dict[str, Any] = {"type": "stdp", "timing": timing, "weight_dependence": wd}
+    fraction = _dendritic_delay_fraction(proj, rule)
+    if fraction is not None:
+        out["dendritic_delay_fraction"] = fraction
+    return out
+
+
+def _dendritic_delay_fraction(proj: Any, rule: Any) -> float | None:
+    """PyNN's ``dendritic_delay_fraction`` of an STDP rule with spike delays: its dendritic delay
+    over the projection's one delay, which must be the sum of the rule's dendritic and axonal
+    delays (PyNN splits the delay in two). None for a rule without spike delays: the export then
+    writes PyNN's default 1 (NEST's convention), a pair at lag ``t`` learning as spikeforge's at
+    ``t + delay``."""
+    axonal, dendritic = rule.spike_delays
+    if axonal == 0 and dendritic == 0:
+        return None
+    steps = np.unique(np.round(_np(proj.delays()) / proj.dt).astype(np.int64))
+    spikes = f"STDP dendritic_delay={rule.dendritic_delay:g} ms, axonal_delay={rule.axonal_delay:g} ms"
+    if len(steps) > 1:
+        raise UnsupportedExportError(
+            f"projection {proj.name!r}: {spikes} and delays from {steps.min() * proj.dt:g} to "
+            f"{steps.max() * proj.dt:g} ms; PyNN's dendritic_delay_fraction is a fraction of each "
+            "synapse's delay, one rule delay per projection is a constant fraction only for one delay: "
+            "give the projection one delay"
+        )
+    total = int(steps[0]) if len(steps) else axonal + dendritic
+    if axonal + dendritic != total:
+        raise UnsupportedExportError(
+            f"projection {proj.name!r}: {spikes} ({dendritic} + {axonal} steps) but a delay of "
+            f"{total * proj.dt:g} ms ({total} steps); PyNN splits the delay into dendritic and axonal "
+            "parts (dendritic_delay_fraction), so dendritic_delay + axonal_delay must equal the delay"
+        )
+    return dendritic / total
 
 
 def _single(values: set[Any], what: str, pop: str, names: list[str]) -> Any:
@@ -752,25 +788,10 @@ def to_pynn(net: Network, sim: Any, *, setup: bool = True, **setup_kwargs: Any) 
         raise ParameterError(f"sim must be a PyNN backend module such as pyNN.nest, got {sim!r}")
     description, arrays = describe(net)
     if getattr(sim, "__name__", "") == "pyNN.nest":
-        _check_nest_first_step(description, arrays)
+        problem = _pynn_build.nest_first_step_problem(description, arrays)
+        if problem:
+            raise UnsupportedExportError(problem)
     return _pynn_build.build(sim, description, arrays, setup=setup, **setup_kwargs)
-
-
-def _check_nest_first_step(description: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
-    """pyNN.nest sends a ``SpikeSourceArray``'s spikes through a parrot neuron one ``min_delay``
-    (= dt) earlier, so a spike on spikeforge's first step (PyNN's stamp dt) would be emitted at
-    0 ms, which NEST refuses; name it instead of NEST's BadProperty."""
-    dt = float(description["dt"])
-    for pop in description["populations"]:
-        if "spike_times" not in pop:
-            continue
-        times = np.asarray(arrays[pop["spike_times"]["times"][1:]], dtype=np.float64)
-        if len(times) and float(times.min()) < 1.5 * dt:
-            raise UnsupportedExportError(
-                f"spike source {pop['name']!r}: a spike on the first step (t = 0 ms); pyNN.nest "
-                f"emits a SpikeSourceArray's spikes one step (dt = {dt} ms) early and NEST cannot "
-                "emit one at 0 ms: move it to t >= dt"
-            )
 
 
 _SCRIPT_MAIN = """
@@ -794,8 +815,12 @@ def main(argv=None):
     parser.add_argument("--duration", type=float, default=DURATION, help="ms (default %(default)s)")
     parser.add_argument("--out", default=None, help="write the spike times of every population to this .npz")
     args = parser.parse_args(argv)
-    sim = importlib.import_module(f"pyNN.{args.simulator}")
     description, arrays = _load()
+    if args.simulator == "nest":
+        problem = nest_first_step_problem(description, arrays)
+        if problem:
+            parser.error(problem)
+    sim = importlib.import_module(f"pyNN.{args.simulator}")
     net = build(sim, description, arrays)
     for pop in net.populations.values():
         pop.record("spikes")
@@ -838,6 +863,9 @@ def to_pynn_script(net: Network, path: str | Path, *, duration: float = 1000.0) 
     Raises:
         UnsupportedExportError: a part of the network PyNN cannot express, named.
         ParameterError: a duration that is not a finite number >= 0.
+
+    The script refuses ``--simulator nest`` (exit status 2, the message of ``to_pynn``) for a
+    network that ``to_pynn(pyNN.nest)`` refuses: a spike-source spike on the first step.
 
     Example:
         >>> import tempfile, pathlib

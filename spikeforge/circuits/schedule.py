@@ -41,14 +41,19 @@ the propagation of step ``k + D`` written as the delivery at the start of step `
 a spike of step ``k`` through a delay ``d`` first changes its target's synaptic state at
 :math:`t_{k+1} + d`, and through ``delay=0`` acts on the next step (the earliest possible).
 
-**Jumps of v on a held neuron are lost**, as in Brian2 (and Brunel's model, NEST): a
-``DeltaSynapse`` or Poisson-input jump of ``v`` delivered after step ``k`` (phase 5 of step ``k``
-or phase 1 of step ``k + 1``, i.e. Brian2's ``on_pre`` in step ``k``) is dropped for a LIF or
+**Jumps of v on a held neuron are lost**, as in Brian2 (and Brunel's model; NEST during
+refractoriness): a ``DeltaSynapse`` or Poisson-input jump of ``v`` delivered after step ``k``
+(phase 5 of step ``k`` or phase 1 of step ``k + 1``, i.e. Brian2's ``on_pre`` in step ``k``) is
+dropped for a LIF or
 ALIF neuron that in step ``k`` was refractory (its ``v`` held), spiked with a refractory period
 to follow, or spiked and was reset to a value (Brian2 resets after the synapses). After a
 subtractive reset without refractoriness the jump adds up. The networks keep, per population, a
 flag of the neurons so held in the last step (part of the simulation state and ``state_dict``).
-Jumps of other fields (``i``) and onto other models always add up.
+Jumps of other fields (``i``) and onto other models always add up. So with ``t_ref = 0`` and a
+reset to a value, of two jumps on consecutive steps the second is lost when the first makes the
+neuron spike. NEST's ``iaf_psc_delta`` tests the threshold right after adding a jump, so there
+the second jump lands on ``V_reset`` and counts: without refractoriness NEST loses no jump
+(``tests/reference/test_delta_reset_convention.py`` pins both).
 
 Inputs (Poisson spikes, the values of Poisson inputs, currents, spike sources) are prepared for
 :data:`CHUNK` steps at a time, before the steps of the chunk run; the random draws follow

@@ -18,6 +18,7 @@ from torch import Tensor
 from ..errors import ParameterError, ShapeError
 from . import _philox as philox
 from ._populations import PopRef, Population, _NetworkBase
+from ._rule_delays import with_delay_lines
 from .inputs import PoissonGroup, PoissonInput, poisson_counts
 from .monitors import load_monitor_state, monitor_state
 from .projection import Projection
@@ -212,12 +213,14 @@ class _StateMixin(_NetworkBase):
             st = rule.init_state(shape, proj.n_pre, proj.n_post, **kw)
         except TypeError:
             st = rule.init_state(shape, proj.n_pre, proj.n_post)
-        return _map_tensors(
+        st = _map_tensors(
             st,
             lambda t: (
                 t.to(dtype=self.dtype, device=self.device) if t.is_floating_point() else t.to(self.device)
             ),
         )
+        # a rule with spike delays: the spikes on their way to it (see _rule_delays.py)
+        return with_delay_lines(rule, st, self._B, proj.n_pre, proj.n_post, self.dtype, self.device)
 
     def state(self, name: PopRef | Projection) -> Any:
         """A copy of the current state of a population (its NamedTuple, fields ``[B, *shape]``, or

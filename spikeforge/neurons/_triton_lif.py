@@ -15,9 +15,7 @@ Tests run the kernels on CPU tensors through Triton's interpreter with
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import math
-import os
 import warnings
 from functools import cache
 from typing import Any
@@ -25,6 +23,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from .._triton_interpret import interpreted_copy
 from ..errors import MissingDependencyError
 from ..surrogate import ATan, FastSigmoid, StraightThrough, Surrogate, Triangle
 
@@ -68,20 +67,7 @@ def kernel_module(interpret: bool) -> Any:
 
     if not kern.AVAILABLE:
         return None
-    if interpret:
-        spec = importlib.util.spec_from_file_location(f"{kern.__name__}_interpreted", kern.__file__)
-        assert spec is not None and spec.loader is not None
-        kern = importlib.util.module_from_spec(spec)
-        before = os.environ.get("TRITON_INTERPRET")
-        os.environ["TRITON_INTERPRET"] = "1"
-        try:
-            spec.loader.exec_module(kern)
-        finally:
-            if before is None:
-                del os.environ["TRITON_INTERPRET"]
-            else:
-                os.environ["TRITON_INTERPRET"] = before
-    return kern
+    return interpreted_copy(kern) if interpret else kern
 
 
 def scan_function(x: Tensor, surrogate: Surrogate, fallback: Any, *, interpret: bool = False) -> Any:

@@ -26,6 +26,11 @@ Sparse connectivity: ``STDP``, ``TripletSTDP``, ``RewardModulatedSTDP`` and ``El
 weights, changes (and tags, eligibility) are then per synapse, and the work per step grows with
 the synapses instead of ``n_post * n_pre`` (circuits use it for sparse plastic projections; the
 first two are event-driven, ``event_driven``).
+
+Spike delays: ``STDP`` and ``TripletSTDP`` take ``dendritic_delay`` and ``axonal_delay`` (ms), the
+time a post and a pre spike take to reach the synapse (NEST's ``stdp_synapse``: the whole
+connection delay is dendritic; Brian2: the ``on_pre`` delay is axonal); a circuits ``Network``
+applies them (``SpikeDelays``, in steps).
 """
 
 from .delays import (
@@ -45,6 +50,7 @@ from .stdp import (
     STDP,
     WEIGHT_DEPENDENCE,
     PlasticityRule,
+    SpikeDelays,
     STDPParams,
     STDPState,
     Synapses,
@@ -75,6 +81,7 @@ from .triplet import (
 __all__ = [
     "PlasticityRule",
     "Synapses",
+    "SpikeDelays",
     "STDP",
     "STDPParams",
     "STDPState",

@@ -109,6 +109,45 @@ def check_time(name: str, value: Any) -> float:
     return float(value)
 
 
+#: the longest spike delay of a rule, in steps (as a projection's delay)
+MAX_SPIKE_DELAY_STEPS = 32767
+
+
+class SpikeDelays(NamedTuple):
+    """How many steps after its emission a rule sees each spike: ``pre`` (axonal delay) and
+    ``post`` (dendritic delay), whole steps >= 0 (see :func:`spike_delay_steps`)."""
+
+    pre: int
+    post: int
+
+
+def spike_delay_steps(name: str, value: Any, dt: float) -> int:
+    """A spike delay of a rule (``dendritic_delay``, ``axonal_delay``) in ms, as whole steps of
+    ``dt``: a finite number >= 0, rounded to the nearest step with a midpoint rounded up (NEST's
+    ``ld_round`` of a delay; Brian2 rounds a delay to the nearest step too, a midpoint to even),
+    at most :data:`MAX_SPIKE_DELAY_STEPS` steps.
+
+    Example:
+        >>> spike_delay_steps("dendritic_delay", 0.35, 0.1), spike_delay_steps("dendritic_delay", 0.15, 0.1)
+        (4, 2)
+    """
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or value < 0
+    ):
+        raise ParameterError(f"{name} must be a finite number >= 0 ms, got {value!r}")
+    # a relative tolerance so that 0.15 / 0.1 = 1.4999999999999998 counts as the midpoint 1.5
+    steps = math.floor(value / dt + 0.5 + 1e-9)
+    if steps > MAX_SPIKE_DELAY_STEPS:
+        raise ParameterError(
+            f"{name} must be at most {MAX_SPIKE_DELAY_STEPS} steps ({MAX_SPIKE_DELAY_STEPS * dt} ms at "
+            f"dt={dt} ms), got {value!r} ms"
+        )
+    return steps
+
+
 class Synapses(NamedTuple):
     """Sparse connectivity for a rule's step: synapse ``k`` connects presynaptic neuron
     ``pre[k]`` to postsynaptic neuron ``post[k]`` (int64 ``[n_syn]`` each). With it, weights and

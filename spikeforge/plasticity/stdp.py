@@ -86,6 +86,7 @@ from ._common import (
     BatchReduce,
     Bound,
     Pairing,
+    SpikeDelays,
     Synapses,
     cast,
     check_choice,
@@ -98,11 +99,13 @@ from ._common import (
     outer,
     register_params,
     scalar,
+    spike_delay_steps,
 )
 
 __all__ = [
     "PlasticityRule",
     "Synapses",
+    "SpikeDelays",
     "STDPParams",
     "STDPState",
     "stdp_init_state",
@@ -334,13 +337,37 @@ class STDP(nn.Module):
         bound: how :meth:`apply_update` keeps weights in bounds: ``"hard"``, ``"soft"``, ``"none"``.
         dt: time step in ms.
         differentiable: let gradients flow through :meth:`step` (default: ``no_grad``).
+        dendritic_delay: ms (>= 0, default 0): how long after its emission a postsynaptic spike
+            reaches the synapse (back-propagation along the dendrite); the rule pairs it that much
+            later. NEST's ``stdp_synapse`` takes the whole delay as dendritic:
+            ``dendritic_delay = delay``, PyNN's default ``dendritic_delay_fraction = 1``.
+        axonal_delay: ms (>= 0, default 0): how long after its emission a presynaptic spike
+            reaches the synapse; the rule pairs it that much later. Brian2's ``Synapses(...,
+            delay=d)`` runs ``on_pre`` (the pre side of STDP too) ``d`` after the spike:
+            ``axonal_delay = d`` (and ``dendritic_delay`` its ``S.post.delay``, 0 by default).
+
+    **Spike delays.** With both delays, a pair's lag is :math:`\Delta t = (t_{post} +
+    d_{dendritic}) - (t_{pre} + d_{axonal})`, as at the synapse (NEST, PyNN: the transmission delay
+    is :math:`d = d_{axonal} + d_{dendritic}`, ``dendritic_delay_fraction`` :math:`=
+    d_{dendritic} / d`). Both are rounded to whole steps (:attr:`spike_delays`; the nearest step, a
+    midpoint up, as NEST rounds a delay). :meth:`step` pairs the spikes it is given: the delays
+    are applied by the caller that knows when spikes were emitted. A
+    :class:`~spikeforge.circuits.Network` does (its PyTorch engine; the compiled and Triton engines
+    run rules without spike delays): it gives the rule each presynaptic spike
+    ``spike_delays.pre`` steps and each postsynaptic spike ``spike_delays.post`` steps after the
+    step it was emitted in, and transmits each spike with the weight of that step, over the
+    projection's own ``delay``, which the rule's delays do not change. The default, 0 and 0,
+    pairs both spikes when they are emitted: for a projection delay ``d > 0`` that is neither
+    NEST's (``dendritic_delay = d``) nor Brian2's (``axonal_delay = d``) convention. Spikes that
+    reach the synapse in the same step pair as ``same_step`` says.
 
     Parameters are buffers (in ``state_dict``), stored in float64 and cast to the weight's dtype
     at each step.
 
     Raises:
         ParameterError: non-positive time constants or dt, ``w_min >= w_max``, negative
-            exponents, unknown ``weight_dependence``, ``pairing``, ``batch_reduce`` or ``bound``.
+            exponents, unknown ``weight_dependence``, ``pairing``, ``batch_reduce`` or ``bound``,
+            a spike delay that is not a finite number >= 0 ms (or over 32767 steps).
 
     Example:
         >>> import torch
@@ -352,6 +379,11 @@ class STDP(nn.Module):
         >>> dw, state = rule.step(pre, post, w, state)
         >>> dw.shape, state.x_pre[0].tolist()
         (torch.Size([3, 4]), [1.0, 1.0, 1.0, 1.0])
+
+        NEST's convention at dt = 0.1 ms for a connection of delay 1.5 ms (all dendritic):
+
+        >>> STDP(dt=0.1, dendritic_delay=1.5).spike_delays
+        SpikeDelays(pre=0, post=15)
     """
 
     a_plus: Tensor
@@ -381,6 +413,8 @@ class STDP(nn.Module):
         dt: float = 1.0,
         differentiable: bool = False,
         same_step: SameStep = "skip",
+        dendritic_delay: float = 0.0,
+        axonal_delay: float = 0.0,
     ) -> None:
         super().__init__()
         check_choice("weight_dependence", weight_dependence, tuple(WEIGHT_DEPENDENCE))
@@ -389,6 +423,13 @@ class STDP(nn.Module):
         check_choice("batch_reduce", batch_reduce, BATCH_REDUCE)
         check_choice("bound", bound, BOUNDS)
         self.dt = check_dt(dt)
+        #: the steps after its emission at which the rule sees a pre and a post spike
+        self.spike_delays = SpikeDelays(
+            spike_delay_steps("axonal_delay", axonal_delay, self.dt),
+            spike_delay_steps("dendritic_delay", dendritic_delay, self.dt),
+        )
+        self.dendritic_delay = float(dendritic_delay)  # ms, as given
+        self.axonal_delay = float(axonal_delay)
         fixed = WEIGHT_DEPENDENCE[weight_dependence]
         if fixed is not None:
             for name, value in (("mu_plus", mu_plus), ("mu_minus", mu_minus)):
@@ -528,4 +569,5 @@ class STDP(nn.Module):
             f"w_min={self.w_min.tolist()}, w_max={self.w_max.tolist()}, "
             f"weight_dependence={self.weight_dependence!r}, pairing={self.pairing!r}, "
             f"same_step={self.same_step!r}, dt={self.dt}"
+            + (f", spike_delays={tuple(self.spike_delays)}" if any(self.spike_delays) else "")
         )

@@ -77,6 +77,7 @@ from ._common import (
     BatchReduce,
     Bound,
     Pairing,
+    SpikeDelays,
     Synapses,
     cast,
     check_choice,
@@ -89,6 +90,7 @@ from ._common import (
     outer,
     register_params,
     scalar,
+    spike_delay_steps,
 )
 from .stdp import apply_weight_update
 
@@ -264,9 +266,13 @@ class TripletSTDP(nn.Module):
         bound: ``"hard"``, ``"soft"`` or ``"none"`` (see :func:`~spikeforge.plasticity.apply_weight_update`).
         dt: time step in ms.
         differentiable: let gradients flow through :meth:`step`.
+        dendritic_delay, axonal_delay: ms (>= 0, default 0): how long after its emission a post
+            (pre) spike reaches the synapse, as in :class:`~spikeforge.plasticity.STDP` (rounded to
+            whole steps, :attr:`spike_delays`; a circuits ``Network`` applies them).
 
     Raises:
-        ParameterError: non-positive time constants or dt, ``w_min >= w_max``, unknown options.
+        ParameterError: non-positive time constants or dt, ``w_min >= w_max``, unknown options,
+            a spike delay that is not a finite number >= 0 ms.
 
     Example:
         >>> import torch
@@ -305,12 +311,21 @@ class TripletSTDP(nn.Module):
         bound: Bound = "hard",
         dt: float = 1.0,
         differentiable: bool = False,
+        dendritic_delay: float = 0.0,
+        axonal_delay: float = 0.0,
     ) -> None:
         super().__init__()
         check_choice("pairing", pairing, PAIRINGS)
         check_choice("batch_reduce", batch_reduce, BATCH_REDUCE)
         check_choice("bound", bound, BOUNDS)
         self.dt = check_dt(dt)
+        #: the steps after its emission at which the rule sees a pre and a post spike
+        self.spike_delays = SpikeDelays(
+            spike_delay_steps("axonal_delay", axonal_delay, self.dt),
+            spike_delay_steps("dendritic_delay", dendritic_delay, self.dt),
+        )
+        self.dendritic_delay = float(dendritic_delay)  # ms, as given
+        self.axonal_delay = float(axonal_delay)
         values = {
             "tau_plus": scalar("tau_plus", tau_plus, check="positive", unit="ms"),
             "tau_minus": scalar("tau_minus", tau_minus, check="positive", unit="ms"),
@@ -437,5 +452,5 @@ class TripletSTDP(nn.Module):
         return (
             f"tau_plus={self.tau_plus.tolist()}, tau_minus={self.tau_minus.tolist()}, "
             f"tau_x={self.tau_x.tolist()}, tau_y={self.tau_y.tolist()}, pairing={self.pairing!r}, "
-            f"dt={self.dt}"
+            f"dt={self.dt}" + (f", spike_delays={tuple(self.spike_delays)}" if any(self.spike_delays) else "")
         )

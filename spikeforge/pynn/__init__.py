@@ -31,9 +31,10 @@ time conventions (mV, ms, nA, nF, µS, Hz; a PyNN spike time is spikeforge's plu
   ``AdditiveWeightDependence``, ``MultiplicativeWeightDependence`` and ``GutigWeightDependence``
   (``w_min = 0``): a :class:`~spikeforge.plasticity.STDP` on the projection, the inverse of the
   export's mapping (:func:`~spikeforge.circuits.pynn_export.stdp_amplitude_scale`: ``a_plus =
-  A_plus * w_max ** (1 - mu_plus)``); only the default ``dendritic_delay_fraction = 1`` (NEST's
-  convention; spikeforge pairs the post spike without the delay, so a pair at lag ``t`` changes the
-  weight as NEST's at ``t + delay``: within 3% at delay = dt <= 0.5 ms and tau >= 15 ms);
+  A_plus * w_max ** (1 - mu_plus)``); ``dendritic_delay_fraction`` ``f`` (default 1, NEST's
+  convention) splits each plastic projection's one delay ``d`` into the rule's ``dendritic_delay =
+  f d`` (the post spike seen that late) and ``axonal_delay = (1 - f) d`` (whole steps), so each
+  synapse's change equals pyNN.nest's (to float rounding, ``tests/test_pynn_backend_stdp.py``);
   ``Projection.get("weight"`` or ``"delay", format="array"`` or ``"list")`` reads them back.
 
 The network is built at the first ``run`` (a :class:`~spikeforge.circuits.Network`, exact

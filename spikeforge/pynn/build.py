@@ -244,27 +244,49 @@ def build_network(st: SimulationState) -> Network:
                             f"projection {prj.label!r}: STDP weights must lie in [w_min, w_max] = "
                             f"[{wd.w_min}, {wd.w_max}], got [{w_keep.min()}, {w_keep.max()}]"
                         )
-                prj._parts.append((name, oa, ob, map_a, map_b))
-                net.connect(
-                    a.label,
-                    b.label,
-                    rule=Explicit(
-                        torch.as_tensor(map_a[pre_all[keep] - oa]),
-                        torch.as_tensor(map_b[post_all[keep] - ob]),
-                    ),
-                    weight=torch.as_tensor(weight_all[keep], dtype=torch.float64),
-                    delay=torch.as_tensor(delay_all[keep], dtype=torch.float64),
-                    synapse=_synapse(prj, b),
-                    storage="sparse",
-                    name=name,
-                    plasticity=prj.synapse.rule(dt) if isinstance(prj.synapse, STDPMechanism) else None,
-                )
+                for sub_name, sel, rule in _plastic_groups(prj, name, keep, delay_all, dt):
+                    prj._parts.append((sub_name, oa, ob, map_a, map_b))
+                    net.connect(
+                        a.label,
+                        b.label,
+                        rule=Explicit(
+                            torch.as_tensor(map_a[pre_all[sel] - oa]),
+                            torch.as_tensor(map_b[post_all[sel] - ob]),
+                        ),
+                        weight=torch.as_tensor(weight_all[sel], dtype=torch.float64),
+                        delay=torch.as_tensor(delay_all[sel], dtype=torch.float64),
+                        synapse=_synapse(prj, b),
+                        storage="sparse",
+                        name=sub_name,
+                        plasticity=rule,
+                    )
     for pop in st.populations:
         if "spikes" in pop.recorded:
             pop._monitors["spikes"] = net.record_spikes(pop.label)
         if "v" in pop.recorded:
             pop._monitors["v"] = net.record_state(pop.label, "v")
     return net
+
+
+def _plastic_groups(
+    prj: Any, name: str, keep: np.ndarray, delays: np.ndarray, dt: float
+) -> list[tuple[str, np.ndarray, Any]]:
+    """The network projections of one part of a PyNN projection: ``(name, synapses, rule)``. A
+    static one is one projection; a plastic one is one per distinct delay (in steps, ascending),
+    each with its rule, since the rule's dendritic delay is ``dendritic_delay_fraction`` times the
+    delay (NEST's, per synapse) and a rule has one; named ``"{name}[delay K steps]"`` when there
+    are several (a network name has no ".")."""
+    if not isinstance(prj.synapse, STDPMechanism):
+        return [(name, keep, None)]
+    steps = np.round(np.asarray(delays, dtype=np.float64) / dt).astype(np.int64)
+    groups = np.unique(steps[keep])
+    if len(groups) <= 1:
+        d = float(groups[0]) * dt if len(groups) else dt
+        return [(name, keep, prj.synapse.rule(dt, d))]
+    out = []
+    for k in groups.tolist():
+        out.append((f"{name}[delay {k} steps]", keep & (steps == k), prj.synapse.rule(dt, k * dt)))
+    return out
 
 
 def _add_gamma_source(net: Network, pop: Population) -> None:

@@ -3,6 +3,7 @@ that place a population's neurons, and the ``Space`` in which a projection measu
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -92,9 +93,42 @@ class Line(_Structure):
         )
 
 
+def _grid2d_side(n: int, aspect_ratio: float) -> int | None:
+    """``nx`` of the ``nx x ny`` grid of ``n`` neurons with ``nx / ny = aspect_ratio``
+    (``nx = sqrt(n * aspect_ratio)`` whole and dividing ``n``), or None if there is none."""
+    root = math.sqrt(n * aspect_ratio)
+    nx = round(root)
+    if nx >= 1 and abs(root - nx) <= 1e-9 * root and n % nx == 0:
+        return nx
+    return None
+
+
+def _grid2d_sizes_near(n: int, aspect_ratio: float) -> list[int]:
+    """The largest size below ``n`` and the smallest above it that fill a grid of ``aspect_ratio``
+    (those found with ``nx`` up to 10,000)."""
+    below, above = None, None
+    for nx in range(1, 10_001):
+        size = nx * max(round(nx / aspect_ratio), 1)
+        if _grid2d_side(size, aspect_ratio) != nx:
+            continue
+        if size < n:
+            below = size
+        elif size > n:
+            above = size
+            break
+    return [s for s in (below, above) if s is not None]
+
+
 class Grid2D(_Structure):
     """Neurons on an ``nx x ny`` grid, ``nx = sqrt(n * aspect_ratio)``, filled with y fastest (PyNN's);
-    ``fill_order="sequential"`` only."""
+    ``fill_order="sequential"`` only.
+
+    ``aspect_ratio`` is ``nx / ny`` (points per side), so ``n * aspect_ratio`` must be the square of a
+    whole ``nx`` that divides ``n``: 9 or 16 neurons for the default 1, not 12. Other sizes raise a
+    :class:`~spikeforge.errors.ParameterError` when the population is created (PyNN's ``Grid2D``
+    raises when it places them; for a few sizes where ``sqrt(n * aspect_ratio)`` is not whole but
+    divides ``n`` it places a grid of the wrong size or aspect ratio instead).
+    """
 
     def __init__(
         self,
@@ -111,16 +145,33 @@ class Grid2D(_Structure):
             raise UnsupportedExportError(
                 f"Grid2D: fill_order={fill_order!r}; spikeforge.pynn fills 'sequential'"
             )
+        if (
+            isinstance(aspect_ratio, bool)
+            or not isinstance(aspect_ratio, (int, float))
+            or not (math.isfinite(aspect_ratio) and aspect_ratio > 0)
+        ):
+            raise ParameterError(
+                f"Grid2D: aspect_ratio must be a finite number > 0 (nx / ny), got {aspect_ratio!r}"
+            )
         self.aspect_ratio, self.dx, self.dy, self.x0, self.y0, self.z = (
             float(v) for v in (aspect_ratio, dx, dy, x0, y0, z)
         )
 
     def positions(self, n: int) -> np.ndarray:
-        """``[3, n]`` positions."""
-        nx = int(round(np.sqrt(n * self.aspect_ratio)))
-        if nx < 1 or nx * (n // nx) != n:
+        """``[3, n]`` positions.
+
+        Raises:
+            ParameterError: ``n`` neurons do not fill an ``nx x ny`` grid with
+                ``nx / ny = aspect_ratio``; the message names the nearest sizes that do.
+        """
+        nx = _grid2d_side(n, self.aspect_ratio)
+        if nx is None:
+            near = " or ".join(str(s) for s in _grid2d_sizes_near(n, self.aspect_ratio))
             raise ParameterError(
-                f"Grid2D: {n} neurons do not fill a grid of aspect ratio {self.aspect_ratio}"
+                f"Grid2D: {n} neurons do not fill a grid with aspect_ratio={self.aspect_ratio!r}: the "
+                "size must be nx * ny with nx / ny = aspect_ratio (sqrt(n * aspect_ratio) a whole "
+                f"number that divides n), as in PyNN"
+                + (f"; the nearest sizes that fit: {near}" if near else "")
             )
         x, y = np.indices((nx, n // nx), dtype=np.float64)
         return np.stack([self.x0 + self.dx * x.ravel(), self.y0 + self.dy * y.ravel(), np.full(n, self.z)])

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -105,17 +106,28 @@ class STDPMechanism(StaticSynapse):
     ``timing_dependence`` must be a :class:`SpikePairRule`, ``weight_dependence`` one of
     :class:`AdditiveWeightDependence`, :class:`MultiplicativeWeightDependence`,
     :class:`GutigWeightDependence` (all of this module); ``weight`` (initial, in
-    ``[w_min, w_max]``) and ``delay`` (ms) as in :class:`StaticSynapse`. Only the default
-    ``dendritic_delay_fraction = 1`` and no ``voltage_dependence``.
+    ``[w_min, w_max]``) and ``delay`` (ms) as in :class:`StaticSynapse`; no
+    ``voltage_dependence``.
+
+    ``dendritic_delay_fraction`` ``f`` (PyNN's, 0 to 1, default 1): the part of each synapse's
+    delay ``d`` that is dendritic. The rule sees the post spike ``f d`` and the pre spike ``(1 -
+    f) d`` after its emission (:class:`~spikeforge.plasticity.STDP` ``dendritic_delay`` and
+    ``axonal_delay``, whole steps: ``round(f d / dt)``, a midpoint up, and the rest of the delay).
+    ``f = 1`` is NEST's ``stdp_synapse`` (the whole delay dendritic: a pair at lag ``t`` changes the
+    weight as at ``t + d``), ``f = 0`` pyNN.brian2's (the whole delay axonal). A rule has one
+    dendritic delay, so a projection whose synapses have several delays becomes one network
+    projection per delay, each with its rule (each synapse's as NEST's).
 
     Example:
         >>> import spikeforge.pynn as sim
         >>> stdp = sim.STDPMechanism(
         ...     timing_dependence=sim.SpikePairRule(A_plus=0.02, A_minus=0.024),
         ...     weight_dependence=sim.AdditiveWeightDependence(w_max=0.5), weight=0.25, delay=1.0)
-        >>> rule = stdp.rule(dt=0.1)
+        >>> rule = stdp.rule(dt=0.1, delay=1.0)
         >>> round(float(rule.a_plus), 6), round(float(rule.a_minus), 6)  # A * w_max
         (0.01, 0.012)
+        >>> rule.dendritic_delay, rule.axonal_delay  # dendritic_delay_fraction = 1: NEST's
+        (1.0, 0.0)
     """
 
     def __init__(
@@ -143,11 +155,13 @@ class STDPMechanism(StaticSynapse):
                 f"STDPMechanism: voltage_dependence={voltage_dependence!r} is not supported by "
                 "spikeforge.pynn (None is)"
             )
-        if isinstance(dendritic_delay_fraction, bool) or dendritic_delay_fraction != 1.0:
-            raise UnsupportedExportError(
-                f"STDPMechanism: dendritic_delay_fraction={dendritic_delay_fraction!r} is not supported "
-                "by spikeforge.pynn; only the default 1.0 (NEST's convention, the one the export writes)"
+        fraction = _finite("STDPMechanism", "dendritic_delay_fraction", dendritic_delay_fraction)
+        if not 0.0 <= fraction <= 1.0:
+            raise ParameterError(
+                f"STDPMechanism: dendritic_delay_fraction must lie in [0, 1] (the dendritic part of the "
+                f"delay), got {dendritic_delay_fraction!r}"
             )
+        self.dendritic_delay_fraction = fraction
         weight = _finite("STDPMechanism", "weight", weight)
         wd = weight_dependence
         if not wd.w_min <= weight <= wd.w_max:
@@ -157,8 +171,12 @@ class STDPMechanism(StaticSynapse):
         super().__init__(weight, delay)
         self.timing_dependence, self.weight_dependence = timing_dependence, weight_dependence
 
-    def rule(self, dt: float) -> STDP:
-        """The spikeforge rule: ``a_plus = A_plus * w_max ** (1 - mu_plus)`` (the same for minus)."""
+    def rule(self, dt: float, delay: float) -> STDP:
+        """The spikeforge rule for synapses of delay ``delay`` ms at step ``dt`` ms: ``a_plus =
+        A_plus * w_max ** (1 - mu_plus)`` (the same for minus), ``dendritic_delay`` ``round(f
+        delay / dt)`` steps (a midpoint up) and ``axonal_delay`` the rest of the delay."""
+        steps = round(delay / dt)
+        dendritic = math.floor(self.dendritic_delay_fraction * steps + 0.5 + 1e-9)
         t, wd = self.timing_dependence.parameters, self.weight_dependence
         mu_p, mu_m = wd.mu
         soft = wd.weight_dependence == "soft"
@@ -173,4 +191,6 @@ class STDPMechanism(StaticSynapse):
             mu_plus=mu_p if soft else None,
             mu_minus=mu_m if soft else None,
             dt=dt,
+            dendritic_delay=dendritic * dt,
+            axonal_delay=(steps - dendritic) * dt,
         )

@@ -211,6 +211,58 @@ def test_stdp_parameters(dependence: str, mu: float, a_plus: float | None, a_min
         assert s["weight_dependence"]["mu_plus"] == pytest.approx(mu)
 
 
+@pytest.mark.parametrize(
+    ("dendritic", "axonal", "fraction"),
+    [(0.4, 0.0, 1.0), (0.1, 0.3, 0.25), (0.0, 0.4, 0.0), (0.0, 0.0, None)],
+)
+def test_stdp_spike_delays_export_as_dendritic_delay_fraction(
+    dendritic: float, axonal: float, fraction: float | None
+) -> None:
+    """The rule's dendritic delay over the projection's delay (their sum); a rule without spike
+    delays writes none (PyNN's default 1). spikeforge.pynn builds the rule back from it."""
+    import spikeforge.pynn as sfsim
+
+    net = Network(dt=0.1, seed=0)
+    net.add_population("a", _lif())
+    net.add_population("b", _lif())
+    rule = sf.plasticity.STDP(dt=0.1, dendritic_delay=dendritic, axonal_delay=axonal)
+    net.connect("a", "b", weight=0.1, delay=0.4, synapse=ExpSynapse(tau=2.0), plasticity=rule, name="ab")
+    s = _proj(describe(net)[0], "ab")["synapse"]
+    if fraction is None:
+        assert "dendritic_delay_fraction" not in s
+    else:
+        assert s["dendritic_delay_fraction"] == pytest.approx(fraction, abs=1e-12)
+    net.to_pynn(sfsim)
+    sfsim.run(0.0)
+    back = next(iter(p for p in sfsim.state.current().net._projs() if p.plastic)).plasticity
+    sfsim.end()
+    expect = (dendritic, axonal) if fraction is not None else (0.4, 0.0)  # PyNN's default: NEST's
+    assert (back.dendritic_delay, back.axonal_delay) == pytest.approx(expect, abs=1e-12)
+
+
+def test_stdp_spike_delays_that_no_fraction_expresses_are_refused() -> None:
+    def unequal(net: Network) -> None:
+        net.add_population("a", _lif())
+        rule = sf.plasticity.STDP(dt=0.1, dendritic_delay=0.3)
+        net.connect("a", "a", weight=0.1, delay=0.4, synapse=ExpSynapse(tau=2.0), plasticity=rule, name="pl")
+
+    _refused(
+        unequal,
+        r"'pl': STDP dendritic_delay=0\.3 ms, axonal_delay=0 ms \(3 \+ 0 steps\) but a delay of 0\.4 ms "
+        r"\(4 steps\); PyNN splits the delay",
+    )
+
+    def per_synapse(net: Network) -> None:
+        net.add_population("a", _lif())
+        rule = sf.plasticity.STDP(dt=0.1, dendritic_delay=0.3)
+        delay = torch.tensor([[0.3, 0.4], [0.3, 0.3]], dtype=torch.float64)
+        net.connect(
+            "a", "a", weight=0.1, delay=delay, synapse=ExpSynapse(tau=2.0), plasticity=rule, name="pl"
+        )
+
+    _refused(per_synapse, r"'pl': .* and delays from 0\.3 to 0\.4 ms; PyNN's dendritic_delay_fraction")
+
+
 def _refused(build: Any, match: str) -> None:
     net = Network(dt=0.1, seed=0)
     build(net)
@@ -297,6 +349,46 @@ def test_batched_network_is_refused() -> None:
     net.add_population("a", _lif())
     with pytest.raises(UnsupportedExportError, match="batch=2"):
         describe(net)
+
+
+def _first_step_source_net() -> Network:
+    """A spike source that fires on the first step (t = 0), which pyNN.nest cannot emit."""
+    net = Network(dt=0.1, seed=0, dtype=torch.float64)
+    net.add_spike_source("src", 2, np.array([0.0, 1.0]), np.array([1, 0]))
+    net.add_population("n", _lif())
+    net.connect("src", "n", weight=1.0, delay=0.1)
+    return net
+
+
+def test_script_refuses_nest_for_a_source_spike_on_the_first_step(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The script refuses ``--simulator nest`` as ``to_pynn(pyNN.nest)`` does, with the same
+    message and before importing the backend (so no NEST is needed here); the check is one
+    function of the builder, shared by both paths."""
+    net = _first_step_source_net()
+    path = net.to_pynn_script(tmp_path / "net.py", duration=10.0)
+    namespace: dict[str, Any] = {"__name__": "not_main"}
+    exec(compile(path.read_text(), str(path), "exec"), namespace)
+    with pytest.raises(SystemExit) as exc:
+        namespace["main"](["--simulator", "nest"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "spike source 'src': a spike on the first step (t = 0 ms)" in err
+    assert "move it to t >= dt" in err
+    description, arrays = describe(net)
+    assert namespace["nest_first_step_problem"](description, arrays) in err
+
+
+def test_first_step_check_names_only_first_step_spikes() -> None:
+    """A spike on the second step (t = dt) is fine for pyNN.nest; one on the first is named."""
+    from spikeforge.circuits._pynn_build import nest_first_step_problem
+
+    ok = Network(dt=0.25, seed=0)
+    ok.add_spike_source("src", 1, [0.25, 3.0], [0, 0])
+    assert nest_first_step_problem(*describe(ok)) is None
+    message = nest_first_step_problem(*describe(_first_step_source_net()))
+    assert message is not None and "'src'" in message and "dt = 0.1 ms" in message
 
 
 def test_to_pynn_rejects_a_module_that_is_not_a_pynn_backend() -> None:

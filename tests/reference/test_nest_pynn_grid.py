@@ -4,6 +4,9 @@ through ``Network.to_pynn``, and spike times given as floats just off the grid."
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -134,3 +137,21 @@ def test_export_refuses_a_source_spike_on_the_first_step_for_nest() -> None:
     net.add_spike_source("src", 2, np.array([0.0, 1.0]), np.array([1, 0]))
     with pytest.raises(sf.errors.UnsupportedExportError, match="'src'.*first step"):
         net.to_pynn(pynn_nest)
+
+
+def test_script_refuses_a_source_spike_on_the_first_step_for_nest(tmp_path) -> None:
+    """The script of ``to_pynn_script``, run on NEST without spikeforge, refuses the same network
+    with the same message (exit status 2), not NEST's BadProperty."""
+    net = Network(dt=0.1, seed=0, dtype=torch.float64)
+    net.add_spike_source("src", 2, np.array([0.0, 1.0]), np.array([1, 0]))
+    script = net.to_pynn_script(tmp_path / "net.py", duration=5.0)
+    run = subprocess.run(
+        [sys.executable, "-I", str(script), "--simulator", "nest"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 2, run.stderr[-2000:]
+    assert "spike source 'src': a spike on the first step (t = 0 ms)" in run.stderr
+    assert "BadProperty" not in run.stderr

@@ -202,7 +202,7 @@ def test_coba_rate_matches_nest(seed: int) -> None:
     assert abs(s_rate - n_rate) < 0.2 * n_rate, (n_rate, s_rate)
 
 
-def _stdp_net(sign: float, weight_dependence: str, delta: bool = False) -> Network:
+def _stdp_net(sign: float, weight_dependence: str, delta: bool = False, dendritic: bool = False) -> Network:
     """A pre source paired with a post neuron forced to spike ``sign * 10`` ms after each of six
     pre spikes, through a plastic ExpSynapse projection (weights too small to matter); a last pre
     spike 60 ms after the last pairing makes NEST apply its pending potentiation (NEST's
@@ -228,6 +228,7 @@ def _stdp_net(sign: float, weight_dependence: str, delta: bool = False) -> Netwo
         weight_dependence=weight_dependence,
         dt=dt,
         **({"mu_plus": 0.3, "mu_minus": 0.7} if weight_dependence == "soft" else {}),
+        dendritic_delay=dt if dendritic else 0.0,
     )
     net.connect("pre", "post", weight=0.25, delay=dt, synapse=kernel, plasticity=rule, name="plastic")
     return net
@@ -253,6 +254,26 @@ def test_stdp_weight_change_matches_nest(sign: float, weight_dependence: str) ->
     assert len(rec.t) == 6
     assert abs(w_ours - 0.25) > 0.005  # it learned
     np.testing.assert_allclose(w_ours - 0.25, w_nest - 0.25, rtol=0.03)
+
+
+@pytest.mark.parametrize("weight_dependence", ["additive", "soft"])
+@pytest.mark.parametrize("sign", [1.0, -1.0])
+def test_stdp_with_nests_dendritic_delay_exports_exactly(sign: float, weight_dependence: str) -> None:
+    """The same pairings with ``STDP(dendritic_delay=delay)``, NEST's convention, exported as
+    ``dendritic_delay_fraction = 1``: the weight change equals NEST's to float rounding."""
+    net = _stdp_net(sign, weight_dependence, dendritic=True)
+    h = net.to_pynn(sim)
+    h.populations["post"].record("spikes")
+    sim.run(400.0)
+    w_nest = float(np.nansum(h.projections["plastic"].get("weight", format="array")))
+    post_nest = h.spike_times("post")[0]
+    sim.end()
+    rec = net.record_spikes("post")
+    net.run(400.0, progress=False)
+    w_ours = float(net.projections["plastic"].weights().sum())
+    np.testing.assert_allclose(post_nest, rec.t, atol=1e-9)
+    assert net.last_run_info["path"] == "torch" and abs(w_ours - 0.25) > 0.005
+    np.testing.assert_allclose(w_ours - 0.25, w_nest - 0.25, rtol=1e-9)
 
 
 @pytest.mark.parametrize("sign", [1.0, -1.0])

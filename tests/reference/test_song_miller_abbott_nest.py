@@ -9,26 +9,35 @@ weights spread within 5 s), A- = 1.05 A+, tau+ = tau- = 20 ms, dt = delay = 0.1 
 the same spike trains in both simulators (drawn by numpy, given as ``SpikeSourceArray``s), so only
 the plasticity differs; three input seeds give NEST's spread.
 
-What it finds (this machine, loaded; NEST 3.10, PyNN 0.13; about 8 s for the six runs): NEST
-ends at 34-41 Hz with weights piled at 0 and a second mode at w_max (histogram in tenths of w_max,
-seed 1: [49 35 24 17 11 10 9 14 18 13]); spikeforge on the same inputs ends at 4-67 Hz with fewer
-weights near w_max (seeds 1-3: [26 30 26 30 15 19 17 12 14 11], [44 30 29 30 22 16 9 13 5 2],
-[47 41 25 22 12 13 19 12 8 1]); 1-Wasserstein distance to NEST's pooled weights 0.049-0.054 w_max
-against NEST's own 0.034: outside NEST's spread, so that test is a strict xfail (it fails the day
-it passes, to be turned into a plain test). The neuron is not the cause (with static synapses the
-output spikes are NEST's). The learning rules' conventions are, as the open-loop test shows: with
-the same pre and post spikes (plastic synapses too weak to matter, the cell driven by an input of
-its own) every spikeforge weight change is the event-driven all-to-all pair rule with the post
-spike where it is (to 1e-4 of a pairing), and every NEST change is the same rule with the post
-spike seen one delay later (``stdp_synapse`` takes the whole delay as dendritic: a pair at lag
-``t`` changes the weight as spikeforge's at ``t - d``; same-step pairs potentiate) and its
-potentiation applied at the synapse's next pre spike (within 2%). At 107 Hz out and 75 Hz in, d =
-0.1 ms, that makes NEST's mean change per 2 s -11.3 A+ w_max against spikeforge's -7.3: the shift
-moves each potentiation by ``exp(-d/tau)`` and each depression by ``exp(d/tau)``, 0.5% of terms
-that are about 40 times their difference. Closing it needs ``plasticity.STDP`` to pair the post spike
-after a dendritic delay (rescaling the amplitudes by ``exp(-+d/tau)`` in ``spikeforge.pynn`` brings
-the open-loop means to -10.5 against -11.3 but does not bring the closed-loop histograms into
-NEST's spread).
+What it finds (this machine, loaded; NEST 3.10, PyNN 0.13). The learning rules now agree:
+``spikeforge.pynn`` maps PyNN's default ``dendritic_delay_fraction = 1`` to ``STDP(dendritic_delay=
+delay)``, NEST's ``stdp_synapse`` convention (the post spike reaches the synapse one delay after it
+is emitted), and open loop (the same pre and post spikes in both: plastic synapses too weak to
+matter, the cell driven by an input of its own) every spikeforge weight change is the event-driven
+all-to-all pair rule with the post spike one delay late to 3e-12 of a pairing, and NEST's the same
+rule with one more thing: a post spike's potentiation is applied at the synapse's next pre spike,
+so the weights read at the end lack the potentiation of the post spikes after each synapse's last
+pre spike (4.0 A+ w_max per synapse on average at 107 Hz out, 75 Hz in, 2 s: NEST's mean change
+-11.3 against spikeforge's -7.25, and -11.29 once that pending potentiation is taken off
+spikeforge's; per synapse within 0.16 A+ w_max on average, 1.1 at most, where a few post spikes
+lie one step apart). The dendritic delay itself hardly moves the mean (-7.250 to -7.255), but moves
+each synapse's change by 1.5 on average.
+
+Closed loop the histograms are still outside NEST's spread, so that test stays a strict xfail (it
+fails the day it passes). NEST ends at 34-41 Hz with weights piled at 0 and a second mode at w_max
+(histogram in tenths of w_max, seeds 1-3: [49 23 28 20 19 12 15 10 12 12], [64 24 19 22 11 9 11 14
+15 11], [43 26 27 24 14 16 19 12 10 9]); spikeforge with the dendritic delay (about 130 s for its
+three runs: a rule with spike delays runs on the PyTorch engine) ends at 1, 0 and 44 Hz with fewer
+weights near w_max ([48 35 27 19 19 21 13 9 6 3], [50 46 23 21 17 18 12 10 1 2], [41 41 28 20 15 15
+17 15 5 3]); 1-Wasserstein distance to NEST's pooled weights 0.049, 0.079 and 0.044 w_max against a
+limit of 1.25 x NEST's own 0.034 = 0.042 (before the dendritic delay: 0.049-0.054, rates 4-67 Hz).
+Two conventions remain, both outside the rule: (1) NEST's synapse updates the weight at a pre spike
+(pending potentiation, then this spike's depression) and transmits the spike with the new weight,
+spikeforge transmits the weight of the step before it learns (Brian2's order for ``on_pre = "v +=
+w; ..."``); with the learning moved before the transmission (a local experiment, not in spikeforge)
+the three seeds end at 40, 37 and 49 Hz, W1 0.035, 0.022 and 0.059: two of three inside. (2) NEST's
+weights are read without the potentiation still pending at the end (above): NEST's means are 0.37,
+0.35 and 0.37 w_max, spikeforge's in that experiment 0.40, 0.38 and 0.42.
 """
 
 from __future__ import annotations
@@ -102,8 +111,9 @@ def test_wasserstein_of_known_samples() -> None:
 
 @pytest.mark.xfail(
     strict=True,
-    reason="spikeforge's weights end outside NEST's spread (W1 0.049-0.054 against 0.034 w_max); "
-    "the conventions that differ are listed in the module docstring",
+    reason="spikeforge's weights end outside NEST's spread (W1 0.044-0.079 against a limit of 0.042 "
+    "w_max); the conventions that still differ (the weight a spike carries, NEST's pending "
+    "potentiation at readout) are in the module docstring",
 )
 def test_song_miller_abbott_weights_within_nests_spread() -> None:
     """Each spikeforge histogram lies as close to NEST's pooled weights (1-Wasserstein) as NEST's
@@ -176,27 +186,33 @@ def pair_stdp(pre: np.ndarray, post: np.ndarray, shift: float, lazy: bool) -> fl
     return float(potentiate.sum() - RATIO * depress.sum())
 
 
-def test_open_loop_weight_changes_are_each_simulators_pair_rule() -> None:
-    """Given the same pre and post spikes, every synapse's weight change in spikeforge equals the
-    event-driven pair rule with the post spike where it is (same-step pairs skipped), and NEST's the
-    same rule with the post spike seen one delay later and its potentiation applied at the next pre
-    spike; the two conventions differ by more than the agreement of either, so each reference is
-    the one that fits its simulator. The difference is what moves the closed-loop run."""
+def test_open_loop_weight_changes_equal_nests() -> None:
+    """Given the same pre and post spikes, every synapse's weight change in spikeforge (PyNN's
+    default dendritic_delay_fraction = 1: the post spike seen one delay late) equals the
+    event-driven pair rule with the post spike one delay late, and NEST's the same rule with its
+    potentiation applied at the next pre spike; so spikeforge's change less the potentiation NEST
+    still holds at the end equals NEST's, far closer than without the dendritic delay."""
     nest = pytest.importorskip("pyNN.nest", reason="needs PyNN and NEST: pip install 'spikeforge[pynn]'")
     ours, post, trains = _open_loop(sfsim)
     theirs, nest_post, _ = _open_loop(nest, spike_precision="on_grid")
     # the same post spikes, but for a few one step apart (each rule takes its simulator's)
     assert len(post) == len(nest_post) > 50
     assert np.abs(post - nest_post).max() <= DT + 1e-9 and np.mean(np.abs(post - nest_post) > 1e-9) < 0.03
-    ref_sf = np.array([pair_stdp(t, post, 0.0, lazy=False) for t in trains])
+    ref_sf = np.array([pair_stdp(t, post, DT, lazy=False) for t in trains])
+    pending = ref_sf - np.array([pair_stdp(t, post, DT, lazy=True) for t in trains])
     ref_nest = np.array([pair_stdp(t, nest_post, DT, lazy=True) for t in trains])
+    undelayed = np.array([pair_stdp(t, post, 0.0, lazy=False) for t in trains])
+    gap = np.abs(theirs - (ours - pending))
     print(
-        f"\nopen loop: mean dw/A+ spikeforge {ours.mean():.3f} (its rule {ref_sf.mean():.3f}), NEST "
-        f"{theirs.mean():.3f} (its rule {ref_nest.mean():.3f}); max |spikeforge - its rule| "
-        f"{np.abs(ours - ref_sf).max():.4f}, max |NEST - its rule| {np.abs(theirs - ref_nest).max():.4f}, "
-        f"max |spikeforge - NEST| {np.abs(ours - theirs).max():.3f}"
+        f"\nopen loop: mean dw/A+ spikeforge {ours.mean():.3f} (its rule {ref_sf.mean():.3f}, less NEST's "
+        f"pending potentiation {(ours - pending).mean():.3f}), NEST {theirs.mean():.3f} (its rule "
+        f"{ref_nest.mean():.3f}); max |spikeforge - its rule| {np.abs(ours - ref_sf).max():.2e}, "
+        f"|NEST - (spikeforge - pending)| mean {gap.mean():.3f} max {gap.max():.3f}, "
+        f"without the delay mean {np.abs(ours - undelayed).mean():.3f}"
     )
-    assert np.abs(ours - ref_sf).max() < 1e-3  # to the float rounding of 2 s of pairings
-    # NEST: within 2% of its typical change (a few pairings at the boundaries count otherwise)
+    assert np.abs(ours - ref_sf).max() < 1e-9  # float rounding of 2 s of pairings
+    # NEST: within 2% of its typical change of its rule (a few pairings at the boundaries differ)
     assert np.abs(theirs - ref_nest).mean() < 0.25 and np.abs(theirs - ref_nest).max() < 1.5
-    assert np.abs(ours - theirs).mean() > 10 * np.abs(theirs - ref_nest).mean()
+    # NEST's change is spikeforge's, to the post spikes one step apart and NEST's boundary terms
+    assert gap.mean() < 0.25 and gap.max() < 1.5
+    assert np.abs(ours - undelayed).mean() > 5 * gap.mean()  # the dendritic delay is what closed it

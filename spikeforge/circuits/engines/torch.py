@@ -23,6 +23,7 @@ from .. import _philox
 from .. import synapses as syn
 from .._events import _members, _PlasticEvents
 from .._populations import Population, _NetworkBase, _spike_forward_is_heaviside
+from .._rule_delays import DelayedRuleState, seen_spikes
 from ..monitors import RateMonitor, SpikeMonitor, StateMonitor
 from ..projection import Projection
 from ..schedule import CHUNK as _CHUNK
@@ -316,25 +317,32 @@ class TorchEngine:
                     proj = projs[k]
                     extra: dict[str, Any] = {}
                     at = None
+                    rule_state = sim.plastic[k]
+                    pre_s, post_s = spikes[proj.pre].detach(), spikes[proj.post].detach()
+                    lines = None
+                    if isinstance(rule_state, DelayedRuleState):  # the rule sees spikes late
+                        pre_s, post_s, lines = seen_spikes(rule_state, pre_s, post_s, s)
+                        rule_state = lines.rule
                     if proj.storage == "dense":
                         w_rule = weights[k]
                     elif k in events:  # the synapses of the neurons that spiked: [n_active]
                         ev = events[k]
-                        at = ev.active(spikes[proj.pre], spikes[proj.post])
+                        at = ev.active(pre_s, post_s)
                         w_rule, extra["synapses"] = weights[k][at], Synapses(ev.post[at], ev.pre[at])
                     elif k in sparse_rules:  # the rule works at the synapses: [n_syn]
                         w_rule, extra["synapses"] = weights[k], sparse_rules[k]
                     else:
                         w_rule = proj.to_dense()
                     with torch.no_grad():
-                        dw, sim.plastic[k] = proj.plasticity.step(
-                            spikes[proj.pre].detach(),
-                            spikes[proj.post].detach(),
+                        dw, rule_state = proj.plasticity.step(
+                            pre_s,
+                            post_s,
                             w_rule.detach(),
-                            sim.plastic[k],
+                            rule_state,
                             modulator=proj.modulator_at(s * net.dt),
                             **extra,
                         )
+                    sim.plastic[k] = lines._replace(rule=rule_state) if lines is not None else rule_state
                     proj.apply_plastic_update(dw, inplace=not grad, at=at)
                     weights[k] = proj.weight
                     if k in group_idx:
