@@ -11,7 +11,8 @@ are in :mod:`spikeforge.circuits._kernel_plastic`; the layout of ``meta``, ``val
 Rule kinds (``meta[q, _KIND]``):
 
 * ``_PLAIN``: STDP or TripletSTDP (``meta[q, _RULE]``), event-driven at the synapses of the neurons
-  that spiked (:func:`update`).
+  that spiked (:func:`update`; pair STDP with one copy and no modulator per copy, the common case,
+  in one fused pass, :func:`stdp_events`).
 * ``_REWARD`` (RewardModulatedSTDP) and ``_ELIGIBILITY`` (EligibilityTrace around STDP or
   TripletSTDP): the wrapped rule's change feeds a tag or eligibility per synapse (per pair of a
   dense projection), ``c <- c e^{-dt/tau} + dw_rule``, and the weight moves by the third factor
@@ -318,9 +319,9 @@ def stdp_events(
     ``n_post`` targets listed in ``act`` that spiked (rows of the sources, then the columns of the
     targets by the CSC ``ptr``/``syn_by_post``/``pre_by_post``, skipping the synapses already
     changed from their source; with ``every``, the first step of a run, every row and no column),
-    with the parameters read once and the traces, flags and marks as
-    1-D slices: the same operations on the same numbers, so the same weights. The column pass
-    asks for the weights :data:`_PREFETCH` synapses ahead (they lie at random places of ``w``)."""
+    with the parameters read once and the traces, flags and marks as 1-D slices: the same
+    operations on the same numbers (:func:`_stdp_one`), so the same weights. The column pass asks
+    for the weights :data:`_PREFETCH` synapses ahead (they lie at random places of ``w``)."""
     npre = meta[q, _NPRE]
     npost = meta[q, _NPOST]
     to = meta[q, _TR]
