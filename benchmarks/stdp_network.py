@@ -24,7 +24,12 @@ Brian2 runs twice:
 * ``brian2 standalone``: C++ standalone in a temporary directory, ``--duration`` ms from t = 0.
   "compile" is code generation and the C++ build (reported apart); the run time is the simulation
   time the binary itself reports (``device._last_run_time``), and the binary runs ``--repeats``
-  times, interleaved with further spikeforge rounds.
+  times, interleaved with further spikeforge rounds. Each run of the binary simulates the first
+  ``--duration`` ms from the initial weights, while spikeforge's rounds continue the same network
+  (by default), whose rate and weights grow under STDP (more spikes, more work per simulated
+  second); with ``--same-window`` the spikeforge rounds beside the binary restart from the
+  initial state (``load_state_dict`` of the network before its first run, outside the timing), so
+  both simulate the same window, and the check columns compare the same window.
 
 The table shows the median and minimum wall time per simulated second of each, the ratios
 (Brian2 / spikeforge, each against the spikeforge rounds interleaved with it: above 1, spikeforge
@@ -35,11 +40,13 @@ Run::
     .venv/bin/python benchmarks/stdp_network.py                 # 2000 and 10,000 neurons
     .venv/bin/python benchmarks/stdp_network.py --sizes 2000 --repeats 5
     .venv/bin/python benchmarks/stdp_network.py --skip standalone
+    .venv/bin/python benchmarks/stdp_network.py --skip cython --same-window
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import statistics
 import tempfile
 import time
@@ -117,11 +124,14 @@ def build_brian2(
     return b2.Network(grp, ext, syn, mon), syn, mon
 
 
-def run(n: int, repeats: int, duration: float, skip: set[str], compiled: bool | None) -> dict[str, Any]:
+def run(
+    n: int, repeats: int, duration: float, skip: set[str], compiled: bool | None, same_window: bool = False
+) -> dict[str, Any]:
     import brian2 as b2
 
     net, proj, mon = build_spikeforge(n, compiled)
     w0 = proj.weights().double().numpy().copy()
+    start = copy.deepcopy(net.state_dict())  # t = 0, no records
     t0 = time.perf_counter()
     net.run(WARMUP_MS, progress=False)
     compile_sf = time.perf_counter() - t0
@@ -131,8 +141,12 @@ def run(n: int, repeats: int, duration: float, skip: set[str], compiled: bool | 
     out["path"] = net.last_run_info["path"]
     sf_ms = WARMUP_MS
 
-    def sf_round(key: str) -> None:
+    def sf_round(key: str, restart: bool = False) -> None:
+        """``duration`` ms more (``restart``: from the initial state, its time not counted)."""
         nonlocal sf_ms
+        if restart:
+            net.load_state_dict(start)
+            sf_ms = 0.0
         t0 = time.perf_counter()
         net.run(duration, progress=False)
         times[key].append((time.perf_counter() - t0) * 1000.0 / duration)
@@ -158,7 +172,9 @@ def run(n: int, repeats: int, duration: float, skip: set[str], compiled: bool | 
         out["w_mean_cython"] = float(np.mean(syn.w[:]))
     if "standalone" not in skip:
         out.update(
-            run_standalone(b2, n, proj, w0, repeats, duration, lambda: sf_round("spikeforge/standalone"))
+            run_standalone(
+                b2, n, proj, w0, repeats, duration, lambda: sf_round("spikeforge/standalone", same_window)
+            )
         )
     times["spikeforge"] = times["spikeforge/cython"] + times["spikeforge/standalone"]
     if not times["spikeforge"]:
@@ -217,6 +233,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--skip", default="", help="comma-separated: cython,standalone")
     p.add_argument("--torch", action="store_true", help="run spikeforge on the PyTorch path")
+    p.add_argument(
+        "--same-window",
+        action="store_true",
+        help="spikeforge's rounds beside the standalone binary simulate its window (restart from t = 0)",
+    )
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     skip = {s for s in args.skip.split(",") if s}
@@ -230,7 +251,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{'b2 standalone':>16s} {'ratio':>6s}  compile s (sf / cython / standalone); check"
     )
     for n in (int(s) for s in args.sizes.split(",") if s):
-        res = run(n, args.repeats, args.duration, skip, False if args.torch else None)
+        res = run(n, args.repeats, args.duration, skip, False if args.torch else None, args.same_window)
         t = res["times"]
         sa = res.get("standalone")
         r_cy = (

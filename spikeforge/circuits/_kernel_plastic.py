@@ -64,6 +64,7 @@ from ._kernel_rules import (
     _FIRST,
     _KIND,
     _LAZY,
+    _MOD,
     _NEAREST,
     _NMETA,
     _NPOST,
@@ -80,6 +81,7 @@ from ._kernel_rules import (
     _TR,
     _TRIPLET,
     scaling,
+    stdp_events,
     tags,
     three_factor,
     update,
@@ -444,10 +446,10 @@ def _by_post(
 
 @njit(cache=True, nogil=True)
 def _decay(tr, B, off, n, f):  # type: ignore[no-untyped-def]
-    """``tr[:, off:off + n] *= f``."""
+    """``tr[:, off:off + n] *= f`` (over rows ``tr[b]``, contiguous, so that the loop vectorises)."""
     for b in range(B):
-        x = tr[b, off : off + n]
-        for k in range(n):
+        x = tr[b]
+        for k in range(off, off + n):
             x[k] *= f
 
 
@@ -535,6 +537,27 @@ def learn(
             three_factor(q, B, w, meta, val, tr, sp, mod, indptr, post, ipo)
         elif kind == _SCALING:
             scaling(q, B, w, meta, val, tr, sp, mod, indptr, post, ipo)
+        elif B == 1 and rule == _STDP and meta[q, _MOD] != 2:
+            first = meta[q, _FIRST] == 1
+            meta[q, _FIRST] = 0
+            stdp_events(
+                q,
+                w,
+                meta,
+                val,
+                tr,
+                sp,
+                act,
+                indptr,
+                post,
+                ipo,
+                ptr,
+                syn_by_post,
+                pre_by_post,
+                n_act_pre,
+                n_act_post,
+                first,
+            )
         elif meta[q, _FIRST] == 1:
             meta[q, _FIRST] = 0
             for j in range(npre):

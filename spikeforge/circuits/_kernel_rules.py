@@ -11,7 +11,8 @@ are in :mod:`spikeforge.circuits._kernel_plastic`; the layout of ``meta``, ``val
 Rule kinds (``meta[q, _KIND]``):
 
 * ``_PLAIN``: STDP or TripletSTDP (``meta[q, _RULE]``), event-driven at the synapses of the neurons
-  that spiked (:func:`update`).
+  that spiked (:func:`update`; pair STDP with one copy and no modulator per copy, the common case,
+  in one fused pass, :func:`stdp_events`).
 * ``_REWARD`` (RewardModulatedSTDP) and ``_ELIGIBILITY`` (EligibilityTrace around STDP or
   TripletSTDP): the wrapped rule's change feeds a tag or eligibility per synapse (per pair of a
   dense projection), ``c <- c e^{-dt/tau} + dw_rule``, and the weight moves by the third factor
@@ -38,7 +39,10 @@ mask) has a tag but no weight.
 from __future__ import annotations
 
 import numpy as np
+from llvmlite import ir
 from numba import njit
+from numba.core import cgutils, types
+from numba.extending import intrinsic
 
 # meta columns
 (
@@ -81,6 +85,35 @@ _AE, _AD, _LRDT, _D0, _REL, _AX, _TGT, _OMA, _DTV = range(14, 23)
 _NVAL = 23
 _STDP, _TRIPLET = 0, 1
 _PLAIN, _REWARD, _ELIGIBILITY, _THREE_FACTOR, _SCALING = range(5)
+
+
+#: how many synapses ahead the column pass of :func:`stdp_events` asks for its weights
+_PREFETCH = 16
+
+
+@intrinsic
+def prefetch(typingctx, arr, idx):  # type: ignore[no-untyped-def]
+    """Ask the CPU to bring ``arr[idx]`` into its caches (LLVM's ``prefetch``, for a write);
+    changes nothing. The column pass of :func:`stdp_events` reads its weights at random places
+    of a large array, and the requests let their cache misses overlap."""
+    sig = types.void(arr, idx)
+
+    def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
+        aryty = signature.args[0]
+        ary = context.make_array(aryty)(context, builder, args[0])
+        ptr = cgutils.get_item_pointer(context, builder, aryty, ary, [args[1]], wraparound=False)
+        i8p = ir.IntType(8).as_pointer()
+        name = "llvm.prefetch.p0" if str(i8p) == "ptr" else "llvm.prefetch.p0i8"  # opaque pointers or not
+        i32 = ir.IntType(32)
+        fn = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32]), name
+        )
+        builder.call(
+            fn, [builder.bitcast(ptr, i8p), ir.Constant(i32, 1), ir.Constant(i32, 3), ir.Constant(i32, 1)]
+        )
+        return context.get_dummy_value()
+
+    return sig, codegen
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -212,9 +245,12 @@ def _change(q, i, j, w0, B, meta, val, tr, sp, mod):  # type: ignore[no-untyped-
 @njit(cache=True, nogil=True, inline="always")
 def bounded(q, w0, dw, meta, val):  # type: ignore[no-untyped-def]
     """``w0 + dw`` within the rule's bounds (hard, soft or none), then Dale's sign."""
-    bound = meta[q, _BOUND]
-    lo = val[q, _WMIN]
-    hi = val[q, _WMAX]
+    return _bounded(w0, dw, meta[q, _BOUND], val[q, _WMIN], val[q, _WMAX], meta[q, _SIGN])
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _bounded(w0, dw, bound, lo, hi, sign):  # type: ignore[no-untyped-def]
+    """:func:`bounded` with the rule's bound kind, bounds and Dale's sign given."""
     zero = w0 - w0
     if bound == 1:
         span = hi - lo
@@ -228,7 +264,6 @@ def bounded(q, w0, dw, meta, val):  # type: ignore[no-untyped-def]
             new = lo
         if new > hi:
             new = hi
-    sign = meta[q, _SIGN]
     if sign > 0 and new < zero:
         new = zero
     elif sign < 0 and new > zero:
@@ -241,6 +276,138 @@ def update(q, syn, i, j, w, B, meta, val, tr, sp, mod):  # type: ignore[no-untyp
     """Synapse ``syn`` (``j -> i``) of an STDP or TripletSTDP projection takes its change."""
     w0 = w[syn]
     w[syn] = bounded(q, w0, _change(q, i, j, w0, B, meta, val, tr, sp, mod), meta, val)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _stdp_one(w0, pb, xj, yi, qb, a_p, a_m, mup, mum, mu_p, mu_m, lo, hi, same, scaled, modv, bound, sign):  # type: ignore[no-untyped-def]
+    """The new weight of one synapse of a pair STDP rule in one copy: :func:`update` (its
+    :func:`_amps`, :func:`_change` with ``B = 1`` and :func:`bounded`) with the parameters given,
+    the same operations in the same order. ``pb``, ``qb``: the target's and the source's spike
+    flags; ``xj``, ``yi``: the source's and the target's traces."""
+    zero = w0 - w0
+    ap = a_p
+    am = a_m
+    if mup != 0:
+        base = hi - w0
+        if base < zero:
+            base = zero
+        ap = ap * _factor(base, mup, mu_p)
+    if mum != 0:
+        base = w0 - lo
+        if base < zero:
+            base = zero
+        am = am * _factor(base, mum, mu_m)
+    pot = zero + pb * xj
+    dep = zero + yi * qb
+    d = ap * pot - am * dep
+    if same != 0:
+        coi = zero + pb * qb
+        d = d + ap * coi
+        if same == 2:
+            d = d - am * coi
+    if scaled:
+        d = d * modv
+    return _bounded(w0, d, bound, lo, hi, sign)
+
+
+@njit(cache=True, nogil=True)
+def stdp_events(
+    q, w, meta, val, tr, sp, act, indptr, post, ipo, ptr, syn_by_post, pre_by_post, n_pre, n_post, every
+):  # type: ignore[no-untyped-def]
+    """The event-driven step of a pair STDP projection with one copy and no modulator per copy
+    (the common case): what :func:`update` does at the synapses of the ``n_pre`` sources and
+    ``n_post`` targets listed in ``act`` that spiked (rows of the sources, then the columns of the
+    targets by the CSC ``ptr``/``syn_by_post``/``pre_by_post``, skipping the synapses already
+    changed from their source; with ``every``, the first step of a run, every row and no column),
+    with the parameters read once and the traces, flags and marks as 1-D slices: the same
+    operations on the same numbers (:func:`_stdp_one`), so the same weights. The column pass asks
+    for the weights :data:`_PREFETCH` synapses ahead (they lie at random places of ``w``)."""
+    npre = meta[q, _NPRE]
+    npost = meta[q, _NPOST]
+    to = meta[q, _TR]
+    so = meta[q, _SP]
+    ao = meta[q, _ACT]
+    same = meta[q, _SAME]
+    scaled = meta[q, _MOD] == 1
+    modv = val[q, _MODV]
+    mup = meta[q, _MUP]
+    mum = meta[q, _MUM]
+    a_p = val[q, 4]
+    a_m = val[q, 5]
+    mu_p = val[q, _MU_P]
+    mu_m = val[q, _MU_M]
+    bound = meta[q, _BOUND]
+    lo = val[q, _WMIN]
+    hi = val[q, _WMAX]
+    sign = meta[q, _SIGN]
+    x = tr[0, to : to + npre]
+    y = tr[0, to + npre : to + npre + npost]
+    fpre = sp[0, so : so + npre]
+    fpost = sp[0, so + npre : so + npre + npost]
+    mark = act[ao : ao + npre]
+    lpre = act[ao + npre + npost : ao + npre + npost + n_pre]
+    lpost = act[ao + 2 * npre + npost : ao + 2 * npre + npost + n_post]
+    for k in range(npre if every else n_pre):
+        j = k if every else lpre[k]
+        xj = x[j]
+        qb = fpre[j]
+        for s in range(indptr[ipo + j], indptr[ipo + j + 1]):
+            i = post[s]
+            w[s] = _stdp_one(
+                w[s],
+                fpost[i],
+                xj,
+                y[i],
+                qb,
+                a_p,
+                a_m,
+                mup,
+                mum,
+                mu_p,
+                mu_m,
+                lo,
+                hi,
+                same,
+                scaled,
+                modv,
+                bound,
+                sign,
+            )
+    pp = meta[q, _PTR]
+    for k in range(0 if every else n_post):
+        i = lpost[k]
+        pb = fpost[i]
+        yi = y[i]
+        e0 = ptr[pp + i]
+        e1 = ptr[pp + i + 1]
+        for e in range(e0, min(e1, e0 + _PREFETCH)):
+            prefetch(w, syn_by_post[e])  # type: ignore[call-arg]
+        for e in range(e0, e1):
+            if e + _PREFETCH < e1:
+                prefetch(w, syn_by_post[e + _PREFETCH])  # type: ignore[call-arg]
+            j = pre_by_post[e]
+            if mark[j] == 0:  # not already changed from the source's side
+                s = syn_by_post[e]
+                w[s] = _stdp_one(
+                    w[s],
+                    pb,
+                    x[j],
+                    yi,
+                    fpre[j],
+                    a_p,
+                    a_m,
+                    mup,
+                    mum,
+                    mu_p,
+                    mu_m,
+                    lo,
+                    hi,
+                    same,
+                    scaled,
+                    modv,
+                    bound,
+                    sign,
+                )
 
 
 @njit(cache=True, nogil=True, inline="always")

@@ -236,6 +236,63 @@ def test_first_step_of_a_run_takes_every_synapse() -> None:
         assert float(b[1][0].weight.max()) == 0.3
 
 
+#: the options of pair STDP (one copy: the kernel's fused event-driven pass, ``stdp_events``)
+PAIR = [k for k, f in RULES.items() if type(f()) is sf.plasticity.STDP]
+
+
+@pytest.mark.parametrize("storage", ["sparse", "dense"])
+def test_one_copy_of_pair_stdp_every_option_in_pieces(storage: str) -> None:
+    # every option of pair STDP, a recurrent projection with delays and nearest pairing, initial
+    # weights partly beyond the bounds (clipped at the first step of a run), the kernel's run in
+    # pieces (each starts with a first step) and through a state_dict mid-run
+    def rules() -> dict[str, Any]:
+        return {k: RULES[k]() for k in PAIR}
+
+    def rec() -> Any:
+        return stdp(pairing="nearest", same_step="both", w_max=0.1, a_plus=0.01, a_minus=0.0105)
+
+    kw: dict[str, Any] = dict(storage=storage, weight=Uniform(0.0, 0.4))
+    nets = [build(c, rules(), recurrent=rec(), **kw) for c in (False, True, True)]
+    w0 = [p.weight.clone() for p in nets[0][1]]
+    nets[0][0].run(60.0, progress=False)
+    for ms in (20.0, 0.25, 4.75):
+        nets[1][0].run(ms, progress=False)
+    nets[2][0].load_state_dict(nets[1][0].state_dict())
+    for net in nets[1:]:
+        for ms in (15.0, 20.0):
+            net[0].run(ms, progress=False)
+    for m, p, w in zip(nets[0][2], nets[0][1], w0):
+        assert len(m.t) > 20, "the test needs spikes"
+        assert not torch.equal(p.weight, w), "the test needs learning"
+    assert float(nets[1][1][0].weight.max()) == 0.3  # hard bounds clipped the weights beyond w_max
+    assert_same(nets[0], nets[1])
+    for p, q in zip(nets[1][1], nets[2][1]):
+        torch.testing.assert_close(q.weight, p.weight, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("bound", ["hard", "soft"])
+def test_one_copy_of_pair_stdp_dale_sign_and_modulator(bound: str) -> None:
+    # a constant modulator (negative: it reverses the amplitudes, so the weights grow) and bounds
+    # beyond the sign, one copy; "p": the soft weight dependence
+    def rules(**kw: Any) -> Any:
+        return lambda: {
+            "o": stdp(bound=bound, **kw),
+            "p": stdp(bound=bound, weight_dependence="soft", mu_minus=2.0, **kw),
+        }
+
+    a, b = both(
+        rules(w_min=-0.3, w_max=0.1, a_plus=-0.02, a_minus=0.02),
+        sign="inhibitory",
+        weight=Uniform(-0.3, -0.05),
+        modulator=-1.5,
+    )
+    assert_same(a, b)
+    assert float(b[1][0].weight.max()) == 0.0
+    a, b = both(rules(w_min=-0.1, a_minus=0.05), modulator=0.7)
+    assert_same(a, b)
+    assert float(b[1][0].weight.min()) == 0.0
+
+
 def test_unbatched_sum() -> None:
     a, b = both(lambda: {"o": RULES["sum"](), "p": RULES["triplet_nearest"]()})
     assert_same(a, b)
