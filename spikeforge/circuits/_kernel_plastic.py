@@ -32,6 +32,11 @@ the synapse of each pair, or, for event-driven tags, the step each was last brou
 Modulators per copy or per target (times the learning rate where the rule multiplies them so) are
 in ``pl_mod`` ``[B, *]``. The weights are the kernel's CSR weights (``w``),
 written back into the projections after each kernel call, and the state into the simulation state.
+
+A rule with spike delays (``dendritic_delay``, ``axonal_delay``; its state a
+:class:`~spikeforge.circuits._rule_delays.DelayedRuleState`) has its delay lines after its state in
+``pl_tr``, and step 2 of :func:`learn` takes the spikes it sees from them
+(:mod:`spikeforge.circuits._kernel_delays`, which names the meta columns after ``_NMETA``).
 """
 
 from __future__ import annotations
