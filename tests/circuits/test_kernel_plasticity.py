@@ -288,15 +288,16 @@ def delayed(dt: float, den: float, ax: float) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize(
-    ("dt", "den", "ax", "storage"),
+    ("dt", "den", "ax", "storage", "batch"),
     [
-        (0.25, 0.6, 0.0, "sparse"),  # dendritic only, 2.4 steps: 2
-        (0.1, 0.0, 0.33, "dense"),  # axonal only, 3.3 steps: 3
-        (0.25, 0.375, 1.0, "dense"),  # both, 1.5 steps (a midpoint: 2) and 4
-        (0.1, 0.5, 0.15, "sparse"),  # both, 5 and 1.5 (2) steps
+        (0.25, 0.6, 0.0, "sparse", 2),  # dendritic only, 2.4 steps: 2
+        (0.1, 0.0, 0.33, "dense", 2),  # axonal only, 3.3 steps: 3
+        (0.25, 0.375, 1.0, "dense", 2),  # both, 1.5 steps (a midpoint: 2) and 4
+        (0.1, 0.5, 0.15, "sparse", 2),  # both, 5 and 1.5 (2) steps
+        (0.25, 0.5, 1.5, "sparse", None),  # one copy
     ],
 )
-def test_spike_delays_batched(dt: float, den: float, ax: float, storage: str) -> None:
+def test_spike_delays_batched(dt: float, den: float, ax: float, storage: str, batch: int | None) -> None:
     """The rule sees the spikes late on the kernel as on the PyTorch path: spikes identical,
     weights, traces and the spikes on their way (the delay lines) to 1e-12, two copies; the
     recurrent projection's sources are neurons (the others' an input group)."""
@@ -305,15 +306,24 @@ def test_spike_delays_batched(dt: float, den: float, ax: float, storage: str) ->
         return stdp(dt=dt, w_max=0.1, a_plus=0.01, a_minus=0.0105, dendritic_delay=ax, axonal_delay=den)
 
     a, b = both(
-        lambda: delayed(dt, den, ax), ms=60.0, recurrent=rec, storage=storage, batch=2, modulator=0.8, dt=dt
+        lambda: delayed(dt, den, ax),
+        ms=60.0,
+        recurrent=rec,
+        storage=storage,
+        batch=batch,
+        modulator=0.8,
+        dt=dt,
     )
     assert_same(a, b)
     lines = b[0].plasticity_state(b[1][0])
     n_ax, n_den = b[1][0].plasticity.spike_delays
-    assert lines.pre.shape == (2, n_ax, 40) and lines.post.shape == (2, n_den, 12)
-    assert float(lines.pre.sum() + lines.post.sum()) > 0, "the test needs spikes on their way"
+    assert lines.pre.shape == (batch or 1, n_ax, 40) and lines.post.shape == (batch or 1, n_den, 12)
+    on_their_way = [b[0].plasticity_state(p) for p in b[1]]
+    assert sum(float(x.pre.sum() + x.post.sum()) for x in on_their_way) > 0, (
+        "the test needs spikes on their way"
+    )
     # the delays matter: without them the weights differ
-    plain = build(True, {k: stdp(dt=dt) for k in "opq"}, storage=storage, batch=2, modulator=0.8, dt=dt)
+    plain = build(True, {k: stdp(dt=dt) for k in "opq"}, storage=storage, batch=batch, modulator=0.8, dt=dt)
     plain[0].run(60.0, progress=False)
     assert not torch.allclose(plain[1][0].weight, b[1][0].weight, rtol=0, atol=1e-6)
 
