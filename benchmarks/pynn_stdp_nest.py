@@ -11,9 +11,11 @@ trains in both, here with Poisson sources).
 Figures (this machine, shared by 8 developers and loaded, so noisy): the default (200 inputs at 75
 Hz, 5 s at dt = 0.1 ms) ran in 0.16 s on spikeforge (the compiled kernel) and 2.49 s on NEST 3.10
 (poisson_generator and parrot neurons), ratio 0.06 (5 seeds), while spikeforge's STDP paired spikes
-when emitted. Now ``STDPMechanism``'s default ``dendritic_delay_fraction = 1`` gives the rule NEST's
-dendritic delay, which only the PyTorch engine applies: 22.4 s against NEST's 1.23 s, ratio 18 (2
-seeds, ``--repeat 2``), until the compiled kernel learns spike delays. spikeforge ends at 0-29 Hz,
+when emitted. ``STDPMechanism``'s default ``dendritic_delay_fraction = 1`` gives the rule NEST's
+dendritic delay: on the PyTorch engine alone (the compiled kernel did not apply spike delays) 22.4
+s against NEST's 1.23 s, ratio 18 (2 seeds, ``--repeat 2``); with the compiled kernel's delay
+lines 0.15 s against NEST's 1.05 s, ratio 0.14-0.15 (2 seeds, ``--repeat 2``, two runs, the same
+spikes and weights as the PyTorch engine). spikeforge ends at 0-29 Hz,
 NEST at 25-46 Hz with more weights near w_max (the conventions still differing are in
 ``tests/reference/test_song_miller_abbott_nest.py``). Run it::
 

@@ -32,6 +32,11 @@ the synapse of each pair, or, for event-driven tags, the step each was last brou
 Modulators per copy or per target (times the learning rate where the rule multiplies them so) are
 in ``pl_mod`` ``[B, *]``. The weights are the kernel's CSR weights (``w``),
 written back into the projections after each kernel call, and the state into the simulation state.
+
+A rule with spike delays (``dendritic_delay``, ``axonal_delay``; its state a
+:class:`~spikeforge.circuits._rule_delays.DelayedRuleState`) has its delay lines after its state in
+``pl_tr``, and step 2 of :func:`learn` takes the spikes it sees from them
+(:mod:`spikeforge.circuits._kernel_delays`, which names the meta columns after ``_NMETA``).
 """
 
 from __future__ import annotations
@@ -54,6 +59,7 @@ from ..plasticity import (
     TripletSTDP,
 )
 from ..plasticity._common import as_third_factor, cast, third_factor
+from ._kernel_delays import _DLINE, NMETA, delayed_spikes
 from ._kernel_rules import (
     _ACT,
     _AE,
@@ -86,6 +92,7 @@ from ._kernel_rules import (
     three_factor,
     update,
 )
+from ._rule_delays import DelayedRuleState, rule_spike_delays
 
 if TYPE_CHECKING:
     from ._populations import _NetworkBase as Network
@@ -224,7 +231,7 @@ class Plastic:
         B = net._B
         self.names = [k for k in order if net._proj(k).plastic]
         Q = len(self.names)
-        self.meta = np.zeros((Q, _NMETA), np.int64)
+        self.meta = np.zeros((Q, NMETA), np.int64)
         self.val = np.zeros((max(Q, 1), _NVAL), npdt)
         self.ptr, self.syn, self.pre, self.syn_range = _by_post(net, order, self.names)
         # per projection: (column, columns, per copy) of each tensor of the rule state
@@ -264,9 +271,11 @@ class Plastic:
             # the rule state's tensors, in order, and the pairs of a tag or eligibility
             percopy = kind == _ELIGIBILITY and getattr(inner, "batch_reduce", "mean") == "none"
             st = _leaves(sim.plastic[k])
+            lines = isinstance(sim.plastic[k], DelayedRuleState)  # the spike delays' lines last
+            n_rule = len(st) - 2 * lines
             n_inner = 0 if kind > _ELIGIBILITY else (4 if triplet else 2)
             tagged = kind in (_REWARD, _ELIGIBILITY)  # the tensors after the wrapped rule's traces
-            shared = [tagged and r >= n_inner and not percopy for r in range(len(st))]
+            shared = [tagged and n_inner <= r < n_rule and not percopy for r in range(len(st))]
             slots = []
             off = tr_n
             pair_col = tr_n
@@ -291,7 +300,9 @@ class Plastic:
                 lazy_off = act_n + 2 * (npre + npost)
             bound = getattr(inner, "bound", "none")
             reduce = getattr(inner, "batch_reduce", "mean")
-            self.meta[q] = (
+            delays = rule_spike_delays(rule)
+            self.meta[q, _NMETA:] = (slots[n_rule][0] if lines else -1, *delays, sim.step)
+            self.meta[q, :_NMETA] = (
                 order.index(k),
                 _TRIPLET if triplet else _STDP,
                 npre,
@@ -377,7 +388,8 @@ class Plastic:
         for q in range(len(self.names)):
             at = int(self.meta[q, _LAZY])
             if at >= 0:
-                col, n, _ = self.slots[q][-2 if self.meta[q, _KIND] == _REWARD else -1]
+                n_rule = len(self.slots[q]) - 2 * int(self.meta[q, _DLINE] >= 0)
+                col, n, _ = self.slots[q][n_rule - (2 if self.meta[q, _KIND] == _REWARD else 1)]
                 last = self.act[at : at + n]
                 behind = int(self.meta[q, _CLOCK]) - last
                 sel = behind > 0
@@ -505,7 +517,11 @@ def learn(
         # 2. the spikes: flags per copy, and the neurons that spiked in any copy (listed once)
         n_act_pre = 0
         n_act_post = 0
-        for b in range(B):
+        if meta[q, _DLINE] >= 0:  # spike delays: the spikes the rule sees were emitted earlier
+            n_act_pre, n_act_post = delayed_spikes(
+                q, t, B, P, G, pop_meta, ch_meta, spk, spk_n, ext_ptr, ext_id, meta, tr, sp, act, one
+            )
+        for b in range(B if meta[q, _DLINE] < 0 else 0):
             for side in range(2):
                 if side == 0 and src >= P:
                     e0 = (t * B + b) * G + (src - P)

@@ -352,8 +352,8 @@ class STDP(nn.Module):
     d_{dendritic} / d`). Both are rounded to whole steps (:attr:`spike_delays`; the nearest step, a
     midpoint up, as NEST rounds a delay). :meth:`step` pairs the spikes it is given: the delays
     are applied by the caller that knows when spikes were emitted. A
-    :class:`~spikeforge.circuits.Network` does (its PyTorch engine; the compiled and Triton engines
-    run rules without spike delays): it gives the rule each presynaptic spike
+    :class:`~spikeforge.circuits.Network` does (its PyTorch and compiled CPU engines; the Triton
+    engine runs rules without spike delays): it gives the rule each presynaptic spike
     ``spike_delays.pre`` steps and each postsynaptic spike ``spike_delays.post`` steps after the
     step it was emitted in, and transmits each spike with the weight of that step, over the
     projection's own ``delay``, which the rule's delays do not change. The default, 0 and 0,

@@ -47,19 +47,20 @@ def build(
     dtype: torch.dtype = F64,
     sign: str | None = "excitatory",
     weight: Any = None,
+    dt: float = DT,
 ) -> tuple[Network, list[Any], list[Any]]:
     """Poisson inputs onto LIF neurons through a plastic projection per rule (each onto its own
     population), and a plastic recurrent projection with heterogeneous delays on the first
     population when ``recurrent`` is a rule. Returns the network, the plastic projections and the
     spike monitors."""
-    net = Network(dt=DT, seed=3, batch=batch, dtype=dtype, compiled=compiled)
+    net = Network(dt=dt, seed=3, batch=batch, dtype=dtype, compiled=compiled)
     net.add_poisson("in", 40, rate=40 * sf.units.Hz, sign=sign)
     if sign == "inhibitory":  # something to inhibit: a second, static excitatory drive
         net.add_poisson("exc", 40, rate=60 * sf.units.Hz, sign="excitatory")
     projs, mons = [], []
     for name, rule in rules.items():
         net.add_population(
-            name, sf.neurons.LIF(12, tau_mem=10.0, v_th=1.0, t_ref=0.6, dt=DT), sign="excitatory"
+            name, sf.neurons.LIF(12, tau_mem=10.0, v_th=1.0, t_ref=0.6, dt=dt), sign="excitatory"
         )
         projs.append(
             net.connect(
@@ -323,3 +324,112 @@ def test_what_the_kernel_does_not_cover_runs_torch() -> None:
     net, projs, _ = build(None, {"o": stdp(a_plus=torch.full((12, 40), 0.01))}, storage="dense")
     net.run(2.0, progress=False)
     assert "not a scalar" in net.last_run_info["why_not_compiled"]
+
+
+# spike delays of the rule (dendritic_delay, axonal_delay): the kernel's delay lines
+def delayed(dt: float, den: float, ax: float) -> dict[str, Any]:
+    """Fresh rules with spike delays (ms; ``den`` and ``ax`` need not be whole steps): STDP,
+    TripletSTDP and an EligibilityTrace around STDP (a modulator moves its weights)."""
+    return {
+        "o": stdp(dt=dt, pairing="nearest", dendritic_delay=den, axonal_delay=ax),
+        "p": sf.plasticity.TripletSTDP(
+            a3_plus=0.05, a2_minus=0.02, dt=dt, w_max=0.3, dendritic_delay=ax, axonal_delay=den
+        ),
+        "q": sf.plasticity.EligibilityTrace(
+            stdp(dt=dt, same_step="potentiate", dendritic_delay=den, axonal_delay=ax),
+            tau_e=40.0,
+            lr=0.5,
+            dt=dt,
+        ),
+    }
+
+
+@pytest.mark.parametrize(
+    ("dt", "den", "ax", "storage", "batch"),
+    [
+        (0.25, 0.6, 0.0, "sparse", 2),  # dendritic only, 2.4 steps: 2
+        (0.1, 0.0, 0.33, "dense", 2),  # axonal only, 3.3 steps: 3
+        (0.25, 0.375, 1.0, "dense", 2),  # both, 1.5 steps (a midpoint: 2) and 4
+        (0.1, 0.5, 0.15, "sparse", 2),  # both, 5 and 1.5 (2) steps
+        (0.25, 0.5, 1.5, "sparse", None),  # one copy
+    ],
+)
+def test_spike_delays_batched(dt: float, den: float, ax: float, storage: str, batch: int | None) -> None:
+    """The rule sees the spikes late on the kernel as on the PyTorch path: spikes identical,
+    weights, traces and the spikes on their way (the delay lines) to 1e-12, two copies; the
+    recurrent projection's sources are neurons (the others' an input group)."""
+
+    def rec() -> Any:
+        return stdp(dt=dt, w_max=0.1, a_plus=0.01, a_minus=0.0105, dendritic_delay=ax, axonal_delay=den)
+
+    a, b = both(
+        lambda: delayed(dt, den, ax),
+        ms=60.0,
+        recurrent=rec,
+        storage=storage,
+        batch=batch,
+        modulator=0.8,
+        dt=dt,
+    )
+    assert_same(a, b)
+    lines = b[0].plasticity_state(b[1][0])
+    n_ax, n_den = b[1][0].plasticity.spike_delays
+    assert lines.pre.shape == (batch or 1, n_ax, 40) and lines.post.shape == (batch or 1, n_den, 12)
+    on_their_way = [b[0].plasticity_state(p) for p in b[1]]
+    assert sum(float(x.pre.sum() + x.post.sum()) for x in on_their_way) > 0, (
+        "the test needs spikes on their way"
+    )
+    # the delays matter: without them the weights differ
+    plain = build(True, {k: stdp(dt=dt) for k in "opq"}, storage=storage, batch=batch, modulator=0.8, dt=dt)
+    plain[0].run(60.0, progress=False)
+    assert not torch.allclose(plain[1][0].weight, b[1][0].weight, rtol=0, atol=1e-6)
+
+
+def test_spike_delays_event_driven_tags() -> None:
+    """An EligibilityTrace without a modulator keeps event-driven tags (caught up at the end of
+    a kernel run): they and the delay lines equal the PyTorch path's."""
+
+    def rules() -> dict[str, Any]:
+        return {
+            "q": sf.plasticity.EligibilityTrace(stdp(dendritic_delay=0.75, axonal_delay=0.25), tau_e=30.0)
+        }
+
+    nets = [build(c, rules(), batch=2) for c in (False, True)]
+    for net in nets:
+        net[0].run(60.0, progress=False)
+    assert_same(nets[0], nets[1])
+    assert float(nets[1][0].plasticity_state(nets[1][1][0]).rule.e.abs().max()) > 1e-3
+
+
+def test_spike_delays_split_runs_and_state_dicts_across_engines() -> None:
+    """The delay lines are the same state on both engines: a state saved on the kernel resumes on
+    the PyTorch path and the other way round, and a run in pieces (not whole delays) equals one."""
+
+    def make(compiled: bool) -> tuple:
+        return build(
+            compiled, delayed(DT, 0.75, 0.5), batch=2, modulator=0.8, recurrent=delayed(DT, 0.5, 1.0)["p"]
+        )
+
+    a, b, c, d, e = make(False), make(True), make(True), make(False), make(True)
+    for x in (a, b):
+        x[0].run(50.0, progress=False)
+    for ms in (10.0, 0.25, 9.75, 12.5, 17.5, 0.5, 24.5):  # e: the same 75 ms in pieces
+        e[0].run(ms, progress=False)
+    c[0].load_state_dict(a[0].state_dict())  # saved by the PyTorch path, resumed on the kernel
+    d[0].load_state_dict(b[0].state_dict())  # saved by the kernel, resumed on the PyTorch path
+    for x in (a, b, c, d):
+        x[0].run(25.0, progress=False)
+    assert_same(a, b)
+    assert_same(d, c)
+    assert_same(a, e)
+    for x in (c, d):
+        for p, q in zip(b[1], x[1]):
+            torch.testing.assert_close(q.weight, p.weight, rtol=0, atol=1e-12)
+            for u, v in zip(_leaves_of(b[0].plasticity_state(p)), _leaves_of(x[0].plasticity_state(q))):
+                torch.testing.assert_close(v, u, rtol=0, atol=1e-12)
+        late = x[2][0].t >= 50.0
+        assert x[2][0].t[late].tolist() == b[2][0].t[b[2][0].t >= 50.0].tolist()
+
+
+def _leaves_of(st: Any) -> list[torch.Tensor]:
+    return [st] if isinstance(st, torch.Tensor) else [t for f in st for t in _leaves_of(f)]

@@ -237,6 +237,12 @@ def test_batched_copies_and_split_runs_with_changing_thread_counts() -> None:
 RULES: dict[str, Callable[[], Any]] = {
     "stdp": lambda: sf.plasticity.STDP(a_plus=0.02, a_minus=0.021, w_max=2.0, dt=0.1),
     "triplet": lambda: sf.plasticity.TripletSTDP(a3_plus=0.02, a2_minus=0.01, w_max=2.0, dt=0.1),
+    "stdp_spike_delays": lambda: sf.plasticity.STDP(
+        a_plus=0.02, a_minus=0.021, w_max=2.0, dt=0.1, dendritic_delay=0.5, axonal_delay=0.15
+    ),
+    "eligibility_spike_delays": lambda: sf.plasticity.EligibilityTrace(
+        sf.plasticity.TripletSTDP(a3_plus=0.02, a2_minus=0.01, dt=0.1, axonal_delay=0.3), tau_e=40.0, dt=0.1
+    ),
     "reward": lambda: sf.plasticity.RewardModulatedSTDP(
         lr=2e-2, a_plus=0.02, a_minus=0.021, w_max=2.0, tau_c=60.0, tau_d=20.0, d_baseline=0.1, dt=0.1
     ),
@@ -247,7 +253,7 @@ RULES: dict[str, Callable[[], Any]] = {
         target_rate=5 * sf.units.Hz, tau_rate=30.0, lr=2e-3, dt=0.1
     ),
 }
-MODULATORS = {"three_factor": 1.5, "scaling": 1.0}
+MODULATORS = {"three_factor": 1.5, "scaling": 1.0, "eligibility_spike_delays": 0.5}
 
 
 @pytest.mark.parametrize("rule", list(RULES))

@@ -1,6 +1,7 @@
 """Spike delays of a plastic projection's rule (``STDP(dendritic_delay=, axonal_delay=)``): the
-pair window at the synapse's lag, split runs and ``state_dict``, the engines that refuse them and
-the checks of the values."""
+pair window at the synapse's lag (on the PyTorch and the compiled CPU engine), split runs and
+``state_dict``, the Triton engine's refusal and the checks of the values (the two CPU engines
+against each other: ``test_kernel_plasticity.py``)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import torch
 
 import spikeforge as sf
 from spikeforge.circuits import Network
-from spikeforge.circuits.engines import CompiledEngine, TorchEngine
+from spikeforge.circuits.engines import CompiledEngine, TorchEngine, TritonEngine
 from spikeforge.circuits.state import _leaves
 from spikeforge.errors import ParameterError
 
@@ -20,10 +21,12 @@ PRE_T = [4.0, 4.5, 5.0, 5.25, 5.5, 6.0, 7.0]  # one spike per presynaptic neuron
 A_PLUS, A_MINUS, TAU_PLUS, TAU_MINUS = 0.01, 0.012, 20.0, 15.0
 
 
-def one_pairing(dt: float, delay: float, storage: str, **delays: float) -> tuple[Network, object, object]:
+def one_pairing(
+    dt: float, delay: float, storage: str, compiled: bool | None = None, **delays: float
+) -> tuple[Network, object, object]:
     """Presynaptic neuron ``j`` spikes at ``PRE_T[j]``; the postsynaptic cell once, driven at 5 ms.
     The plastic weights (1e-6) are too weak to matter; ``w_min = -1`` keeps depression visible."""
-    net = Network(dt=dt, seed=0, dtype=F64)
+    net = Network(dt=dt, seed=0, dtype=F64, compiled=compiled)
     net.add_spike_source("pre", len(PRE_T), times=PRE_T, indices=list(range(len(PRE_T))))
     net.add_spike_source("drive", 1, times=[5.0], indices=[0])
     net.add_population("post", sf.neurons.LIF(1, tau_mem=10.0, v_th=1.0, dt=dt))
@@ -35,6 +38,7 @@ def one_pairing(dt: float, delay: float, storage: str, **delays: float) -> tuple
     return net, proj, rule
 
 
+@pytest.mark.parametrize("compiled", [False, None])
 @pytest.mark.parametrize(
     ("dt", "delay", "dendritic", "axonal", "storage"),
     [
@@ -46,15 +50,17 @@ def one_pairing(dt: float, delay: float, storage: str, **delays: float) -> tuple
     ],
 )
 def test_each_pair_changes_the_weight_at_the_synapses_lag(
-    dt: float, delay: float, dendritic: float, axonal: float, storage: str
+    dt: float, delay: float, dendritic: float, axonal: float, storage: str, compiled: bool | None
 ) -> None:
     """Each synapse's change is the pair window at the lag ``(t_post + d_den) - (t_pre + d_ax)``
     with the delays rounded to whole steps (the nearest, a midpoint up); a pair that meets at the
-    synapse in one step does not pair (``same_step="skip"``)."""
-    net, proj, rule = one_pairing(dt, delay, storage, dendritic_delay=dendritic, axonal_delay=axonal)
+    synapse in one step does not pair (``same_step="skip"``). On both CPU engines."""
+    net, proj, rule = one_pairing(
+        dt, delay, storage, compiled, dendritic_delay=dendritic, axonal_delay=axonal
+    )
     mpre, mpost = net.record_spikes("pre"), net.record_spikes("post")
     net.run(12.0)
-    assert net.last_run_info["path"] == "torch"
+    assert net.last_run_info["path"] == ("torch" if compiled is False else "compiled")
     assert len(mpost.t) == 1 and sorted(mpre.i.tolist()) == list(range(len(PRE_T)))
     pre_t = dict(zip(mpre.i.tolist(), mpre.t.tolist()))  # the stamps on the grid
     t_post = float(mpost.t[0])
@@ -137,7 +143,7 @@ def test_eligibility_trace_sees_its_rules_delays() -> None:
     trace = sf.plasticity.EligibilityTrace(rule, tau_e=1e9, dt=0.1)
     proj2 = net2.connect("pre", "post", weight=1e-6, delay=0.3, plasticity=trace, modulator=1.0)
     net2.run(12.0)
-    assert net2.last_run_info["path"] == "torch"
+    assert net2.last_run_info["path"] == "compiled"
     inner = net2.plasticity_state(proj2).rule.rule  # DelayedRuleState -> EligibilityState -> STDPState
     delayed, plain = states[0].rule, states[1]
     for x, y in zip(inner, delayed):
@@ -145,24 +151,25 @@ def test_eligibility_trace_sees_its_rules_delays() -> None:
     assert not torch.allclose(inner.y_post, plain.y_post)
 
 
-def test_compiled_engines_refuse_spike_delays_by_name() -> None:
+def test_cpu_engines_run_spike_delays_and_triton_refuses_them_by_name(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     why = (
         r"projection 'pre->post': STDP has dendritic_delay=0\.1 ms, axonal_delay=0 ms \(a rule with "
         r"spike delays runs on the PyTorch engine\)"
     )
     net, _, _ = one_pairing(0.1, 0.1, "sparse", dendritic_delay=0.1)
     net.run(1.0)
-    assert net.last_run_info["path"] == "torch"
-    assert "dendritic_delay=0.1 ms" in net.last_run_info["why_not_compiled"]
-    with pytest.raises(ParameterError, match="engine='compiled' cannot run this network: " + why):
-        net.run(1.0, engine=CompiledEngine())
+    assert net.last_run_info["path"] == "compiled"
+    net.run(1.0, engine=CompiledEngine())
     net.run(1.0, engine=TorchEngine())
-    net, _, _ = one_pairing(0.1, 0.1, "sparse", dendritic_delay=0.1)
     net.compiled = True
-    with pytest.raises(
-        ParameterError, match="compiled=True but no compiled engine can run this network: " + why
-    ):
-        net.run(1.0)
+    net.run(1.0)
+    assert net.last_run_info["path"] == "compiled"
+    # the Triton engine (here as if it could run the rest of the network) names the delays
+    monkeypatch.setattr(TritonEngine, "supports", lambda self, network: None)
+    with pytest.raises(ParameterError, match="engine='triton' cannot run this network: " + why):
+        net.run(1.0, engine=TritonEngine())
 
 
 @pytest.mark.parametrize("name", ["dendritic_delay", "axonal_delay"])
@@ -192,11 +199,12 @@ def test_spike_delays_round_to_the_nearest_step_a_midpoint_up() -> None:
     assert rule.dendritic_delay == 2.5  # as given
 
 
-def test_triplet_rule_sees_the_post_spikes_late_as_by_hand() -> None:
+@pytest.mark.parametrize("compiled", [False, None])
+def test_triplet_rule_sees_the_post_spikes_late_as_by_hand(compiled: bool | None) -> None:
     """TripletSTDP in a network with spike delays equals the rule stepped by hand on the recorded
-    trains shifted by its delays (3 steps post, 1 step pre)."""
+    trains shifted by its delays (3 steps post, 1 step pre), on both CPU engines."""
     dt = 0.1
-    net = Network(dt=dt, seed=0, dtype=F64)
+    net = Network(dt=dt, seed=0, dtype=F64, compiled=compiled)
     net.add_spike_source("pre", len(PRE_T), times=PRE_T, indices=list(range(len(PRE_T))))
     net.add_spike_source("drive", 1, times=[5.0, 6.3], indices=[0, 0])
     net.add_population("post", sf.neurons.LIF(1, tau_mem=10.0, v_th=1.0, dt=dt))
@@ -206,7 +214,7 @@ def test_triplet_rule_sees_the_post_spikes_late_as_by_hand() -> None:
     mpre, mpost = net.record_spikes("pre"), net.record_spikes("post")
     n = 120
     net.run(n * dt)
-    assert net.last_run_info["path"] == "torch" and len(mpost.t) == 2
+    assert net.last_run_info["path"] == ("torch" if compiled is False else "compiled") and len(mpost.t) == 2
     pre, post = torch.zeros(n, 1, len(PRE_T), dtype=F64), torch.zeros(n, 1, 1, dtype=F64)
     pre[(torch.as_tensor(mpre.t) / dt).round().long() + 1, 0, torch.as_tensor(mpre.i)] = 1.0
     post[(torch.as_tensor(mpost.t) / dt).round().long() + 3, 0, 0] = 1.0

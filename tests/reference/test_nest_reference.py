@@ -272,7 +272,7 @@ def test_stdp_with_nests_dendritic_delay_exports_exactly(sign: float, weight_dep
     net.run(400.0, progress=False)
     w_ours = float(net.projections["plastic"].weights().sum())
     np.testing.assert_allclose(post_nest, rec.t, atol=1e-9)
-    assert net.last_run_info["path"] == "torch" and abs(w_ours - 0.25) > 0.005
+    assert net.last_run_info["path"] == "compiled" and abs(w_ours - 0.25) > 0.005
     np.testing.assert_allclose(w_ours - 0.25, w_nest - 0.25, rtol=1e-9)
 
 

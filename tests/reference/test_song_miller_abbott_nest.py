@@ -26,11 +26,12 @@ each synapse's change by 1.5 on average.
 Closed loop the histograms are still outside NEST's spread, so that test stays a strict xfail (it
 fails the day it passes). NEST ends at 34-41 Hz with weights piled at 0 and a second mode at w_max
 (histogram in tenths of w_max, seeds 1-3: [49 23 28 20 19 12 15 10 12 12], [64 24 19 22 11 9 11 14
-15 11], [43 26 27 24 14 16 19 12 10 9]); spikeforge with the dendritic delay (about 130 s for its
-three runs: a rule with spike delays runs on the PyTorch engine) ends at 1, 0 and 44 Hz with fewer
-weights near w_max ([48 35 27 19 19 21 13 9 6 3], [50 46 23 21 17 18 12 10 1 2], [41 41 28 20 15 15
-17 15 5 3]); 1-Wasserstein distance to NEST's pooled weights 0.049, 0.079 and 0.044 w_max against a
-limit of 1.25 x NEST's own 0.034 = 0.042 (before the dendritic delay: 0.049-0.054, rates 4-67 Hz).
+15 11], [43 26 27 24 14 16 19 12 10 9]); spikeforge with the dendritic delay (1.4 s for its three
+runs on the compiled kernel, about 130 s on the PyTorch engine, the same result) ends at 1, 0 and
+44 Hz with fewer weights near w_max ([48 35 27 19 19 21 13 9 6 3], [50 46 23 21 17 18 12 10 1 2],
+[41 41 28 20 15 15 17 15 5 3]); 1-Wasserstein distance to NEST's pooled weights 0.049, 0.079 and
+0.044 w_max against a limit of 1.25 x NEST's own 0.034 = 0.042 (before the dendritic delay:
+0.049-0.054, rates 4-67 Hz).
 Two conventions remain, both outside the rule: (1) NEST's synapse updates the weight at a pre spike
 (pending potentiation, then this spike's depression) and transmits the spike with the new weight,
 spikeforge transmits the weight of the step before it learns (Brian2's order for ``on_pre = "v +=

@@ -31,7 +31,7 @@ def choose_engine(
 
     On CUDA without Triton it warns once that the PyTorch engine runs, step by step. A plastic
     projection whose rule has spike delays (``dendritic_delay``, ``axonal_delay``) runs on the
-    PyTorch engine only (:func:`spike_delay_reason`).
+    compiled CPU engine or the PyTorch engine, not on the Triton engine (:func:`spike_delay_reason`).
 
     Raises:
         ParameterError: ``compiled=True`` and no compiled engine (numba on the CPU, Triton on
@@ -58,22 +58,17 @@ def choose_engine(
                 f"TritonEngine() of spikeforge.circuits.engines), got {engine!r}"
             )
         why = engine.supports(network)
-        if not why and engine.name != "torch":
+        if not why and engine.name == "triton":
             why = spike_delay_reason(network)
         if why:
             raise ParameterError(f"engine={engine.name!r} cannot run this network: {why}")
         return engine, ""
-    delays = spike_delay_reason(network)
     if network.compiled is False:
         why = "compiled=False"
-    elif delays:
-        why = delays
-        if network.compiled is True:
-            raise ParameterError(f"compiled=True but no compiled engine can run this network: {why}")
     elif network.device.type == "cuda":
         if "triton" not in engines:
             engines["triton"] = TritonEngine()
-        why = engines["triton"].supports(network) or ""
+        why = engines["triton"].supports(network) or spike_delay_reason(network)
         if not why:
             return engines["triton"], ""
         if network.compiled is True:
@@ -101,9 +96,10 @@ def choose_engine(
 
 
 def spike_delay_reason(network: _NetworkBase) -> str:
-    """Why the compiled and Triton engines cannot run ``network`` for its plasticity rules'
-    spike delays ("" when no rule has one): they pair spikes when emitted, the PyTorch engine
-    applies the delays (:mod:`spikeforge.circuits._rule_delays`).
+    """Why the Triton engine cannot run ``network`` for its plasticity rules' spike delays (""
+    when no rule has one): it pairs spikes when emitted; the PyTorch engine applies the delays
+    (:mod:`spikeforge.circuits._rule_delays`), and so does the compiled CPU engine
+    (:mod:`spikeforge.circuits._kernel_delays`).
 
     Example:
         >>> import spikeforge as sf
