@@ -1,5 +1,6 @@
 """Spike delays of a plastic projection's rule in the compiled kernel (numba, CPU): step 2 of
-:func:`~spikeforge.circuits._kernel_plastic.learn` for a rule with ``spike_delays`` (``STDP`` or
+:func:`~spikeforge.circuits._kernel_plastic.learn` (the spikes a rule sees), which delays them for a
+rule with ``spike_delays`` (``STDP`` or
 ``TripletSTDP`` with ``dendritic_delay``/``axonal_delay``, alone or in an ``EligibilityTrace``), as
 the PyTorch engine applies them (:mod:`spikeforge.circuits._rule_delays`): the rule sees each
 presynaptic spike ``spike_delays.pre`` steps and each postsynaptic spike ``spike_delays.post``
@@ -19,7 +20,7 @@ from numba import njit
 
 from ._kernel_rules import _ACT, _C, _NMETA, _NPOST, _NPRE, _SP
 
-_CH_POST, _CH_SRC = 0, 3  # the ch_meta columns of _kernel (as in _kernel_plastic)
+_CH_POST, _CH_SRC = 0, 3  # the ch_meta columns of _kernel
 
 # meta columns after the rules' (_kernel_rules._NMETA): where a rule's delay lines are
 (
@@ -33,11 +34,12 @@ NMETA = _NMETA + 4  # the meta columns of the plastic projections with these
 
 @njit(cache=True, nogil=True)
 def delayed_spikes(q, t, B, P, G, pop_meta, ch_meta, spk, spk_n, ext_ptr, ext_id, meta, tr, sp, act, one):  # type: ignore[no-untyped-def]
-    """Step 2 of :func:`~spikeforge.circuits._kernel_plastic.learn` for projection ``q`` whose
-    rule has spike delays: flags in ``sp`` and the lists in ``act`` of the spikes the rule sees at
-    this step (emitted ``d`` steps earlier, from the delay lines; this step's where ``d == 0``),
-    and this step's spikes into the lines in their place. Returns the number of sources and of
-    targets listed."""
+    """Step 2 of :func:`~spikeforge.circuits._kernel_plastic.learn` for projection ``q``: flags
+    in ``sp`` and the lists in ``act`` (each neuron listed once, whichever copies it spiked in) of
+    the spikes the rule sees at this step: emitted ``d`` steps earlier, from the delay lines, where
+    the rule has spike delays (this step's spikes then go into the lines in their place); this
+    step's spikes where ``d == 0`` (every rule without spike delays). Returns the number of
+    sources and of targets listed."""
     c = meta[q, _C]
     npre = meta[q, _NPRE]
     npost = meta[q, _NPOST]

@@ -99,7 +99,7 @@ if TYPE_CHECKING:
     from .projection import Projection
     from .state import _Sim
 
-_CH_POST, _CH_SRC, _CH_IPOFF = 0, 3, 11  # the ch_meta columns of _kernel
+_CH_IPOFF = 11  # the ch_meta column of _kernel (its source and target columns: _kernel_delays)
 _BOUNDS = {"hard": 0, "soft": 1, "none": 2}
 _SAME_STEP = {"skip": 0, "potentiate": 1, "both": 2}
 _PAIR_RULES = (STDP, TripletSTDP)
@@ -502,8 +502,6 @@ def learn(
         ao = meta[q, _ACT]
         rule = meta[q, _RULE]
         nearest = meta[q, _NEAREST] == 1
-        src = ch_meta[c, _CH_SRC]
-        tgt = ch_meta[c, _CH_POST]
         ipo = ch_meta[c, _CH_IPOFF]
         n_tr_pre = npre if rule == _STDP else 2 * npre
         kind = meta[q, _KIND]
@@ -515,35 +513,9 @@ def learn(
                 po = to + n_tr_pre + r * npost
                 _decay(tr, B, po, npost, val[q, 2 + r if rule == _TRIPLET else 1])
         # 2. the spikes: flags per copy, and the neurons that spiked in any copy (listed once)
-        n_act_pre = 0
-        n_act_post = 0
-        if meta[q, _DLINE] >= 0:  # spike delays: the spikes the rule sees were emitted earlier
-            n_act_pre, n_act_post = delayed_spikes(
-                q, t, B, P, G, pop_meta, ch_meta, spk, spk_n, ext_ptr, ext_id, meta, tr, sp, act, one
-            )
-        for b in range(B if meta[q, _DLINE] < 0 else 0):
-            for side in range(2):
-                if side == 0 and src >= P:
-                    e0 = (t * B + b) * G + (src - P)
-                    lst = ext_id[ext_ptr[e0] : ext_ptr[e0 + 1]]
-                else:
-                    p = src if side == 0 else tgt
-                    o = pop_meta[p, 1]
-                    lst = spk[b, o : o + spk_n[b, p]]
-                base = so if side == 0 else so + npre
-                mark = ao if side == 0 else ao + npre
-                lpos = ao + npre + npost if side == 0 else ao + 2 * npre + npost
-                for k in range(lst.shape[0]):
-                    idx = lst[k]
-                    sp[b, base + idx] = one
-                    if act[mark + idx] == 0:
-                        act[mark + idx] = 1
-                        if side == 0:
-                            act[lpos + n_act_pre] = idx
-                            n_act_pre += 1
-                        else:
-                            act[lpos + n_act_post] = idx
-                            n_act_post += 1
+        n_act_pre, n_act_post = delayed_spikes(
+            q, t, B, P, G, pop_meta, ch_meta, spk, spk_n, ext_ptr, ext_id, meta, tr, sp, act, one
+        )
         # 3. the synapses of those neurons (every synapse in the first step of a run)
         lpre = ao + npre + npost
         lpost = ao + 2 * npre + npost
