@@ -4,8 +4,9 @@ unchanged on ``spikeforge.pynn``, registered as the simulator ``spikeforge``
 ``Izhikevich.py``, and ``varying_poisson.py`` and ``update_spike_source_array.py`` (run callbacks
 that ``set`` a source's rate or spike times), those two against pyNN.nest's spike counts.
 
-Point ``SPIKEFORGE_PYNN_EXAMPLES`` at the folder (``pip download --no-deps --no-binary :all:
-pynn`` and unpack, or a clone of github.com/NeuralEnsemble/PyNN); without it these tests are
+Point ``SPIKEFORGE_PYNN_EXAMPLES`` at the folder (``make unit``/``make test`` fetch PyNN's source
+distribution into ``.venv/pynn-src`` and set it; by hand: ``pip download --no-deps --no-binary
+:all: pynn`` and unpack, or a clone of github.com/NeuralEnsemble/PyNN); without it these tests are
 skipped. ``synaptic_input.py`` prints the first EPSP height of every standard cell: equal to
 pyNN.nest's to 1e-6 mV for the current-based cells and Izhikevich (both integrate exactly, or
 by the same Euler step; Izhikevich's resting neuron drifts by 1e-7 mV in spikeforge, the order of
