@@ -110,8 +110,8 @@ def test_example_runs(tmp_path: Path, script: str, result: str) -> None:
 
 @pytest.mark.parametrize("script", ["update_spike_source_array.py", "varying_poisson.py"])
 def test_examples_that_set_sources_between_runs_give_nests_counts(tmp_path: Path, script: str) -> None:
-    """Run callbacks ``set`` a SpikeSourceArray's times (deterministic: spikeforge's counts are the
-    expected ones, NEST's within one: it counts 799 instead of 800 in the last window) or a
+    """Run callbacks ``set`` a SpikeSourceArray's times (random, unseeded phases: each window's
+    count within one spike per source of the mean, in both simulators; seen 798-800 for 800) or a
     SpikeSourcePoisson's rate (each count within 5 sigma of the expected mean, in both
     simulators)."""
     folder = _examples()
@@ -124,7 +124,9 @@ def test_examples_that_set_sources_between_runs_give_nests_counts(tmp_path: Path
         assert len(counts) == len(expected)
         for c, e in zip(counts, expected):
             if script.startswith("update"):
-                assert c == e if out is ours else abs(c - e) <= 1, (counts, expected)
+                # the script's phases are unseeded: a source's last spike of a window can fall
+                # past its edge, so a count may miss the mean by up to one spike per source (50)
+                assert abs(c - e) <= 50, (counts, expected)
             else:
                 assert abs(c - e) <= 5 * e**0.5 + 1e-9, (counts, expected)
 
